@@ -1,0 +1,1 @@
+"""Engines: the broker, history and presence behind a node (memory or Redis)."""

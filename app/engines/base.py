@@ -1,0 +1,99 @@
+"""The seam between the node and its engine.
+
+The engine never imports the node, clients or the API.  It reports back
+through the :class:`EngineHandler` given to :meth:`Engine.run`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.models import ClientInfo, Message
+
+
+class EngineError(Exception):
+    """The engine could not do what was asked (e.g. Redis unavailable).
+
+    The node turns it into ``internal server error`` (clients, with retry
+    advice) or a 5xx (HTTP API)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    size: int = 0
+    lifetime: int = 0  # seconds
+    drop_inactive: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.size > 0 and self.lifetime > 0
+
+
+class EngineHandler(Protocol):
+    """Implemented by the node; called by the engine for everything it receives.
+
+    Every message published on any node (this one included) reaches
+    ``handle_message`` exactly once per node that subscribed the channel."""
+
+    def handle_message(self, message: Message) -> None: ...
+
+    def handle_join(self, channel: str, info: ClientInfo) -> None: ...
+
+    def handle_leave(self, channel: str, info: ClientInfo) -> None: ...
+
+    def handle_control(self, data: bytes) -> None: ...
+
+    def handle_admin(self, data: bytes) -> None: ...
+
+
+class Engine(Protocol):
+    #: "Memory" or "Redis": what admin `info` reports.
+    name: str
+
+    async def run(self, handler: EngineHandler) -> None:
+        """Start (connect, subscribe control channels).  Returns once ready."""
+        ...
+
+    async def shutdown(self) -> None: ...
+
+    async def publish_message(self, message: Message, history: HistoryOptions) -> None:
+        """Deliver to every node subscribed to ``message.channel`` and, when
+        ``history.enabled``, prepend it to the channel's history (newest first,
+        at most ``history.size`` kept, lifetime renewed on each publish).
+        With ``drop_inactive``, no new history is started for a channel that
+        has no subscriber anywhere."""
+        ...
+
+    async def publish_join(self, channel: str, info: ClientInfo) -> None: ...
+
+    async def publish_leave(self, channel: str, info: ClientInfo) -> None: ...
+
+    async def publish_control(self, data: bytes) -> None:
+        """To every node, this one included."""
+        ...
+
+    async def publish_admin(self, data: bytes) -> None: ...
+
+    async def subscribe(self, channel: str) -> None:
+        """This node has its first local subscriber of ``channel``."""
+        ...
+
+    async def unsubscribe(self, channel: str) -> None:
+        """This node's last local subscriber of ``channel`` left."""
+        ...
+
+    async def add_presence(self, channel: str, uid: str, info: ClientInfo, expire: int) -> None: ...
+
+    async def remove_presence(self, channel: str, uid: str) -> None: ...
+
+    async def presence(self, channel: str) -> dict[str, ClientInfo]: ...
+
+    async def history(self, channel: str, limit: int = 0) -> list[Message]:
+        """Newest first; ``limit`` 0 means all."""
+        ...
+
+    async def remove_history(self, channel: str) -> None: ...
+
+    async def channels(self) -> list[str]:
+        """Channels with at least one subscriber on any node."""
+        ...

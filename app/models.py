@@ -1,0 +1,80 @@
+"""Messages and client infos as they travel between node, engines and clients.
+
+Raw JSON fields (``data``, ``default_info``, ``channel_info``) are kept as the
+JSON text they arrived as and are written out byte for byte; they are
+validated once, where they enter the server.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+_B62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def new_uid() -> str:
+    """A 22-character base-62 message id, like the NATS nuid Centrifugo uses."""
+    return bytes(_B62[b % 62] for b in os.urandom(22)).decode()
+
+
+@dataclass(slots=True)
+class ClientInfo:
+    user: str
+    client: str
+    default_info: str = ""  # raw JSON or ""
+    channel_info: str = ""  # raw JSON or ""
+
+    def to_json(self) -> str:
+        out = '{"user":' + _dumps(self.user) + ',"client":' + _dumps(self.client)
+        if self.default_info:
+            out += ',"default_info":' + self.default_info
+        if self.channel_info:
+            out += ',"channel_info":' + self.channel_info
+        return out + "}"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClientInfo":
+        return cls(
+            user=d.get("user", ""),
+            client=d.get("client", ""),
+            default_info=_raw(d.get("default_info")),
+            channel_info=_raw(d.get("channel_info")),
+        )
+
+
+@dataclass(slots=True)
+class Message:
+    uid: str
+    channel: str
+    data: str  # raw JSON
+    client: str = ""
+    info: ClientInfo | None = None
+
+    def to_json(self) -> str:
+        out = '{"uid":' + _dumps(self.uid) + ',"channel":' + _dumps(self.channel) + ',"data":' + self.data
+        if self.client:
+            out += ',"client":' + _dumps(self.client)
+        if self.info is not None:
+            out += ',"info":' + self.info.to_json()
+        return out + "}"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Message":
+        info = d.get("info")
+        return cls(
+            uid=d["uid"],
+            channel=d["channel"],
+            data=_raw(d.get("data")) or "null",
+            client=d.get("client", ""),
+            info=ClientInfo.from_dict(info) if info else None,
+        )
+
+
+def _raw(value: object) -> str:
+    """Re-encode a decoded JSON value; None and "" mean absent."""
+    if value is None or value == "":
+        return ""
+    return _dumps(value)

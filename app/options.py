@@ -1,0 +1,110 @@
+"""Every option of sockhub, with its default: the one place they are spelled.
+
+The config file, ``SOCKHUB_<KEY>`` environment variables and CLI flags are all
+read from these fields (see app.config).  Durations are integer seconds, as in
+Centrifugo 1.x.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class ChannelOptions:
+    """Per-namespace channel options (Centrifugo 1.x names); all off by default."""
+
+    watch: bool = False
+    publish: bool = False
+    anonymous: bool = False
+    presence: bool = False
+    join_leave: bool = False
+    history_size: int = 0
+    history_lifetime: int = 0
+    history_drop_inactive: bool = False
+    recover: bool = False
+
+
+@dataclass(slots=True)
+class Namespace:
+    name: str
+    options: ChannelOptions = field(default_factory=ChannelOptions)
+
+
+@dataclass(slots=True)
+class Options:
+    # identity and modes
+    secret: str = ""
+    name: str = ""
+    insecure: bool = False
+    insecure_api: bool = False
+    insecure_admin: bool = False
+    admin: bool = False
+    web: bool = False
+    web_path: str = ""
+    admin_password: str = ""
+    admin_secret: str = ""
+    log_level: str = "info"
+    log_format: str = "text"  # "text" or "json"
+    log_file: str = ""
+    pid_file: str = ""
+    debug: bool = False
+
+    # network
+    address: str = ""
+    port: int = 8000
+    api_port: int = 0  # 0: same as port
+    admin_port: int = 0  # 0: same as port
+    http_prefix: str = ""
+    ssl: bool = False
+    ssl_cert: str = ""
+    ssl_key: str = ""
+
+    # connections
+    connection_lifetime: int = 0
+    max_channel_length: int = 255
+    user_connection_limit: int = 0
+    client_channel_limit: int = 128
+    client_request_max_size: int = 65536
+    client_queue_max_size: int = 10485760
+    ping_interval: int = 25
+    presence_ping_interval: int = 25
+    presence_expire_interval: int = 60
+    expired_connection_close_delay: int = 25
+    stale_connection_close_delay: int = 25
+    node_ping_interval: int = 3
+    node_metrics_interval: int = 60
+    api_max_body_size: int = 10485760
+
+    # channel names
+    private_channel_prefix: str = "$"
+    namespace_channel_boundary: str = ":"
+    user_channel_boundary: str = "#"
+    user_channel_separator: str = ","
+    client_channel_boundary: str = "&"
+
+    # top-level channel options and namespaces
+    channel: ChannelOptions = field(default_factory=ChannelOptions)
+    namespaces: list[Namespace] = field(default_factory=list)
+
+    # SockJS
+    sockjs_url: str = ""  # "": the copy of sockjs-client 1.6.1 sockhub serves itself
+    sockjs_heartbeat_delay: int = 25
+    sockjs_disconnect_delay: int = 5
+    sockjs_response_limit: int = 131072
+
+    # engine
+    engine: str = "memory"  # "memory" or "redis"
+    redis_host: str = "127.0.0.1"  # comma-separated list: sharding
+    redis_port: str = "6379"  # comma-separated list: sharding
+    redis_url: str = ""  # comma-separated list: sharding
+    redis_password: str = ""
+    redis_db: int = 0
+    redis_prefix: str = "centrifugo"
+    redis_api: bool = False
+    redis_api_num_shards: int = 0
+    redis_master_name: str = ""
+    redis_sentinels: str = ""  # "host:port,host:port"
+    redis_cluster: bool = False
+    redis_connect_timeout: int = 1
+    redis_read_timeout: int = 10
+    redis_write_timeout: int = 1

@@ -1,0 +1,58 @@
+"""Message encodings built once and shared by every session of a broadcast."""
+from __future__ import annotations
+
+import json
+
+
+def _ws_header(length: int, opcode: int = 0x1) -> bytes:
+    """Header of an unmasked, unfragmented server-to-client websocket frame."""
+    first = 0x80 | opcode
+    if length < 126:
+        return bytes((first, length))
+    if length < 0x10000:
+        return bytes((first, 126)) + length.to_bytes(2, "big")
+    return bytes((first, 127)) + length.to_bytes(8, "big")
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A complete unmasked websocket frame (text by default)."""
+    return _ws_header(len(payload), opcode) + payload
+
+
+class Prepared:
+    """One outgoing message and its encodings, each computed at most once.
+
+    ``text`` is the application message.  ``quoted`` is its JSON string form,
+    the element of a SockJS ``a[...]`` frame.  ``sockjs_ws`` is the whole
+    websocket frame carrying ``a[quoted]``; ``raw_ws`` the websocket frame
+    carrying ``text`` itself (raw websocket endpoint).
+    """
+
+    __slots__ = ("text", "_quoted", "_sockjs_ws", "_raw_ws")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._quoted: str | None = None
+        self._sockjs_ws: bytes | None = None
+        self._raw_ws: bytes | None = None
+
+    @property
+    def quoted(self) -> str:
+        if self._quoted is None:
+            self._quoted = json.dumps(self.text, separators=(",", ":"))
+        return self._quoted
+
+    @property
+    def sockjs_ws(self) -> bytes:
+        if self._sockjs_ws is None:
+            self._sockjs_ws = ws_frame(("a[" + self.quoted + "]").encode())
+        return self._sockjs_ws
+
+    @property
+    def raw_ws(self) -> bytes:
+        if self._raw_ws is None:
+            self._raw_ws = ws_frame(self.text.encode())
+        return self._raw_ws
+
+    def __len__(self) -> int:
+        return len(self.text)

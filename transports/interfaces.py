@@ -1,0 +1,65 @@
+"""The seam between transports and the application.
+
+A transport hands the application a :class:`Session`; the application gives
+each session a :class:`Connection`.  Ordering guarantees, whatever the
+transport (websocket, any HTTP streaming or polling transport, raw websocket):
+
+* ``on_open`` is called exactly once, before any ``on_message``.
+* ``on_message`` is awaited; the next message of the same session is not
+  delivered before the previous call returned (in order, per session).
+* ``on_close`` is called exactly once, after which the session drops every
+  further ``send``.  It is called however the session ends: client close,
+  server close, expiry after ``disconnect_delay`` without a receiver, or a
+  dead peer.
+"""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from transports.frames import Prepared
+
+
+class Session(Protocol):
+    """One logical client connection as the application sees it."""
+
+    id: str
+    #: "websocket", "xhr_streaming", "eventsource", "htmlfile", "xhr",
+    #: "jsonp" or "raw_websocket".
+    transport: str
+    remote_ip: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes queued for this session and not yet written to a socket.
+
+        The application compares this with its own bound (Centrifugo's
+        client_queue_max_size) after a send and decides what to do."""
+        ...
+
+    def send(self, text: str) -> None:
+        """Queue one message.  Never blocks, never raises on a dead peer."""
+        ...
+
+    def send_frame(self, frame: Prepared) -> None:
+        """Queue an already-prepared message (shared by a broadcast)."""
+        ...
+
+    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        """Flush what is queued, send the close frame and end the session."""
+        ...
+
+
+class Connection(Protocol):
+    """What the application attaches to a session."""
+
+    def on_open(self) -> None: ...
+
+    async def on_message(self, text: str) -> None: ...
+
+    def on_close(self) -> None: ...
+
+
+ConnectionFactory = Callable[[Session], Connection]

@@ -45,6 +45,13 @@ class EngineHandler(Protocol):
 
     def handle_admin(self, data: bytes) -> None: ...
 
+    def handle_api(self, data: bytes) -> None:
+        """One item popped from the Redis API queue (``<prefix>.api[.N]``):
+        the raw bytes a backend RPUSHed (a JSON API command, or the pre-1.6
+        ``{"data":[...]}`` envelope).  Each item reaches exactly one node.
+        Only the Redis engine with ``redis_api`` calls it."""
+        ...
+
 
 class Engine(Protocol):
     #: "Memory" or "Redis": what admin `info` reports.
@@ -78,8 +85,13 @@ class Engine(Protocol):
         """This node has its first local subscriber of ``channel``."""
         ...
 
-    async def unsubscribe(self, channel: str) -> None:
-        """This node's last local subscriber of ``channel`` left."""
+    async def unsubscribe(self, channel: str, history: HistoryOptions | None = None) -> None:
+        """This node's last local subscriber of ``channel`` left.
+
+        Pass the channel's ``history`` options when they have ``drop_inactive``:
+        new history is then still started for ``history.lifetime`` seconds
+        after the last subscriber left (the "touch" of PROTOCOL.md §13), so a
+        client that reconnects can recover what it missed meanwhile."""
         ...
 
     async def add_presence(self, channel: str, uid: str, info: ClientInfo, expire: int) -> None: ...

@@ -1,0 +1,262 @@
+"""The memory engine: broker, history and presence inside one process (the default).
+
+Delivery
+    Everything published is handed to this node's :class:`EngineHandler`
+    **synchronously**, inside the ``publish_*`` call, exactly once, and only
+    for channels this node has subscribed (``subscribe``/``unsubscribe``), like
+    the Redis engine, which only receives channels it subscribed.  History is
+    written *before* delivery, so a client that sees a message can already
+    find it in history.  The handler must not block (it enqueues to sessions);
+    an exception it raises is logged and does not fail the publish, as a
+    failing subscriber on another node would not either.  Control and admin
+    data always reach the handler (they are node-wide, not per channel).
+
+History
+    Newest first; exactly ``history.size`` messages kept (a ``deque`` with
+    ``maxlen``).  The whole channel history expires ``history.lifetime``
+    seconds after its last publish.  With ``drop_inactive``, no *new* history
+    is started for a channel that has no subscriber on this node, unless its
+    last subscriber left less than ``lifetime`` seconds ago (the "touch"
+    mark set by ``unsubscribe(channel, history)``, as the Redis engine's
+    touch key); an existing history keeps growing.
+
+Expiry
+    One heap of deadlines for history, touch marks and presence entries; no
+    timer per channel.  Each live item has at most one *current* heap entry
+    (``_scheduled``); renewing an item's lifetime only updates the item, and
+    when its old heap entry comes due it is pushed back with the new deadline.
+    Due entries are processed at the start of every engine call (so an
+    injected clock needs no sleeping) and by one periodic sweep task that
+    frees memory of channels nobody reads.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.engines.base import EngineHandler, HistoryOptions
+from app.models import ClientInfo, Message
+from app.options import Options
+
+logger = logging.getLogger("sockhub.engines.memory")
+
+_HISTORY, _TOUCH, _PRESENCE = 0, 1, 2
+
+#: (kind, channel, uid); uid is "" except for presence.
+_Key = tuple[int, str, str]
+
+
+@dataclass(slots=True)
+class _History:
+    messages: deque[Message]
+    deadline: float
+
+
+@dataclass(slots=True)
+class _Expiry:
+    """The one heap of deadlines, with lazy deletion and lazy renewal."""
+
+    heap: list[tuple[float, _Key]] = field(default_factory=list)
+    scheduled: dict[_Key, float] = field(default_factory=dict)
+
+    def schedule(self, key: _Key, deadline: float) -> None:
+        """Make sure ``key`` is looked at no later than ``deadline``."""
+        current = self.scheduled.get(key)
+        if current is not None and current <= deadline:
+            return  # its entry comes due first; it will be pushed back then
+        self.scheduled[key] = deadline
+        heapq.heappush(self.heap, (deadline, key))
+
+    def due(self, now: float) -> list[_Key]:
+        """Pop the keys whose current entry is due; superseded entries are skipped."""
+        keys = []
+        heap = self.heap
+        while heap and heap[0][0] <= now:
+            deadline, key = heapq.heappop(heap)
+            if self.scheduled.get(key) == deadline:
+                del self.scheduled[key]
+                keys.append(key)
+        return keys
+
+
+class MemoryEngine:
+    """The in-process engine; see the module docstring for its guarantees."""
+
+    name = "Memory"
+
+    def __init__(
+        self,
+        options: Options,
+        clock: Callable[[], float] = time.monotonic,
+        sweep_interval: float = 1.0,
+    ) -> None:
+        self._options = options
+        self._clock = clock
+        self._sweep_interval = sweep_interval
+        self._handler: EngineHandler | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._subscribed: set[str] = set()
+        self._history: dict[str, _History] = {}
+        self._touched: dict[str, float] = {}
+        self._presence: dict[str, dict[str, tuple[ClientInfo, float]]] = {}
+        self._expiry = _Expiry()
+
+    # -- life cycle ---------------------------------------------------------
+
+    async def run(self, handler: EngineHandler) -> None:
+        self._handler = handler
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="sockhub-memory-sweep")
+
+    async def shutdown(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                self._expire()
+            except Exception:  # loop boundary: keep sweeping
+                logger.exception("memory engine sweep failed")
+
+    # -- broker ---------------------------------------------------------------
+
+    async def publish_message(self, message: Message, history: HistoryOptions) -> None:
+        self._expire()
+        if history.enabled:
+            self._save(message, history)
+        if message.channel in self._subscribed:
+            self._deliver(lambda h: h.handle_message(message))
+
+    async def publish_join(self, channel: str, info: ClientInfo) -> None:
+        if channel in self._subscribed:
+            self._deliver(lambda h: h.handle_join(channel, info))
+
+    async def publish_leave(self, channel: str, info: ClientInfo) -> None:
+        if channel in self._subscribed:
+            self._deliver(lambda h: h.handle_leave(channel, info))
+
+    async def publish_control(self, data: bytes) -> None:
+        self._deliver(lambda h: h.handle_control(data))
+
+    async def publish_admin(self, data: bytes) -> None:
+        self._deliver(lambda h: h.handle_admin(data))
+
+    async def subscribe(self, channel: str) -> None:
+        self._subscribed.add(channel)
+
+    async def unsubscribe(self, channel: str, history: HistoryOptions | None = None) -> None:
+        """Forget the channel; with drop_inactive ``history``, keep starting
+        history for it during ``history.lifetime`` (the touch mark)."""
+        self._subscribed.discard(channel)
+        if history is not None and history.enabled and history.drop_inactive:
+            deadline = self._clock() + history.lifetime
+            self._touched[channel] = deadline
+            self._expiry.schedule((_TOUCH, channel, ""), deadline)
+
+    async def channels(self) -> list[str]:
+        return sorted(self._subscribed)
+
+    def _deliver(self, call: Callable[[EngineHandler], None]) -> None:
+        if self._handler is None:
+            return
+        try:
+            call(self._handler)
+        except Exception:  # the subscriber side failing must not fail the publisher
+            logger.exception("engine handler failed")
+
+    # -- history --------------------------------------------------------------
+
+    def _save(self, message: Message, opts: HistoryOptions) -> None:
+        channel = message.channel
+        entry = self._history.get(channel)
+        if entry is None:
+            if opts.drop_inactive and not self._active(channel):
+                return
+            entry = _History(deque(maxlen=opts.size), 0.0)
+            self._history[channel] = entry
+        elif entry.messages.maxlen != opts.size:  # size changed by a config reload
+            entry.messages = deque(entry.messages, maxlen=opts.size)
+        entry.messages.appendleft(message)
+        entry.deadline = self._clock() + opts.lifetime
+        self._expiry.schedule((_HISTORY, channel, ""), entry.deadline)
+
+    def _active(self, channel: str) -> bool:
+        return channel in self._subscribed or channel in self._touched
+
+    async def history(self, channel: str, limit: int = 0) -> list[Message]:
+        self._expire()
+        entry = self._history.get(channel)
+        if entry is None:
+            return []
+        if limit > 0:
+            return list(itertools.islice(entry.messages, limit))
+        return list(entry.messages)
+
+    async def remove_history(self, channel: str) -> None:
+        self._history.pop(channel, None)
+
+    # -- presence -------------------------------------------------------------
+
+    async def add_presence(self, channel: str, uid: str, info: ClientInfo, expire: int) -> None:
+        self._expire()
+        deadline = self._clock() + expire
+        self._presence.setdefault(channel, {})[uid] = (info, deadline)
+        self._expiry.schedule((_PRESENCE, channel, uid), deadline)
+
+    async def remove_presence(self, channel: str, uid: str) -> None:
+        entries = self._presence.get(channel)
+        if entries is not None:
+            entries.pop(uid, None)
+            if not entries:
+                del self._presence[channel]
+
+    async def presence(self, channel: str) -> dict[str, ClientInfo]:
+        self._expire()
+        now = self._clock()
+        entries = self._presence.get(channel, {})
+        return {uid: info for uid, (info, deadline) in entries.items() if deadline > now}
+
+    # -- expiry ---------------------------------------------------------------
+
+    def _expire(self) -> None:
+        """Drop every item whose deadline passed; push renewed ones back."""
+        now = self._clock()
+        for key in self._expiry.due(now):
+            deadline = self._deadline(key)
+            if deadline is None:
+                continue  # removed explicitly meanwhile
+            if deadline > now:
+                self._expiry.schedule(key, deadline)
+            else:
+                self._drop(key)
+
+    def _deadline(self, key: _Key) -> float | None:
+        kind, channel, uid = key
+        if kind == _HISTORY:
+            entry = self._history.get(channel)
+            return entry.deadline if entry is not None else None
+        if kind == _TOUCH:
+            return self._touched.get(channel)
+        item = self._presence.get(channel, {}).get(uid)
+        return item[1] if item is not None else None
+
+    def _drop(self, key: _Key) -> None:
+        kind, channel, uid = key
+        if kind == _HISTORY:
+            del self._history[channel]
+        elif kind == _TOUCH:
+            del self._touched[channel]
+        else:
+            entries = self._presence[channel]
+            del entries[uid]
+            if not entries:
+                del self._presence[channel]

@@ -1,0 +1,92 @@
+"""What the engine contract suite drives: a recording handler and a fake clock."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from app.engines.base import Engine, HistoryOptions
+from app.models import ClientInfo, Message, new_uid
+
+
+@dataclass
+class RecordingHandler:
+    """An EngineHandler that records every call, in order."""
+
+    events: list[tuple[str, object]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _record(self, kind: str, value: object) -> None:
+        self.events.append((kind, value))
+        self.changed.set()
+
+    def handle_message(self, message: Message) -> None:
+        self._record("message", message)
+
+    def handle_join(self, channel: str, info: ClientInfo) -> None:
+        self._record("join", (channel, info))
+
+    def handle_leave(self, channel: str, info: ClientInfo) -> None:
+        self._record("leave", (channel, info))
+
+    def handle_control(self, data: bytes) -> None:
+        self._record("control", data)
+
+    def handle_admin(self, data: bytes) -> None:
+        self._record("admin", data)
+
+    def handle_api(self, data: bytes) -> None:
+        self._record("api", data)
+
+    def of(self, kind: str) -> list[object]:
+        return [value for k, value in self.events if k == kind]
+
+    async def wait_until(self, check: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait (without polling) until ``check()`` holds after some event."""
+
+        async def loop() -> None:
+            while not check():
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(loop(), timeout)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Harness:
+    """One engine under test plus what the suite needs to drive it.
+
+    ``advance(seconds, server=False)`` moves the engine's clock; with
+    ``server=True`` the test also needs time to pass where the engine keeps
+    its data (a real Redis expires keys by its own clock), so the Redis
+    harness sleeps then.  ``barrier`` publishes a marker on a subscribed
+    channel and waits for it: since one node receives in publish order,
+    everything published before has arrived by then, so "exactly once" and
+    "never" can be asserted without sleeping."""
+
+    engine: Engine
+    handler: RecordingHandler
+    clock: FakeClock
+    sleep_for_server: bool
+    make_peer: Callable[[], Awaitable[tuple[Engine, RecordingHandler]]] | None = None
+
+    async def advance(self, seconds: float, server: bool = False) -> None:
+        self.clock.now += seconds
+        if server and self.sleep_for_server:
+            await asyncio.sleep(seconds)
+
+    async def barrier(self, channel: str = "barrier") -> None:
+        await self.engine.subscribe(channel)
+        marker = Message(uid=new_uid(), channel=channel, data='"barrier"')
+        await self.engine.publish_message(marker, HistoryOptions())
+        await self.handler.wait_until(lambda: marker in self.handler.of("message"))

@@ -1,0 +1,71 @@
+"""Memory-engine specifics beyond the contract: the one expiry heap and delivery."""
+from __future__ import annotations
+
+import asyncio
+
+from app.engines.base import HistoryOptions
+from app.engines.memory import MemoryEngine
+from app.models import ClientInfo, Message, new_uid
+from app.options import Options
+from tests.engines.harness import FakeClock, RecordingHandler
+
+
+async def test_renewals_keep_one_heap_entry_per_item_and_expiry_frees_everything() -> None:
+    clock = FakeClock()
+    engine = MemoryEngine(Options(), clock=clock)
+    await engine.run(RecordingHandler())
+    opts = HistoryOptions(size=10, lifetime=5)
+    for i in range(1000):
+        clock.now += 0.001
+        await engine.publish_message(Message(new_uid(), f"ch{i % 3}", "1"), opts)
+        await engine.add_presence("room", "c1", ClientInfo("u", "c1"), 5)
+    assert len(engine._expiry.heap) == 4  # three histories and one presence entry
+    clock.now += 5.1
+    assert await engine.history("ch0") == []
+    assert await engine.presence("room") == {}
+    assert engine._expiry.heap == [] and engine._history == {} and engine._presence == {}
+    await engine.shutdown()
+
+
+async def test_shorter_lifetime_after_removal_is_honoured() -> None:
+    clock = FakeClock()
+    engine = MemoryEngine(Options(), clock=clock)
+    await engine.run(RecordingHandler())
+    m1, m2 = Message(new_uid(), "ch", "1"), Message(new_uid(), "ch", "2")
+    await engine.publish_message(m1, HistoryOptions(size=5, lifetime=100))
+    await engine.remove_history("ch")
+    await engine.publish_message(m2, HistoryOptions(size=5, lifetime=1))
+    clock.now += 1.5
+    assert await engine.history("ch") == []
+    await engine.shutdown()
+
+
+async def test_sweep_task_expires_without_reads() -> None:
+    clock = FakeClock()
+    engine = MemoryEngine(Options(), clock=clock, sweep_interval=0.01)
+    await engine.run(RecordingHandler())
+    await engine.publish_message(Message(new_uid(), "ch", "1"), HistoryOptions(size=5, lifetime=1))
+    clock.now += 2
+    for _ in range(100):
+        if not engine._history:
+            break
+        await asyncio.sleep(0.01)
+    assert engine._history == {}
+    await engine.shutdown()
+
+
+async def test_delivery_is_synchronous_and_a_failing_handler_does_not_fail_publish() -> None:
+    class Failing(RecordingHandler):
+        def handle_message(self, message: Message) -> None:
+            super().handle_message(message)
+            raise RuntimeError("subscriber side bug")
+
+    handler = Failing()
+    engine = MemoryEngine(Options())
+    await engine.run(handler)
+    await engine.subscribe("ch")
+    sent = Message(new_uid(), "ch", "1")
+    await engine.publish_message(sent, HistoryOptions(size=1, lifetime=10))
+    assert handler.of("message") == [sent]  # already delivered when publish returned
+    assert await engine.history("ch") == [sent]
+    await engine.shutdown()

@@ -1,0 +1,229 @@
+"""The admin websocket ``/socket`` (PROTOCOL.md §11) and the hub of watchers.
+
+An admin socket speaks the HTTP API's command format, ``{"uid","method",
+"params"}`` or an array of them, and every reply is an array of
+``{"uid"?,"method","error","body"}`` items in command order.  Three methods
+are the admin's own (``connect``, ``ping``, ``info``); every other method is
+handed, one command at a time, to the node's ApiExecutor, so the admin and the
+HTTP API share one dispatch table (the executor's) and cannot drift apart.
+
+Before a successful ``connect {token, watch}`` any message closes the socket
+(1008); with ``insecure_admin`` sockets start authenticated.  Unlike 1.8,
+replies are sent whether or not ``watch`` is on; ``watch`` only decides who
+receives the live ``{"method":"message","error":null,"body":<Message>}``
+pushes that :meth:`AdminHub.broadcast` fans out.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol
+
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+import app
+from app.admin_auth import AdminGate
+from app.options import Options
+
+logger = logging.getLogger("sockhub.admin")
+
+#: Pushes queued and not yet written to one admin socket before it is closed
+#: as too slow (a stuck browser tab must not hold the node's memory).
+MAX_PENDING_PUSHES = 1000
+#: Option names whose values ``info`` never shows.
+_HIDDEN = frozenset({"secret", "admin_password", "admin_secret", "redis_password", "redis_url"})
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class ApiExecutor(Protocol):
+    """The node's API: one JSON command or array in, always a JSON array out."""
+
+    async def execute(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class AdminContext:
+    """What an admin socket needs from the node; built once in admin_urls.
+
+    ``api_error`` is the executor's whole-request error type (an exception
+    with ``status`` and ``text``), which an admin socket turns into an error
+    reply item instead of aborting the socket."""
+
+    api: ApiExecutor
+    gate: AdminGate
+    hub: "AdminHub"
+    options: Callable[[], Options]
+    engine_name: Callable[[], str]
+    api_error: type[Exception]
+
+
+def reply_item(method: str, uid: Any = "", error: str | None = None, body: Any = None) -> str:
+    """One reply item, in the API's own shape (``uid`` left out when empty)."""
+    item: dict[str, Any] = {}
+    if uid:
+        item["uid"] = uid
+    item.update(method=method, error=error, body=body)
+    return _dumps(item)
+
+
+def public_config(options: Options) -> dict[str, Any]:
+    """The node options as ``info`` shows them: secrets and passwords hidden."""
+    config = dataclasses.asdict(options)
+    for key in _HIDDEN:
+        if config.get(key):
+            config[key] = "<hidden>"
+    return config
+
+
+class AdminHub:
+    """Every open admin socket that asked to ``watch``; fans out live messages.
+
+    ``broadcast`` never waits on a socket: each push is queued on the socket
+    and a socket with more than ``max_pending`` unwritten pushes is closed."""
+
+    def __init__(self, max_pending: int = MAX_PENDING_PUSHES) -> None:
+        self._watchers: set[AdminSocket] = set()
+        self.max_pending = max_pending
+
+    def __len__(self) -> int:
+        return len(self._watchers)
+
+    def add(self, sock: "AdminSocket") -> None:
+        self._watchers.add(sock)
+
+    def discard(self, sock: "AdminSocket") -> None:
+        self._watchers.discard(sock)
+
+    def broadcast(self, data: bytes) -> None:
+        """Push one message to every watcher.
+
+        ``data`` is a Message's JSON (``Message.to_json().encode()``), as the
+        node published it with ``engine.publish_admin``; it is checked once,
+        since with the Redis engine anyone with access could have written it,
+        and a broken JSON push would break every admin page."""
+        if not self._watchers:
+            return
+        try:
+            body = data.decode()
+            json.loads(body)
+        except ValueError:
+            logger.warning("admin message dropped: not JSON (%d bytes)", len(data))
+            return
+        push = '{"method":"message","error":null,"body":' + body + "}"
+        for sock in list(self._watchers):
+            sock.push(push)
+
+
+class AdminSocket(WebSocketHandler):
+    """One admin connection.  Messages are handled in order, one at a time
+    (Tornado awaits ``on_message`` before reading the next one)."""
+
+    def initialize(self, context: AdminContext) -> None:
+        self._ctx = context
+        self._authenticated = False
+        self._watching = False
+        self._pending = 0
+        self._methods: dict[str, Callable[[dict], Awaitable[Any]]] = {
+            "connect": self._connect,
+            "ping": self._ping,
+            "info": self._info,
+        }
+
+    @property
+    def ping_interval(self) -> float | None:
+        return self._ctx.options().ping_interval or None
+
+    @property
+    def max_message_size(self) -> int:
+        return self._ctx.options().api_max_body_size
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        self._authenticated = self._ctx.gate.insecure
+
+    def on_close(self) -> None:
+        self._ctx.hub.discard(self)
+
+    async def on_message(self, message: str | bytes) -> None:
+        try:
+            payload = json.loads(message)
+        except ValueError:
+            self.close(1007, "malformed JSON")
+            return
+        commands = payload if isinstance(payload, list) else [payload]
+        if not commands or not all(isinstance(c, dict) for c in commands):
+            self.close(1007, "invalid message")
+            return
+        items: list[str] = []
+        for command in commands:
+            item = await self._run(command)
+            if item is None:  # the socket was closed
+                return
+            items.append(item)
+        self._write("[" + ",".join(items) + "]")
+
+    async def _run(self, command: dict) -> str | None:
+        """One command's reply item; None after closing an unauthenticated socket."""
+        method = command.get("method")
+        uid = command.get("uid") or ""
+        if not self._authenticated and method != "connect":
+            self.close(1008, "unauthorized")
+            return None
+        own = self._methods.get(method) if isinstance(method, str) else None
+        if own is None:
+            return await self._forward(command)
+        params = command.get("params")
+        body = await own(params if isinstance(params, dict) else {})
+        if not self._authenticated:  # connect was refused
+            self.close(1008, "unauthorized")
+            return None
+        return reply_item(method, uid, None, body)
+
+    async def _forward(self, command: dict) -> str:
+        """Hand one API command to the node's executor; its error is a reply item."""
+        try:
+            reply = await self._ctx.api.execute(_dumps(command).encode())
+        except self._ctx.api_error as exc:
+            text = getattr(exc, "text", str(exc))
+            return reply_item(str(command.get("method") or ""), command.get("uid") or "", text)
+        # The executor answers an array; one command in, its one item out.
+        return reply.decode().strip()[1:-1].strip()
+
+    async def _connect(self, params: dict) -> bool:
+        self._authenticated = self._ctx.gate.accepts(params.get("token"))
+        if self._authenticated:
+            self._watching = bool(params.get("watch"))
+            (self._ctx.hub.add if self._watching else self._ctx.hub.discard)(self)
+        return True
+
+    async def _ping(self, params: dict) -> str:
+        return "pong"
+
+    async def _info(self, params: dict) -> dict:
+        config = public_config(self._ctx.options())
+        return {"data": {"version": app.__version__, "engine": self._ctx.engine_name(), "config": config}}
+
+    def push(self, text: str) -> None:
+        """Queue a live push; close the socket when it stopped reading."""
+        if self._pending >= self._ctx.hub.max_pending:
+            logger.warning("admin socket from %s closed: too slow", self.request.remote_ip)
+            self._ctx.hub.discard(self)
+            self.close(1008, "slow")
+            return
+        self._write(text)
+
+    def _write(self, text: str) -> None:
+        try:
+            done = self.write_message(text)
+        except WebSocketClosedError:
+            self._ctx.hub.discard(self)
+            return
+        self._pending += 1
+        done.add_done_callback(self._written)
+
+    def _written(self, future: Any) -> None:
+        self._pending -= 1
+        if not future.cancelled():
+            future.exception()  # a closed socket: consumed here, handled in on_close

@@ -1,0 +1,143 @@
+"""Admin login: the password check and the tokens the admin socket accepts.
+
+``POST /auth/`` with a form field ``password`` answers ``{"token": "..."}``.
+The token is our own opaque scheme, ``v1.<expires>.<nonce>.<hmac>``, where the
+HMAC-SHA256 is keyed by ``admin_secret`` over the version, expiry and nonce:
+changing ``admin_secret`` (and reloading with SIGHUP) invalidates every token
+handed out before.  With ``insecure_admin`` the login is skipped and the token
+is the literal ``"insecure"``.
+
+The password is read from the request body only: a password in the query
+string would end up in access logs and browser history, so such a request is
+refused outright, even when the body holds the right one.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from typing import Callable
+
+from tornado.web import RequestHandler
+
+from app.options import Options
+
+logger = logging.getLogger("sockhub.admin_auth")
+
+#: How long a login stays valid (seconds).
+ADMIN_TOKEN_TTL = 24 * 3600
+#: What ``--insecure_admin`` hands out instead of a signed token.
+INSECURE_TOKEN = "insecure"
+_VERSION = "v1"
+
+Clock = Callable[[], float]
+OptionsSource = Callable[[], Options]
+
+
+class LoginError(Exception):
+    """A refused login, carrying the HTTP status and a human-readable reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _mac(secret: str, expires: int, nonce: str) -> str:
+    msg = f"{_VERSION}.{expires}.{nonce}".encode()
+    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+
+
+def make_admin_token(secret: str, now: float, ttl: int = ADMIN_TOKEN_TTL) -> str:
+    """A token valid until ``now + ttl``, signed with ``secret``."""
+    expires = int(now) + ttl
+    nonce = os.urandom(8).hex()
+    return f"{_VERSION}.{expires}.{nonce}.{_mac(secret, expires, nonce)}"
+
+
+def check_admin_token(secret: str, token: str, now: float) -> bool:
+    """True when ``token`` was made with ``secret`` and has not expired.
+
+    An empty secret never validates anything (a node without admin_secret
+    cannot have issued tokens)."""
+    if not secret or not isinstance(token, str):
+        return False
+    parts = token.split(".")
+    if len(parts) != 4 or parts[0] != _VERSION or not parts[1].isdigit():
+        return False
+    expires, nonce, given = int(parts[1]), parts[2], parts[3]
+    if not hmac.compare_digest(_mac(secret, expires, nonce).encode(), given.encode("utf-8", "replace")):
+        return False
+    return now < expires
+
+
+class AdminGate:
+    """Decides who may use the admin socket, reading the options each time.
+
+    Options are read through ``options()`` on every call so a SIGHUP reload
+    of ``admin_password``/``admin_secret`` applies at once."""
+
+    def __init__(self, options: OptionsSource, clock: Clock = time.time, ttl: int = ADMIN_TOKEN_TTL) -> None:
+        self._options = options
+        self._clock = clock
+        self._ttl = ttl
+
+    @property
+    def insecure(self) -> bool:
+        """True with ``insecure_admin``: admin sockets start authenticated."""
+        return self._options().insecure_admin
+
+    def login(self, password: str) -> str:
+        """A fresh token for the right password; raises :class:`LoginError`."""
+        opts = self._options()
+        if opts.insecure_admin:
+            return INSECURE_TOKEN
+        if not opts.admin_password or not opts.admin_secret:
+            raise LoginError(400, "admin login is disabled: set admin_password and admin_secret (or use --insecure_admin)")
+        if not hmac.compare_digest(password.encode(), opts.admin_password.encode()):
+            raise LoginError(401, "wrong password")
+        return make_admin_token(opts.admin_secret, self._clock(), self._ttl)
+
+    def accepts(self, token: object) -> bool:
+        """True when ``token`` opens an admin session now."""
+        opts = self._options()
+        if opts.insecure_admin:
+            return True
+        return isinstance(token, str) and check_admin_token(opts.admin_secret, token, self._clock())
+
+
+class AuthHandler(RequestHandler):
+    """``POST /auth/``: form field ``password`` -> ``{"token": ...}``.
+
+    Every answer, refusals included, is JSON: ``{"token": ...}`` or
+    ``{"error": "<reason>"}``."""
+
+    def initialize(self, gate: AdminGate) -> None:
+        self._gate = gate
+
+    def check_xsrf_cookie(self) -> None:
+        """The login form is a plain POST without Tornado's xsrf cookie."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+
+    def post(self) -> None:
+        if "password" in self.request.query_arguments:
+            self._refuse(400, "the password must be sent in the request body, never in the URL")
+            return
+        password = self.get_body_argument("password", default="")
+        try:
+            token = self._gate.login(password)
+        except LoginError as exc:
+            logger.warning("admin login refused from %s: %s", self.request.remote_ip, exc.reason)
+            self._refuse(exc.status, exc.reason)
+            return
+        self.finish(json.dumps({"token": token}))
+
+    def _refuse(self, status: int, reason: str) -> None:
+        self.set_status(status)
+        self.finish(json.dumps({"error": reason}))

@@ -1,0 +1,173 @@
+"""The admin socket's own commands, its gate, watch pushes and forwarding to an
+ApiExecutor.  The executor here is a recording fake at the node seam: the real
+node's answers are covered by the end-to-end tests."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.web import Application
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from app.admin import AdminContext, AdminHub, AdminSocket
+from app.admin_auth import AdminGate
+from app.models import Message
+from app.options import Options
+from tests.support.net import free_port
+
+OPTS = Options(admin_password="pa55", admin_secret="s3cret", secret="api-secret")
+
+
+class FakeApiError(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
+
+
+@dataclass
+class FakeApi:
+    received: list[dict] = field(default_factory=list)
+
+    async def execute(self, data: bytes) -> bytes:
+        command = json.loads(data)
+        self.received.append(command)
+        if command.get("method") == "nope":
+            raise FakeApiError(400, "unknown method")
+        item = {"method": command["method"], "error": None, "body": {"echo": command.get("params")}}
+        if command.get("uid"):
+            item = {"uid": command["uid"], **item}
+        return json.dumps([item]).encode()
+
+
+@dataclass
+class Server:
+    port: int
+    api: FakeApi
+    hub: AdminHub
+    gate: AdminGate
+
+    async def connect(self) -> WebSocketClientConnection:
+        return await websocket_connect(f"ws://127.0.0.1:{self.port}/socket")
+
+    async def login(self, watch: bool = False) -> WebSocketClientConnection:
+        ws = await self.connect()
+        reply = await call(ws, {"method": "connect", "params": {"token": self.gate.login("pa55"), "watch": watch}})
+        assert reply == [{"method": "connect", "error": None, "body": True}]
+        return ws
+
+
+async def call(ws: WebSocketClientConnection, payload: Any) -> Any:
+    await ws.write_message(json.dumps(payload))
+    text = await ws.read_message()
+    assert text is not None, f"closed: {ws.close_code} {ws.close_reason}"
+    return json.loads(text)
+
+
+async def start(opts: Options, hub: AdminHub | None = None) -> tuple[Server, HTTPServer]:
+    api, hub = FakeApi(), (hub if hub is not None else AdminHub())
+    gate = AdminGate(lambda: opts)
+    ctx = AdminContext(api=api, gate=gate, hub=hub, options=lambda: opts, engine_name=lambda: "Memory", api_error=FakeApiError)
+    port = free_port()
+    http = HTTPServer(Application([(r"/socket", AdminSocket, {"context": ctx})]))
+    http.listen(port, "127.0.0.1")
+    return Server(port, api, hub, gate), http
+
+
+async def assert_closed(ws: WebSocketClientConnection, code: int) -> None:
+    assert await ws.read_message() is None
+    ws.close()  # the client side too (Tornado warns about unclosed clients)
+    assert ws.close_code == code
+
+
+async def test_anything_before_connect_closes() -> None:
+    srv, http = await start(OPTS)
+    try:
+        for first in ({"method": "ping"}, {"method": "publish", "params": {"channel": "a", "data": 1}}, [{"method": "info"}]):
+            ws = await srv.connect()
+            await ws.write_message(json.dumps(first))
+            await assert_closed(ws, 1008)
+        ws = await srv.connect()
+        await ws.write_message(json.dumps({"method": "connect", "params": {"token": "v1.9999999999.00.bad"}}))
+        await assert_closed(ws, 1008)
+        assert srv.api.received == []  # nothing reached the node
+    finally:
+        http.stop()
+
+
+async def test_connect_ping_info() -> None:
+    srv, http = await start(OPTS)
+    try:
+        ws = await srv.login()
+        assert await call(ws, {"uid": "7", "method": "ping"}) == [{"uid": "7", "method": "ping", "error": None, "body": "pong"}]
+        [info] = await call(ws, {"method": "info"})
+        data = info["body"]["data"]
+        assert info["error"] is None and data["engine"] == "Memory" and data["version"]
+        assert data["config"]["secret"] == "<hidden>" and data["config"]["admin_password"] == "<hidden>"
+        assert "pa55" not in json.dumps(info) and "api-secret" not in json.dumps(info)
+        ws.close()
+    finally:
+        http.stop()
+
+
+async def test_api_methods_go_through_the_executor_in_order() -> None:
+    srv, http = await start(OPTS)
+    try:
+        ws = await srv.login()
+        batch = [
+            {"method": "ping"},
+            {"uid": "u1", "method": "publish", "params": {"channel": "news", "data": {"text": "hi"}}},
+            {"method": "nope"},
+            {"method": "channels"},
+        ]
+        reply = await call(ws, batch)
+        assert [r["method"] for r in reply] == ["ping", "publish", "nope", "channels"]
+        assert reply[1] == {"uid": "u1", "method": "publish", "error": None, "body": {"echo": {"channel": "news", "data": {"text": "hi"}}}}
+        assert reply[2]["error"] == "unknown method"
+        assert [c["method"] for c in srv.api.received] == ["publish", "nope", "channels"]
+        # an executor error is a reply, not the end of the socket
+        assert (await call(ws, {"method": "ping"}))[0]["body"] == "pong"
+        ws.close()
+    finally:
+        http.stop()
+
+
+async def test_watchers_get_pushes_and_everyone_gets_replies() -> None:
+    srv, http = await start(OPTS)
+    try:
+        watcher, plain = await srv.login(watch=True), await srv.login(watch=False)
+        assert len(srv.hub) == 1
+        srv.hub.broadcast(b"not json")  # dropped, never sent as a broken frame
+        message = Message(uid="m1", channel="watched", data='{"n":1}')
+        srv.hub.broadcast(message.to_json().encode())
+        push = json.loads(await watcher.read_message())
+        assert push == {"method": "message", "error": None, "body": {"uid": "m1", "channel": "watched", "data": {"n": 1}}}
+        # the plain socket got no push: its next frame is the reply to its ping (no 1.8 quirk)
+        assert (await call(plain, {"method": "ping"}))[0]["body"] == "pong"
+        watcher.close()
+        plain.close()
+    finally:
+        http.stop()
+
+
+async def test_insecure_admin_starts_authenticated_and_malformed_closes() -> None:
+    srv, http = await start(replace(OPTS, insecure_admin=True))
+    try:
+        ws = await srv.connect()
+        assert (await call(ws, {"method": "ping"}))[0]["body"] == "pong"
+        await ws.write_message("{not json")
+        await assert_closed(ws, 1007)
+    finally:
+        http.stop()
+
+
+async def test_slow_watcher_is_closed() -> None:
+    srv, http = await start(OPTS, hub=AdminHub(max_pending=0))
+    try:
+        watcher = await srv.login(watch=True)
+        srv.hub.broadcast(Message(uid="m1", channel="c", data="1").to_json().encode())
+        await assert_closed(watcher, 1008)
+        assert watcher.close_reason == "slow" and len(srv.hub) == 0
+    finally:
+        http.stop()

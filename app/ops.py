@@ -1,16 +1,14 @@
-"""Operations helpers the server and CLI call: TLS, the pid file, JSON logs.
+"""Operations helpers the server and CLI call: TLS and the pid file.
+
+(Text and JSON log lines are app.logs' job.)
 
 Each function raises :class:`OpsError` with a one-line message meant for the
 operator (the CLI prints it and exits non-zero) instead of a traceback.
 """
 from __future__ import annotations
 
-import json
-import logging
 import os
 import ssl
-import time
-from typing import Any
 
 from app.options import Options
 
@@ -81,26 +79,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-#: LogRecord attributes that are not "extra" fields.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``time`` (UTC ISO 8601), ``level``, ``logger``,
-    ``message``, any ``extra={...}`` fields, and ``exc`` with the traceback."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)

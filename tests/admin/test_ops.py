@@ -1,8 +1,6 @@
-"""TLS context, pid file and JSON log lines."""
+"""TLS context and pid file."""
 from __future__ import annotations
 
-import json
-import logging
 import os
 import ssl
 import subprocess
@@ -11,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.ops import JsonFormatter, OpsError, remove_pid_file, ssl_context, write_pid_file
+from app.ops import OpsError, remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
 
 
@@ -71,20 +69,3 @@ def test_pid_file_of_a_live_process_is_kept(tmp_path: Path) -> None:
         other.wait()
     write_pid_file(str(path))  # a stale file is replaced
     assert path.read_text().strip() == str(os.getpid())
-
-
-def test_json_formatter() -> None:
-    fmt = JsonFormatter()
-    record = logging.LogRecord("sockhub.test", logging.WARNING, __file__, 1, "hello %s", ("world",), None)
-    record.client = "abc"
-    line = json.loads(fmt.format(record))
-    assert line["level"] == "warning" and line["logger"] == "sockhub.test"
-    assert line["message"] == "hello world" and line["client"] == "abc" and line["time"].endswith("Z")
-    try:
-        raise ValueError("boom")
-    except ValueError:
-        import sys as _sys
-
-        record = logging.LogRecord("sockhub.test", logging.ERROR, __file__, 1, "failed", (), _sys.exc_info())
-    line = json.loads(fmt.format(record))
-    assert "ValueError: boom" in line["exc"] and "\n" not in fmt.format(record)

@@ -1,8 +1,9 @@
 """Every option of sockhub, with its default: the one place they are spelled.
 
 The config file, ``SOCKHUB_<KEY>`` environment variables and CLI flags are all
-read from these fields (see app.config).  Durations are integer seconds, as in
-Centrifugo 1.x.
+read from these fields (see app.config).  Durations are seconds, integers as in
+Centrifugo 1.x; the intervals typed ``float`` also take fractions (short timings
+in tests).
 """
 from __future__ import annotations
 
@@ -66,14 +67,15 @@ class Options:
     client_channel_limit: int = 128
     client_request_max_size: int = 65536
     client_queue_max_size: int = 10485760
-    ping_interval: int = 25
-    presence_ping_interval: int = 25
+    ping_interval: float = 25
+    presence_ping_interval: float = 25
     presence_expire_interval: int = 60
-    expired_connection_close_delay: int = 25
-    stale_connection_close_delay: int = 25
-    node_ping_interval: int = 3
+    expired_connection_close_delay: float = 25
+    stale_connection_close_delay: float = 25
+    node_ping_interval: float = 3
     node_metrics_interval: int = 60
     api_max_body_size: int = 10485760
+    shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
 
     # channel names
     private_channel_prefix: str = "$"
@@ -88,8 +90,8 @@ class Options:
 
     # SockJS
     sockjs_url: str = ""  # "": the copy of sockjs-client 1.6.1 sockhub serves itself
-    sockjs_heartbeat_delay: int = 25
-    sockjs_disconnect_delay: int = 5
+    sockjs_heartbeat_delay: float = 25
+    sockjs_disconnect_delay: float = 5
     sockjs_response_limit: int = 131072
 
     # engine

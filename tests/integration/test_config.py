@@ -1,0 +1,224 @@
+"""Configuration: file formats, environment, flags, precedence, validation.
+
+The in-process tests call app.config directly; the CLI tests run the real
+``sockhub`` command and check what an operator sees (one line, exit status).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, ConfigSource, load_options
+from app.options import Options
+from tests.support.server import run_sockhub
+
+#: A config.json as a Centrifugo 1.4/1.8 deployment has it, unchanged.
+CENTRIFUGO_CONFIG = {
+    "secret": "very-long-secret-key",
+    "web_password": "admin-pass",
+    "web_secret": "admin-secret",
+    "insecure_web": False,
+    "prefix": "/centrifugo",
+    "connection_lifetime": 3600,
+    "anonymous": False,
+    "publish": False,
+    "watch": True,
+    "presence": True,
+    "join_leave": True,
+    "history_size": 10,
+    "history_lifetime": 30,
+    "recover": True,
+    "namespaces": [
+        {"name": "public", "publish": True, "anonymous": True, "history_size": 50,
+         "history_lifetime": 60, "recover": True},
+        {"name": "gossips", "watch": True, "history_drop_inactive": True},
+    ],
+    "max_channel_length": 255,
+    "client_channel_limit": 100,
+    "gomaxprocs": 2,
+    "redis_pool": 10,
+    "redis_port": 6380,
+}
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_centrifugo_config_json_works_unchanged(tmp_path: Path) -> None:
+    path = write(tmp_path, "config.json", json.dumps(CENTRIFUGO_CONFIG, indent=2))
+    options, warnings = ConfigSource(path).load()
+    assert options.secret == "very-long-secret-key"
+    assert (options.admin_password, options.admin_secret) == ("admin-pass", "admin-secret")
+    assert options.http_prefix == "/centrifugo" and options.insecure_admin is False
+    assert options.connection_lifetime == 3600 and options.client_channel_limit == 100
+    assert options.redis_port == "6380"  # a number in the file, a string option
+    ch = options.channel
+    assert (ch.watch, ch.presence, ch.join_leave, ch.recover) == (True, True, True, True)
+    assert (ch.history_size, ch.history_lifetime, ch.publish) == (10, 30, False)
+    public, gossips = options.namespaces
+    assert public.name == "public" and public.options.publish and public.options.anonymous
+    assert public.options.history_size == 50 and public.options.history_lifetime == 60
+    assert public.options.presence is False  # namespaces do not inherit top-level options
+    assert gossips.options.watch and gossips.options.history_drop_inactive
+    # Go-runtime and pool options are accepted, each named once in a warning.
+    assert len(warnings) == 2
+    assert any("gomaxprocs" in w for w in warnings) and any("redis_pool" in w for w in warnings)
+
+
+def test_toml_and_yaml_files_give_the_same_options(tmp_path: Path) -> None:
+    toml = write(tmp_path, "c.toml", 'secret = "s"\nport = 9001\npresence = true\n'
+                 '[[namespaces]]\nname = "chat"\npublish = true\n')
+    yaml = write(tmp_path, "c.yaml", "secret: s\nport: 9001\npresence: yes\n"
+                 "namespaces:\n  - name: chat\n    publish: true\n")
+    jsn = write(tmp_path, "c.json", json.dumps({"secret": "s", "port": 9001, "presence": True,
+                                               "namespaces": [{"name": "chat", "publish": True}]}))
+    loaded = [load_options(p) for p in (toml, yaml, jsn)]
+    assert loaded[0] == loaded[1] == loaded[2]
+    assert loaded[0].port == 9001 and loaded[0].channel.presence
+    assert loaded[0].namespaces[0].options.publish
+
+
+def test_precedence_flags_over_env_over_file_over_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.json", json.dumps({"secret": "file", "port": 9001, "name": "from-file",
+                                                "history_size": 5}))
+    env = {"SOCKHUB_PORT": "9002", "SOCKHUB_NAME": "from-env", "SOCKHUB_UNRELATED": "x"}
+    options = load_options(path, env, {"port": "9003"})
+    assert options.port == 9003  # flag
+    assert options.name == "from-env"  # env over file
+    assert options.secret == "file" and options.channel.history_size == 5  # file
+    assert options.ping_interval == Options().ping_interval == 25  # default
+
+
+def test_environment_is_typed_by_the_field(tmp_path: Path) -> None:
+    env = {"SOCKHUB_SECRET": "e", "SOCKHUB_INSECURE_API": "true", "SOCKHUB_PRESENCE": "1",
+           "SOCKHUB_HISTORY_LIFETIME": "40", "SOCKHUB_PING_INTERVAL": "0.5",
+           "SOCKHUB_NAMESPACES": '[{"name": "news", "history_size": 3}]'}
+    options = load_options(None, env)
+    assert options.insecure_api is True and options.channel.presence is True
+    assert options.channel.history_lifetime == 40 and options.ping_interval == 0.5
+    assert options.namespaces[0].name == "news" and options.namespaces[0].options.history_size == 3
+
+
+@pytest.mark.parametrize("config, env, flags, expected", [
+    ({"port": "eighty"}, {}, {}, "port: expected an integer"),
+    ({"presence": "maybe"}, {}, {}, "presence: expected true or false"),
+    ({"secret": 42.5}, {}, {}, None),  # numbers become strings (secret "42.5")
+    ({"secret": ["a"]}, {}, {}, "secret: expected a string"),
+    ({}, {"SOCKHUB_PORT": "x"}, {}, "SOCKHUB_PORT: expected an integer"),
+    ({}, {}, {"port": "x"}, "--port: expected an integer"),
+    ({"engine": "mongo"}, {}, {}, "unknown engine 'mongo'"),
+    ({"namespaces": [{"name": "a"}]}, {}, {}, "bad name 'a'"),
+    ({"namespaces": [{"name": "bad name"}]}, {}, {}, "bad name 'bad name'"),
+    ({"namespaces": [{"name": "ns"}, {"name": "ns"}]}, {}, {}, "'ns' used twice"),
+    ({"namespaces": {"name": "ns"}}, {}, {}, "namespaces: expected a list"),
+    ({"namespaces": [{"publish": True}]}, {}, {}, "name missing"),
+    ({"history_size": -1}, {}, {}, "history_size: must not be negative"),
+    ({"port": 70000}, {}, {}, "port: 70000 is not a TCP port"),
+    ({"log_level": "loud"}, {}, {}, "unknown level 'loud'"),
+    ({"ssl": True}, {}, {}, "ssl: needs ssl_cert and ssl_key"),
+])
+def test_bad_values_are_one_clear_error(tmp_path: Path, config: dict, env: dict, flags: dict,
+                                        expected: str | None) -> None:
+    path = write(tmp_path, "c.json", json.dumps({"secret": "s", **config}))
+    if expected is None:
+        assert load_options(path, env, flags).secret == "42.5"
+        return
+    with pytest.raises(ConfigError) as info:
+        load_options(path, env, flags)
+    message = str(info.value)
+    assert expected in message and "\n" not in message
+
+
+def test_secret_required_unless_insecure(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="secret: required"):
+        load_options(None, {}, {})
+    assert load_options(None, {}, {"insecure": True}).insecure is True
+
+
+def test_unknown_keys_are_warned_not_fatal(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.json", json.dumps({"secret": "s", "colour": "blue",
+                                                "namespaces": [{"name": "ns", "size": 1}]}))
+    options, warnings = ConfigSource(path).load()
+    assert options.secret == "s"
+    assert warnings == [f"{path}: unknown key 'colour' ignored",
+                        f"{path}: namespaces[0] (ns): unknown key 'size' ignored"]
+
+
+# -- the command ------------------------------------------------------------
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("broken.json", '{"secret": "s",', "not valid json"),
+    ("broken.toml", 'secret = "s', "not valid toml"),
+    ("broken.yaml", "secret: [s", "not valid yaml"),
+    ("list.json", "[1, 2]", "the top level must be a mapping"),
+    ("types.json", '{"secret": "s", "port": "http"}', "port: expected an integer"),
+    ("nosecret.json", "{}", "secret: required"),
+])
+def test_bad_config_one_line_and_nonzero_exit(tmp_path: Path, name: str, text: str, expected: str) -> None:
+    path = write(tmp_path, name, text)
+    for args in (["--config", path], ["checkconfig", path]):
+        result = run_sockhub(args)
+        assert result.returncode == 2, result
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_config_file_and_unknown_flag(tmp_path: Path) -> None:
+    result = run_sockhub(["--config", str(tmp_path / "nope.json")])
+    assert result.returncode == 2 and "cannot read config file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run_sockhub(["--no-such-flag"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["sockhub: error: unrecognized arguments: --no-such-flag"]
+
+
+@pytest.mark.parametrize("name", ["config.json", "config.toml", "config.yaml"])
+def test_genconfig_then_checkconfig(tmp_path: Path, name: str) -> None:
+    result = run_sockhub(["genconfig", name], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    options = load_options(str(tmp_path / name))
+    assert len(options.secret) == 36  # a random uuid4
+    check = run_sockhub(["checkconfig", str(tmp_path / name)])
+    assert check.returncode == 0 and check.stdout.strip().endswith(": ok")
+    again = run_sockhub(["genconfig", name], cwd=tmp_path)
+    assert again.returncode == 2 and "exists already" in again.stderr
+    assert load_options(str(tmp_path / name)).secret == options.secret  # not overwritten
+
+
+def test_two_genconfigs_differ(tmp_path: Path) -> None:
+    for name in ("a.json", "b.json"):
+        assert run_sockhub(["genconfig", name], cwd=tmp_path).returncode == 0
+    assert load_options(str(tmp_path / "a.json")).secret != load_options(str(tmp_path / "b.json")).secret
+
+
+def test_gentoken_prints_connect_parameters(tmp_path: Path) -> None:
+    import cent
+
+    path = write(tmp_path, "c.json", json.dumps({"secret": "gentoken-secret"}))
+    result = run_sockhub(["gentoken", "--user", "42", "--info", '{"name":"Alex"}', "--config", path])
+    assert result.returncode == 0, result.stderr
+    params = json.loads(result.stdout)
+    assert params["user"] == "42" and params["info"] == '{"name":"Alex"}'
+    assert params["timestamp"].isdigit()
+    # cent, the backend library, computes the same token from the same parameters.
+    assert params["token"] == cent.generate_token("gentoken-secret", "42", params["timestamp"],
+                                                  '{"name":"Alex"}')
+    env_result = run_sockhub(["gentoken", "--user", "7", "--timestamp", "1500000000"],
+                             env={"SOCKHUB_SECRET": "from-env"})
+    assert json.loads(env_result.stdout)["token"] == cent.generate_token("from-env", "7", "1500000000")
+
+
+def test_gentoken_errors_are_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.json", json.dumps({"secret": "s"}))
+    bad_info = run_sockhub(["gentoken", "--user", "1", "--info", "{not json", "--config", path])
+    assert bad_info.returncode == 2 and bad_info.stderr.strip() == "sockhub: error: --info: not valid JSON"
+    no_secret = run_sockhub(["gentoken", "--user", "1", "--secret", ""])
+    assert no_secret.returncode == 2 and len(no_secret.stderr.strip().splitlines()) == 1
+    no_user = run_sockhub(["gentoken"])
+    assert no_user.returncode == 2 and "--user" in no_user.stderr

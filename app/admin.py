@@ -19,12 +19,15 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
+from tornado.web import RedirectHandler, RequestHandler, StaticFileHandler
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 import app
-from app.admin_auth import AdminGate
+from app.admin_auth import AdminGate, AuthHandler
+from app.engines.base import Engine
 from app.options import Options
 
 logger = logging.getLogger("sockhub.admin")
@@ -227,3 +230,49 @@ class AdminSocket(WebSocketHandler):
         self._pending -= 1
         if not future.cancelled():
             future.exception()  # a closed socket: consumed here, handled in on_close
+
+
+#: The admin page shipped with sockhub (``--web_path`` serves another directory).
+ADMIN_PAGE_DIR = Path(__file__).resolve().parent.parent / "static" / "admin"
+
+Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
+
+
+class AdminNode(Protocol):
+    """What the admin needs from app.node.Node."""
+
+    @property
+    def api(self) -> ApiExecutor: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+def admin_urls(node: AdminNode, options: Callable[[], Options], hub: AdminHub,
+               api_error: type[Exception]) -> Rules:
+    """The admin rules for the options at start (``options()``, read again
+    by every handler so SIGHUP applies):
+
+    * ``--admin`` or ``--web``: ``{prefix}/socket``;
+    * ``--web`` also: ``{prefix}/auth/`` and the page at ``{prefix}/`` (its
+      files ``{prefix}/<name>.{html,css,js,...}``, from ``web_path`` or
+      static/admin), without a catch-all route that would hide other rules.
+    """
+    opts = options()
+    if not (opts.admin or opts.web):
+        return []
+    prefix = opts.http_prefix
+    gate = AdminGate(options)
+    ctx = AdminContext(api=node.api, gate=gate, hub=hub, options=options,
+                       engine_name=lambda: node.engine.name, api_error=api_error)
+    rules: Rules = [(prefix + r"/socket", AdminSocket, {"context": ctx})]
+    if opts.web:
+        page_dir = opts.web_path or str(ADMIN_PAGE_DIR)
+        rules += [
+            (prefix + r"/auth/?", AuthHandler, {"gate": gate}),
+            (prefix + r"/([\w-]+\.(?:html|css|js|png|svg|ico)|)", StaticFileHandler,
+             {"path": page_dir, "default_filename": "index.html"}),
+        ]
+        if prefix:
+            rules.append((prefix, RedirectHandler, {"url": prefix + "/"}))
+    return rules

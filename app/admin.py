@@ -27,6 +27,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 import app
 from app.admin_auth import AdminGate, AuthHandler
+from app.api import ApiError
 from app.engines.base import Engine
 from app.options import Options
 
@@ -241,30 +242,36 @@ Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
 class AdminNode(Protocol):
     """What the admin needs from app.node.Node."""
 
-    @property
-    def api(self) -> ApiExecutor: ...
+    api: ApiExecutor
+    engine: Engine
+    options: Options  # replaced by Node.reload on SIGHUP
 
-    @property
-    def engine(self) -> Engine: ...
+    def add_admin_listener(self, listener: Callable[[bytes], None]) -> None: ...
 
 
-def admin_urls(node: AdminNode, options: Callable[[], Options], hub: AdminHub,
-               api_error: type[Exception]) -> Rules:
-    """The admin rules for the options at start (``options()``, read again
-    by every handler so SIGHUP applies):
+def admin_urls(node: AdminNode, hub: AdminHub | None = None) -> Rules:
+    """The admin rules for the node's options at start.  Call once per node:
+    it registers a hub (a new one unless given) as the node's admin listener.
 
     * ``--admin`` or ``--web``: ``{prefix}/socket``;
     * ``--web`` also: ``{prefix}/auth/`` and the page at ``{prefix}/`` (its
       files ``{prefix}/<name>.{html,css,js,...}``, from ``web_path`` or
       static/admin), without a catch-all route that would hide other rules.
+
+    Handlers read ``node.options`` on every use, so a SIGHUP reload of
+    admin_password, admin_secret or insecure_admin applies at once.
     """
-    opts = options()
+    opts = node.options
     if not (opts.admin or opts.web):
         return []
+    if hub is None:
+        hub = AdminHub()
+    node.add_admin_listener(hub.broadcast)
     prefix = opts.http_prefix
+    options = lambda: node.options  # noqa: E731 - read at each use (SIGHUP)
     gate = AdminGate(options)
     ctx = AdminContext(api=node.api, gate=gate, hub=hub, options=options,
-                       engine_name=lambda: node.engine.name, api_error=api_error)
+                       engine_name=lambda: node.engine.name, api_error=ApiError)
     rules: Rules = [(prefix + r"/socket", AdminSocket, {"context": ctx})]
     if opts.web:
         page_dir = opts.web_path or str(ADMIN_PAGE_DIR)

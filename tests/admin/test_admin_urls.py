@@ -1,7 +1,7 @@
 """admin_urls: which rules --admin and --web add, and the page files they serve."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
@@ -11,7 +11,7 @@ from tornado.web import Application
 from app.admin import AdminHub, AdminSocket, admin_urls
 from app.admin_auth import AuthHandler
 from app.options import Options
-from tests.admin.test_admin_socket import FakeApi, FakeApiError
+from tests.admin.test_admin_socket import FakeApi
 from tests.support.net import free_port
 
 
@@ -24,10 +24,22 @@ class FakeEngine:
 class FakeNode:
     api: FakeApi
     engine: FakeEngine
+    options: Options
+    listeners: list = field(default_factory=list)
+
+    def add_admin_listener(self, listener: object) -> None:
+        self.listeners.append(listener)
 
 
 def rules_for(opts: Options) -> list:
-    return admin_urls(FakeNode(FakeApi(), FakeEngine()), lambda: opts, AdminHub(), FakeApiError)
+    return admin_urls(FakeNode(FakeApi(), FakeEngine(), opts))
+
+
+def test_the_hub_listens_to_the_node() -> None:
+    node, hub = FakeNode(FakeApi(), FakeEngine(), Options(admin=True)), AdminHub()
+    admin_urls(node, hub)
+    assert node.listeners == [hub.broadcast]
+    assert admin_urls(FakeNode(FakeApi(), FakeEngine(), Options()), hub) == []
 
 
 def test_no_admin_no_rules() -> None:

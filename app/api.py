@@ -1,0 +1,285 @@
+"""The server API command logic (PROTOCOL.md §10), shared by the HTTP API,
+the Redis API queue and the admin websocket.
+
+:meth:`ApiExecutor.execute` takes one command object or an array and always
+answers a JSON array of reply items, in command order:
+``{"uid"?, "method", "error": null|"..", "advice"?, "body"}``.
+
+The whole request fails with :class:`ApiError` (status and text) when:
+
+* 400: the data is empty, not UTF-8, not JSON, does not start with ``{`` or
+  ``[``, is an empty array, a command has an unknown method or params of the
+  wrong shape, or a ``publish`` has an empty channel or no data (1.8).
+  Every command is checked BEFORE any runs, so a bad batch has no effect;
+* 503: the engine failed (e.g. Redis unreachable) while running a command.
+
+Other failures are the item's ``error`` (``invalid message``, ``namespace not
+found``, ``not available``).  Beyond 1.x: ``subscribe`` (user, channel: every
+connection of the user on every node joins the channel; see
+app.commands.control for what clients receive) and ``history_remove``
+(channel).  API ``unsubscribe``, ``disconnect`` and ``subscribe`` act on this
+node, then tell the others with a control message.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from app.commands import control
+from app.commands.channel_ops import history_data, presence_data, publish
+from app.engines.base import EngineError
+from app.models import Message, new_uid
+from app.protocol import (
+    ADVICE_FIX,
+    INVALID_MESSAGE,
+    ProtocolError,
+    Raw,
+    command_from,
+    decode_batch,
+    dumps,
+    parse_params,
+)
+
+if TYPE_CHECKING:
+    from app.node import Node
+
+logger = logging.getLogger("sockhub.api")
+
+#: What the Redis API queue runs; other methods are ignored there (1.8).
+QUEUE_METHODS = frozenset({"publish", "broadcast", "unsubscribe", "disconnect"})
+
+
+class ApiError(Exception):
+    """The whole API request fails with HTTP ``status`` and plain ``text``."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"{status} {text}")
+        self.status = status
+        self.text = text
+
+
+def bad_request(why: str) -> ApiError:
+    return ApiError(400, "Bad Request: " + why)
+
+
+@dataclass(slots=True)
+class PublishParams:
+    channel: str = ""
+    data: Raw | None = None
+    client: str = ""
+    uid: str = ""
+
+
+@dataclass(slots=True)
+class BroadcastParams:
+    channels: list[str] = field(default_factory=list)
+    data: Raw | None = None
+    client: str = ""
+
+
+@dataclass(slots=True)
+class UserChannelParams:
+    user: str = ""
+    channel: str = ""
+
+
+@dataclass(slots=True)
+class ChannelParams:
+    channel: str = ""
+
+
+@dataclass(slots=True)
+class NoParams:
+    pass
+
+
+Handler = Callable[["ApiExecutor", Any], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSpec:
+    """``params`` dataclass, ``handler`` -> body JSON text (None: null), and
+    ``validate`` raising ApiError(400) for params that fail the whole request."""
+
+    params: type
+    handler: Handler
+    validate: Callable[[Any], None] | None = None
+
+
+@dataclass(slots=True)
+class _Prepared:
+    uid: str
+    method: str
+    spec: ApiSpec
+    params: Any
+
+
+def _invalid() -> ProtocolError:
+    return ProtocolError(INVALID_MESSAGE, ADVICE_FIX)
+
+
+def item(method: str, uid: str = "", body: str | None = None, error: str = "", advice: str = "") -> str:
+    """One reply item; keys uid (if any), method, error, advice (if any), body."""
+    out = '{"uid":' + dumps(uid) + "," if uid else "{"
+    out += '"method":' + dumps(method) + ',"error":' + (dumps(error) if error else "null")
+    if advice:
+        out += ',"advice":' + dumps(advice)
+    return out + ',"body":' + (body if body is not None else "null") + "}"
+
+
+class ApiExecutor:
+    """Runs API commands against one node (``node.api``)."""
+
+    def __init__(self, node: "Node") -> None:
+        self._node = node
+
+    async def execute(self, data: bytes) -> bytes:
+        """One command object or an array in, a JSON array of items out."""
+        started = time.perf_counter()
+        try:
+            commands = [self._prepare(raw) for raw in self._decode(data)]
+            items = [await self._run(command) for command in commands]
+        finally:
+            self._node.metrics.api_latency.observe(time.perf_counter() - started)
+        return ("[" + ",".join(items) + "]").encode()
+
+    async def execute_queued(self, data: bytes) -> None:
+        """One Redis API queue item: a command, or the pre-1.6 ``{"data":[..]}``
+        envelope.  Only QUEUE_METHODS run; nothing is answered."""
+        try:
+            raws = self._decode(data)
+            if len(raws) == 1 and isinstance(raws[0], dict) and "method" not in raws[0] \
+                    and isinstance(raws[0].get("data"), list):
+                raws = raws[0]["data"]
+            wanted = [r for r in raws if isinstance(r, dict) and r.get("method") in QUEUE_METHODS]
+            for command in [self._prepare(raw) for raw in wanted]:
+                await self._run(command)
+        except ApiError as exc:
+            logger.warning("API queue item refused: %s", exc)
+
+    def _decode(self, data: bytes) -> list[Any]:
+        if not data or not data.strip():
+            raise bad_request("empty data")
+        try:
+            text = data.decode("utf-8")
+            return decode_batch(text)[0]
+        except UnicodeDecodeError:
+            raise bad_request("data is not UTF-8") from None
+        except ValueError as exc:
+            raise bad_request(f"malformed JSON ({exc})") from None
+
+    def _prepare(self, raw: Any) -> _Prepared:
+        """Check one command completely (400 for anything wrong)."""
+        try:
+            command = command_from(raw)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        spec = API_COMMANDS.get(command.method)
+        if spec is None:
+            raise bad_request(f"unknown method {command.method!r}")
+        try:
+            params = parse_params(spec.params, command.params)
+        except ValueError as exc:
+            raise bad_request(f"{command.method} params: {exc}") from None
+        if spec.validate is not None:
+            spec.validate(params)
+        return _Prepared(command.uid, command.method, spec, params)
+
+    async def _run(self, command: _Prepared) -> str:
+        self._node.metrics.api_requests.labels(command.method).inc()
+        try:
+            body = await command.spec.handler(self, command.params)
+        except ProtocolError as err:
+            return item(command.method, command.uid, None, err.error, err.advice)
+        except EngineError as exc:
+            logger.warning("API %s: engine failed: %s", command.method, exc)
+            raise ApiError(503, "Service Unavailable: engine error") from None
+        return item(command.method, command.uid, body)
+
+    # -- the commands -----------------------------------------------------------------
+
+    async def publish(self, p: PublishParams) -> None:
+        node = self._node
+        options = node.rules.options(p.channel)
+        assert p.data is not None  # validated
+        await publish(node, Message(p.uid or new_uid(), p.channel, p.data, p.client), options)
+
+    async def broadcast(self, p: BroadcastParams) -> None:
+        """Each channel gets its own message and uid; namespaces checked first."""
+        if not p.channels or p.data is None or not all(p.channels):
+            raise _invalid()
+        node = self._node
+        targets = [(channel, node.rules.options(channel)) for channel in p.channels]
+        for channel, options in targets:
+            await publish(node, Message(new_uid(), channel, p.data, p.client), options)
+
+    async def unsubscribe(self, p: UserChannelParams) -> None:
+        if not p.user:
+            raise _invalid()
+        if p.channel:
+            self._node.rules.options(p.channel)
+        await control.unsubscribe_user(self._node, p.user, p.channel)
+        await self._node.send_control("unsubscribe", {"user": p.user, "channel": p.channel})
+
+    async def disconnect(self, p: UserChannelParams) -> None:
+        if not p.user:
+            raise _invalid()
+        await control.disconnect_user(self._node, p.user)
+        await self._node.send_control("disconnect", {"user": p.user})
+
+    async def subscribe(self, p: UserChannelParams) -> None:
+        if not p.user or not p.channel:
+            raise _invalid()
+        self._node.rules.options(p.channel)
+        await control.subscribe_user(self._node, p.user, p.channel)
+        await self._node.send_control("subscribe", {"user": p.user, "channel": p.channel})
+
+    async def presence(self, p: ChannelParams) -> str:
+        return '{"channel":' + dumps(p.channel) + ',"data":' + await presence_data(self._node, p.channel) + "}"
+
+    async def history(self, p: ChannelParams) -> str:
+        return '{"channel":' + dumps(p.channel) + ',"data":' + await history_data(self._node, p.channel) + "}"
+
+    async def history_remove(self, p: ChannelParams) -> None:
+        if not p.channel:
+            raise _invalid()
+        self._node.rules.options(p.channel)
+        await self._node.engine.remove_history(p.channel)
+
+    async def channels(self, p: NoParams) -> str:
+        return '{"data":' + dumps(sorted(await self._node.engine.channels())) + "}"
+
+    async def stats(self, p: NoParams) -> str:
+        return dumps({"data": {"nodes": self._node.nodes(),
+                               "metrics_interval": self._node.options.node_metrics_interval}})
+
+    async def node(self, p: NoParams) -> str:
+        return dumps({"data": self._node.node_info()})
+
+
+def _validate_publish(p: PublishParams) -> None:
+    if not p.channel or p.data is None:
+        raise bad_request("publish needs a channel and data")
+
+
+def _spec(params: type, method: Callable[..., Awaitable[str | None]],
+          validate: Callable[[Any], None] | None = None) -> ApiSpec:
+    return ApiSpec(params, method, validate)
+
+
+API_COMMANDS: dict[str, ApiSpec] = {
+    "publish": _spec(PublishParams, ApiExecutor.publish, _validate_publish),
+    "broadcast": _spec(BroadcastParams, ApiExecutor.broadcast),
+    "unsubscribe": _spec(UserChannelParams, ApiExecutor.unsubscribe),
+    "disconnect": _spec(UserChannelParams, ApiExecutor.disconnect),
+    "subscribe": _spec(UserChannelParams, ApiExecutor.subscribe),
+    "presence": _spec(ChannelParams, ApiExecutor.presence),
+    "history": _spec(ChannelParams, ApiExecutor.history),
+    "history_remove": _spec(ChannelParams, ApiExecutor.history_remove),
+    "channels": _spec(NoParams, ApiExecutor.channels),
+    "stats": _spec(NoParams, ApiExecutor.stats),
+    "node": _spec(NoParams, ApiExecutor.node),
+}
+"""The ONE API dispatch table: method -> (params, handler, whole-request check)."""

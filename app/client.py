@@ -1,0 +1,184 @@
+"""One client connection: the :class:`~transports.interfaces.Connection` the
+node gives every transport session.
+
+Duties and ordering:
+
+* frames are handled one at a time, in order (the transport awaits
+  ``on_message``); the commands of a batch run in order and their replies
+  leave as one frame (an object for an object, an array for an array);
+* the first :class:`~app.protocol.Disconnect` of a batch aborts it: the
+  replies gathered so far are dropped, a ``disconnect`` push is sent, then
+  close 3000 with the JSON advice (§6, §17);
+* every send is followed by the queue-bound check (``client_queue_max_size``
+  against ``session.pending_bytes``): past it the client is closed ``slow``;
+* closing (by us or by the peer) unregisters the client from the hub at once
+  and then, in a task, unsubscribes every channel (presence removed, leaves
+  published, engine told of the last subscriber).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.commands import COMMANDS
+from app.models import ClientInfo
+from app.protocol import (
+    INTERNAL_SERVER_ERROR,
+    INVALID_MESSAGE,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    SLOW,
+    UNAUTHORIZED,
+    Command,
+    Disconnect,
+    ProtocolError,
+    disconnect_push,
+    join_replies,
+    parse_commands,
+    parse_params,
+    reply_error,
+    reply,
+)
+from transports.interfaces import Session
+
+if TYPE_CHECKING:
+    from app.node import Node
+
+logger = logging.getLogger("sockhub.client")
+
+
+@dataclass(slots=True)
+class Subscription:
+    """One channel a client holds.  ``server_side``: made by the API
+    ``subscribe``; a later client subscribe to it is then accepted."""
+
+    channel_info: str = ""
+    server_side: bool = False
+
+
+class Client:
+    """State of one connection; the commands in app.commands act on it."""
+
+    def __init__(self, node: "Node", session: Session) -> None:
+        self.node = node
+        self.session = session
+        self.id = ""  # set by a successful connect
+        self.user = ""
+        self.default_info = ""
+        self.timestamp = 0  # of the last valid token (connection_lifetime)
+        self.authenticated = False
+        self.closing = False
+        self.channels: dict[str, Subscription] = {}
+        self.opened_at = 0.0
+        #: Deadlines the node's tick compares with its heap entries.
+        self.expire_at = 0.0
+        self.presence_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id or self.session.id} user={self.user!r}>"
+
+    # -- transports.interfaces.Connection ----------------------------------------
+
+    def on_open(self) -> None:
+        self.node.client_opened(self)
+
+    async def on_message(self, text: str) -> None:
+        """Handle one frame; never raises (this is a loop boundary)."""
+        if self.closing:
+            return
+        try:
+            await self._handle_frame(text)
+        except Disconnect as exc:
+            self.disconnect(exc)
+        except Exception:
+            logger.exception("client %s: command failed", self)
+            self.disconnect(Disconnect(INTERNAL_SERVER_ERROR, reconnect=True))
+
+    def on_close(self) -> None:
+        self._finish()
+
+    # -- frames and commands ------------------------------------------------------
+
+    async def _handle_frame(self, text: str) -> None:
+        options = self.node.options
+        size = len(text.encode("utf-8", "surrogatepass"))
+        self.node.metrics.bytes_in.inc(size)
+        if size == 0 or not text.strip():
+            raise Disconnect(INVALID_MESSAGE)
+        if options.client_request_max_size > 0 and size > options.client_request_max_size:
+            raise Disconnect(LIMIT_EXCEEDED)
+        commands, is_array = parse_commands(text)
+        replies = []
+        for command in commands:
+            replies.append(await self._dispatch(command))
+            if self.closing:
+                return  # closed meanwhile (e.g. by the API); say nothing more
+        self.send(join_replies(replies, is_array))
+
+    async def _dispatch(self, command: Command) -> str:
+        """One command's reply; Disconnect for the fatal cases of §2."""
+        spec = COMMANDS.get(command.method)
+        if spec is None:
+            raise Disconnect(METHOD_NOT_FOUND)
+        if spec.needs_auth and not self.authenticated:
+            raise Disconnect(UNAUTHORIZED)
+        try:
+            params = parse_params(spec.params, command.params)
+        except ValueError:
+            raise Disconnect(INVALID_MESSAGE) from None
+        self.node.metrics.client_requests.labels(command.method).inc()
+        try:
+            body = await spec.handler(self, params)
+        except ProtocolError as err:
+            return reply_error(command.method, err, spec.error_body(params), command.uid)
+        return reply(command.method, body, command.uid)
+
+    # -- sending and closing ------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        """Queue one frame to the session, then check the queue bound."""
+        if self.closing:
+            return
+        self.session.send(text)
+        self.node.metrics.bytes_out.inc(len(text))
+        self.check_queue()
+
+    def check_queue(self) -> None:
+        """Close ``slow`` (no push: the queue is full) past the bound."""
+        limit = self.node.options.client_queue_max_size
+        if limit > 0 and not self.closing and self.session.pending_bytes > limit:
+            self.node.metrics.slow.inc()
+            self.disconnect(Disconnect(SLOW, reconnect=False, push=False))
+
+    def disconnect(self, exc: Disconnect) -> None:
+        """A ``disconnect`` push, then close 3000 with the JSON advice."""
+        if self.closing:
+            return
+        if exc.push and not self.session.closed:
+            self.session.send(disconnect_push(exc.reason, exc.reconnect))
+        self._finish()
+        self.session.close(3000, exc.advice)
+
+    def _finish(self) -> None:
+        """Unregister once; unsubscribe every channel in a task."""
+        if self.closing:
+            return
+        self.closing = True
+        self.node.client_closed(self)
+
+    # -- state helpers used by the commands -----------------------------------------
+
+    def authenticate(self, user: str, default_info: str, timestamp: int) -> None:
+        self.id = str(uuid.uuid4())
+        self.user = user
+        self.default_info = default_info
+        self.timestamp = timestamp
+        self.authenticated = True
+        self.node.client_authenticated(self)
+
+    def info(self, channel: str = "") -> ClientInfo:
+        """This client as presence, join/leave and publications show it."""
+        sub = self.channels.get(channel)
+        return ClientInfo(self.user, self.id, self.default_info, sub.channel_info if sub else "")

@@ -1,0 +1,219 @@
+"""subscribe, unsubscribe, publish, presence and history (PROTOCOL.md §4.3-§4.7, §8).
+
+Choices beyond 1.8, documented here:
+
+* a private channel's ``info`` that is not valid JSON is refused with
+  ``permission denied`` (fix), like a wrong sign: the backend signed
+  something the server cannot relay;
+* recovery fills ``body.last`` with the newest uid in the recover branch too
+  (the fix of §8), so a reconnect after "nothing missed" does not replay the
+  whole history;
+* subscribing to a channel the API ``subscribe`` gave this connection is a
+  success (the subscription is adopted), not ``already subscribed``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.auth import channel_sign, check_sign
+from app.commands.channel_ops import history_data, join, leave, messages_json, presence_data, publish as publish_message
+from app.commands.spec import CommandSpec
+from app.engines.base import EngineError
+from app.models import Message, new_uid
+from app.options import ChannelOptions
+from app.protocol import (
+    ADVICE_FIX,
+    ADVICE_RETRY,
+    ALREADY_SUBSCRIBED,
+    INTERNAL_SERVER_ERROR,
+    INVALID_MESSAGE,
+    LIMIT_EXCEEDED,
+    PERMISSION_DENIED,
+    Disconnect,
+    ProtocolError,
+    Raw,
+    channel_status,
+    dumps,
+    valid_raw_json,
+)
+
+if TYPE_CHECKING:
+    from app.client import Client
+
+
+@dataclass(slots=True)
+class SubscribeParams:
+    channel: str = ""
+    recover: bool = False
+    last: str = ""
+    client: str = ""
+    info: str = ""
+    sign: str = ""
+
+
+@dataclass(slots=True)
+class ChannelParams:
+    """Params of unsubscribe, presence and history."""
+
+    channel: str = ""
+
+
+@dataclass(slots=True)
+class PublishParams:
+    channel: str = ""
+    data: Raw | None = None
+
+
+def subscribe_body(channel: str, status: bool, last: str = "", messages: str = "null",
+                   recovered: bool = False) -> str:
+    return ('{"channel":' + dumps(channel) + ',"status":' + dumps(status) + ',"last":' + dumps(last)
+            + ',"messages":' + messages + ',"recovered":' + dumps(recovered) + "}")
+
+
+def _denied() -> ProtocolError:
+    return ProtocolError(PERMISSION_DENIED, ADVICE_FIX)
+
+
+def _private_channel_info(client: "Client", p: SubscribeParams) -> str:
+    """Check a ``$`` channel's client and sign; its valid info to store."""
+    secret = client.node.options.secret
+    if p.client != client.id or not secret:
+        raise _denied()
+    if not check_sign(channel_sign(secret, client.id, p.channel, p.info), p.sign):
+        raise _denied()
+    if p.info and not valid_raw_json(p.info):
+        raise _denied()
+    return p.info
+
+
+def _check_subscribe(client: "Client", p: SubscribeParams) -> ChannelOptions:
+    """The checks of §4.3 steps 1-7, in order; the channel's options."""
+    node, channel = client.node, p.channel
+    if not channel:
+        raise Disconnect(INVALID_MESSAGE)
+    if node.rules.too_long(channel):
+        raise ProtocolError(LIMIT_EXCEEDED, ADVICE_FIX)
+    held = client.channels.get(channel)
+    limit = node.options.client_channel_limit
+    if held is None and limit > 0 and len(client.channels) >= limit:
+        raise ProtocolError(LIMIT_EXCEEDED, ADVICE_FIX)
+    if held is not None and not held.server_side:
+        raise ProtocolError(ALREADY_SUBSCRIBED, ADVICE_FIX)
+    if not node.rules.user_allowed(channel, client.user) or not node.rules.client_allowed(channel, client.id):
+        raise _denied()
+    options = node.rules.options(channel)
+    if not options.anonymous and not client.user and not node.options.insecure:
+        raise _denied()
+    return options
+
+
+async def subscribe(client: "Client", p: SubscribeParams) -> str:
+    """§4.3: checks, private sign, registration, then recovery (§8)."""
+    options = _check_subscribe(client, p)
+    channel_info = _private_channel_info(client, p) if client.node.rules.is_private(p.channel) else ""
+    held = client.channels.get(p.channel)
+    if held is not None:  # made by the API subscribe: adopt it
+        held.server_side = False
+        held.channel_info = channel_info or held.channel_info
+    else:
+        try:
+            await join(client, p.channel, channel_info)
+        except EngineError:
+            raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
+    client.node.metrics.num_subscribe.inc()
+    return await recovery_body(client, p, options)
+
+
+async def recovery_body(client: "Client", p: SubscribeParams, options: ChannelOptions) -> str:
+    """The success body: ``last``, ``messages`` and ``recovered`` per §8."""
+    if not options.recover:
+        return subscribe_body(p.channel, True)
+    engine = client.node.engine
+    if not p.recover:
+        try:
+            newest = await engine.history(p.channel, limit=1)
+        except EngineError:
+            newest = []
+        return subscribe_body(p.channel, True, newest[0].uid if newest else "")
+    try:
+        history = await engine.history(p.channel)
+    except EngineError:
+        return subscribe_body(p.channel, True, "", "[]", False)
+    last = history[0].uid if history else ""
+    if p.last:
+        for index, message in enumerate(history):
+            if message.uid == p.last:
+                return subscribe_body(p.channel, True, last, messages_json(history[:index]), True)
+    return subscribe_body(p.channel, True, last, messages_json(history), False)
+
+
+async def unsubscribe(client: "Client", p: ChannelParams) -> str:
+    """§4.4: the reply is a success whether or not the channel was held."""
+    if not p.channel:
+        raise Disconnect(INVALID_MESSAGE)
+    client.node.rules.options(p.channel)  # namespace not found
+    try:
+        await leave(client, p.channel)
+    except EngineError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR) from None
+    return channel_status(p.channel, True)
+
+
+async def publish(client: "Client", p: PublishParams) -> str:
+    """§4.5: only into a held channel, when its ``publish`` option allows."""
+    node = client.node
+    if not p.channel or p.data is None:
+        raise ProtocolError(INVALID_MESSAGE, ADVICE_FIX)
+    if p.channel not in client.channels:
+        raise _denied()
+    try:
+        options = node.rules.options(p.channel)
+    except ProtocolError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+    if not options.publish and not node.options.insecure:
+        raise _denied()
+    message = Message(new_uid(), p.channel, p.data, client.id, client.info(p.channel))
+    try:
+        await publish_message(node, message, options)
+    except EngineError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+    node.metrics.client_published.inc()
+    return channel_status(p.channel, True)
+
+
+def _query(channel: str, data: str) -> str:
+    return '{"channel":' + dumps(channel) + ',"data":' + data + "}"
+
+
+async def presence(client: "Client", p: ChannelParams) -> str:
+    """§4.6: the caller must hold the channel; other errors advise retry."""
+    if p.channel not in client.channels:
+        raise _denied()
+    try:
+        return _query(p.channel, await presence_data(client.node, p.channel))
+    except ProtocolError as err:
+        raise ProtocolError(err.error, ADVICE_RETRY) from None
+    except EngineError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+
+
+async def history(client: "Client", p: ChannelParams) -> str:
+    """§4.7: as presence, newest first."""
+    if p.channel not in client.channels:
+        raise _denied()
+    try:
+        return _query(p.channel, await history_data(client.node, p.channel))
+    except ProtocolError as err:
+        raise ProtocolError(err.error, ADVICE_RETRY) from None
+    except EngineError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+
+
+SPECS: dict[str, CommandSpec] = {
+    "subscribe": CommandSpec(SubscribeParams, subscribe, lambda p: subscribe_body(p.channel, False)),
+    "unsubscribe": CommandSpec(ChannelParams, unsubscribe, lambda p: channel_status(p.channel, False)),
+    "publish": CommandSpec(PublishParams, publish, lambda p: channel_status(p.channel, False)),
+    "presence": CommandSpec(ChannelParams, presence, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
+    "history": CommandSpec(ChannelParams, history, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
+}

@@ -1,0 +1,89 @@
+"""Per-node counters, gauges and the API latency histogram (prometheus-client).
+
+Everything lives in the node's own ``CollectorRegistry`` (``Metrics.registry``,
+what the /metrics endpoint exposes); nothing touches the global REGISTRY.  The
+``stats`` and ``node`` API read the very same collectors through
+:meth:`Metrics.values`, which names them as Centrifugo 1.8 does (§14):
+``sockhub_client_num_connect_total`` is reported as ``client_num_connect``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+PREFIX = "sockhub_"
+
+
+class Metrics:
+    """The collectors of one node.  Gauges that mirror the hub are read
+    through callbacks given by the node (:meth:`bind_gauges`)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(PREFIX + name, doc, labels, registry=r)
+
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+            return Gauge(PREFIX + name, doc, labels, registry=r)
+
+        self.connections = gauge("node_num_connections", "Open client sessions by transport.", ("transport",))
+        self.num_connect = counter("client_num_connect", "Successful client connect commands.")
+        self.num_subscribe = counter("client_num_subscribe", "Successful client subscribe commands.")
+        self.client_requests = counter("client_api_num_requests", "Client commands handled.", ("method",))
+        self.client_published = counter("client_num_msg_published", "Messages published by clients.")
+        self.published = counter("node_num_client_msg_published", "Messages published through this node.")
+        self.received = counter("node_num_client_msg_received", "Messages received from the engine.")
+        self.delivered = counter("client_num_msg_queued", "Pushes queued to client sessions.")
+        self.join_leave = counter("node_num_join_leave_msg_received", "Join/leave messages received.")
+        self.control = counter("node_num_control_msg_received", "Control messages received.")
+        self.bytes_in = counter("client_bytes_in", "Bytes received from clients.")
+        self.bytes_out = counter("client_bytes_out", "Bytes queued to clients.")
+        self.api_requests = counter("http_api_num_requests", "API commands executed.", ("method",))
+        self.slow = counter("node_num_slow_disconnects", "Clients closed for a full outgoing queue.")
+        self.engine_errors = counter("node_num_engine_errors", "Engine calls that failed.")
+        self.api_latency = Histogram(
+            PREFIX + "http_api_latency_seconds", "API request execution time.", registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.clients = gauge("node_num_clients", "Authenticated clients on this node.")
+        self.unique_clients = gauge("node_num_unique_clients", "Distinct users on this node.")
+        self.channels = gauge("node_num_channels", "Channels with local subscribers.")
+        self.subscriptions = gauge("node_num_subscriptions", "Client subscriptions on this node.")
+        self.uptime = gauge("node_uptime_seconds", "Seconds since the node started.")
+
+    def bind_gauges(self, clients: Callable[[], float], users: Callable[[], float],
+                    channels: Callable[[], float], subscriptions: Callable[[], float],
+                    uptime: Callable[[], float]) -> None:
+        """Read the hub's sizes when collected, so they can never drift."""
+        self.clients.set_function(clients)
+        self.unique_clients.set_function(users)
+        self.channels.set_function(channels)
+        self.subscriptions.set_function(subscriptions)
+        self.uptime.set_function(uptime)
+
+    def values(self) -> dict[str, int]:
+        """Every counter and gauge, summed over labels, by its 1.8-style name.
+
+        Counters are totals; the histogram gives ``http_api_count``."""
+        counters, gauges = self.split_values()
+        return counters | gauges
+
+    def split_values(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(counters, gauges) as :meth:`values` names them."""
+        counters: dict[str, int] = {}
+        gauges: dict[str, int] = {}
+        for family in self.registry.collect():
+            name = family.name.removeprefix(PREFIX)
+            for sample in family.samples:
+                if family.type == "histogram":
+                    if sample.name.endswith("_count"):
+                        counters["http_api_count"] = int(sample.value)
+                elif family.type == "counter":
+                    if sample.name.endswith("_total"):  # not the _created timestamps
+                        counters[name] = counters.get(name, 0) + int(sample.value)
+                else:
+                    gauges[name] = gauges.get(name, 0) + int(sample.value)
+        return counters, gauges

@@ -1,0 +1,335 @@
+"""The node: clients, hub, engine handler, periodic tick, API executor.
+
+Duties and guarantees:
+
+* :meth:`Node.connection_factory` gives every transport session a
+  :class:`~app.client.Client`;
+* as the engine's :class:`~app.engines.base.EngineHandler`, it fans every
+  message, join and leave out to the local subscribers: the push is encoded
+  ONCE into one :class:`~transports.frames.Prepared` shared by every session,
+  each send is followed by that client's queue-bound check (``slow``), and
+  nothing here awaits a peer;
+* ONE periodic tick (not a timer per client) closes stale connections
+  (``stale_connection_close_delay``), expired ones (``connection_lifetime`` +
+  ``expired_connection_close_delay``), re-adds presence every
+  ``presence_ping_interval``, pings the other nodes every
+  ``node_ping_interval`` (forgetting those silent for 2*interval+1 s) and
+  rolls the interval metrics every ``node_metrics_interval``;
+* control messages (app.commands.control) act on this node's clients;
+* :meth:`Node.shutdown` closes every client with ``shutting down`` and
+  reconnect advice, waits for their cleanup, then shuts the engine down.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+from typing import Any, Awaitable, Callable, Coroutine
+
+import app
+from app.api import ApiExecutor
+from app.channels import ChannelRules
+from app.client import Client
+from app.commands import control
+from app.commands.channel_ops import leave
+from app.engines.base import Engine, EngineError
+from app.hub import Deadlines, Hub
+from app.metrics import Metrics
+from app.models import ClientInfo, Message
+from app.options import Options
+from app.protocol import EXPIRED, SHUTTING_DOWN, STALE, Disconnect, ProtocolError, dumps, push
+from transports.frames import Prepared
+from transports.interfaces import Session
+
+logger = logging.getLogger("sockhub.node")
+
+#: A tick never sleeps longer than this, nor shorter than _MIN_TICK.
+_MAX_TICK = 1.0
+_MIN_TICK = 0.01
+
+_Deadline = tuple[str, Client, float]
+
+
+class Node:
+    """One sockhub node; see the module docstring."""
+
+    def __init__(self, options: Options, engine: Engine, clock: Callable[[], float] = time.time,
+                 tick_interval: float | None = None) -> None:
+        self.options = options
+        self.engine = engine
+        self.clock = clock
+        self.rules = ChannelRules(options)
+        self.hub: Hub[Client] = Hub(engine)
+        self.metrics = Metrics()
+        self.uid = str(uuid.uuid4())
+        self.started_at = clock()
+        self.api = ApiExecutor(self)
+        self.shutting_down = False
+        self._tick_interval = tick_interval
+        self._open: set[Client] = set()
+        self._deadlines: Deadlines[_Deadline] = Deadlines()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._nodes: dict[str, tuple[dict[str, Any], float]] = {}
+        self._next_ping = 0.0
+        self._next_metrics = self.started_at + options.node_metrics_interval
+        self._metrics_base: dict[str, int] = {}
+        self._interval_metrics: dict[str, int] = {}
+        self._admin_listeners: list[Callable[[bytes], None]] = []
+        self._on_deadline: dict[str, Callable[[Client, float, float], Awaitable[None]]] = {
+            "stale": self._stale_due, "expire": self._expire_due, "presence": self._presence_due,
+        }
+        self.metrics.bind_gauges(lambda: self.hub.num_clients, lambda: self.hub.num_users,
+                                 lambda: self.hub.num_channels, lambda: self.hub.num_subscriptions,
+                                 lambda: self.clock() - self.started_at)
+
+    # -- life cycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the engine (this node as its handler) and the periodic tick."""
+        await self.engine.run(self)
+        await self.tick()
+        self._ticker = asyncio.create_task(self._tick_forever(), name="sockhub-node-tick")
+
+    async def shutdown(self) -> None:
+        """Close every client (``shutting down``, reconnect), finish their
+        cleanup, stop the tick, shut the engine down."""
+        self.shutting_down = True
+        for client in list(self._open):
+            client.disconnect(Disconnect(SHUTTING_DOWN, reconnect=True))
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.options.shutdown_timeout)
+        await self.engine.shutdown()
+
+    def connection_factory(self, session: Session) -> Client:
+        """What the transports router calls for every new session."""
+        return Client(self, session)
+
+    def reload(self, options: Options) -> None:
+        """New secret, channel options, namespaces and limits (SIGHUP);
+        connections stay, and every later check reads the new values."""
+        self.options = options
+        self.rules = ChannelRules(options)
+
+    def add_admin_listener(self, listener: Callable[[bytes], None]) -> None:
+        """``listener(data)`` for every admin message (Message JSON bytes)."""
+        self._admin_listeners.append(listener)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``coro`` in a task kept until done; its failure is logged."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(t, what))
+
+    def _task_done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", what, exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait until every spawned task is done (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    # -- clients --------------------------------------------------------------------
+
+    def client_opened(self, client: Client) -> None:
+        self._open.add(client)
+        self.metrics.connections.labels(client.session.transport).inc()
+        client.opened_at = now = self.clock()
+        if self.shutting_down:
+            client.disconnect(Disconnect(SHUTTING_DOWN, reconnect=True))
+            return
+        self._deadlines.push(now + self.options.stale_connection_close_delay, ("stale", client, 0.0))
+
+    def client_authenticated(self, client: Client) -> None:
+        self.hub.add_client(client)
+        self.schedule_expiry(client)
+        self._schedule_presence(client)
+
+    def schedule_expiry(self, client: Client) -> None:
+        """Check the connection's lifetime ``expired_connection_close_delay``
+        after its token's time runs out (re-armed by every refresh)."""
+        lifetime = self.options.connection_lifetime
+        if lifetime <= 0:
+            return
+        client.expire_at = client.timestamp + lifetime + self.options.expired_connection_close_delay
+        self._deadlines.push(client.expire_at, ("expire", client, client.expire_at))
+
+    def _schedule_presence(self, client: Client) -> None:
+        client.presence_at = self.clock() + self.options.presence_ping_interval
+        self._deadlines.push(client.presence_at, ("presence", client, client.presence_at))
+
+    def client_closed(self, client: Client) -> None:
+        """Unregister now; unsubscribe its channels in a task."""
+        if client in self._open:
+            self._open.discard(client)
+            self.metrics.connections.labels(client.session.transport).dec()
+        if client.authenticated:
+            self.hub.remove_client(client)
+        if client.channels:
+            self.spawn(self._cleanup(client), f"cleanup of {client}")
+
+    async def _cleanup(self, client: Client) -> None:
+        for channel in list(client.channels):
+            try:
+                await leave(client, channel)
+            except EngineError:
+                logger.warning("engine failed to unsubscribe closed %s from %r", client, channel)
+
+    # -- the periodic tick ------------------------------------------------------------
+
+    def _tick_period(self) -> float:
+        if self._tick_interval is not None:
+            return self._tick_interval
+        o = self.options
+        shortest = min(o.stale_connection_close_delay, o.presence_ping_interval,
+                       o.node_ping_interval, o.expired_connection_close_delay)
+        return max(_MIN_TICK, min(_MAX_TICK, shortest / 4))
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_period())
+            try:
+                await self.tick()
+            except Exception:  # loop boundary: the tick must go on
+                logger.exception("node tick failed")
+
+    async def tick(self) -> None:
+        """Everything due at ``clock()``: client deadlines, node ping, metrics."""
+        now = self.clock()
+        for kind, client, when in self._deadlines.pop_due(now):
+            if not client.closing:
+                await self._on_deadline[kind](client, when, now)
+        if now >= self._next_ping:
+            self._next_ping = now + self.options.node_ping_interval
+            await self._ping_nodes(now)
+        if now >= self._next_metrics:
+            self._next_metrics = now + self.options.node_metrics_interval
+            self._roll_metrics()
+
+    async def _stale_due(self, client: Client, when: float, now: float) -> None:
+        if not client.authenticated:
+            client.disconnect(Disconnect(STALE, reconnect=False))
+
+    async def _expire_due(self, client: Client, when: float, now: float) -> None:
+        if when != client.expire_at:
+            return  # refreshed since: a newer entry exists
+        lifetime = self.options.connection_lifetime
+        if lifetime > 0 and client.timestamp + lifetime <= now:
+            client.disconnect(Disconnect(EXPIRED, reconnect=True))
+
+    async def _presence_due(self, client: Client, when: float, now: float) -> None:
+        if when != client.presence_at:
+            return
+        for channel in list(client.channels):
+            try:
+                if self.rules.options(channel).presence:
+                    await self.engine.add_presence(channel, client.id, client.info(channel),
+                                                   self.options.presence_expire_interval)
+            except (ProtocolError, EngineError) as exc:
+                logger.warning("presence refresh of %s in %r failed: %s", client, channel, exc)
+        self._schedule_presence(client)
+
+    # -- nodes and stats ----------------------------------------------------------------
+
+    def node_info(self, raw: bool = True) -> dict[str, Any]:
+        """NodeInfo (1.8 shape): raw totals, or the last interval's deltas."""
+        metrics = self.metrics.values() if raw else self._current_interval()
+        name = self.options.name or f"{socket.gethostname()}_{self.options.port}"
+        return {"uid": self.uid, "version": app.PROTOCOL_VERSION, "name": name,
+                "started_at": int(self.started_at), "metrics": metrics}
+
+    def _current_interval(self) -> dict[str, int]:
+        return self._interval_metrics or self.metrics.values()
+
+    def _roll_metrics(self) -> None:
+        counters, gauges = self.metrics.split_values()
+        base = self._metrics_base
+        self._interval_metrics = {k: v - base.get(k, 0) for k, v in counters.items()} | gauges
+        self._metrics_base = counters
+
+    def node_seen(self, uid: str, info: dict[str, Any]) -> None:
+        self._nodes[uid] = (info, self.clock())
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every live node, this one first (interval metrics, as 1.8 stats)."""
+        horizon = self.clock() - (2 * self.options.node_ping_interval + 1)
+        for uid in [u for u, (_, seen) in self._nodes.items() if seen < horizon]:
+            del self._nodes[uid]
+        return [self.node_info(raw=False)] + [info for info, _ in self._nodes.values()]
+
+    async def _ping_nodes(self, now: float) -> None:
+        data = control.encode(self.uid, "ping", {"info": self.node_info(raw=False)})
+        try:
+            await self.engine.publish_control(data)
+        except EngineError as exc:
+            self.metrics.engine_errors.inc()
+            logger.warning("node ping failed: %s", exc)
+
+    async def send_control(self, method: str, params: dict[str, Any]) -> None:
+        """Tell the other nodes (raises EngineError)."""
+        await self.engine.publish_control(control.encode(self.uid, method, params))
+
+    # -- EngineHandler ----------------------------------------------------------------------
+
+    def handle_message(self, message: Message) -> None:
+        self.metrics.received.inc()
+        self._fan_out(message.channel, lambda: push("message", message.to_json()))
+
+    def handle_join(self, channel: str, info: ClientInfo) -> None:
+        self.metrics.join_leave.inc()
+        self._fan_out(channel, lambda: push("join", _membership_body(channel, info)))
+
+    def handle_leave(self, channel: str, info: ClientInfo) -> None:
+        self.metrics.join_leave.inc()
+        self._fan_out(channel, lambda: push("leave", _membership_body(channel, info)))
+
+    def _fan_out(self, channel: str, encode: Callable[[], str]) -> None:
+        """One Prepared for every local subscriber; queue bound after each."""
+        clients = self.hub.channel_clients(channel)
+        if not clients:
+            return
+        prepared = Prepared(encode())
+        sent = 0
+        for client in clients:
+            if client.closing:
+                continue
+            client.session.send_frame(prepared)
+            client.check_queue()
+            sent += 1
+        self.metrics.delivered.inc(sent)
+        self.metrics.bytes_out.inc(sent * len(prepared))
+
+    def handle_control(self, data: bytes) -> None:
+        self.metrics.control.inc()
+        try:
+            sender, method, params = control.decode(data)
+        except ValueError:
+            logger.warning("malformed control message dropped (%d bytes)", len(data))
+            return
+        if sender == self.uid:
+            return  # acted on locally before it was sent
+        handler = control.CONTROL.get(method)
+        if handler is None:
+            logger.warning("unknown control method %r", method)
+            return
+        self.spawn(handler(self, sender, params), f"control {method}")
+
+    def handle_admin(self, data: bytes) -> None:
+        for listener in self._admin_listeners:
+            listener(data)
+
+    def handle_api(self, data: bytes) -> None:
+        """One Redis API queue item: publish/broadcast/unsubscribe/disconnect."""
+        self.spawn(self.api.execute_queued(data), "API queue item")
+
+
+def _membership_body(channel: str, info: ClientInfo) -> str:
+    return '{"channel":' + dumps(channel) + ',"data":' + info.to_json() + "}"

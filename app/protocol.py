@@ -1,0 +1,275 @@
+"""The client wire protocol of Centrifugo 1.x (PROTOCOL.md §2, §5, §6).
+
+Duties:
+
+* parse a client frame into commands: one JSON object or an array of them,
+  decided by the first byte; anything malformed raises :class:`Disconnect`
+  with ``invalid message`` (the whole connection is closed, §2);
+* parse a command's ``params`` into a typed dataclass (:func:`parse_params`),
+  shared by client commands and the HTTP API;
+* encode replies (object for an object request, array for an array) and
+  pushes (no ``uid``) as JSON text;
+* the two error values: :class:`ProtocolError` becomes a reply's
+  ``error``/``advice``; :class:`Disconnect` closes the client with advice.
+
+Raw JSON fields (``data``, ``info``) are re-encoded once here, compactly and
+ASCII-escaped, so whatever later relays them byte for byte sends valid JSON
+that any UTF-8 encoder accepts (lone surrogates come out as ``\\udXXX``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, TypeVar, get_type_hints
+
+# Error strings of §2, used as reply errors and close reasons.
+INVALID_MESSAGE = "invalid message"
+METHOD_NOT_FOUND = "method not found"
+NAMESPACE_NOT_FOUND = "namespace not found"
+INTERNAL_SERVER_ERROR = "internal server error"
+NOT_AVAILABLE = "not available"
+UNAUTHORIZED = "unauthorized"
+CLIENT_CLOSED = "client is closed"
+INVALID_TOKEN = "invalid token"
+PERMISSION_DENIED = "permission denied"
+ALREADY_SUBSCRIBED = "already subscribed"
+LIMIT_EXCEEDED = "limit exceeded"
+
+# Close reasons of §6 that are not error strings.
+STALE = "stale"
+EXPIRED = "expired"
+SLOW = "slow"
+DISCONNECT = "disconnect"
+SHUTTING_DOWN = "shutting down"
+
+ADVICE_FIX = "fix"
+ADVICE_RETRY = "retry"
+
+#: The websocket/SockJS close code that carries a JSON advice reason.
+CLOSE_CODE = 3000
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class ProtocolError(Exception):
+    """A command failed; the reply carries ``error`` and ``advice``."""
+
+    def __init__(self, error: str, advice: str = "") -> None:
+        super().__init__(error)
+        self.error = error
+        self.advice = advice
+
+
+class Disconnect(Exception):
+    """Close the client with advice: a ``disconnect`` push, then close 3000.
+
+    ``push`` False skips the push (used for ``slow``: the queue is already
+    over its bound)."""
+
+    def __init__(self, reason: str, reconnect: bool = False, push: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reconnect = reconnect
+        self.push = push
+
+    @property
+    def advice(self) -> str:
+        """The close frame's reason: ``{"reason":..,"reconnect":..}``."""
+        return _dumps({"reason": self.reason, "reconnect": self.reconnect})
+
+
+class Raw(str):
+    """Marks a params field holding any JSON value, kept as compact JSON text."""
+
+
+@dataclass(slots=True)
+class Command:
+    uid: str
+    method: str
+    params: dict[str, Any] | None
+
+
+def _reject_constant(name: str) -> Any:
+    # json.loads accepts NaN/Infinity, which are not JSON: browsers would fail.
+    raise ValueError(f"not JSON: {name}")
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON decoding; raises ValueError for anything that is not JSON."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:  # absurd nesting is just bad input
+        raise ValueError("nested too deeply") from exc
+
+
+def dumps(value: Any) -> str:
+    """Compact, ASCII-escaped JSON text."""
+    return _dumps(value)
+
+
+def valid_raw_json(text: str) -> bool:
+    """True when ``text`` is one JSON document that is safe to relay verbatim."""
+    try:
+        loads(text)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
+
+
+def decode_batch(text: str | bytes) -> tuple[list[Any], bool]:
+    """The JSON items of a frame and whether it was an array (first byte decides).
+
+    Raises ValueError for empty input, another first byte, bad JSON or an
+    empty array."""
+    stripped = text.lstrip()
+    first = stripped[:1]
+    if first in ("{", b"{"):
+        value = loads(stripped)
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        return [value], False
+    if first in ("[", b"["):
+        value = loads(stripped)
+        if not isinstance(value, list) or not value:
+            raise ValueError("empty or not an array")
+        return value, True
+    raise ValueError("a frame starts with { or [")
+
+
+def _lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    # Go's encoding/json matches struct keys case-insensitively; an exact
+    # lowercase key wins over another spelling.
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        low = key.lower() if isinstance(key, str) else key
+        if low not in out or key == low:
+            out[low] = value
+    return out
+
+
+def command_from(item: Any) -> Command:
+    """One command envelope; raises ValueError when it has the wrong shape."""
+    if not isinstance(item, dict):
+        raise ValueError("command is not an object")
+    item = _lower_keys(item)
+    uid = item.get("uid")
+    method = item.get("method")
+    params = item.get("params")
+    if uid is None:
+        uid = ""
+    if method is None:
+        method = ""
+    if not isinstance(uid, str) or not isinstance(method, str):
+        raise ValueError("uid and method are strings")
+    if params is not None and not isinstance(params, dict):
+        raise ValueError("params is an object")
+    return Command(uid, method, _lower_keys(params) if params is not None else None)
+
+
+def parse_commands(text: str) -> tuple[list[Command], bool]:
+    """The commands of one client frame and whether it was an array.
+
+    Raises Disconnect(invalid message) for anything malformed (§2)."""
+    try:
+        items, is_array = decode_batch(text)
+        return [command_from(item) for item in items], is_array
+    except ValueError:
+        raise Disconnect(INVALID_MESSAGE) from None
+
+
+P = TypeVar("P")
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _field_value(kind: Any, value: Any) -> Any:
+    """Check one params value against its declared type (ValueError if wrong)."""
+    if kind is Raw:
+        return Raw(dumps(value))
+    if value is None:
+        raise LookupError  # JSON null leaves the default, as in Go
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError("bool expected")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError("string expected")
+        return value
+    if kind == list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("list of strings expected")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("integer expected")
+        return value
+    raise TypeError(f"unsupported params type {kind!r}")
+
+
+def parse_params(cls: type[P], params: dict[str, Any] | None) -> P:
+    """Build the params dataclass ``cls`` from a decoded (lower-keyed) object.
+
+    Unknown keys are ignored; absent keys and JSON null keep the default; a
+    value of the wrong type raises ValueError (the caller's invalid message).
+    Fields typed :class:`Raw` hold compact JSON text, None when absent."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = get_type_hints(cls)
+        _HINTS[cls] = hints  # a cache of immutable type facts, not state
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if params is None or field.name not in params:
+            continue
+        kind = hints[field.name]
+        if kind == Raw | None:
+            kind = Raw
+        try:
+            kwargs[field.name] = _field_value(kind, params[field.name])
+        except LookupError:
+            continue
+    return cls(**kwargs)
+
+
+def reply(method: str, body: str | None = None, uid: str = "", error: str = "", advice: str = "") -> str:
+    """One client reply: keys uid (if any), method, error, advice, body (if any).
+
+    ``body`` is JSON text, already encoded."""
+    out = '{"uid":' + _dumps(uid) + ',"method":' if uid else '{"method":'
+    out += _dumps(method)
+    if error:
+        out += ',"error":' + _dumps(error)
+    if advice:
+        out += ',"advice":' + _dumps(advice)
+    if body is not None:
+        out += ',"body":' + body
+    return out + "}"
+
+
+def reply_error(method: str, err: ProtocolError, body: str | None, uid: str = "") -> str:
+    return reply(method, body, uid, err.error, err.advice)
+
+
+def join_replies(replies: Iterable[str], is_array: bool) -> str:
+    """An array for an array request, else the single reply itself."""
+    items = list(replies)
+    if is_array:
+        return "[" + ",".join(items) + "]"
+    return items[0]
+
+
+def push(method: str, body: str) -> str:
+    """An asynchronous push: no uid (that is how clients tell them apart)."""
+    return '{"method":' + _dumps(method) + ',"body":' + body + "}"
+
+
+def disconnect_push(reason: str, reconnect: bool) -> str:
+    """The 1.4-style ``disconnect`` push every client 1.3-1.5 understands."""
+    return push("disconnect", _dumps({"reason": reason, "reconnect": reconnect}))
+
+
+def channel_status(channel: str, status: bool) -> str:
+    """Body ``{"channel":..,"status":..}`` of unsubscribe and publish replies."""
+    return '{"channel":' + _dumps(channel) + ',"status":' + ("true" if status else "false") + "}"

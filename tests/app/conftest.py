@@ -1,0 +1,169 @@
+"""Fixtures for the command logic: a recording Session (the one fake allowed,
+at the transports seam), a real MemoryEngine, a Node on an injectable clock."""
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator, Callable
+
+import pytest
+
+from app import auth
+from app.engines.memory import MemoryEngine
+from app.node import Node
+from app.options import ChannelOptions, Namespace, Options
+from transports.frames import Prepared
+
+SECRET = "secret"
+
+
+class FakeClock:
+    """Seconds that only move when a test says so."""
+
+    def __init__(self, now: float = 1_500_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RecordingSession:
+    """Implements transports.interfaces.Session and records what was sent.
+
+    ``pending`` is what pending_bytes reports (tests raise it to simulate a
+    peer that does not read).  close() ends the session and calls the
+    connection's on_close once, as every transport does."""
+
+    _ids = 0
+
+    def __init__(self, transport: str = "websocket") -> None:
+        RecordingSession._ids += 1
+        self.id = f"s{RecordingSession._ids}"
+        self.transport = transport
+        self.remote_ip = "127.0.0.1"
+        self.sent: list[str] = []
+        self.frames: list[Prepared] = []
+        self.close_args: tuple[int, str] | None = None
+        self.pending = 0
+        self.connection: Any = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.pending
+
+    def send(self, text: str) -> None:
+        if not self._closed:
+            self.sent.append(text)
+
+    def send_frame(self, frame: Prepared) -> None:
+        if not self._closed:
+            self.frames.append(frame)
+            self.sent.append(frame.text)
+
+    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.close_args = (code, reason)
+        if self.connection is not None:
+            self.connection.on_close()
+
+    # helpers for tests
+
+    def messages(self) -> list[Any]:
+        return [json.loads(text) for text in self.sent]
+
+    def last(self) -> Any:
+        return json.loads(self.sent[-1])
+
+    def close_advice(self) -> dict[str, Any] | None:
+        if self.close_args is None:
+            return None
+        assert self.close_args[0] == 3000
+        return json.loads(self.close_args[1])
+
+
+def token(user: str, timestamp: float, info: str = "") -> dict[str, str]:
+    ts = str(int(timestamp))
+    return {"user": user, "timestamp": ts, "info": info, "token": auth.connection_token(SECRET, user, ts, info)}
+
+
+def make_options(**kw: Any) -> Options:
+    options = Options(secret=SECRET, name="test-node")
+    options.channel = ChannelOptions()
+    options.namespaces = [
+        Namespace("public", ChannelOptions(anonymous=True, publish=True, presence=True, join_leave=True)),
+        Namespace("hist", ChannelOptions(publish=True, history_size=3, history_lifetime=60, recover=True)),
+        Namespace("watched", ChannelOptions(publish=True, watch=True)),
+    ]
+    for key, value in kw.items():
+        setattr(options, key, value)
+    return options
+
+
+class Harness:
+    """A started node and helpers to open and drive clients."""
+
+    def __init__(self, node: Node, clock: FakeClock) -> None:
+        self.node = node
+        self.clock = clock
+
+    def open(self, transport: str = "websocket") -> RecordingSession:
+        session = RecordingSession(transport)
+        conn = self.node.connection_factory(session)
+        session.connection = conn
+        conn.on_open()
+        return session
+
+    async def send(self, session: RecordingSession, payload: Any) -> Any:
+        """Send a command (object/array, or raw text) and return the new reply."""
+        before = len(session.sent)
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        await session.connection.on_message(text)
+        new = session.sent[before:]
+        return json.loads(new[-1]) if new else None
+
+    async def connect(self, user: str = "42", info: str = "", transport: str = "websocket") -> RecordingSession:
+        session = self.open(transport)
+        reply = await self.send(session, {"uid": "1", "method": "connect",
+                                          "params": token(user, self.clock(), info)})
+        assert reply["body"]["client"], reply
+        return session
+
+    def client_id(self, session: RecordingSession) -> str:
+        return session.connection.id
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def options() -> Options:
+    return make_options()
+
+
+@pytest.fixture
+def harness_factory(clock: FakeClock) -> Callable[..., Any]:
+    """``async with`` helper: start a node on options, shut it down after."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def make(options: Options | None = None, engine: Any = None) -> AsyncIterator[Harness]:
+        opts = options or make_options()
+        node = Node(opts, engine or MemoryEngine(opts, clock=clock), clock=clock, tick_interval=3600)
+        await node.start()
+        try:
+            yield Harness(node, clock)
+        finally:
+            await node.shutdown()
+
+    return make

@@ -1,0 +1,121 @@
+"""The admin page in Chromium against a real sockhub (``--web``): login refused
+and accepted, the node shown, a publish from the actions form reaching a
+subscribed raw-websocket client and the live view, and the screenshot showing
+them.  The server and the page flow are those of scripts/screenshots.py."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from playwright.async_api import async_playwright
+
+from tests.admin.clients import RawClient
+from tests.admin.shots import ink_in_box, png_size
+from tests.support.server import ROOT, SockhubProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.async_timeout(90)]
+
+
+def _load_screenshots() -> Any:
+    spec = importlib.util.spec_from_file_location("sockhub_screenshots", ROOT / "scripts" / "screenshots.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+shots = _load_screenshots()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SockhubProcess]:
+    with SockhubProcess(tmp_path_factory.mktemp("admin"), shots.CONFIG, args=["--web"]) as process:
+        yield process
+
+
+async def browser_page() -> Any:
+    """(playwright, browser, page), opened inside the test's own event loop
+    (async fixtures do not run under the suite's loop-per-test runner)."""
+    playwright = await async_playwright().start()
+    browser = await shots.launch(playwright)
+    return playwright, browser, await browser.new_page(viewport=shots.VIEWPORT)
+
+
+async def test_wrong_password_is_refused(hub: SockhubProcess) -> None:
+    playwright, browser, page = await browser_page()
+    try:
+        await page.goto(hub.url + "/")
+        await page.wait_for_selector("#login-form", state="visible")
+        await page.fill("#password", "not-the-password")
+        await page.click("#login-form button[type=submit]")
+        await page.wait_for_function("document.getElementById('login-error').textContent !== ''")
+        assert await page.text_content("#login-error") == "wrong password"
+        assert await page.is_hidden("#dashboard")
+        assert await page.evaluate("sessionStorage.getItem('sockhub.admin.token')") is None
+    finally:
+        await browser.close()
+        await playwright.stop()
+
+
+async def test_right_password_shows_the_node(hub: SockhubProcess) -> None:
+    playwright, browser, page = await browser_page()
+    try:
+        await shots.admin_login(page, hub.url, shots.PASSWORD)
+        assert await page.is_hidden("#login")
+        assert "Memory engine" in (await page.text_content("#server-info") or "")
+        cards = page.locator("#nodes .node")
+        assert await cards.count() == 1
+        uptime = await page.text_content("#nodes .node [data-figure='Uptime'] dd")
+        assert uptime and uptime != "–"
+        # the figures follow the node: a client connecting shows up
+        client = await RawClient.connect(hub.url, shots.CONFIG["secret"], user="figure-user")
+        try:
+            await shots.wait_figure(page, "Connections", 1)
+            await shots.wait_figure(page, "Unique users", 1)
+        finally:
+            client.close()
+    finally:
+        await browser.close()
+        await playwright.stop()
+
+
+async def test_publish_from_the_actions_form(hub: SockhubProcess, tmp_path: Path) -> None:
+    subscriber = await RawClient.connect(hub.url, shots.CONFIG["secret"], user="reader")
+    assert "error" not in await subscriber.command("subscribe", {"channel": "news"})
+    playwright, browser, page = await browser_page()
+    try:
+        await shots.admin_login(page, hub.url, shots.PASSWORD)
+        data = {"text": "hello from the admin page"}
+        reply = await shots.publish_from_admin(page, "news", data)
+        assert reply["method"] == "publish" and reply["error"] is None
+
+        push = await subscriber.next_push()
+        assert push["method"] == "message"
+        assert push["body"]["channel"] == "news" and push["body"]["data"] == data
+
+        await page.wait_for_selector("#live li")
+        live = await page.text_content("#live li") or ""
+        assert "news" in live and "hello from the admin page" in live
+
+        png = tmp_path / "admin.png"
+        await page.screenshot(path=str(png))
+        assert png_size(png) == (shots.VIEWPORT["width"], shots.VIEWPORT["height"])
+        assert await ink_in_box(page, png, "#live li") > 300  # the message text is in the picture
+        assert await ink_in_box(page, png, "#nodes .node") > 300  # and the node's figures
+        assert await page.is_hidden("#live-empty")
+    finally:
+        subscriber.close()
+        await browser.close()
+        await playwright.stop()
+
+
+async def test_screenshot_script(hub: SockhubProcess, tmp_path: Path) -> None:
+    paths = await shots.capture(hub.url, shots.CONFIG["secret"], tmp_path)
+    assert [p.name for p in paths] == ["admin-login.png", "admin.png", "demo.png"]
+    for path in paths:
+        assert png_size(path) == (shots.VIEWPORT["width"], shots.VIEWPORT["height"])
+        assert 5_000 < path.stat().st_size < shots.MAX_PNG_BYTES

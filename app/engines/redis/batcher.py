@@ -1,0 +1,104 @@
+"""Tick pipelining: every command issued in one loop tick goes in one round trip.
+
+Callers ``await batcher.call(*args)`` and each gets its own reply.  The
+first call of a tick starts a flush task; because a new task first runs on
+the *next* loop iteration, every command queued during the current tick is
+already waiting when it sends them all as one non-transactional pipeline.
+Batches are sent one at a time, so commands reach Redis in call order (the
+order of publishes on a channel is kept); commands queued while a batch is in
+flight form the next batch, which under load makes batches grow instead of
+round trips multiplying.
+
+Failure is prompt and bounded: a batch that fails or outlives ``timeout``
+fails every caller in it with EngineError, and past ``max_pending`` queued
+commands new calls fail at once rather than queue while Redis is away.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from redis.exceptions import NoScriptError, RedisError
+
+from app.engines.base import EngineError
+from app.engines.redis.scripts import ALL as ALL_SCRIPTS
+
+logger = logging.getLogger("sockhub.engines.redis")
+
+_Item = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+
+
+class Batcher:
+    """Pipelines the commands of one Redis client (one shard)."""
+
+    def __init__(self, client: Any, *, timeout: float, max_pending: int = 10000, pipelined: bool = True) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._max_pending = max_pending
+        self._pipelined = pipelined
+        self._pending: list[_Item] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def call(self, *args: Any) -> Any:
+        """Run one command in the next batch and return its reply.
+
+        Raises EngineError when Redis fails, replies with an error, or is
+        too slow."""
+        if len(self._pending) >= self._max_pending:
+            raise EngineError("redis: too many commands waiting")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((args, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="sockhub-redis-flush")
+        return await future
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        self._fail(self._pending, EngineError("redis engine shut down"))
+        self._pending = []
+
+    async def _flush(self) -> None:
+        while self._pending:
+            if self._pipelined:
+                batch, self._pending = self._pending, []
+            else:  # one round trip per command: the bench's baseline
+                batch, self._pending = self._pending[:1], self._pending[1:]
+            try:
+                async with asyncio.timeout(self._timeout):
+                    replies = await self._execute([args for args, _ in batch])
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._fail(batch, EngineError(f"redis: {exc or type(exc).__name__}"))
+                continue
+            for (_, future), reply in zip(batch, replies):
+                if future.done():  # the caller gave up (cancelled)
+                    continue
+                if isinstance(reply, Exception):
+                    future.set_exception(EngineError(f"redis: {reply}"))
+                else:
+                    future.set_result(reply)
+
+    async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        replies = await self._pipeline(commands)
+        retry = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if retry:  # a Redis that restarted (or is new) lost its script cache
+            for script in ALL_SCRIPTS:
+                await self._client.script_load(script.source)
+            again = await self._pipeline([commands[i] for i in retry])
+            for i, reply in zip(retry, again):
+                replies[i] = reply
+        return replies
+
+    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for args in commands:
+            pipe.execute_command(*args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    @staticmethod
+    def _fail(batch: list[_Item], error: EngineError) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)

@@ -51,8 +51,26 @@ class Prepared:
     @property
     def raw_ws(self) -> bytes:
         if self._raw_ws is None:
-            self._raw_ws = ws_frame(self.text.encode())
+            # A lone surrogate (legal in a JSON string, not in UTF-8) must not
+            # make a broadcast raise: it goes out as U+FFFD.
+            self._raw_ws = ws_frame(self.text.encode("utf-8", "replace"))
         return self._raw_ws
 
     def __len__(self) -> int:
         return len(self.text)
+
+
+# SockJS framing (https://github.com/sockjs/sockjs-protocol): the text frames a
+# SockJS client understands, before any transport-specific wrapping.
+OPEN = "o"
+HEARTBEAT = "h"
+
+
+def close_frame(code: int, reason: str) -> str:
+    """``c[code,"reason"]``: the last frame a SockJS session sends."""
+    return "c" + json.dumps([code, reason], separators=(",", ":"))
+
+
+def messages_frame(items: "list[Prepared]") -> str:
+    """``a[...]``: every queued message of a session in one frame."""
+    return "a[" + ",".join([item.quoted for item in items]) + "]"

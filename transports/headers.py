@@ -1,0 +1,84 @@
+"""CORS, cookie and cache headers, and the base handler every SockJS URL uses."""
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from tornado.web import RequestHandler
+
+if TYPE_CHECKING:
+    from transports.router import SockJSRouter
+
+NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
+ONE_YEAR = 31536000
+
+
+def allow_cors(handler: RequestHandler) -> None:
+    """Echo the Origin (credentials allowed) or allow any origin without them.
+
+    "null" (file:// pages) is echoed too: sockjs-protocol requires it."""
+    origin = handler.request.headers.get("Origin")
+    if origin:
+        handler.set_header("Access-Control-Allow-Origin", origin)
+        handler.set_header("Access-Control-Allow-Credentials", "true")
+    else:
+        handler.set_header("Access-Control-Allow-Origin", "*")
+    requested = handler.request.headers.get("Access-Control-Request-Headers")
+    if requested:
+        handler.set_header("Access-Control-Allow-Headers", requested)
+
+
+def no_cache(handler: RequestHandler) -> None:
+    """Session responses must never be cached (nor transformed by proxies)."""
+    handler.set_header("Cache-Control", NO_CACHE)
+
+
+def cache_for_a_year(handler: RequestHandler) -> None:
+    handler.set_header("Cache-Control", f"public, max-age={ONE_YEAR}")
+    handler.set_header("Expires", formatdate(time.time() + ONE_YEAR, usegmt=True))
+
+
+def session_cookie(handler: RequestHandler, needed: bool) -> None:
+    """The optional JSESSIONID cookie some load balancers stick sessions by."""
+    if needed:
+        value = handler.get_cookie("JSESSIONID") or "dummy"
+        handler.set_cookie("JSESSIONID", value, path="/")
+
+
+class BaseHandler(RequestHandler):
+    """Plain-text errors, no automatic ETag, access to the router."""
+
+    router: SockJSRouter
+
+    def initialize(self, router: SockJSRouter, **_: Any) -> None:
+        self.router = router
+
+    def compute_etag(self) -> str | None:
+        return None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain;charset=UTF-8")
+        self.finish(self._reason)
+
+    def plain_error(self, status: int, text: str) -> None:
+        """A protocol error in sockjs-protocol's form: status and a text body."""
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain;charset=UTF-8")
+        self.finish(text)
+
+    def preflight(self, methods: str) -> None:
+        """Answer a CORS preflight: cacheable for a year, empty body."""
+        self.set_status(204)
+        cache_for_a_year(self)
+        allow_cors(self)
+        self.set_header("Access-Control-Allow-Methods", methods)
+        self.set_header("Access-Control-Max-Age", str(ONE_YEAR))
+        self.finish()
+
+    def method_not_allowed(self, allow: str) -> None:
+        """405 with Allow and neither body nor Content-Type."""
+        self.set_status(405)
+        self.set_header("Allow", allow)
+        self.clear_header("Content-Type")
+        self.finish()

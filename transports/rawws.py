@@ -1,0 +1,58 @@
+"""The raw websocket endpoint ``<prefix>/websocket``: no SockJS framing.
+
+Each message is one text frame both ways; close is a websocket close frame
+carrying the code and reason; an idle connection gets a ping every
+``ping_interval`` (the registry's tick drives it like SockJS heartbeats).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from transports.frames import Prepared
+from transports.wsbase import UpgradeHandler, WebSocketPeer
+
+if TYPE_CHECKING:
+    from transports.router import SockJSRouter
+
+
+class RawWebSocket(WebSocketPeer):
+    """The Sink of a raw websocket session."""
+
+    __slots__ = ("_router", "_remote_ip")
+
+    def __init__(self, router: SockJSRouter, remote_ip: str, handshake: bytes, leftover: bytes) -> None:
+        super().__init__(handshake, leftover, router.settings.max_message_size)
+        self._router = router
+        self._remote_ip = remote_ip
+
+    def start(self) -> None:
+        session = self._router.new_session(uuid.uuid4().hex, "raw_websocket", self._remote_ip)
+        self.session = session
+        session.start(self._router.connection_factory, self)
+
+    def write_open(self) -> None:
+        """No open frame on a raw websocket."""
+
+    def write_messages(self, items: list[Prepared]) -> None:
+        if len(items) == 1:
+            self.write(items[0].raw_ws)
+        else:
+            self.write(b"".join([item.raw_ws for item in items]))
+
+    def write_heartbeat(self) -> None:
+        self.send_ping()
+
+    def write_close(self, code: int, reason: str) -> None:
+        self.send_close(code, reason)
+
+    def on_text(self, text: str) -> None:
+        if self.session is not None:
+            self.session.receive((text,))
+
+
+class RawWebSocketHandler(UpgradeHandler):
+    """Upgrade ``<prefix>/websocket``."""
+
+    def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
+        return RawWebSocket(self.router, self.request.remote_ip or "", handshake, leftover)

@@ -1,0 +1,80 @@
+"""The one receive path of xhr_send and jsonp_send."""
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
+
+
+class BadPayload(Exception):
+    """An xhr_send/jsonp_send body sockjs-protocol says to refuse with 500."""
+
+
+def parse_messages(payload: bytes) -> list[str]:
+    """A JSON array of messages (a single JSON value counts as one)."""
+    if not payload:
+        raise BadPayload("Payload expected.")
+    try:
+        decoded = json.loads(payload.decode("utf-8"))
+    except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
+        raise BadPayload("Broken JSON encoding.") from None
+    items = decoded if isinstance(decoded, list) else [decoded]
+    # SockJS clients send strings; anything else reaches the app as JSON text.
+    return [m if isinstance(m, str) else json.dumps(m) for m in items]
+
+
+class SendHandler(BaseHandler):
+    """POST messages to an existing session (xhr_send or jsonp_send)."""
+
+    SUPPORTED_METHODS = ("POST", "OPTIONS")  # type: ignore[assignment]
+
+    def initialize(self, router: Any, jsonp: bool = False, **_: Any) -> None:  # type: ignore[override]
+        super().initialize(router)
+        self._jsonp = jsonp
+
+    def options(self, *_: str) -> None:
+        self.preflight("OPTIONS, POST")
+
+    async def post(self, server_id: str, session_id: str) -> None:
+        session = self.router.registry.get(session_id)
+        if session is None:
+            self.set_status(404)
+            self.finish()
+            return
+        body = self.request.body
+        if len(body) > self.router.settings.max_message_size:
+            return self.plain_error(413, "Payload too large.")
+        try:
+            messages = parse_messages(self._payload(body))
+        except BadPayload as exc:
+            return self.plain_error(500, str(exc))
+        self.set_header("Content-Type", "text/plain;charset=UTF-8")
+        no_cache(self)
+        allow_cors(self)
+        session_cookie(self, self.router.settings.cookie_needed)
+        worker = session.receive(messages)
+        if worker is not None:
+            # Answer once the application has handled them: backpressure,
+            # and the next poll already sees any reply.
+            await worker
+        if self._jsonp:
+            self.finish("ok")
+        else:
+            self.set_status(204)
+            self.finish()
+
+    def _payload(self, body: bytes) -> bytes:
+        content_type = self.request.headers.get("Content-Type", "")
+        if self._jsonp and content_type.startswith("application/x-www-form-urlencoded"):
+            values = parse_qs(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+            values = values.get("d", [""])
+            return values[0].encode("latin-1")
+        return body
+
+    def _clear_representation_headers(self) -> None:
+        # Tornado drops Content-Type from a 204; sockjs-protocol wants
+        # text/plain on xhr_send's 204 (Firefox would otherwise parse XML).
+        if self.get_status() != 204:
+            super()._clear_representation_headers()

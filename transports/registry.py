@@ -1,0 +1,143 @@
+"""Every live session of a router, the one flush callback and the one tick.
+
+Output: sessions with queued messages ask :meth:`SessionRegistry.want_flush`;
+the first such request of a loop iteration schedules ONE ``call_soon`` that
+flushes all of them, so whatever was queued during an iteration leaves as one
+frame per session, without a Task or Future per message.
+
+Time: one periodic ``call_later`` chain (started lazily on the running loop,
+when the first session arrives) pops the sessions whose deadline passed off a
+heap.  Entries go stale when a session's deadline moves; a stale entry is
+recognised (its time differs from ``session.heap_due``) and dropped, and a
+session whose deadline moved later is pushed again, so the cost is
+O(log n) per session per heartbeat period, not a scan of all sessions.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections import Counter
+from typing import Callable
+
+from transports.session import Session
+
+logger = logging.getLogger("sockhub.transports.registry")
+
+
+class SessionRegistry:
+    """Owns the sessions of one router (see the module docstring)."""
+
+    def __init__(self, tick_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._tick_interval = tick_interval
+        self._by_id: dict[str, Session] = {}
+        self._all: set[Session] = set()
+        self._dirty: list[Session] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._heap: list[tuple[float, int, Session]] = []
+        self._seq = itertools.count()
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
+
+    # -- membership ------------------------------------------------------------
+
+    def add(self, session: Session) -> None:
+        """Register a new session; detachable ones become findable by id."""
+        self._ensure_started()
+        self._all.add(session)
+        if session.detachable:
+            self._by_id[session.id] = session
+
+    def get(self, session_id: str) -> Session | None:
+        return self._by_id.get(session_id)
+
+    def forget(self, session: Session) -> None:
+        self._all.discard(session)
+        if self._by_id.get(session.id) is session:
+            del self._by_id[session.id]
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def sessions(self) -> list[Session]:
+        return list(self._all)
+
+    def by_transport(self) -> dict[str, int]:
+        return dict(Counter(s.transport for s in self._all if not s.closed))
+
+    # -- output ------------------------------------------------------------------
+
+    def want_flush(self, session: Session) -> None:
+        self._dirty.append(session)
+        if self._flush_handle is None and not self._stopped:
+            self._flush_handle = self._running_loop().call_soon(self.flush_now)
+
+    def flush_now(self) -> None:
+        """Flush every session with pending output, each one isolated."""
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for session in dirty:
+            try:
+                session.flush()
+            except Exception:
+                # Loop boundary: a failing session never stops the others.
+                logger.exception("flush failed for session %s", session.id)
+
+    # -- time ----------------------------------------------------------------------
+
+    def reschedule(self, session: Session) -> None:
+        """Make sure the heap holds an entry no later than the session's
+        current deadline."""
+        due = session.next_due()
+        if due is not None and due < session.heap_due:
+            session.heap_due = due
+            heapq.heappush(self._heap, (due, next(self._seq), session))
+
+    def tick(self) -> None:
+        """Run every due heartbeat, expiry and close timeout (one pass)."""
+        now = self.clock()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            due, _, session = heapq.heappop(heap)
+            if due != session.heap_due:
+                continue  # stale: a newer entry exists
+            session.heap_due = float("inf")
+            try:
+                session.on_tick(now)
+            except Exception:
+                logger.exception("tick failed for session %s", session.id)
+            self.reschedule(session)
+
+    def _on_timer(self) -> None:
+        self._tick_handle = None
+        try:
+            self.tick()
+        finally:
+            if not self._stopped and self._loop is not None:
+                self._tick_handle = self._loop.call_later(self._tick_interval, self._on_timer)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def _ensure_started(self) -> None:
+        """Start the periodic tick on the running loop (not at construction:
+        a router may be built before its loop runs)."""
+        if self._tick_handle is None and not self._stopped:
+            loop = self._running_loop()
+            self._tick_handle = loop.call_later(self._tick_interval, self._on_timer)
+
+    def stop(self) -> None:
+        """Stop the tick and the flush callback (after a final flush)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self.flush_now()
+        self._stopped = True
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None

@@ -1,0 +1,108 @@
+"""SockJSRouter: every SockJS URL under a prefix, as Tornado rules.
+
+Usage::
+
+    router = SockJSRouter(connection_factory, "/connection", SockJSSettings())
+    app = tornado.web.Application(router.urls + other_rules)
+
+The router owns the session registry (one flush callback, one tick; both
+start lazily on the running loop, so a router may be built before the loop).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from typing import Any, Callable
+
+from tornado.web import StaticFileHandler
+
+from transports.interfaces import ConnectionFactory
+from transports.rawws import RawWebSocketHandler
+from transports.receive import SendHandler
+from transports.registry import SessionRegistry
+from transports.session import Session
+from transports.settings import SockJSSettings
+from transports.static import GreetingHandler, IframeHandler, InfoHandler
+from transports.streaming import FRAMINGS, ReceiverHandler
+from transports.websocket import SockJSWebSocketHandler
+
+HTTP_TRANSPORTS = frozenset(FRAMINGS)
+
+Rule = tuple[str, Any, dict[str, Any]]
+
+
+class SockJSRouter:
+    """A SockJS service at ``prefix`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        connection_factory: ConnectionFactory,
+        prefix: str = "/connection",
+        settings: SockJSSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.connection_factory = connection_factory
+        self.prefix = prefix.rstrip("/")
+        self.settings = settings if settings is not None else SockJSSettings()
+        self.sockjs_url = self.settings.sockjs_url or self.prefix + "/static/sockjs.min.js"
+        self.registry = SessionRegistry(self.settings.tick_interval, clock)
+        self.urls: list[Rule] = self._rules()
+
+    def _rules(self) -> list[Rule]:
+        base = re.escape(self.prefix)
+        session = base + r"/([^/.]+)/([^/.]+)/"
+        kw: dict[str, Any] = {"router": self}
+        client_js = self.settings.client_js_path
+        rules: list[Rule] = [
+            (base + r"/?", GreetingHandler, kw),
+            (base + r"/info", InfoHandler, kw),
+            (base + r"/iframe(?:-[^/]*)?\.html", IframeHandler, kw),
+            (base + r"/static/(" + re.escape(os.path.basename(client_js)) + r"(?:\.map)?)",
+             StaticFileHandler, {"path": os.path.dirname(client_js)}),
+            (session + "websocket", SockJSWebSocketHandler, kw),
+            (session + "xhr_send", SendHandler, {"router": self, "jsonp": False}),
+            (session + "jsonp_send", SendHandler, {"router": self, "jsonp": True}),
+        ]
+        for name, framing in FRAMINGS.items():
+            rules.append((session + name, ReceiverHandler, {"router": self, "framing": framing}))
+        if self.settings.raw_websocket:
+            rules.append((base + r"/websocket", RawWebSocketHandler, kw))
+        return rules
+
+    def new_session(self, session_id: str, transport: str, remote_ip: str) -> Session:
+        """Create and register a session (the caller starts it)."""
+        settings = self.settings
+        detachable = transport in HTTP_TRANSPORTS
+        heartbeat = settings.ping_interval if transport == "raw_websocket" else settings.heartbeat_delay
+        session = Session(session_id, transport, remote_ip, self.registry, heartbeat,
+                          settings.disconnect_delay, detachable)
+        self.registry.add(session)
+        return session
+
+    def sessions_by_transport(self) -> dict[str, int]:
+        """Open sessions per transport name."""
+        return self.registry.by_transport()
+
+    def close_all(self, code: int = 3001, reason: str = "Server shutdown") -> None:
+        """Close every session (close frame after what is queued)."""
+        for session in self.registry.sessions():
+            session.close(code, reason)
+
+    async def flush(self, timeout: float = 1.0) -> None:
+        """Write every queue now, then wait (up to ``timeout``) for the socket
+        buffers to drain.  For graceful shutdown."""
+        self.registry.flush_now()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(s.pending_bytes for s in self.registry.sessions()):
+                return
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop the tick and drop every remaining connection.  Call after
+        :meth:`close_all` and :meth:`flush` for a graceful shutdown."""
+        self.registry.stop()
+        for session in self.registry.sessions():
+            session.abort()

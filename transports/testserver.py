@@ -1,0 +1,98 @@
+"""The server the official sockjs-protocol suite runs against.
+
+``python -m transports.testserver --port N`` (or ``sockhub sockjs-test-server
+--port N``) serves ``/echo`` (response_limit 4096), ``/close``,
+``/disabled_websocket_echo`` and ``/cookie_needed_echo``; run
+sockjs-protocol.py with ``SOCKJS_URL=http://127.0.0.1:N``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from dataclasses import replace
+
+from tornado.web import Application
+
+from transports.interfaces import Connection, Session
+from transports.router import SockJSRouter
+from transports.settings import SockJSSettings
+
+
+class Echo:
+    """Sends every message back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def on_open(self) -> None:
+        pass
+
+    async def on_message(self, text: str) -> None:
+        self.session.send(text)
+
+    def on_close(self) -> None:
+        pass
+
+
+class CloseAtOnce(Echo):
+    """Closes the session as soon as it opens (``/close``)."""
+
+    def on_open(self) -> None:
+        self.session.close(3000, "Go away!")
+
+
+def make_routers(base: SockJSSettings | None = None) -> list[SockJSRouter]:
+    """The four services of the suite, with ``base`` as common settings."""
+    base = base or SockJSSettings()
+    echo = replace(base, response_limit=4096)
+
+    def echo_factory(session: Session) -> Connection:
+        return Echo(session)
+
+    def close_factory(session: Session) -> Connection:
+        return CloseAtOnce(session)
+
+    return [
+        SockJSRouter(echo_factory, "/echo", echo),
+        SockJSRouter(close_factory, "/close", base),
+        SockJSRouter(echo_factory, "/disabled_websocket_echo", replace(base, websocket_enabled=False)),
+        SockJSRouter(echo_factory, "/cookie_needed_echo", replace(base, cookie_needed=True)),
+    ]
+
+
+def make_app(routers: list[SockJSRouter]) -> Application:
+    rules = [rule for router in routers for rule in router.urls]
+    return Application(rules)  # type: ignore[arg-type]
+
+
+async def _serve(port: int, address: str) -> None:
+    routers = make_routers()
+    server = make_app(routers).listen(port, address)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        server.stop()
+        for router in routers:
+            await router.stop()
+
+
+def serve(port: int, address: str = "127.0.0.1") -> None:
+    """Serve the conformance services until interrupted (blocking)."""
+    try:
+        asyncio.run(_serve(port, address))
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--address", default="127.0.0.1")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    serve(args.port, args.address)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""SockJS over websocket: ``<prefix>/<server>/<session>/websocket``.
+
+Frames are SockJS frames in websocket text frames.  A session lives as long
+as its websocket (session ids may be reused, sockjs-protocol says so).
+Malformed JSON from the client drops the connection.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, messages_frame, ws_frame
+from transports.wsbase import UpgradeHandler, WebSocketPeer
+
+if TYPE_CHECKING:
+    from transports.router import SockJSRouter
+
+OPEN_FRAME = ws_frame(OPEN.encode())
+HEARTBEAT_FRAME = ws_frame(HEARTBEAT.encode())
+
+
+class SockJSWebSocket(WebSocketPeer):
+    """The Sink of a SockJS websocket session."""
+
+    __slots__ = ("_router", "_session_id", "_remote_ip")
+
+    def __init__(self, router: SockJSRouter, session_id: str, remote_ip: str,
+                 handshake: bytes, leftover: bytes) -> None:
+        super().__init__(handshake, leftover, router.settings.max_message_size)
+        self._router = router
+        self._session_id = session_id
+        self._remote_ip = remote_ip
+
+    def start(self) -> None:
+        session = self._router.new_session(self._session_id, "websocket", self._remote_ip)
+        self.session = session
+        session.start(self._router.connection_factory, self)
+
+    def write_open(self) -> None:
+        self.write(OPEN_FRAME)
+
+    def write_messages(self, items: list[Prepared]) -> None:
+        if len(items) == 1:
+            # The frame a broadcast built once for every subscriber.
+            self.write(items[0].sockjs_ws)
+        else:
+            self.write(ws_frame(messages_frame(items).encode()))
+
+    def write_heartbeat(self) -> None:
+        self.write(HEARTBEAT_FRAME)
+
+    def write_close(self, code: int, reason: str) -> None:
+        self.write(ws_frame(close_frame(code, reason).encode()))
+        self.send_close(1000, "Normal closure")
+
+    def on_text(self, text: str) -> None:
+        if not text:
+            return  # sockjs-protocol: empty frames are ignored
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            self.drop()
+            return
+        items = decoded if isinstance(decoded, list) else [decoded]
+        if items and self.session is not None:
+            self.session.receive([m if isinstance(m, str) else json.dumps(m) for m in items])
+
+
+class SockJSWebSocketHandler(UpgradeHandler):
+    """Upgrade ``<prefix>/<server>/<session>/websocket`` (404 when disabled)."""
+
+    def enabled(self) -> bool:
+        return self.router.settings.websocket_enabled
+
+    async def get(self, server_id: str = "", session_id: str = "") -> None:  # type: ignore[override]
+        self._session_id = session_id
+        await super().get()
+
+    def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
+        return SockJSWebSocket(self.router, self._session_id, self.request.remote_ip or "",
+                               handshake, leftover)
+

@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator, Callable
 import pytest
 
 from app import auth
+from app.engines.base import EngineError
 from app.engines.memory import MemoryEngine
 from app.node import Node
 from app.options import ChannelOptions, Namespace, Options
@@ -106,6 +107,55 @@ def make_options(**kw: Any) -> Options:
     for key, value in kw.items():
         setattr(options, key, value)
     return options
+
+
+class FaultyMemoryEngine(MemoryEngine):
+    """The real MemoryEngine, whose calls named in ``failing`` raise
+    EngineError (as a Redis engine does when Redis is unreachable)."""
+
+    def __init__(self, options: Options, clock: Callable[[], float]) -> None:
+        super().__init__(options, clock=clock)
+        self.failing: set[str] = set()
+
+    def _check(self, name: str) -> None:
+        if name in self.failing:
+            raise EngineError(f"{name} failed (injected)")
+
+    async def subscribe(self, channel: str) -> None:
+        self._check("subscribe")
+        await super().subscribe(channel)
+
+    async def unsubscribe(self, channel: str, history: Any = None) -> None:
+        self._check("unsubscribe")
+        await super().unsubscribe(channel, history)
+
+    async def publish_message(self, message: Any, history: Any) -> None:
+        self._check("publish_message")
+        await super().publish_message(message, history)
+
+    async def publish_join(self, channel: str, info: Any) -> None:
+        self._check("publish_join")
+        await super().publish_join(channel, info)
+
+    async def publish_control(self, data: bytes) -> None:
+        self._check("publish_control")
+        await super().publish_control(data)
+
+    async def add_presence(self, channel: str, uid: str, info: Any, expire: int) -> None:
+        self._check("add_presence")
+        await super().add_presence(channel, uid, info, expire)
+
+    async def presence(self, channel: str) -> Any:
+        self._check("presence")
+        return await super().presence(channel)
+
+    async def history(self, channel: str, limit: int = 0) -> Any:
+        self._check("history")
+        return await super().history(channel, limit)
+
+    async def channels(self) -> list[str]:
+        self._check("channels")
+        return await super().channels()
 
 
 class Harness:

@@ -56,3 +56,99 @@ async def test_bad_command_in_batch_runs_nothing(harness_factory) -> None:
         with pytest.raises(ApiError):
             await run(h, [{"method": "publish", "params": {"channel": "news", "data": 1}}, {"method": "nope"}])
         assert len(s.sent) == before
+
+
+async def test_every_method_success(harness_factory) -> None:
+    async with harness_factory() as h:
+        s = await h.connect("1", '{"n":1}')
+        await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "public:p"}})
+        await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "hist:h"}})
+        items = await run(h, [
+            {"uid": "1", "method": "publish", "params": {"channel": "hist:h", "data": {"a": 1}, "client": "c0",
+                                                         "uid": "fixed-uid"}},
+            {"uid": "2", "method": "broadcast", "params": {"channels": ["hist:h", "public:p"], "data": [1]}},
+            {"uid": "3", "method": "presence", "params": {"channel": "public:p"}},
+            {"uid": "4", "method": "history", "params": {"channel": "hist:h"}},
+            {"uid": "5", "method": "channels"},
+            {"uid": "6", "method": "history_remove", "params": {"channel": "hist:h"}},
+            {"uid": "7", "method": "history", "params": {"channel": "hist:h"}},
+        ])
+        assert [i["error"] for i in items] == [None] * 7
+        assert [i["uid"] for i in items] == [str(n) for n in range(1, 8)]
+        cid = h.client_id(s)
+        assert items[2]["body"] == {"channel": "public:p", "data": {
+            cid: {"user": "1", "client": cid, "default_info": {"n": 1}}}}
+        history = items[3]["body"]["data"]
+        assert [m["data"] for m in history] == [[1], {"a": 1}]  # newest first
+        assert history[1] == {"uid": "fixed-uid", "channel": "hist:h", "data": {"a": 1}, "client": "c0"}
+        assert history[0]["uid"] != history[1]["uid"]
+        assert items[4]["body"] == {"data": ["hist:h", "public:p"]}
+        assert items[5]["body"] is None and items[6]["body"] == {"channel": "hist:h", "data": []}
+        pushes = [m for m in s.messages() if m.get("method") == "message"]
+        assert [(m["body"]["channel"], m["body"]["data"]) for m in pushes] == [
+            ("hist:h", {"a": 1}), ("hist:h", [1]), ("public:p", [1])]
+
+
+@pytest.mark.parametrize("command,error", [
+    ({"method": "publish", "params": {"channel": "nope:x", "data": 1}}, "namespace not found"),
+    ({"method": "broadcast", "params": {"channels": [], "data": 1}}, "invalid message"),
+    ({"method": "broadcast", "params": {"channels": ["a", ""], "data": 1}}, "invalid message"),
+    ({"method": "broadcast", "params": {"channels": ["a"]}}, "invalid message"),
+    ({"method": "broadcast", "params": {"channels": ["a", "nope:x"], "data": 1}}, "namespace not found"),
+    ({"method": "unsubscribe", "params": {"user": ""}}, "invalid message"),
+    ({"method": "unsubscribe", "params": {"user": "1", "channel": "nope:x"}}, "namespace not found"),
+    ({"method": "disconnect", "params": {}}, "invalid message"),
+    ({"method": "subscribe", "params": {"user": "1"}}, "invalid message"),
+    ({"method": "subscribe", "params": {"user": "1", "channel": "nope:x"}}, "namespace not found"),
+    ({"method": "presence", "params": {"channel": ""}}, "invalid message"),
+    ({"method": "presence", "params": {"channel": "news"}}, "not available"),
+    ({"method": "presence", "params": {"channel": "nope:x"}}, "namespace not found"),
+    ({"method": "history", "params": {"channel": "public:x"}}, "not available"),
+    ({"method": "history_remove", "params": {}}, "invalid message"),
+])
+async def test_error_items(harness_factory, command: dict, error: str) -> None:
+    async with harness_factory() as h:
+        s = await h.connect("1")
+        await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "a"}})
+        before = len(s.sent)
+        items = await run(h, command)
+        assert items == [{"method": command["method"], "error": error, "advice": "fix", "body": None}]
+        assert len(s.sent) == before  # nothing was published to anyone
+
+
+async def test_engine_failure_is_503_and_client_error(harness_factory, clock, options) -> None:
+    from tests.app.conftest import FaultyMemoryEngine
+
+    engine = FaultyMemoryEngine(options, clock)
+    async with harness_factory(options, engine) as h:
+        s = await h.connect("1")
+        await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "public:p"}})
+        engine.failing = {"publish_message", "presence", "channels"}
+        for command in ({"method": "publish", "params": {"channel": "public:p", "data": 1}},
+                        {"method": "presence", "params": {"channel": "public:p"}},
+                        {"method": "channels"}):
+            with pytest.raises(ApiError) as err:
+                await run(h, command)
+            assert err.value.status == 503
+        reply = await h.send(s, {"uid": "p", "method": "publish", "params": {"channel": "public:p", "data": 1}})
+        assert (reply["error"], reply["advice"]) == ("internal server error", "retry")
+        reply = await h.send(s, {"uid": "q", "method": "presence", "params": {"channel": "public:p"}})
+        assert (reply["error"], reply["advice"]) == ("internal server error", "retry")
+        assert s.close_args is None
+        assert h.node.metrics.values()["node_num_engine_errors"] >= 4
+
+
+async def test_queue_items_only_run_queue_methods(harness_factory) -> None:
+    async with harness_factory() as h:
+        s = await h.connect("1")
+        await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "news"}})
+        h.node.handle_api(b'{"method":"publish","params":{"channel":"news","data":"one"}}')
+        h.node.handle_api(b'{"data":[{"method":"history_remove","params":{"channel":"news"}},'
+                          b'{"method":"publish","params":{"channel":"news","data":"two"}}]}')
+        h.node.handle_api(b"not json")
+        h.node.handle_api(b'{"method":"unknown"}')
+        await h.node.idle()
+        assert [m["body"]["data"] for m in s.messages() if m.get("method") == "message"] == ["one", "two"]
+        h.node.handle_api(b'{"method":"disconnect","params":{"user":"1"}}')
+        await h.node.idle()
+        assert s.close_advice() == {"reason": "disconnect", "reconnect": False}

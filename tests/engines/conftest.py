@@ -17,9 +17,8 @@ import pytest
 from app.engines.base import Engine
 from app.engines.memory import MemoryEngine
 from app.engines.redis import RedisEngine
-from app.models import new_uid
 from app.options import Options
-from tests.engines.harness import FakeClock, Harness, RecordingHandler
+from tests.engines.harness import FakeClock, Harness, RecordingHandler, redis_options, running
 from tests.support.redis import RedisServer, redis_server
 
 
@@ -27,24 +26,6 @@ from tests.support.redis import RedisServer, redis_server
 def redis() -> Iterator[RedisServer]:
     with redis_server() as server:
         yield server
-
-
-def redis_options(url: str, **overrides: Any) -> Options:
-    """Options for a Redis engine on ``url`` with a prefix of its own."""
-    values: dict[str, Any] = {
-        "engine": "redis", "redis_url": url, "redis_prefix": "t" + new_uid()[:10], "redis_read_timeout": 3,
-    }
-    values.update(overrides)
-    return Options(**values)
-
-
-@contextlib.asynccontextmanager
-async def running(engine: Engine, handler: RecordingHandler) -> AsyncIterator[Engine]:
-    await engine.run(handler)
-    try:
-        yield engine
-    finally:
-        await engine.shutdown()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.engines.base import Engine, HistoryOptions
 from app.models import ClientInfo, Message, new_uid
+from app.options import Options
 
 
 @dataclass
@@ -78,7 +81,6 @@ class Harness:
     handler: RecordingHandler
     clock: FakeClock
     sleep_for_server: bool
-    make_peer: Callable[[], Awaitable[tuple[Engine, RecordingHandler]]] | None = None
 
     async def advance(self, seconds: float, server: bool = False) -> None:
         self.clock.now += seconds
@@ -90,3 +92,21 @@ class Harness:
         marker = Message(uid=new_uid(), channel=channel, data='"barrier"')
         await self.engine.publish_message(marker, HistoryOptions())
         await self.handler.wait_until(lambda: marker in self.handler.of("message"))
+
+
+def redis_options(url: str, **overrides: Any) -> Options:
+    """Options for a Redis engine on ``url`` with a prefix of its own."""
+    values: dict[str, Any] = {
+        "engine": "redis", "redis_url": url, "redis_prefix": "t" + new_uid()[:10], "redis_read_timeout": 3,
+    }
+    values.update(overrides)
+    return Options(**values)
+
+
+@contextlib.asynccontextmanager
+async def running(engine: Engine, handler: RecordingHandler) -> AsyncIterator[Engine]:
+    await engine.run(handler)
+    try:
+        yield engine
+    finally:
+        await engine.shutdown()

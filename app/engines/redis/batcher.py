@@ -39,6 +39,8 @@ class Batcher:
         self._pipelined = pipelined
         self._pending: list[_Item] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: Round trips made so far (tests and the bench read it).
+        self.round_trips = 0
 
     async def call(self, *args: Any) -> Any:
         """Run one command in the next batch and return its reply.
@@ -91,7 +93,12 @@ class Batcher:
                 replies[i] = reply
         return replies
 
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        self.round_trips += 1
         pipe = self._client.pipeline(transaction=False)
         for args in commands:
             pipe.execute_command(*args)

@@ -109,6 +109,11 @@ class RedisEngine:
                 await pool.disconnect()
 
     @property
+    def batchers(self) -> list[Batcher]:
+        """The per-shard command pipelines (tests and the bench read their counters)."""
+        return self._batchers
+
+    @property
     def subscribers(self) -> list[Subscriber]:
         """The per-shard PUB/SUB listeners (tests and stats read their state)."""
         return self._subscribers

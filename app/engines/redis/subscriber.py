@@ -63,8 +63,9 @@ class Subscriber:
         self._confirm: dict[str, deque[asyncio.Future[None]]] = {}
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        #: Times the connection was (re)established; tests and stats read it.
+        #: Connections established and attempts made; tests and stats read them.
         self.connects = 0
+        self.attempts = 0
 
     @property
     def connected(self) -> bool:
@@ -127,6 +128,7 @@ class Subscriber:
         while True:
             pool = self._pools[self._pool_index]
             conn = None
+            self.attempts += 1
             try:
                 conn = await asyncio.wait_for(pool.get_connection(), self._op_timeout)
                 await self._resubscribe(conn)

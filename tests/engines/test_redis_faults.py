@@ -1,0 +1,127 @@
+"""Redis going away and coming back, with a real redis-server stopped, paused and restarted."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from app.engines.base import EngineError, HistoryOptions
+from app.engines.redis import RedisEngine
+from app.models import ClientInfo, Message, new_uid
+from tests.engines.harness import RecordingHandler, redis_options, running
+from tests.support.redis import RedisServer, redis_server
+
+HIST = HistoryOptions(size=10, lifetime=60)
+PROMPT = 5.0  # an engine call must fail well within this (op timeout is 2 s)
+
+
+def msg(channel: str) -> Message:
+    return Message(uid=new_uid(), channel=channel, data='"x"')
+
+
+async def until(check, limit: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    async def loop() -> None:
+        while not check():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(loop(), limit)
+
+
+async def delivered_after_recovery(publisher: RedisEngine, handler: RecordingHandler, channel: str) -> Message:
+    """Publish probes until one arrives (the listener may still be reconnecting)."""
+    for _ in range(100):
+        probe = msg(channel)
+        try:
+            await publisher.publish_message(probe, HIST)
+        except EngineError:
+            await asyncio.sleep(0.1)
+            continue
+        try:
+            await handler.wait_until(lambda: probe in handler.of("message"), timeout=0.3)
+            return probe
+        except TimeoutError:
+            continue
+    raise AssertionError("no message got through after Redis came back")
+
+
+async def assert_every_call_fails_promptly(engine: RedisEngine) -> None:
+    info = ClientInfo("u", "c")
+    calls = [
+        engine.publish_message(msg("kept"), HIST), engine.publish_join("kept", info),
+        engine.publish_control(b"c"), engine.subscribe("fresh"), engine.history("kept"),
+        engine.presence("kept"), engine.add_presence("kept", "c", info, 60), engine.remove_history("kept"),
+        engine.channels(),
+    ]
+    for call in calls:
+        with pytest.raises(EngineError):
+            await asyncio.wait_for(call, PROMPT)
+    await asyncio.wait_for(engine.unsubscribe("never-held"), PROMPT)  # never fails
+
+
+@pytest.mark.async_timeout(60)
+async def test_stop_and_restart_node_resubscribes_by_itself() -> None:
+    with redis_server() as server:
+        options = redis_options(server.url, redis_read_timeout=1)
+        listener, publisher = RedisEngine(options), RedisEngine(options)
+        handler = RecordingHandler()
+        async with running(listener, handler), running(publisher, RecordingHandler()):
+            await listener.subscribe("kept")
+            before = msg("kept")
+            await publisher.publish_message(before, HIST)
+            await handler.wait_until(lambda: before in handler.of("message"))
+
+            await asyncio.to_thread(server.stop)
+            await assert_every_call_fails_promptly(publisher)
+            burst = await asyncio.gather(*(publisher.publish_message(msg("kept"), HIST) for _ in range(500)), return_exceptions=True)
+            assert all(isinstance(r, EngineError) for r in burst)
+            assert publisher.batchers[0].pending == 0  # nothing queues up while Redis is away
+            await asyncio.sleep(1.5)
+            sub = listener.subscribers[0]
+            assert sub.connects == 1 and sub.attempts < 20  # backing off, not spinning
+
+            await asyncio.to_thread(server.start)
+            await until(lambda: sub.connects == 2)
+            probe = await delivered_after_recovery(publisher, handler, "kept")  # no subscribe call again
+            assert await listener.history("kept", limit=1) == [probe]
+            assert "kept" in await publisher.channels()
+
+
+@pytest.mark.async_timeout(60)
+async def test_paused_redis_times_out_then_history_is_still_there() -> None:
+    with redis_server() as server:
+        options = redis_options(server.url, redis_read_timeout=1)
+        listener, publisher = RedisEngine(options), RedisEngine(options)
+        handler = RecordingHandler()
+        async with running(listener, handler), running(publisher, RecordingHandler()):
+            await listener.subscribe("kept")
+            saved = msg("kept")
+            await publisher.publish_message(saved, HIST)
+            assert server.proc is not None
+            os.kill(server.proc.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(EngineError):
+                    await asyncio.wait_for(publisher.publish_message(msg("kept"), HIST), PROMPT)
+                with pytest.raises(EngineError):
+                    await asyncio.wait_for(publisher.history("kept"), PROMPT)
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            probe = await delivered_after_recovery(publisher, handler, "kept")
+            history = await listener.history("kept")
+            assert history[0] == probe and history[-1] == saved
+
+
+@pytest.mark.async_timeout(60)
+async def test_node_starts_while_redis_is_down_and_connects_later() -> None:
+    with redis_server() as server:
+        await asyncio.to_thread(server.stop)
+        engine = RedisEngine(redis_options(server.url, redis_read_timeout=1))
+        handler = RecordingHandler()
+        async with running(engine, handler):  # run() returns although Redis is away
+            await assert_every_call_fails_promptly(engine)
+            await asyncio.to_thread(server.start)
+            await until(lambda: engine.subscribers[0].connected)
+            await engine.subscribe("late")
+            probe = await delivered_after_recovery(engine, handler, "late")
+            assert await engine.history("late") == [probe]

@@ -86,6 +86,7 @@ async def test_bad_token_closes_and_nothing_runs(tmp_path: Path) -> None:
         for path in ("/auth/", "/"):
             with pytest.raises(urllib.error.HTTPError) as missing:
                 urllib.request.urlopen(hub.url + path, data=b"password=e2e-pass" if path == "/auth/" else None, timeout=5)
+            missing.value.close()
             assert missing.value.code == 404, path
 
 
@@ -103,4 +104,5 @@ async def test_admin_on_its_own_port_under_a_prefix(tmp_path: Path) -> None:
         ws.close()
         with pytest.raises(urllib.error.HTTPError) as missing:  # not on the client port
             urllib.request.urlopen(f"{hub.url}/hub/auth/", data=b"password=e2e-pass", timeout=5)
+        missing.value.close()
         assert missing.value.code == 404

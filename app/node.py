@@ -284,22 +284,25 @@ class Node:
         self._fan_out(message.channel, lambda: push("message", message.to_json()))
 
     def handle_join(self, channel: str, info: ClientInfo) -> None:
+        """Every local subscriber but the joiner itself (1.8 sent the joiner
+        its own join, even before its subscribe reply)."""
         self.metrics.join_leave.inc()
-        self._fan_out(channel, lambda: push("join", _membership_body(channel, info)))
+        self._fan_out(channel, lambda: push("join", _membership_body(channel, info)), info.client)
 
     def handle_leave(self, channel: str, info: ClientInfo) -> None:
         self.metrics.join_leave.inc()
-        self._fan_out(channel, lambda: push("leave", _membership_body(channel, info)))
+        self._fan_out(channel, lambda: push("leave", _membership_body(channel, info)), info.client)
 
-    def _fan_out(self, channel: str, encode: Callable[[], str]) -> None:
-        """One Prepared for every local subscriber; queue bound after each."""
+    def _fan_out(self, channel: str, encode: Callable[[], str], skip: str = "") -> None:
+        """One Prepared for every local subscriber (but client id ``skip``);
+        the queue bound is checked after each send."""
         clients = self.hub.channel_clients(channel)
         if not clients:
             return
         prepared = Prepared(encode())
         sent = 0
         for client in clients:
-            if client.closing:
+            if client.closing or (skip and client.id == skip):
                 continue
             client.session.send_frame(prepared)
             client.check_queue()

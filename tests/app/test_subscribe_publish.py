@@ -39,8 +39,10 @@ async def test_join_leave_pushes(harness_factory) -> None:
     async with harness_factory() as h:
         a = await h.connect("1")
         await h.send(a, sub("public:room"))
+        assert a.last()["method"] == "subscribe"  # no join of its own
         b = await h.connect("2", '{"n":2}')
         await h.send(b, sub("public:room"))
+        assert b.last()["method"] == "subscribe"
         join = a.messages()[-1]
         assert join == {"method": "join", "body": {"channel": "public:room", "data": {
             "user": "2", "client": h.client_id(b), "default_info": {"n": 2}}}}

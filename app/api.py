@@ -180,7 +180,7 @@ class ApiExecutor:
         if spec is None:
             raise bad_request(f"unknown method {command.method!r}")
         try:
-            params = parse_params(spec.params, command.params)
+            params: Any = parse_params(spec.params, command.params)
         except ValueError as exc:
             raise bad_request(f"{command.method} params: {exc}") from None
         if spec.validate is not None:

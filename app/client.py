@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.commands import COMMANDS
 from app.models import ClientInfo
@@ -125,7 +125,7 @@ class Client:
         if spec.needs_auth and not self.authenticated:
             raise Disconnect(UNAUTHORIZED)
         try:
-            params = parse_params(spec.params, command.params)
+            params: Any = parse_params(spec.params, command.params)
         except ValueError:
             raise Disconnect(INVALID_MESSAGE) from None
         self.node.metrics.client_requests.labels(command.method).inc()

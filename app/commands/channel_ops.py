@@ -54,6 +54,8 @@ async def join(client: "Client", channel: str, channel_info: str = "", server_si
         if isinstance(exc, EngineError):
             node.metrics.engine_errors.inc()
         raise
+    if client.closing or channel not in client.channels:
+        return  # closed meanwhile: the cleanup is unsubscribing it
     try:
         if options.presence:
             await node.engine.add_presence(channel, client.id, client.info(channel),

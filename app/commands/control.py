@@ -24,7 +24,7 @@ Methods (one dispatch table, :data:`CONTROL`):
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from app.commands.channel_cmds import SubscribeParams, recovery_body
 from app.commands.channel_ops import join, leave
@@ -119,7 +119,7 @@ async def _subscribe(node: "Node", sender: str, params: dict[str, Any]) -> None:
     await subscribe_user(node, _text(params, "user"), _text(params, "channel"))
 
 
-CONTROL: dict[str, Callable[["Node", str, dict[str, Any]], Awaitable[None]]] = {
+CONTROL: dict[str, Callable[["Node", str, dict[str, Any]], Coroutine[Any, Any, None]]] = {
     "ping": _ping,
     "unsubscribe": _unsubscribe,
     "disconnect": _disconnect,

@@ -26,11 +26,12 @@ def ssl_context(options: Options) -> ssl.SSLContext | None:
         return None
     if not options.ssl_cert or not options.ssl_key:
         raise OpsError("--ssl needs both --ssl_cert and --ssl_key")
+    for path in (options.ssl_cert, options.ssl_key):
+        if not os.path.isfile(path):
+            raise OpsError(f"TLS file not found: {path}")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(options.ssl_cert, options.ssl_key)
-    except FileNotFoundError as exc:
-        raise OpsError(f"TLS file not found: {exc.filename}") from exc
     except (ssl.SSLError, OSError) as exc:
         raise OpsError(f"cannot load TLS certificate {options.ssl_cert} / key {options.ssl_key}: {exc}") from exc
     return context

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from app.config import SCALAR_TYPES, ConfigError, ConfigSource, load_options
+from app.ops import OpsError
 
 logger = logging.getLogger("sockhub.cli")
 
@@ -185,9 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command is not None:
             return command(args[1:])
         return run_server(args)
-    except ConfigError as exc:
+    except (ConfigError, OpsError) as exc:
         print(f"sockhub: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
     except KeyboardInterrupt:
         return 130
 

@@ -141,14 +141,18 @@ class ApiHandler(RequestHandler):
         return data
 
     def _data_and_sign(self, body: bytes) -> tuple[bytes, str]:
+        """``(data, sign)`` of either request form; RequestRejected for a
+        form body that does not parse."""
         content_type = self.request.headers.get("Content-Type", "")
         if content_type.startswith("application/json"):
             return body, self.request.headers.get("X-API-Sign", "")
         fields: dict[str, list[bytes]] = {}
         files: dict[str, list[httputil.HTTPFile]] = {}
         if body:
-            # Logs a warning and leaves ``fields`` empty on an unparseable body.
-            httputil.parse_body_arguments(content_type, body, fields, files, self.request.headers)
+            try:
+                httputil.parse_body_arguments(content_type, body, fields, files, self.request.headers)
+            except httputil.HTTPInputError as exc:
+                raise RequestRejected(400, f"Bad Request: {exc}") from None
         for name, values in self.request.query_arguments.items():
             fields.setdefault(name, values)
         data = fields.get("data", [b""])[0]
@@ -170,11 +174,22 @@ class ApiHandler(RequestHandler):
     head = put = delete = patch = options = get
 
 
+class SlashRedirect(RequestHandler):
+    """``{prefix}/api`` -> 301 to ``{prefix}/api/`` for every method, as Go's
+    mux answers (Tornado's RedirectHandler only redirects GET)."""
+
+    SUPPORTED_METHODS = ApiHandler.SUPPORTED_METHODS
+
+    def initialize(self, url: str) -> None:
+        self._url = url
+
+    def prepare(self) -> None:
+        self.redirect(self._url, permanent=True)
+
+
 def api_urls(context: ApiContext, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict]]:
     """The rules for ``{prefix}/api/...`` and the 301 from ``{prefix}/api``."""
-    from tornado.web import RedirectHandler
-
     return [
         (prefix + r"/api/.*", ApiHandler, {"context": context}),
-        (prefix + r"/api", RedirectHandler, {"url": prefix + "/api/", "permanent": True}),
+        (prefix + r"/api", SlashRedirect, {"url": prefix + "/api/"}),
     ]

@@ -76,6 +76,7 @@ class Options:
     node_metrics_interval: int = 60
     api_max_body_size: int = 10485760
     shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
+    shutdown_drain: float = 0  # seconds /health answers 503 before listeners close
 
     # channel names
     private_channel_prefix: str = "$"

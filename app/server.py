@@ -1,0 +1,254 @@
+"""One sockhub process: the objects built from the options, the HTTP servers,
+signals, reload and graceful shutdown.
+
+:func:`make_app` builds everything (engine, node, SockJS router, handlers)
+without touching the network; :meth:`Server.run` listens and serves until
+SIGTERM or SIGINT.  Shutdown order: ``/health`` and the API answer 503, the
+listening sockets close (no new connections), the node closes every client
+with ``{"reason":"shutting down","reconnect":true}`` after what was queued for
+it, sessions that never connected are closed the same way, then the remaining
+HTTP connections; past ``shutdown_timeout`` seconds the process exits anyway.
+SIGHUP reads the configuration again and hands it to ``node.reload``.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.web import Application, RedirectHandler, RequestHandler, StaticFileHandler
+
+from app.admin import admin_urls
+from app.config import ConfigError, ConfigSource
+from app.engines import make_engine
+from app.http_api import ApiExecutor, api_urls
+from app.metrics_http import metrics_urls
+from app.node import Node
+from app.ops import remove_pid_file, ssl_context, write_pid_file
+from app.options import Options
+from transports.router import SockJSRouter, SockJSSettings
+
+logger = logging.getLogger("sockhub.server")
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+NODE_MODULES = ROOT / "node_modules"
+SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, separators=(",", ":"))
+#: Options that only take effect at start; SIGHUP logs that they were not applied.
+RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
+                "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file")
+
+Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
+
+
+class HealthHandler(RequestHandler):
+    """``GET /health``: 200 ``{"status":"ok"}`` while serving, 503 once
+    shutdown began."""
+
+    def initialize(self, server: "Server") -> None:
+        self._server = server
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        if self._server.shutting_down:
+            self.set_status(503)
+            self.finish('{"status":"shutting down"}')
+        else:
+            self.finish('{"status":"ok"}')
+
+    head = get
+
+
+def sockjs_settings(options: Options) -> SockJSSettings:
+    """The transport settings of the options (SockJS and raw websocket)."""
+    return SockJSSettings(
+        heartbeat_delay=options.sockjs_heartbeat_delay,
+        disconnect_delay=options.sockjs_disconnect_delay,
+        response_limit=options.sockjs_response_limit,
+        sockjs_url=options.sockjs_url,  # "": the router's own copy of sockjs-client
+        ping_interval=options.ping_interval,
+        max_message_size=options.client_request_max_size,
+    )
+
+
+class Server:
+    """Everything of one running sockhub; built by :func:`make_app`."""
+
+    def __init__(self, options: Options, source: ConfigSource | None, node: Node,
+                 router: SockJSRouter) -> None:
+        self._options = options
+        self._source = source
+        self.node = node
+        self.router = router
+        self.shutting_down = False
+        self.started_at = time.time()
+        self._http_servers: list[HTTPServer] = []
+        self._stop = asyncio.Event()
+
+    # -- what handlers read (app.http_api.ApiContext) ---------------------
+    @property
+    def options(self) -> Options:
+        return self._options
+
+    @property
+    def api(self) -> ApiExecutor:
+        return self.node.api
+
+    # -- routes ------------------------------------------------------------
+    def client_rules(self) -> Rules:
+        """Transports, /health, the JS clients and (with --web) the demo."""
+        prefix = self._options.http_prefix
+        rules: Rules = self.health_rules()
+        rules += list(self.router.urls)
+        rules += [
+            (prefix + r"/static/js/(centrifuge(?:\.min)?\.js)", StaticFileHandler,
+             {"path": str(NODE_MODULES / "centrifuge")}),
+            (prefix + r"/static/js/(sockjs(?:\.min)?\.js(?:\.map)?)", StaticFileHandler,
+             {"path": str(NODE_MODULES / "sockjs-client" / "dist")}),
+        ]
+        if self._options.web:
+            rules += [
+                (prefix + r"/demo", RedirectHandler, {"url": prefix + "/demo/"}),
+                (prefix + r"/demo/(.*)", StaticFileHandler,
+                 {"path": str(STATIC_DIR / "demo"), "default_filename": "index.html"}),
+            ]
+        return rules
+
+    def health_rules(self) -> Rules:
+        """/health at the root (load balancers), and under http_prefix too."""
+        paths = {r"/health", self._options.http_prefix + r"/health"}
+        return [(path, HealthHandler, {"server": self}) for path in sorted(paths)]
+
+    def api_rules(self) -> Rules:
+        return api_urls(self, self._options.http_prefix)
+
+    def admin_rules(self) -> Rules:
+        """/metrics, and with --admin/--web the admin socket, login and page."""
+        rules = metrics_urls(self.node.metrics, self._options.http_prefix)
+        return rules + admin_urls(self.node)
+
+    def applications(self) -> dict[int, Application]:
+        """One Tornado application per port; the API and admin handlers join
+        the client port unless api_port/admin_port are set."""
+        rules_by_port: dict[int, Rules] = {}
+        port = self._options.port
+        rules_by_port.setdefault(port, []).extend(self.client_rules())
+        rules_by_port.setdefault(self._options.api_port or port, []).extend(self.api_rules())
+        rules_by_port.setdefault(self._options.admin_port or port, []).extend(self.admin_rules())
+        for extra_port in (self._options.api_port, self._options.admin_port):
+            if extra_port and extra_port != port:
+                rules_by_port[extra_port][:0] = self.health_rules()
+        return {p: Application(rules) for p, rules in rules_by_port.items()}
+
+    # -- life cycle --------------------------------------------------------
+    async def start(self) -> None:
+        """Start the node (and its engine), then listen on every port.
+
+        TLS files and the pid file are checked before anything starts."""
+        tls = ssl_context(self._options)
+        if self._options.pid_file:
+            write_pid_file(self._options.pid_file)
+        await self.node.start()
+        max_body = max(self._options.api_max_body_size * 2, 100 * 1024 * 1024)
+        for port, application in self.applications().items():
+            server = HTTPServer(application, max_body_size=max_body, xheaders=True, ssl_options=tls)
+            try:
+                server.listen(port, self._options.address)
+            except OSError as exc:  # the port option cannot be used: one line for the operator
+                where = f"{self._options.address or '*'}:{port}"
+                raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+            self._http_servers.append(server)
+            logger.info("listening on %s:%d", self._options.address or "*", port)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`serve` to shut down (signal handlers, tests)."""
+        self._stop.set()
+
+    async def serve(self) -> int:
+        """Start, serve until stopped, shut down; returns the exit status."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        try:
+            await self._stop.wait()
+            return await self.shutdown()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+
+    def run(self) -> int:
+        """Blocking entry point of the CLI."""
+        return asyncio.run(self.serve())
+
+    def _on_stop_signal(self, sig: signal.Signals) -> None:
+        logger.info("%s: shutting down", sig.name)
+        self.request_stop()
+
+    def _on_hup(self) -> None:
+        logger.info("SIGHUP: reloading configuration")
+        self.reload()
+
+    def reload(self) -> bool:
+        """Read the configuration again and apply it; the old one stays on error."""
+        if self._source is None:
+            logger.warning("reload: no configuration source to read")
+            return False
+        try:
+            options, warnings = self._source.load()
+        except ConfigError as exc:
+            logger.error("reload refused, configuration unchanged: %s", exc)
+            return False
+        for warning in warnings:
+            logger.warning("%s", warning)
+        changed = [k for k in RESTART_ONLY if getattr(options, k) != getattr(self._options, k)]
+        if changed:
+            logger.warning("reload: %s only change on restart", ", ".join(changed))
+        self._options = options
+        self.node.reload(options)
+        logger.info("configuration reloaded")
+        return True
+
+    async def shutdown(self) -> int:
+        """Graceful shutdown; returns 0, or 1 when it had to be cut short."""
+        self.shutting_down = True
+        if self._options.shutdown_drain:
+            # Load balancers see /health 503 and take the node out first.
+            await asyncio.sleep(self._options.shutdown_drain)
+        for server in self._http_servers:
+            server.stop()
+        try:
+            await asyncio.wait_for(self._close_clients(), self._options.shutdown_timeout)
+            code = 0
+        except asyncio.TimeoutError:
+            logger.error("shutdown took more than %ss; exiting anyway", self._options.shutdown_timeout)
+            code = 1
+        for server in self._http_servers:
+            await server.close_all_connections()
+        if self._options.pid_file:
+            remove_pid_file(self._options.pid_file)
+        logger.info("stopped")
+        return code
+
+    async def _close_clients(self) -> None:
+        await self.node.shutdown()
+        self.router.close_all(3000, SHUTDOWN_REASON)
+        # Let the transports write the close frames they queued.
+        while sum(self.router.sessions_by_transport().values()):
+            await asyncio.sleep(0.02)
+
+
+def make_app(options: Options, source: ConfigSource | None = None) -> Server:
+    """Build the engine, node, transports and handlers of ``options``."""
+    engine = make_engine(options)
+    node = Node(options, engine)
+    router = SockJSRouter(node.connection_factory, prefix=options.http_prefix + "/connection",
+                          settings=sockjs_settings(options))
+    return Server(options, source, node, router)

@@ -1,0 +1,142 @@
+"""/health, graceful shutdown on SIGTERM/SIGINT, and SIGHUP reload, against a
+real sockhub process with real websocket clients."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+from typing import Callable
+
+import pytest
+
+from app.auth import api_sign, connection_token
+from tests.integration.conftest import SECRET
+from tests.integration.httpclient import request
+from tests.integration.wsclient import Closed, ProtocolClient
+from tests.support.server import SockhubProcess
+
+Start = Callable[..., SockhubProcess]
+SHUTTING_DOWN = {"reason": "shutting down", "reconnect": True}
+
+
+def publish(hub: SockhubProcess, channel: str, data: object) -> None:
+    body = json.dumps({"method": "publish", "params": {"channel": channel, "data": data}}).encode()
+    response = request(hub.port, "POST", "/api/", body,
+                       {"Content-Type": "application/json", "X-API-Sign": api_sign(SECRET, body)})
+    assert response.status == 200 and json.loads(response.body)[0]["error"] is None, response.text
+
+
+def wait_for_log(hub: SockhubProcess, text: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in hub.logs():
+        assert time.monotonic() < deadline, f"{text!r} not logged:\n{hub.logs()}"
+        time.sleep(0.05)
+
+
+def test_health_200_while_serving(sockhub: Start) -> None:
+    hub = sockhub()
+    response = request(hub.port, "GET", "/health")
+    assert response.status == 200 and json.loads(response.body) == {"status": "ok"}
+
+
+def test_sigterm_flushes_then_closes_clients_with_reconnect_advice(sockhub: Start) -> None:
+    hub = sockhub()
+    clients = [ProtocolClient(hub.ws_url) for _ in range(3)]
+    for index, client in enumerate(clients):
+        client.connect(SECRET, str(index))
+        assert client.subscribe("news").get("error") in (None, "")
+    # Published just before the signal: delivered before the close, not lost.
+    publish(hub, "news", {"n": 1})
+    hub.signal(signal.SIGTERM)
+    for client in clients:
+        closed = client.wait_closed()
+        assert closed.code == 3000 and json.loads(closed.reason) == SHUTTING_DOWN
+        messages = [p["body"]["data"] for p in client.pushes if p.get("method") == "message"]
+        assert messages == [{"n": 1}]
+        client.close()
+    assert hub.wait() == 0
+    assert "Traceback" not in hub.logs()
+
+
+def test_sigint_is_graceful_too(sockhub: Start) -> None:
+    hub = sockhub()
+    with ProtocolClient(hub.ws_url) as client:
+        client.connect(SECRET, "1")
+        hub.signal(signal.SIGINT)
+        closed = client.wait_closed()
+        assert closed.code == 3000 and json.loads(closed.reason) == SHUTTING_DOWN
+    assert hub.wait() == 0
+
+
+def test_health_and_api_503_while_draining(sockhub: Start) -> None:
+    hub = sockhub({"shutdown_drain": 1.5})
+    with ProtocolClient(hub.ws_url) as client:
+        client.connect(SECRET, "1")
+        hub.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 1.0
+        while hub.health() == 200:
+            assert time.monotonic() < deadline, "health never turned 503"
+            time.sleep(0.02)
+        assert hub.health() == 503
+        body = b'{"method": "channels", "params": {}}'
+        response = request(hub.port, "POST", "/api/", body,
+                           {"Content-Type": "application/json", "X-API-Sign": api_sign(SECRET, body)})
+        assert response.status == 503
+        closed = client.wait_closed()
+        assert closed.code == 3000 and json.loads(closed.reason) == SHUTTING_DOWN
+    assert hub.wait() == 0
+
+
+def test_sighup_reloads_namespaces_and_keeps_connections(sockhub: Start) -> None:
+    hub = sockhub({"namespaces": [{"name": "chat"}]})
+    with ProtocolClient(hub.ws_url) as client:
+        client.connect(SECRET, "1")
+        assert client.subscribe("chat:room").get("error") in (None, "")
+        assert client.subscribe("news:today")["error"] == "namespace not found"
+        config = json.loads(hub.config_path.read_text())
+        config["namespaces"].append({"name": "news", "history_size": 5, "history_lifetime": 60})
+        hub.config_path.write_text(json.dumps(config))
+        hub.signal(signal.SIGHUP)
+        wait_for_log(hub, "configuration reloaded")
+        # Same connection: the new namespace applies, the old subscription stays.
+        assert client.subscribe("news:today").get("error") in (None, "")
+        publish(hub, "chat:room", "still here")
+        assert client.next_push("message")["body"]["data"] == "still here"
+
+
+def test_sighup_with_a_broken_config_keeps_the_old_one(sockhub: Start) -> None:
+    hub = sockhub()
+    hub.config_path.write_text('{"secret": ')
+    hub.signal(signal.SIGHUP)
+    wait_for_log(hub, "reload refused")
+    assert hub.health() == 200
+    with ProtocolClient(hub.ws_url) as client:
+        client.connect(SECRET, "1")  # the old secret still works
+
+
+def test_sighup_new_secret_applies_to_new_connections(sockhub: Start) -> None:
+    hub = sockhub()
+    config = json.loads(hub.config_path.read_text())
+    config["secret"] = "rotated-secret"
+    hub.config_path.write_text(json.dumps(config))
+    hub.signal(signal.SIGHUP)
+    wait_for_log(hub, "configuration reloaded")
+    with ProtocolClient(hub.ws_url) as client:
+        client.connect("rotated-secret", "1")
+    with ProtocolClient(hub.ws_url) as client:
+        timestamp = str(int(time.time()))
+        with pytest.raises(Closed) as closed:
+            client.call("connect", {"user": "1", "timestamp": timestamp,
+                                    "token": connection_token(SECRET, "1", timestamp)})
+        assert json.loads(closed.value.reason) == {"reason": "invalid token", "reconnect": False}
+
+
+def test_port_in_use_is_one_line(sockhub: Start) -> None:
+    from tests.support.server import run_sockhub
+
+    hub = sockhub()
+    result = run_sockhub(["--config", str(hub.config_path), "--port", str(hub.port), "--address", "127.0.0.1"])
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "sockhub: error:" in last and str(hub.port) in last, result.stderr
+    assert "Traceback" not in result.stderr

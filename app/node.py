@@ -146,7 +146,9 @@ class Node:
         if self.shutting_down:
             client.disconnect(Disconnect(SHUTTING_DOWN, reconnect=True))
             return
-        self._deadlines.push(now + self.options.stale_connection_close_delay, ("stale", client, 0.0))
+        delay = self.options.stale_connection_close_delay
+        if delay > 0:  # 0 turns the stale check off
+            self._deadlines.push(now + delay, ("stale", client, 0.0))
 
     def client_authenticated(self, client: Client) -> None:
         self.hub.add_client(client)
@@ -163,6 +165,8 @@ class Node:
         self._deadlines.push(client.expire_at, ("expire", client, client.expire_at))
 
     def _schedule_presence(self, client: Client) -> None:
+        if self.options.presence_ping_interval <= 0:
+            return  # presence is only added at subscribe
         client.presence_at = self.clock() + self.options.presence_ping_interval
         self._deadlines.push(client.presence_at, ("presence", client, client.presence_at))
 

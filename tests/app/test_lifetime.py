@@ -121,3 +121,13 @@ async def test_presence_expires_without_refresh(harness_factory) -> None:
         h.clock.advance(61)
         await h.node.tick()
         assert await h.node.engine.presence("public:p") == {}
+
+
+async def test_stale_check_off_with_zero_delay(harness_factory) -> None:
+    async with harness_factory(make_options(stale_connection_close_delay=0, presence_ping_interval=0)) as h:
+        idle = h.open()
+        s = await h.connect("1")
+        await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "public:p"}})
+        h.clock.advance(1000)
+        await h.node.tick()
+        assert idle.close_args is None and s.close_args is None

@@ -14,7 +14,7 @@ is installed (redis-py picks it by itself).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +32,8 @@ class Endpoint:
     name: str
     client: Any  # Redis or RedisCluster
     pubsub_pools: list[ConnectionPool]
+    #: Other clients to close with this endpoint (the Sentinel connections).
+    others: list[Any] = field(default_factory=list)
 
 
 def _common(options: Options) -> dict[str, Any]:
@@ -101,6 +103,7 @@ def _sentinel(options: Options) -> list[Endpoint]:
         client = sentinel.master_for(master)
         listener = sentinel.master_for(master)
         out.append(Endpoint(f"sentinel:{master}", client, [listener.connection_pool]))
+    out[0].others.extend(sentinel.sentinels)
     return out
 
 

@@ -107,6 +107,8 @@ class RedisEngine:
                 await pool.disconnect()
             for pool in endpoint.pubsub_pools:
                 await pool.disconnect()
+            for other in endpoint.others:
+                await other.aclose()
 
     @property
     def batchers(self) -> list[Batcher]:

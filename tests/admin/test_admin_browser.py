@@ -119,3 +119,16 @@ async def test_screenshot_script(hub: SockhubProcess, tmp_path: Path) -> None:
     for path in paths:
         assert png_size(path) == (shots.VIEWPORT["width"], shots.VIEWPORT["height"])
         assert 5_000 < path.stat().st_size < shots.MAX_PNG_BYTES
+
+
+async def test_insecure_admin_opens_without_login(tmp_path: Path) -> None:
+    with SockhubProcess(tmp_path, {"secret": "s"}, args=["--web", "--insecure_admin"]) as hub:
+        playwright, browser, page = await browser_page()
+        try:
+            await page.goto(hub.url + "/")
+            await page.wait_for_selector("#nodes .node")
+            assert await page.is_hidden("#login")
+            assert await page.text_content("#status") == "connected"
+        finally:
+            await browser.close()
+            await playwright.stop()

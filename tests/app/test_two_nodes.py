@@ -1,0 +1,108 @@
+"""Two nodes on one real redis-server (the Redis engine): publications,
+control messages (API unsubscribe/disconnect/subscribe acting on the other
+node) and node pings (``stats`` lists both nodes)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any, AsyncIterator, Callable, Iterator
+
+import pytest
+
+from app.engines.redis import RedisEngine
+from app.node import Node
+from app.options import ChannelOptions, Namespace, Options
+from tests.app.conftest import SECRET, RecordingSession, token
+from tests.support.redis import RedisServer, redis_server
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+def options_for(redis: RedisServer, prefix: str) -> Options:
+    options = Options(secret=SECRET, engine="redis", redis_url=redis.url, redis_prefix=prefix,
+                      redis_read_timeout=3, node_ping_interval=0.2)
+    options.namespaces = [Namespace("public", ChannelOptions(anonymous=True, presence=True, join_leave=True))]
+    return options
+
+
+@contextlib.asynccontextmanager
+async def two_nodes(redis: RedisServer) -> AsyncIterator[tuple[Node, Node]]:
+    prefix = f"n{time.monotonic_ns()}"
+    nodes = [Node(options_for(redis, prefix), RedisEngine(options_for(redis, prefix))) for _ in range(2)]
+    for node in nodes:
+        await node.start()
+    try:
+        yield nodes[0], nodes[1]
+    finally:
+        for node in nodes:
+            await node.shutdown()
+
+
+async def until(check: Callable[[], Any], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def connect(node: Node, user: str) -> RecordingSession:
+    session = RecordingSession()
+    session.connection = node.connection_factory(session)
+    session.connection.on_open()
+    await session.connection.on_message(json.dumps({"uid": "1", "method": "connect",
+                                                    "params": token(user, time.time())}))
+    assert session.last()["body"]["client"]
+    return session
+
+
+async def api(node: Node, command: dict) -> list:
+    return json.loads(await node.api.execute(json.dumps(command).encode()))
+
+
+def methods(session: RecordingSession) -> list[str]:
+    """Methods of the pushes (no uid) the session received."""
+    return [m.get("method") for m in session.messages() if "uid" not in m]
+
+
+@pytest.mark.async_timeout(30)
+async def test_publish_and_control_across_nodes(redis: RedisServer) -> None:
+    async with two_nodes(redis) as (one, two):
+        a = await connect(one, "a")
+        await a.connection.on_message(json.dumps({"uid": "s", "method": "subscribe",
+                                                  "params": {"channel": "public:x"}}))
+        await until(lambda: "public:x" in one.hub.channels())
+        await api(two, {"method": "publish", "params": {"channel": "public:x", "data": {"n": 1}}})
+        await until(lambda: "message" in methods(a))
+        assert a.last()["body"]["data"] == {"n": 1}
+
+        await api(two, {"method": "subscribe", "params": {"user": "a", "channel": "news"}})
+        await until(lambda: "subscribe" in methods(a))
+        assert "news" in a.connection.channels
+        assert a.last() == {"method": "subscribe", "body": {"channel": "news", "status": True, "last": "",
+                                                           "messages": None, "recovered": False}}
+        await api(two, {"method": "unsubscribe", "params": {"user": "a", "channel": "public:x"}})
+        await until(lambda: "unsubscribe" in methods(a))
+        assert "public:x" not in a.connection.channels
+        assert a.last() == {"method": "unsubscribe", "body": {"channel": "public:x", "status": True}}
+
+        await api(two, {"method": "disconnect", "params": {"user": "a"}})
+        await until(lambda: a.close_args is not None)
+        assert a.close_advice() == {"reason": "disconnect", "reconnect": False}
+
+
+@pytest.mark.async_timeout(30)
+async def test_stats_lists_both_nodes(redis: RedisServer) -> None:
+    async with two_nodes(redis) as (one, two):
+        want = {one.uid, two.uid}
+        for node in (one, two):
+            await until(lambda: {n["uid"] for n in node.nodes()} == want)
+        items = await api(one, {"method": "stats"})
+        nodes = items[0]["body"]["data"]["nodes"]
+        assert {n["uid"] for n in nodes} == want
+        assert all(n["version"] == "1.8.0" and "metrics" in n for n in nodes)

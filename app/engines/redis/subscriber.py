@@ -97,7 +97,11 @@ class Subscriber:
                 self._confirm.setdefault(topic, deque()).append(future)
                 waiters.append(future)
             self.topics.update(topics)
-            await self._send(conn, "SUBSCRIBE", topics)
+            try:
+                await self._send(conn, "SUBSCRIBE", topics)
+            except (RedisError, OSError) as exc:  # the reader notices too, and reconnects
+                self.topics.difference_update(topics)
+                raise EngineError(f"redis {self._name}: subscribe failed ({exc})") from None
         try:
             results = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), self._op_timeout)
             failed = next((r for r in results if isinstance(r, BaseException)), None)

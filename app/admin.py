@@ -8,13 +8,16 @@ handed, one command at a time, to the node's ApiExecutor, so the admin and the
 HTTP API share one dispatch table (the executor's) and cannot drift apart.
 
 Before a successful ``connect {token, watch}`` any message closes the socket
-(1008); with ``insecure_admin`` sockets start authenticated.  Unlike 1.8,
+(1008), and so does a socket that sent nothing for
+``stale_connection_close_delay`` seconds; with ``insecure_admin`` sockets
+start authenticated.  Unlike 1.8,
 replies are sent whether or not ``watch`` is on; ``watch`` only decides who
 receives the live ``{"method":"message","error":null,"body":<Message>}``
 pushes that :meth:`AdminHub.broadcast` fans out.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -127,6 +130,7 @@ class AdminSocket(WebSocketHandler):
 
     def initialize(self, context: AdminContext) -> None:
         self._ctx = context
+        self._auth_timer: asyncio.TimerHandle | None = None
         self._authenticated = False
         self._watching = False
         self._pending = 0
@@ -146,8 +150,18 @@ class AdminSocket(WebSocketHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         self._authenticated = self._ctx.gate.insecure
+        if not self._authenticated:
+            # An idle socket that never logs in must not hold a connection forever.
+            delay = self._ctx.options().stale_connection_close_delay
+            self._auth_timer = asyncio.get_running_loop().call_later(delay, self._login_overdue)
+
+    def _login_overdue(self) -> None:
+        if not self._authenticated:
+            self.close(1008, "unauthorized")
 
     def on_close(self) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
         self._ctx.hub.discard(self)
 
     async def on_message(self, message: str | bytes) -> None:
@@ -198,6 +212,8 @@ class AdminSocket(WebSocketHandler):
     async def _connect(self, params: dict) -> bool:
         self._authenticated = self._ctx.gate.accepts(params.get("token"))
         if self._authenticated:
+            if self._auth_timer is not None:
+                self._auth_timer.cancel()
             self._watching = bool(params.get("watch"))
             (self._ctx.hub.add if self._watching else self._ctx.hub.discard)(self)
         return True

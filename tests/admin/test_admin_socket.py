@@ -3,6 +3,7 @@ ApiExecutor.  The executor here is a recording fake at the node seam: the real
 node's answers are covered by the end-to-end tests."""
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -169,5 +170,19 @@ async def test_slow_watcher_is_closed() -> None:
         srv.hub.broadcast(Message(uid="m1", channel="c", data="1").to_json().encode())
         await assert_closed(watcher, 1008)
         assert watcher.close_reason == "slow" and len(srv.hub) == 0
+    finally:
+        http.stop()
+
+
+async def test_a_socket_that_never_logs_in_is_closed() -> None:
+    srv, http = await start(replace(OPTS, stale_connection_close_delay=0.2))
+    try:
+        idle = await srv.connect()
+        await assert_closed(idle, 1008)
+        # a socket that logged in in time is not affected by the timer
+        ws = await srv.login()
+        await asyncio.sleep(0.3)
+        assert (await call(ws, {"method": "ping"}))[0]["body"] == "pong"
+        ws.close()
     finally:
         http.stop()

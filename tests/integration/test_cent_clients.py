@@ -75,6 +75,15 @@ def test_cent_21_every_method(sockhub: Start) -> None:
         node = api.send()[0]
         assert node["error"] is None and node["body"]["data"]["uid"] == stats["nodes"][0]["uid"]
 
+        # Beyond 1.x, through cent's generic batch call: server-side subscribe of
+        # every connection of a user, and history removal.
+        api.add("subscribe", {"user": "42", "channel": "public:extra"})
+        api.add("history_remove", {"channel": "news"})
+        replies = api.send()
+        assert [(r["method"], r["error"]) for r in replies] == [("subscribe", None), ("history_remove", None)]
+        assert "public:extra" in api.channels()
+        assert api.history("news") == []
+
         with pytest.raises(cent.ResponseError, match="namespace not found"):
             api.publish("nope:x", {})
         with pytest.raises(cent.RequestException):

@@ -175,11 +175,16 @@ class AdminSocket(WebSocketHandler):
             self.close(1007, "invalid message")
             return
         items: list[str] = []
-        for command in commands:
-            item = await self._run(command)
-            if item is None:  # the socket was closed
-                return
-            items.append(item)
+        try:
+            for command in commands:
+                item = await self._run(command)
+                if item is None:  # the socket was closed
+                    return
+                items.append(item)
+        except Exception:  # the loop boundary of one admin message
+            logger.exception("admin command failed")
+            self.close(1011, "internal server error")
+            return
         self._write("[" + ",".join(items) + "]")
 
     async def _run(self, command: dict) -> str | None:
@@ -207,7 +212,11 @@ class AdminSocket(WebSocketHandler):
             text = getattr(exc, "text", str(exc))
             return reply_item(str(command.get("method") or ""), command.get("uid") or "", text)
         # The executor answers an array; one command in, its one item out.
-        return reply.decode().strip()[1:-1].strip()
+        item = reply.decode().strip()[1:-1].strip()
+        if not item:
+            logger.error("API executor gave no reply item for %r", command.get("method"))
+            return reply_item(str(command.get("method") or ""), command.get("uid") or "", "internal server error")
+        return item
 
     async def _connect(self, params: dict) -> bool:
         self._authenticated = self._ctx.gate.accepts(params.get("token"))

@@ -36,6 +36,8 @@ class FakeApi:
         self.received.append(command)
         if command.get("method") == "nope":
             raise FakeApiError(400, "unknown method")
+        if command.get("method") == "explode":
+            raise RuntimeError("a bug in the executor")
         item = {"method": command["method"], "error": None, "body": {"echo": command.get("params")}}
         if command.get("uid"):
             item = {"uid": command["uid"], **item}
@@ -184,5 +186,18 @@ async def test_a_socket_that_never_logs_in_is_closed() -> None:
         await asyncio.sleep(0.3)
         assert (await call(ws, {"method": "ping"}))[0]["body"] == "pong"
         ws.close()
+    finally:
+        http.stop()
+
+
+async def test_an_executor_bug_closes_only_that_socket() -> None:
+    srv, http = await start(OPTS)
+    try:
+        ws = await srv.login()
+        await ws.write_message(json.dumps({"method": "explode"}))
+        await assert_closed(ws, 1011)
+        other = await srv.login()
+        assert (await call(other, {"method": "ping"}))[0]["body"] == "pong"
+        other.close()
     finally:
         http.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 
 import pytest
 
@@ -21,7 +22,7 @@ def msg(channel: str) -> Message:
     return Message(uid=new_uid(), channel=channel, data='"x"')
 
 
-async def until(check, limit: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+async def until(check: Callable[[], bool], limit: float = 15.0) -> None:
     async def loop() -> None:
         while not check():
             await asyncio.sleep(0.05)

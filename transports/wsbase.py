@@ -16,13 +16,14 @@ import hashlib
 import logging
 from typing import Any
 
-from tornado.iostream import IOStream
+from tornado.iostream import IOStream, SSLIOStream
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.utilities import LocalProtocolError
 
 from transports.headers import BaseHandler
 from transports.session import Session
+from transports.streamtransport import StreamTransport
 
 logger = logging.getLogger("sockhub.transports.websocket")
 
@@ -223,6 +224,10 @@ class UpgradeHandler(BaseHandler):
         await self._take_over(stream, handshake)
 
     async def _take_over(self, stream: IOStream, handshake: bytes) -> None:
+        if isinstance(stream, SSLIOStream):
+            # TLS state lives in Tornado's stream: keep it (slower path).
+            StreamTransport(stream, self.make_peer(handshake, b"")).start()
+            return
         # Tornado keeps bytes it read ahead in a private buffer; they belong
         # to the websocket now.
         leftover = bytes(getattr(stream, "_read_buffer", b""))

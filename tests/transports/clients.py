@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from wsproto import WSConnection
@@ -251,9 +252,10 @@ class HttpClient:
 class WsClient:
     """A websocket client on wsproto; SockJS framing or raw messages."""
 
-    def __init__(self, port: int, path: str) -> None:
+    def __init__(self, port: int, path: str, ssl: Any = None) -> None:
         self.port = port
         self.path = path
+        self.ssl = ssl
         self.frames: asyncio.Queue[str] = asyncio.Queue()
         self.close_event: CloseConnection | None = None
         self.closed = asyncio.Event()
@@ -265,7 +267,11 @@ class WsClient:
         self.requests = 1
 
     async def start(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
+        if self.ssl is not None:
+            self._reader, self._writer = await asyncio.open_connection(
+                "127.0.0.1", self.port, ssl=self.ssl, server_hostname="localhost")
+        else:
+            self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
         self._writer.write(self._ws.send(Request(host=f"127.0.0.1:{self.port}", target=self.path)))
         accepted = asyncio.get_running_loop().create_future()
         self._task = asyncio.get_running_loop().create_task(self._run(accepted))

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>centrifuge-js test page</title></head>
 <body>
-<script src="%(sockhub)s/static/js/sockjs.min.js"></script>
+%(sockjs)s
 <script src="%(sockhub)s/static/js/centrifuge.js"></script>
 <script>
 "use strict";
@@ -62,7 +62,10 @@ window.harness = {
   },
   presence: function (channel) { return this.subs[channel].presence(); },
   history: function (channel) { return this.subs[channel].history(); },
-  transportName: function () { return this.centrifuge._transport.transport || null; },
+  transportName: function () {
+    var t = this.centrifuge._transport;
+    return t instanceof WebSocket ? "raw-websocket" : (t.transport || null);
+  },
   dropTransport: function () { this.centrifuge._transport.close(); }
 };
 </script>
@@ -109,9 +112,12 @@ class Backend:
         backend = self
 
         class PageHandler(RequestHandler):
-            def get(self) -> None:
+            """/page loads sockjs-client; /page-raw does not (raw websocket)."""
+
+            def get(self, raw: str) -> None:
+                sockjs = "" if raw else f'<script src="{backend.sockhub_url}/static/js/sockjs.min.js"></script>'
                 self.set_header("Content-Type", "text/html; charset=utf-8")
-                self.finish(PAGE % {"sockhub": backend.sockhub_url})
+                self.finish(PAGE % {"sockhub": backend.sockhub_url, "sockjs": sockjs})
 
         class AuthHandler(RequestHandler):
             def post(self) -> None:
@@ -126,7 +132,7 @@ class Backend:
             def get(self) -> None:
                 self.set_status(204)
 
-        return Application([(r"/page", PageHandler), (r"/auth", AuthHandler), (r"/refresh", RefreshHandler),
+        return Application([(r"/page(-raw)?", PageHandler), (r"/auth", AuthHandler), (r"/refresh", RefreshHandler),
                             (r"/favicon.ico", NoFavicon)])
 
     @asynccontextmanager

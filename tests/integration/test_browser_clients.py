@@ -1,5 +1,5 @@
 """centrifuge 1.5.0 + sockjs-client 1.6.1, unchanged, in Chromium against a
-real sockhub, over four SockJS transports.
+real sockhub, over four SockJS transports and the raw websocket.
 
 Each run: connect with a token from the backend, subscribe, receive a cent
 publish, read presence and history, see another client join and leave,
@@ -28,7 +28,8 @@ CONFIG = {
     "connection_lifetime": 2, "expired_connection_close_delay": 2,
     "sockjs_heartbeat_delay": 2,
 }
-TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "xhr-polling"]
+#: SockJS transports, and centrifuge-js's raw websocket mode (no sockjs-client on the page).
+TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "xhr-polling", "raw-websocket"]
 
 
 def message_numbers(log: list[dict]) -> list[int]:
@@ -44,8 +45,13 @@ async def test_centrifuge_js_over_sockjs(sockhub: Start, transport: str) -> None
     backend = Backend(SECRET, hub.url, user="42", info='{"name":"browser"}')
     async with backend.serving(), chromium() as browser:
         page = await browser.new_page()
-        await page.goto(backend.url + "/page")
-        params = {**backend.connect_params(), "url": hub.url + "/connection", "transport": transport}
+        if transport == "raw-websocket":
+            await page.goto(backend.url + "/page-raw")
+            url = hub.url.replace("http://", "ws://")  # the client appends /connection/websocket
+        else:
+            await page.goto(backend.url + "/page")
+            url = hub.url + "/connection"
+        params = {**backend.connect_params(), "url": url, "transport": transport}
         await page.evaluate("p => harness.start(p)", params)
 
         # Connect with a token, over the transport asked for.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -62,6 +63,7 @@ class Subscriber:
         self._conn: Any = None
         self._confirm: dict[str, deque[asyncio.Future[None]]] = {}
         self._ready = asyncio.Event()
+        self._last_reply = 0.0
         self._task: asyncio.Task[None] | None = None
         #: Connections established and attempts made; tests and stats read them.
         self.connects = 0
@@ -160,17 +162,34 @@ class Subscriber:
         self._ready.set()
 
     async def _read(self, conn: Any) -> None:
-        silent = 0.0
-        while True:
-            reply = await conn.read_response(timeout=self._ping_after, push_request=True)
-            if reply is None:
-                silent += self._ping_after
+        """Read until the connection fails; PING it when it falls silent.
+
+        The reading task blocks without a per-read timeout (cheaper per
+        message); this watchdog loop decides when silence means death."""
+        loop = asyncio.get_running_loop()
+        self._last_reply = loop.time()
+        reader = asyncio.create_task(self._read_replies(conn), name=f"sockhub-redis-read-{self._name}")
+        try:
+            while True:
+                await asyncio.wait({reader}, timeout=self._ping_after)
+                if reader.done():
+                    reader.result()  # its error ends this connection
+                    return
+                silent = loop.time() - self._last_reply
                 if silent > self._ping_after * 3:
                     raise TimeoutError("no reply to PING")
-                async with self._lock:
-                    await conn.send_command("PING")
-                continue
-            silent = 0.0
+                if silent >= self._ping_after:
+                    async with self._lock:
+                        await conn.send_command("PING")
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    async def _read_replies(self, conn: Any) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            reply = await conn.read_response(timeout=math.inf, push_request=True)
+            self._last_reply = loop.time()
             self._on_reply(reply)
 
     def _on_reply(self, reply: Any) -> None:

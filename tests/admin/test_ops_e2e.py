@@ -66,9 +66,6 @@ async def test_tls_serves_https_and_the_admin_socket(tmp_path: Path) -> None:
         assert status != 200
 
 
-@pytest.mark.xfail(strict=True, reason="transports/wsbase.py moves the upgraded connection to asyncio "
-                   "through socket.dup(), which drops the TLS layer: wss never completes (for the transports "
-                   "engineer to fix)")
 async def test_tls_serves_wss(tmp_path: Path) -> None:
     cert, key = make_cert(tmp_path)
     with TlsSockhub(tmp_path, cert, key, {"secret": "tls-secret"}) as hub:

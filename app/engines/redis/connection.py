@@ -76,7 +76,11 @@ def build_endpoints(options: Options) -> list[Endpoint]:
         return _sentinel(options)
     common = _common(options)
     if options.redis_url:
-        return [_plain(url, lambda url=url: ConnectionPool.from_url(url, **common)) for url in _split(options.redis_url)]
+        # named by host:port only: a URL may hold the password, and names reach the logs
+        return [
+            _plain(f"{host}:{port}", lambda url=url: ConnectionPool.from_url(url, **common))
+            for url, (host, port) in zip(_split(options.redis_url), addresses(options))
+        ]
     return [
         _plain(f"{host}:{port}", lambda host=host, port=port: ConnectionPool(host=host, port=port, db=options.redis_db, **common))
         for host, port in addresses(options)

@@ -139,7 +139,7 @@ class Subscriber:
                 conn = await asyncio.wait_for(pool.get_connection(), self._op_timeout)
                 await self._resubscribe(conn)
                 if failing:
-                    logger.warning("redis %s back: resubscribed %d channels' topics", self._name, len(self.topics))
+                    logger.warning("redis %s back: resubscribed %d topics", self._name, len(self.topics))
                 failing, backoff = False, _MIN_BACKOFF
                 await self._read(conn)
             except (RedisError, OSError, TimeoutError) as exc:

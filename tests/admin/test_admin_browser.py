@@ -14,6 +14,7 @@ from playwright.async_api import async_playwright
 
 from tests.admin.clients import RawClient
 from tests.admin.shots import ink_in_box, png_size
+from tests.support.net import free_port
 from tests.support.server import ROOT, SockhubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.async_timeout(90)]
@@ -129,6 +130,22 @@ async def test_insecure_admin_opens_without_login(tmp_path: Path) -> None:
             await page.wait_for_selector("#nodes .node")
             assert await page.is_hidden("#login")
             assert await page.text_content("#status") == "connected"
+        finally:
+            await browser.close()
+            await playwright.stop()
+
+
+async def test_page_under_a_prefix_on_the_admin_port(tmp_path: Path) -> None:
+    admin_port = free_port()
+    config = {**shots.CONFIG, "http_prefix": "/ops"}
+    with SockhubProcess(tmp_path, config, args=["--web", "--admin_port", str(admin_port)]):
+        playwright, browser, page = await browser_page()
+        try:
+            await shots.admin_login(page, f"http://127.0.0.1:{admin_port}/ops", shots.PASSWORD)
+            reply = await shots.publish_from_admin(page, "news", {"via": "prefix"})
+            assert reply["error"] is None
+            await page.wait_for_selector("#live li")
+            assert "prefix" in (await page.text_content("#live li") or "")
         finally:
             await browser.close()
             await playwright.stop()

@@ -202,3 +202,22 @@ async def test_recovery_reads_newest_with_limit_one(harness_factory) -> None:
         everything = await h.engine.history("rec")
         last_seen = everything.index(sent[0])
         assert everything[:last_seen] == [sent[2], sent[1]]  # what a client that saw sent[0] missed
+
+
+@pytest.mark.parametrize("engine_class", ["MemoryEngine", "RedisEngine"])
+def test_engine_implements_every_method_of_the_seam_with_its_signature(engine_class: str) -> None:
+    import inspect
+
+    from app.engines.base import Engine
+    from app.engines.memory import MemoryEngine
+    from app.engines.redis import RedisEngine
+
+    cls = {"MemoryEngine": MemoryEngine, "RedisEngine": RedisEngine}[engine_class]
+    methods = [n for n, v in vars(Engine).items() if inspect.iscoroutinefunction(v)]
+    assert len(methods) == 15
+    for name in methods:
+        theirs = inspect.signature(getattr(cls, name))
+        ours = inspect.signature(getattr(Engine, name))
+        assert list(theirs.parameters) == list(ours.parameters), name
+        assert inspect.iscoroutinefunction(getattr(cls, name)), name
+    assert cls.name in ("Memory", "Redis")

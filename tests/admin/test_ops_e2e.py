@@ -97,3 +97,16 @@ def test_pid_file_lives_as_long_as_the_server(tmp_path: Path) -> None:
         assert pid_file.read_text().strip() == str(hub.pid)
     assert hub.returncode == 0
     assert not pid_file.exists()
+
+
+def test_json_logs_at_the_chosen_level(tmp_path: Path) -> None:
+    with SockhubProcess(tmp_path, {"secret": "s"}, args=["--log_format", "json", "--log_level", "debug"]) as hub:
+        urllib.request.urlopen(hub.url + "/health", timeout=5).close()
+    lines = [line for line in hub.logs().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert entries and all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
+    assert any(e["logger"] == "sockhub.server" and e["message"].startswith("listening on") for e in entries)
+    assert any("GET /health" in e["message"] for e in entries)  # access lines only at debug
+    with SockhubProcess(tmp_path, {"secret": "s"}, args=["--log_level", "error"], name="quiet") as quiet:
+        urllib.request.urlopen(quiet.url + "/health", timeout=5).close()
+    assert "listening on" not in quiet.logs() and "GET /health" not in quiet.logs()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from app.engines.base import HistoryOptions
+from app.engines.base import EngineError, HistoryOptions
 from app.engines.redis import RedisEngine
 from app.engines.redis.keys import Names, fnv1a64, jump_hash, shard_index
 from app.models import ClientInfo, Message, new_uid
@@ -132,6 +132,44 @@ async def test_sentinel_master_serves_the_engine(sentinel: SentinelSetup) -> Non
     client = aioredis.Redis(port=sentinel.master.port)
     assert await client.llen(Names(options.redis_prefix).history_list("news")) == 1
     await client.aclose()
+
+
+@pytest.mark.slow
+@pytest.mark.async_timeout(90)
+async def test_sentinel_failover_engine_follows_the_new_master() -> None:
+    with redis_sentinel(with_replica=True) as setup:
+        assert setup.replica is not None
+        options = Options(
+            engine="redis", redis_master_name=setup.master_name, redis_sentinels=setup.sentinels,
+            redis_prefix="t" + new_uid()[:10], redis_read_timeout=1,
+        )
+        engine = RedisEngine(options)
+        handler = RecordingHandler()
+        async with running(engine, handler):
+            await engine.subscribe("news")
+            before = msg("news")
+            await engine.publish_message(before, HIST)
+            await handler.wait_until(lambda: before in handler.of("message"))
+            await asyncio.to_thread(setup.master.stop)
+
+            async def promoted() -> None:
+                while await asyncio.to_thread(setup.current_master_port) != setup.replica.port:
+                    await asyncio.sleep(0.2)
+
+            await asyncio.wait_for(promoted(), 30)
+            after = None
+            for _ in range(100):  # the listener moves to the new master by itself
+                probe = msg("news")
+                try:
+                    await engine.publish_message(probe, HIST)
+                    await handler.wait_until(lambda probe=probe: probe in handler.of("message"), timeout=0.3)
+                    after = probe
+                    break
+                except (EngineError, TimeoutError):
+                    await asyncio.sleep(0.1)
+            assert after is not None
+            history = await engine.history("news")
+            assert history[0] == after and history[-1] == before  # replicated before the failover
 
 
 # -- Cluster ------------------------------------------------------------------

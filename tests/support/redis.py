@@ -101,32 +101,53 @@ def redis_servers(count: int) -> Iterator[list[RedisServer]]:
 class SentinelSetup:
     master: RedisServer
     sentinel: RedisServer
+    replica: RedisServer | None = None
     master_name: str = "sockhub-master"
 
     @property
     def sentinels(self) -> str:
         return f"127.0.0.1:{self.sentinel.port}"
 
+    def current_master_port(self) -> int:
+        """The master's port as Sentinel reports it now."""
+        reply = self.sentinel.cli("SENTINEL", "get-master-addr-by-name", self.master_name).split()
+        return int(reply[1])
+
 
 @contextlib.contextmanager
-def redis_sentinel() -> Iterator[SentinelSetup]:
-    """One master and one Sentinel monitoring it (quorum 1)."""
-    with redis_server() as master:
-        port = free_port()
+def redis_sentinel(with_replica: bool = False) -> Iterator[SentinelSetup]:
+    """One master (and optionally one replica of it) with one Sentinel, quorum 1.
+
+    With a replica, stopping the master makes Sentinel promote the replica
+    after about a second."""
+    with contextlib.ExitStack() as stack:
+        master = stack.enter_context(redis_server())
+        replica = None
+        if with_replica:
+            replica = stack.enter_context(redis_server("--replicaof", "127.0.0.1", str(master.port)))
+            _wait_for(lambda: "master_link_status:up" in replica.cli("INFO", "replication"))
         workdir = _tmpdir("sentinel")
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         config = workdir / "sentinel.conf"  # Sentinel rewrites its config, so it gets its own copy
         config.write_text(
             f"sentinel monitor sockhub-master 127.0.0.1 {master.port} 1\n"
-            "sentinel down-after-milliseconds sockhub-master 2000\n"
+            "sentinel down-after-milliseconds sockhub-master 1000\n"
+            "sentinel failover-timeout sockhub-master 10000\n"
         )
-        sentinel = RedisServer(port, workdir, ["--sentinel"], config_file=config)
+        sentinel = RedisServer(free_port(), workdir, ["--sentinel"], config_file=config)
         sentinel.start()
-        try:
-            _wait_for(lambda: f"{master.port}" in sentinel.cli("SENTINEL", "get-master-addr-by-name", "sockhub-master"))
-            yield SentinelSetup(master, sentinel)
-        finally:
-            sentinel.stop()
-            shutil.rmtree(workdir, ignore_errors=True)
+        stack.callback(sentinel.stop)
+        setup = SentinelSetup(master, sentinel, replica)
+        _wait_for(lambda: setup.current_master_port() == master.port)
+        if replica is not None:
+            _wait_for(lambda: "num-slaves" in sentinel.cli("SENTINEL", "master", setup.master_name)
+                      and _known_replicas(sentinel, setup.master_name) > 0)
+        yield setup
+
+
+def _known_replicas(sentinel: RedisServer, name: str) -> int:
+    lines = sentinel.cli("SENTINEL", "master", name).split()
+    return int(lines[lines.index("num-slaves") + 1])
 
 
 def _cluster_port() -> int:

@@ -54,11 +54,23 @@ class EngineHandler(Protocol):
 
 
 class Engine(Protocol):
+    """Broker, history and presence behind a node.
+
+    Every method may raise :class:`EngineError`, promptly (within a couple of
+    seconds) when its backend is unavailable; ``unsubscribe`` never does.
+    Messages of one channel published from one node reach every node in
+    publish order.  Implementations: app.engines.memory (delivers to the
+    handler synchronously, inside ``publish_*``) and app.engines.redis
+    (delivers asynchronously, through Redis, to every node including the
+    publisher).  tests/engines/test_contract.py is the executable contract."""
+
     #: "Memory" or "Redis": what admin `info` reports.
     name: str
 
     async def run(self, handler: EngineHandler) -> None:
-        """Start (connect, subscribe control channels).  Returns once ready."""
+        """Start (connect, subscribe control channels).  Returns once ready,
+        or, for Redis, after a short wait when it is unreachable: the engine
+        keeps connecting in the background and the node stays up."""
         ...
 
     async def shutdown(self) -> None: ...

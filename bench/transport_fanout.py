@@ -67,7 +67,7 @@ def serve_sockhub(port: int) -> None:
 
     async def main() -> None:
         router = SockJSRouter(factory, "/bcast")
-        Application(router.urls).listen(port, "127.0.0.1")  # type: ignore[arg-type]
+        Application(router.urls).listen(port, "127.0.0.1")
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -77,7 +77,7 @@ def serve_sockjs_tornado(port: int) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
-    from sockjs.tornado import SockJSConnection, SockJSRouter
+    from sockjs.tornado import SockJSConnection, SockJSRouter  # type: ignore[import-untyped]
     from tornado.web import Application
 
     participants: set[SockJSConnection] = set()

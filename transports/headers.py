@@ -5,6 +5,7 @@ import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
+from tornado.httputil import responses
 from tornado.web import RequestHandler
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class BaseHandler(RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "text/plain;charset=UTF-8")
-        self.finish(self._reason)
+        self.finish(responses.get(status_code, "Error"))
 
     def plain_error(self, status: int, text: str) -> None:
         """A protocol error in sockjs-protocol's form: status and a text body."""

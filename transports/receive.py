@@ -28,9 +28,9 @@ def parse_messages(payload: bytes) -> list[str]:
 class SendHandler(BaseHandler):
     """POST messages to an existing session (xhr_send or jsonp_send)."""
 
-    SUPPORTED_METHODS = ("POST", "OPTIONS")  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("POST", "OPTIONS")
 
-    def initialize(self, router: Any, jsonp: bool = False, **_: Any) -> None:  # type: ignore[override]
+    def initialize(self, router: Any, jsonp: bool = False, **_: Any) -> None:
         super().initialize(router)
         self._jsonp = jsonp
 
@@ -68,9 +68,8 @@ class SendHandler(BaseHandler):
     def _payload(self, body: bytes) -> bytes:
         content_type = self.request.headers.get("Content-Type", "")
         if self._jsonp and content_type.startswith("application/x-www-form-urlencoded"):
-            values = parse_qs(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
-            values = values.get("d", [""])
-            return values[0].encode("latin-1")
+            form = parse_qs(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+            return form.get("d", [""])[0].encode("latin-1")
         return body
 
     def _clear_representation_headers(self) -> None:

@@ -34,7 +34,7 @@ class GreetingHandler(BaseHandler):
 class InfoHandler(BaseHandler):
     """Server capabilities; also the client's round-trip probe (answer fast)."""
 
-    SUPPORTED_METHODS = ("GET", "OPTIONS")  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("GET", "OPTIONS")
 
     def get(self) -> None:
         settings = self.router.settings
@@ -58,7 +58,7 @@ class InfoHandler(BaseHandler):
 class IframeHandler(BaseHandler):
     """``iframe*.html``: strongly cached, ETag and 304 (Tornado computes them)."""
 
-    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("GET",)
 
     def compute_etag(self) -> str | None:
         # Tornado's default (a hash of the body), which BaseHandler turns off.

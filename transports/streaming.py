@@ -87,10 +87,11 @@ class ReceiverHandler(BaseHandler):
 
     framing: Framing
 
-    def initialize(self, router: Any, framing: Framing, **_: Any) -> None:  # type: ignore[override]
+    def initialize(self, router: Any, framing: Framing | None = None, **_: Any) -> None:
         super().initialize(router)
+        assert framing is not None, "the router passes each rule its framing"
         self.framing = framing
-        self.SUPPORTED_METHODS = (framing.method, "OPTIONS")  # type: ignore[assignment]
+        self.SUPPORTED_METHODS = (framing.method, "OPTIONS")
         self._callback = ""
         self._session: Session | None = None
         self._ended = False
@@ -175,7 +176,8 @@ class ReceiverHandler(BaseHandler):
             self._end()
             return False
         self._inflight += len(data)
-        self.flush().add_done_callback(lambda _f, n=len(data): self._written(n))
+        size = len(data)
+        self.flush().add_done_callback(lambda _f: self._written(size))
         return True
 
     def _written(self, n: int) -> None:

@@ -46,7 +46,7 @@ class StreamTransport(asyncio.Transport):
     def write(self, data: Any) -> None:
         if self._closing or self._stream.closed():
             return
-        self._last_write = self._stream.write(bytes(data))  # type: ignore[assignment]
+        self._last_write = self._stream.write(bytes(data))
 
     def get_write_buffer_size(self) -> int:
         # Tornado has no public accessor for its pending output.

@@ -63,7 +63,7 @@ def make_routers(base: SockJSSettings | None = None) -> list[SockJSRouter]:
 
 def make_app(routers: list[SockJSRouter]) -> Application:
     rules = [rule for router in routers for rule in router.urls]
-    return Application(rules)  # type: ignore[arg-type]
+    return Application(rules)
 
 
 async def _serve(port: int, address: str) -> None:

@@ -201,7 +201,7 @@ class WebSocketPeer(asyncio.Protocol):
 class UpgradeHandler(BaseHandler):
     """Checks and answers the upgrade, then hands the socket to a peer."""
 
-    SUPPORTED_METHODS = ("GET", "POST", "OPTIONS", "PUT", "DELETE")  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("GET", "POST", "OPTIONS", "PUT", "DELETE")
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
         raise NotImplementedError

@@ -353,4 +353,5 @@ def sockjs_client(port: int, transport: str, prefix: str = "/echo",
 def messages(frame: str) -> list[str]:
     """The messages of an ``a[...]`` frame."""
     assert frame.startswith("a"), frame
-    return json.loads(frame[1:])
+    items: list[str] = json.loads(frame[1:])
+    return items

@@ -81,7 +81,7 @@ async def serve(prefix: str = "/echo", **overrides: object) -> AsyncIterator[Ser
 
     router = SockJSRouter(factory, prefix, replace(FAST, **overrides))  # type: ignore[arg-type]
     port = free_port()
-    server = HTTPServer(Application(router.urls))  # type: ignore[arg-type]
+    server = HTTPServer(Application(router.urls))
     server.listen(port, "127.0.0.1")
     try:
         yield Server(port, router, connections)

@@ -35,7 +35,7 @@ async def test_sockjs_client_over_every_transport(origin: str) -> None:
     port, page_port = free_port(), free_port()
     sockjs_base = f"http://127.0.0.1:{port}"
     page_rule = (r"/", PageHandler, {"client_js": sockjs_base + "/connection/static/sockjs.min.js"})
-    server = HTTPServer(Application([page_rule, *router.urls]))  # type: ignore[list-item]
+    server = HTTPServer(Application([page_rule, *router.urls]))
     server.listen(port, "127.0.0.1")
     # Cross-origin: the page comes from another port (sockjs-client then uses
     # CORS, or the iframe trick; htmlfile is same-origin only in 1.x).

@@ -83,7 +83,7 @@ async def test_3_dead_peers_during_broadcast_hurt_nobody() -> None:
     hub = Hub()
     router = SockJSRouter(hub.factory, "/hub", SockJSSettings(heartbeat_delay=30))
     port = free_port()
-    server = HTTPServer(Application(router.urls))  # type: ignore[arg-type]
+    server = HTTPServer(Application(router.urls))
     server.listen(port, "127.0.0.1")
     # A publisher and 1,000 subscribers; 500 of them vanish mid-broadcast.
     clients = [WsClient(port, f"/hub/0/s{i}/websocket") for i in range(1001)]
@@ -204,7 +204,7 @@ def test_router_built_before_the_loop_expires_sessions() -> None:
     port = free_port()
 
     async def scenario() -> None:
-        server = HTTPServer(Application(router.urls))  # type: ignore[arg-type]
+        server = HTTPServer(Application(router.urls))
         server.listen(port, "127.0.0.1")
         try:
             resp, body = await fetch(port, "POST", "/early/0/e1/xhr")

@@ -39,7 +39,7 @@ async def test_websockets_over_tls(tmp_path: Path) -> None:
 
     router = SockJSRouter(factory, "/echo", replace(FAST, heartbeat_delay=5, ping_interval=5))
     port = free_port()
-    server = HTTPServer(Application(router.urls), ssl_options=server_ctx)  # type: ignore[arg-type]
+    server = HTTPServer(Application(router.urls), ssl_options=server_ctx)
     server.listen(port, "127.0.0.1")
     try:
         sockjs = WsClient(port, "/echo/0/tls/websocket", ssl=client_ctx)

@@ -126,3 +126,24 @@ async def test_node_starts_while_redis_is_down_and_connects_later() -> None:
             await engine.subscribe("late")
             probe = await delivered_after_recovery(engine, handler, "late")
             assert await engine.history("late") == [probe]
+
+
+async def test_password_and_database_are_used_and_a_wrong_password_fails_cleanly() -> None:
+    with redis_server("--requirepass", "s3cret") as server:
+        base = {"redis_host": "127.0.0.1", "redis_port": str(server.port), "redis_db": 3}
+        good = RedisEngine(redis_options("", redis_password="s3cret", **base))
+        handler = RecordingHandler()
+        async with running(good, handler):
+            await good.subscribe("db")
+            sent = msg("db")
+            await good.publish_message(sent, HIST)
+            await handler.wait_until(lambda: sent in handler.of("message"))
+        assert server.cli("-a", "s3cret", "--no-auth-warning", "-n", "3", "DBSIZE").strip() == "1"
+        assert server.cli("-a", "s3cret", "--no-auth-warning", "-n", "0", "DBSIZE").strip() == "0"
+
+        bad = RedisEngine(redis_options("", redis_password="wrong", **base))
+        async with running(bad, RecordingHandler()):  # the node stays up
+            with pytest.raises(EngineError):
+                await asyncio.wait_for(bad.publish_message(msg("db"), HIST), PROMPT)
+            with pytest.raises(EngineError):
+                await asyncio.wait_for(bad.subscribe("db"), PROMPT)

@@ -122,6 +122,10 @@ class WebSocketPeer(asyncio.Protocol):
         """Start the closing handshake; the tick aborts it if it stalls."""
         if not self._open:
             return
+        if not (1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999):
+            code = 1000  # a code RFC 6455 forbids on the wire would fail the client
+        # A control frame carries at most 125 bytes: 2 for the code.
+        reason = reason.encode("utf-8")[:123].decode("utf-8", "ignore")
         try:
             data = self._ws.send(CloseConnection(code=code, reason=reason))
         except LocalProtocolError:

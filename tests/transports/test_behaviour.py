@@ -5,10 +5,16 @@ import asyncio
 import json
 
 import pytest
+from tornado.httpserver import HTTPServer
+from tornado.web import Application
 
+from tests.support.net import free_port
 from tests.transports.clients import (FrameParser, HttpClient, WsClient, fetch, messages,
                                       request, sockjs_client)
 from tests.transports.conftest import POLLING, serve
+from transports.interfaces import Connection, Session
+from transports.router import SockJSRouter
+from transports.settings import SockJSSettings
 
 
 async def wait_for(predicate, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
@@ -294,3 +300,60 @@ async def test_static_urls() -> None:
         info = json.loads(body)
         assert info["websocket"] is True and info["origins"] == ["*:*"]
         assert 0 <= info["entropy"] < 2**32
+
+
+async def test_slow_application_pauses_a_flooding_websocket() -> None:
+    gate = asyncio.Event()
+    received: list[str] = []
+
+    class Slow:
+        def __init__(self, session: Session) -> None:
+            self.session = session
+
+        def on_open(self) -> None: ...
+
+        async def on_message(self, text: str) -> None:
+            await gate.wait()
+            received.append(text)
+
+        def on_close(self) -> None: ...
+
+    sessions: list[Session] = []
+
+    def factory(session: Session) -> Connection:
+        sessions.append(session)
+        return Slow(session)
+
+    router = SockJSRouter(factory, "/slow", SockJSSettings())
+    port = free_port()
+    server = HTTPServer(Application(router.urls))
+    server.listen(port, "127.0.0.1")
+    client = WsClient(port, "/slow/websocket")
+    try:
+        await client.start()
+        for i in range(2000):
+            await client.send_text(str(i))
+        peer = sessions[0]._sink  # type: ignore[attr-defined]
+        await wait_for(lambda: not peer._transport.is_reading())
+        gate.set()
+        await wait_for(lambda: len(received) == 2000, timeout=10)
+        assert received == [str(i) for i in range(2000)]
+        await wait_for(lambda: peer._transport.is_reading())
+    finally:
+        await client.close()
+        server.stop()
+        await router.stop()
+        await server.close_all_connections()
+
+
+async def test_raw_websocket_close_codes_are_valid_on_the_wire() -> None:
+    async with serve() as srv:
+        for code, expected in ((2010, 1000), (3000, 3000), (5000, 1000)):
+            client = WsClient(srv.port, "/echo/websocket")
+            await client.start()
+            await wait_for(lambda: len(srv.connections) and srv.connections[-1].opened == 1)
+            srv.connections[-1].session.close(code, "r" * 300)
+            await asyncio.wait_for(client.closed.wait(), 5)
+            assert client.close_event is not None and client.close_event.code == expected
+            assert client.close_event.reason == "r" * 123
+            await client.close()

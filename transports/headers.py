@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 from email.utils import formatdate
+from http.client import responses
 from typing import TYPE_CHECKING, Any
 
-from tornado.httputil import responses
 from tornado.web import RequestHandler
 
 if TYPE_CHECKING:

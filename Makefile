@@ -4,17 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
+APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run test system-deps venv js clean
+.PHONY: run demo test base-deps system-deps venv js clean
 
-run: venv js config.json
+# Installs what is missing, then serves (memory engine, admin page and demo) until Ctrl-C.
+run: base-deps venv js config.json
 	$(BIN)/sockhub --config config.json --port $(PORT) --engine memory --web
 
-test: system-deps venv js
+# The quick-start demo: no secrets, open http://localhost:$(PORT)/demo/.
+demo: base-deps venv js
+	$(BIN)/sockhub --insecure --insecure_api --web --port $(PORT)
+
+test: base-deps system-deps venv js
 	bash scripts/pytest.sh $(PYTEST_ARGS)
 
 config.json: | venv
 	$(BIN)/sockhub genconfig config.json
+
+# Python's venv module and npm, from Debian, only when missing.
+base-deps:
+	@missing=""; \
+	$(PY) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(APT_INSTALL) $$missing; fi
 
 # Debian's redis-server, nginx and chromium, only when missing (tests start them on free ports).
 system-deps:
@@ -22,10 +35,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(APT_INSTALL) $$missing; fi
 
 venv: $(VENV)/.installed
 

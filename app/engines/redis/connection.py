@@ -39,8 +39,9 @@ class Endpoint:
 def _common(options: Options) -> dict[str, Any]:
     return {
         "password": options.redis_password or None,
-        "socket_connect_timeout": float(options.redis_connect_timeout),
-        "socket_timeout": float(options.redis_read_timeout),
+        # 0 means "no limit" (as in Centrifugo), never "fail at once"
+        "socket_connect_timeout": float(options.redis_connect_timeout) or None,
+        "socket_timeout": float(options.redis_read_timeout) or None,
         "retry": Retry(NoBackoff(), 0),
         "decode_responses": False,
     }

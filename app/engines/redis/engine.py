@@ -80,7 +80,7 @@ class RedisEngine:
         each; an unreachable Redis is retried in the background, the node
         stays up) and start the API queue consumer when ``redis_api``."""
         self._handler = handler
-        read_timeout = float(self._options.redis_read_timeout)
+        read_timeout = float(self._options.redis_read_timeout or 10)
         for index, endpoint in enumerate(self._endpoints):
             fixed = [self._names.control, self._names.admin] if index == 0 else []
             self._subscribers.append(

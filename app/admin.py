@@ -31,7 +31,6 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 import app
 from app.admin_auth import AdminGate, AuthHandler
 from app.api import ApiError
-from app.engines.base import Engine
 from app.options import Options
 
 logger = logging.getLogger("sockhub.admin")
@@ -43,6 +42,8 @@ MAX_PENDING_PUSHES = 1000
 _HIDDEN = frozenset({"secret", "admin_password", "admin_secret", "redis_password", "redis_url"})
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+JsonObject = dict[str, Any]
 
 
 class ApiExecutor(Protocol):
@@ -134,7 +135,7 @@ class AdminSocket(WebSocketHandler):
         self._authenticated = False
         self._watching = False
         self._pending = 0
-        self._methods: dict[str, Callable[[dict], Awaitable[Any]]] = {
+        self._methods: dict[str, Callable[[JsonObject], Awaitable[Any]]] = {
             "connect": self._connect,
             "ping": self._ping,
             "info": self._info,
@@ -187,7 +188,7 @@ class AdminSocket(WebSocketHandler):
             return
         self._write("[" + ",".join(items) + "]")
 
-    async def _run(self, command: dict) -> str | None:
+    async def _run(self, command: JsonObject) -> str | None:
         """One command's reply item; None after closing an unauthenticated socket."""
         method = command.get("method")
         uid = command.get("uid") or ""
@@ -195,7 +196,7 @@ class AdminSocket(WebSocketHandler):
             self.close(1008, "unauthorized")
             return None
         own = self._methods.get(method) if isinstance(method, str) else None
-        if own is None:
+        if own is None or not isinstance(method, str):
             return await self._forward(command)
         params = command.get("params")
         body = await own(params if isinstance(params, dict) else {})
@@ -204,7 +205,7 @@ class AdminSocket(WebSocketHandler):
             return None
         return reply_item(method, uid, None, body)
 
-    async def _forward(self, command: dict) -> str:
+    async def _forward(self, command: JsonObject) -> str:
         """Hand one API command to the node's executor; its error is a reply item."""
         try:
             reply = await self._ctx.api.execute(_dumps(command).encode())
@@ -218,7 +219,7 @@ class AdminSocket(WebSocketHandler):
             return reply_item(str(command.get("method") or ""), command.get("uid") or "", "internal server error")
         return item
 
-    async def _connect(self, params: dict) -> bool:
+    async def _connect(self, params: JsonObject) -> bool:
         self._authenticated = self._ctx.gate.accepts(params.get("token"))
         if self._authenticated:
             if self._auth_timer is not None:
@@ -227,10 +228,10 @@ class AdminSocket(WebSocketHandler):
             (self._ctx.hub.add if self._watching else self._ctx.hub.discard)(self)
         return True
 
-    async def _ping(self, params: dict) -> str:
+    async def _ping(self, params: JsonObject) -> str:
         return "pong"
 
-    async def _info(self, params: dict) -> dict:
+    async def _info(self, params: JsonObject) -> JsonObject:
         config = public_config(self._ctx.options())
         return {"data": {"version": app.__version__, "engine": self._ctx.engine_name(), "config": config}}
 
@@ -264,12 +265,26 @@ ADMIN_PAGE_DIR = Path(__file__).resolve().parent.parent / "static" / "admin"
 Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
 
 
+class NamedEngine(Protocol):
+    @property
+    def name(self) -> str:
+        """ "Memory" or "Redis" (app.engines.base.Engine.name)."""
+        ...
+
+
 class AdminNode(Protocol):
     """What the admin needs from app.node.Node."""
 
-    api: ApiExecutor
-    engine: Engine
-    options: Options  # replaced by Node.reload on SIGHUP
+    @property
+    def api(self) -> ApiExecutor: ...
+
+    @property
+    def engine(self) -> NamedEngine: ...
+
+    @property
+    def options(self) -> Options:
+        """The current options (Node.reload replaces them on SIGHUP)."""
+        ...
 
     def add_admin_listener(self, listener: Callable[[bytes], None]) -> None: ...
 

@@ -36,14 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playwright.async_api import Browser, Page, Playwright, async_playwright  # noqa: E402
+from playwright.async_api import Browser, Page, Playwright, ViewportSize, async_playwright  # noqa: E402
 
 from app.auth import connection_token  # noqa: E402
 from tests.support.server import SockhubProcess  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 MAX_PNG_BYTES = 300 * 1024
 PASSWORD = "admin-demo-password"
 CONFIG: dict[str, Any] = {
@@ -96,7 +96,8 @@ async def publish_from_admin(page: Page, channel: str, data: Any) -> dict[str, A
     await page.click("#submit-action")
     await page.wait_for_function("(() => { const r = document.getElementById('reply');"
                                  " return r.textContent !== r.dataset.before; })()")
-    return json.loads(await page.text_content("#reply") or "null")
+    reply: dict[str, Any] = json.loads(await page.text_content("#reply") or "{}")
+    return reply
 
 
 async def wait_figure(page: Page, label: str, minimum: int) -> None:

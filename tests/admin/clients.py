@@ -50,7 +50,8 @@ class RawClient:
     async def _read(self, timeout: float) -> dict[str, Any]:
         text = await asyncio.wait_for(self.ws.read_message(), timeout)
         assert text is not None, f"connection closed: {self.ws.close_code} {self.ws.close_reason}"
-        return json.loads(text)
+        frame: dict[str, Any] = json.loads(text)
+        return frame
 
     @property
     def open(self) -> bool:
@@ -65,4 +66,12 @@ async def api_call(base_url: str, secret: str, method: str, params: dict[str, An
     body = json.dumps({"method": method, "params": params}).encode()
     resp = await AsyncHTTPClient().fetch(base_url + "/api/", method="POST", body=body, headers={
         "Content-Type": "application/json", "X-API-Sign": api_sign(secret, body)})
-    return json.loads(resp.body)
+    items: list[dict[str, Any]] = json.loads(resp.body)
+    return items
+
+
+async def read_json(ws: WebSocketClientConnection, timeout: float = 5) -> Any:
+    """The next frame of ``ws``, decoded; fails if the socket closed instead."""
+    text = await asyncio.wait_for(ws.read_message(), timeout)
+    assert text is not None, f"connection closed: {ws.close_code} {ws.close_reason}"
+    return json.loads(text)

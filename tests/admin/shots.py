@@ -40,12 +40,13 @@ def png_size(path: Path) -> tuple[int, int]:
 async def ink_in_box(page: Page, png: Path, selector: str) -> int:
     """Dark (text) pixels of ``png`` inside the box ``selector`` has on ``page``
     now; the element must lie wholly inside the viewport."""
-    box = await page.locator(selector).first.bounding_box()
-    assert box is not None, f"{selector} is not displayed"
+    rect = await page.locator(selector).first.bounding_box()
+    assert rect is not None, f"{selector} is not displayed"
     viewport = page.viewport_size
     assert viewport is not None
-    assert box["x"] >= 0 and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], \
-        f"{selector} is not inside the visible area: {box}"
-    box = {k: int(v) for k, v in box.items()}
+    assert rect["x"] >= 0 and rect["y"] >= 0 and rect["y"] + rect["height"] <= viewport["height"], \
+        f"{selector} is not inside the visible area: {rect}"
+    box = {"x": int(rect["x"]), "y": int(rect["y"]), "width": int(rect["width"]), "height": int(rect["height"])}
     url = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
-    return await page.evaluate(_COUNT_INK, [url, box])
+    ink: int = await page.evaluate(_COUNT_INK, [url, box])
+    return ink

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import replace
 from urllib.parse import urlencode
 
@@ -46,7 +47,7 @@ def test_gate_reads_options_each_time() -> None:
     assert gate.login("anything") == INSECURE_TOKEN and gate.accepts(None) and gate.insecure
 
 
-async def _post(port: int, body: str, query: str = "") -> tuple[int, dict]:
+async def _post(port: int, body: str, query: str = "") -> tuple[int, dict[str, Any]]:
     client = AsyncHTTPClient()
     url = f"http://127.0.0.1:{port}/auth/{query}"
     try:

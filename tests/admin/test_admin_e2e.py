@@ -13,30 +13,32 @@ from urllib.parse import urlencode
 import pytest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from tests.admin.clients import RawClient, api_call
+from tests.admin.clients import RawClient, api_call, read_json
 from tests.support.net import free_port
 from tests.support.server import SockhubProcess
 
-CONFIG = {"secret": "e2e-secret", "admin_password": "e2e-pass", "admin_secret": "e2e-admin",
+SECRET = "e2e-secret"
+CONFIG: dict[str, Any] = {"secret": SECRET, "admin_password": "e2e-pass", "admin_secret": "e2e-admin",
           "namespaces": [{"name": "watched", "watch": True}]}
 
 
 def login(base_url: str, password: str = "e2e-pass") -> str:
     body = urlencode({"password": password}).encode()
     with urllib.request.urlopen(base_url + "/auth/", data=body, timeout=5) as resp:
-        return json.loads(resp.read())["token"]
+        token: str = json.loads(resp.read())["token"]
+    return token
 
 
 async def admin_socket(base_url: str, token: str, watch: bool) -> WebSocketClientConnection:
     ws = await websocket_connect(base_url.replace("http", "ws", 1) + "/socket")
     await ws.write_message(json.dumps({"method": "connect", "params": {"token": token, "watch": watch}}))
-    assert json.loads(await ws.read_message()) == [{"method": "connect", "error": None, "body": True}]
+    assert await read_json(ws) == [{"method": "connect", "error": None, "body": True}]
     return ws
 
 
 async def call(ws: WebSocketClientConnection, payload: Any) -> Any:
     await ws.write_message(json.dumps(payload))
-    return json.loads(await ws.read_message())
+    return await read_json(ws)
 
 
 async def test_admin_socket_against_the_node(tmp_path: Path) -> None:
@@ -44,7 +46,7 @@ async def test_admin_socket_against_the_node(tmp_path: Path) -> None:
         token = login(hub.url)
         watcher = await admin_socket(hub.url, token, watch=True)
         plain = await admin_socket(hub.url, token, watch=False)
-        client = await RawClient.connect(hub.url, CONFIG["secret"], user="w")
+        client = await RawClient.connect(hub.url, SECRET, user="w")
         assert "error" not in await client.command("subscribe", {"channel": "watched:room"})
 
         [info] = await call(plain, {"method": "info"})
@@ -61,12 +63,12 @@ async def test_admin_socket_against_the_node(tmp_path: Path) -> None:
 
         # the publish reached the subscriber and the watcher, once each
         assert (await client.next_push())["body"]["data"] == {"x": 1}
-        push = json.loads(await watcher.read_message())
+        push = await read_json(watcher)
         assert push["method"] == "message" and push["body"]["channel"] == "watched:room"
         # a publish through the HTTP API on a channel without watch reaches no watcher
-        await api_call(hub.url, CONFIG["secret"], "publish", {"channel": "plain", "data": 2})
-        await api_call(hub.url, CONFIG["secret"], "publish", {"channel": "watched:room", "data": 3})
-        assert json.loads(await watcher.read_message())["body"]["data"] == 3
+        await api_call(hub.url, SECRET, "publish", {"channel": "plain", "data": 2})
+        await api_call(hub.url, SECRET, "publish", {"channel": "watched:room", "data": 3})
+        assert (await read_json(watcher))["body"]["data"] == 3
         # the plain socket never got a push: its next frame is a reply
         assert (await call(plain, {"method": "ping"}))[0]["body"] == "pong"
         for ws in (watcher, plain):
@@ -80,7 +82,7 @@ async def test_bad_token_closes_and_nothing_runs(tmp_path: Path) -> None:
         await ws.write_message(json.dumps({"method": "publish", "params": {"channel": "watched:a", "data": 1}}))
         assert await ws.read_message() is None and ws.close_code == 1008
         ws.close()
-        [item] = await api_call(hub.url, CONFIG["secret"], "history", {"channel": "watched:a"})
+        [item] = await api_call(hub.url, SECRET, "history", {"channel": "watched:a"})
         assert item["error"] == "not available"  # (no history configured) and no crash
         # --admin alone: the socket, but no login and no page
         for path in ("/auth/", "/"):

@@ -4,10 +4,9 @@ through the admin socket lists both nodes."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
-from tests.admin.clients import api_call
+from tests.admin.clients import api_call, read_json
 from tests.admin.test_admin_e2e import admin_socket, call, login
 from tests.support.redis import redis_server
 from tests.support.server import SockhubProcess
@@ -25,7 +24,7 @@ async def test_watch_and_stats_across_nodes(tmp_path: Path) -> None:
             watcher = await admin_socket(b.url, login(b.url, "pw"), watch=True)
             [item] = await api_call(a.url, SECRET, "publish", {"channel": "anywhere", "data": {"from": "a"}})
             assert item["error"] is None
-            push = json.loads(await asyncio.wait_for(watcher.read_message(), 5))
+            push = await read_json(watcher)
             assert push["method"] == "message" and push["body"]["data"] == {"from": "a"}
 
             [info] = await call(watcher, {"method": "info"})

@@ -16,6 +16,7 @@ from app.admin import AdminContext, AdminHub, AdminSocket
 from app.admin_auth import AdminGate
 from app.models import Message
 from app.options import Options
+from tests.admin.clients import read_json
 from tests.support.net import free_port
 
 OPTS = Options(admin_password="pa55", admin_secret="s3cret", secret="api-secret")
@@ -29,7 +30,7 @@ class FakeApiError(Exception):
 
 @dataclass
 class FakeApi:
-    received: list[dict] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
 
     async def execute(self, data: bytes) -> bytes:
         command = json.loads(data)
@@ -144,7 +145,7 @@ async def test_watchers_get_pushes_and_everyone_gets_replies() -> None:
         srv.hub.broadcast(b"not json")  # dropped, never sent as a broken frame
         message = Message(uid="m1", channel="watched", data='{"n":1}')
         srv.hub.broadcast(message.to_json().encode())
-        push = json.loads(await watcher.read_message())
+        push = await read_json(watcher)
         assert push == {"method": "message", "error": None, "body": {"uid": "m1", "channel": "watched", "data": {"n": 1}}}
         # the plain socket got no push: its next frame is the reply to its ping (no 1.8 quirk)
         assert (await call(plain, {"method": "ping"}))[0]["body"] == "pong"

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from app.admin import AdminHub, AdminSocket, admin_urls
+from app.admin import AdminHub, AdminSocket, Rules, admin_urls
 from app.admin_auth import AuthHandler
 from app.options import Options
 from tests.admin.test_admin_socket import FakeApi
@@ -25,13 +27,13 @@ class FakeNode:
     api: FakeApi
     engine: FakeEngine
     options: Options
-    listeners: list = field(default_factory=list)
+    listeners: list[Callable[[bytes], None]] = field(default_factory=list)
 
-    def add_admin_listener(self, listener: object) -> None:
+    def add_admin_listener(self, listener: Callable[[bytes], None]) -> None:
         self.listeners.append(listener)
 
 
-def rules_for(opts: Options) -> list:
+def rules_for(opts: Options) -> Rules:
     return admin_urls(FakeNode(FakeApi(), FakeEngine(), opts))
 
 
@@ -57,7 +59,7 @@ def test_web_adds_login_and_page() -> None:
     assert AdminSocket in handlers and AuthHandler in handlers
 
 
-async def _get(port: int, path: str, **kwargs: object) -> tuple[int, bytes]:
+async def _get(port: int, path: str, **kwargs: Any) -> tuple[int, bytes]:
     try:
         resp = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}{path}", follow_redirects=False, **kwargs)
     except HTTPClientError as exc:
@@ -84,7 +86,7 @@ async def test_page_served_under_the_prefix_without_catch_all() -> None:
         server.stop()
 
 
-async def test_web_path_serves_another_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_web_path_serves_another_directory(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<p>custom admin</p>")
     port = free_port()
     server = HTTPServer(Application(rules_for(replace(Options(web=True), web_path=str(tmp_path)))))

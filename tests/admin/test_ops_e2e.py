@@ -2,19 +2,20 @@
 clear one-line error for unusable TLS files."""
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from app.auth import connection_token
+from tests.admin.clients import read_json
 from tests.admin.test_ops import make_cert
 from tests.support.net import free_port
 from tests.support.server import SockhubProcess, run_sockhub
@@ -23,7 +24,7 @@ from tests.support.server import SockhubProcess, run_sockhub
 class TlsSockhub(SockhubProcess):
     """A SockhubProcess reached over https, trusting its own test certificate."""
 
-    def __init__(self, tmp_path: Path, cert: str, key: str, config: dict) -> None:
+    def __init__(self, tmp_path: Path, cert: str, key: str, config: dict[str, Any]) -> None:
         super().__init__(tmp_path, config, args=["--web", "--ssl", "--ssl_cert", cert, "--ssl_key", key])
         self.client_ssl = ssl.create_default_context(cafile=cert)
 
@@ -34,9 +35,14 @@ class TlsSockhub(SockhubProcess):
     def health(self) -> int | None:
         try:
             with urllib.request.urlopen(self.url + "/health", timeout=2, context=self.client_ssl) as resp:
-                return resp.status
+                status: int = resp.status
+                return status
         except OSError:
             return None
+
+    def __enter__(self) -> "TlsSockhub":
+        self.start()
+        return self
 
 
 async def test_tls_serves_https_and_the_admin_socket(tmp_path: Path) -> None:
@@ -48,7 +54,7 @@ async def test_tls_serves_https_and_the_admin_socket(tmp_path: Path) -> None:
         admin = await websocket_connect(HTTPRequest(f"wss://localhost:{hub.port}/socket", ssl_options=hub.client_ssl,
                                                     connect_timeout=5, request_timeout=5))
         await admin.write_message(json.dumps([{"method": "connect", "params": {"token": token}}, {"method": "ping"}]))
-        replies = json.loads(await asyncio.wait_for(admin.read_message(), 5))
+        replies = await read_json(admin)
         admin.close()
         assert [r["body"] for r in replies] == [True, "pong"]
         request = urllib.request.Request(hub.url + "/api/", data=b'{"method":"channels","params":{}}',
@@ -76,7 +82,7 @@ async def test_tls_serves_wss(tmp_path: Path) -> None:
         token = connection_token("tls-secret", "7", timestamp, "")
         await ws.write_message(json.dumps({"uid": "1", "method": "connect",
                                            "params": {"user": "7", "timestamp": timestamp, "info": "", "token": token}}))
-        reply = json.loads(await asyncio.wait_for(ws.read_message(), 3))
+        reply = await read_json(ws, 3)
         ws.close()
         assert reply["uid"] == "1" and reply["body"]["client"]
 

@@ -5,6 +5,7 @@ them.  The server and the page flow are those of scripts/screenshots.py."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -149,3 +150,29 @@ async def test_page_under_a_prefix_on_the_admin_port(tmp_path: Path) -> None:
         finally:
             await browser.close()
             await playwright.stop()
+
+
+async def test_every_action_gets_the_nodes_reply(hub: SockhubProcess) -> None:
+    """Each method of the actions form sends its fields and shows the node's reply item."""
+    fields = {"channel": "news", "channels": "news, sport", "user": "reader", "data": '{"n": 1}'}
+    playwright, browser, page = await browser_page()
+    try:
+        await shots.admin_login(page, hub.url, shots.PASSWORD)
+        methods = await page.eval_on_selector_all("#method option", "options => options.map(o => o.value)")
+        assert set(methods) >= {"publish", "broadcast", "presence", "history", "channels",
+                                "unsubscribe", "disconnect", "subscribe"}
+        for method in methods:
+            await page.select_option("#method", method)
+            for name, value in fields.items():
+                if await page.is_visible(f"#{name}"):
+                    await page.fill(f"#{name}", value)
+            await page.evaluate("document.getElementById('reply').textContent = ''")
+            await page.click("#submit-action")
+            await page.wait_for_function("document.getElementById('reply').textContent !== ''")
+            reply = json.loads(await page.text_content("#reply") or "{}")
+            assert reply["method"] == method and "error" in reply, reply
+            # errors here are the node's own (e.g. presence not enabled), never a malformed request
+            assert reply["error"] in (None, "not available"), reply
+    finally:
+        await browser.close()
+        await playwright.stop()

@@ -9,8 +9,6 @@ line on stderr with exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import json
 import logging
 import os
@@ -160,14 +158,8 @@ def sockjs_test_server(argv: Sequence[str]) -> int:
     parser.add_argument("--log_level", default="info")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    result = serve(args.port, args.address)
-    if inspect.isawaitable(result):
-        asyncio.run(_await(result))
+    serve(args.port, args.address)  # blocks until interrupted
     return 0
-
-
-async def _await(awaitable: Any) -> None:
-    await awaitable
 
 
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {

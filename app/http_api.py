@@ -16,7 +16,7 @@ commands: 200 with its JSON array, or the status and text of its ApiError.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from tornado import httputil
 from tornado.web import RequestHandler, stream_request_body
@@ -187,7 +187,7 @@ class SlashRedirect(RequestHandler):
         self.redirect(self._url, permanent=True)
 
 
-def api_urls(context: ApiContext, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict]]:
+def api_urls(context: ApiContext, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:
     """The rules for ``{prefix}/api/...`` and the 301 from ``{prefix}/api``."""
     return [
         (prefix + r"/api/.*", ApiHandler, {"context": context}),

@@ -31,7 +31,8 @@ from app.metrics_http import metrics_urls
 from app.node import Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
-from transports.router import SockJSRouter, SockJSSettings
+from transports.router import SockJSRouter
+from transports.settings import SockJSSettings
 
 logger = logging.getLogger("sockhub.server")
 

@@ -140,3 +140,41 @@ def test_port_in_use_is_one_line(sockhub: Start) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert "sockhub: error:" in last and str(hub.port) in last, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_json_logs_under_sockhub_names(sockhub: Start) -> None:
+    hub = sockhub({"log_format": "json", "log_level": "debug"})
+    hub.stop()
+    lines = [json.loads(line) for line in hub.logs().splitlines() if line.strip()]
+    assert lines, hub.logs()
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    names = {line["logger"] for line in lines}
+    assert "sockhub.server" in names and all(n.startswith(("sockhub", "tornado")) for n in names)
+    assert any(line["message"].startswith("listening on") for line in lines)
+
+
+def test_log_level_error_is_quiet(sockhub: Start) -> None:
+    hub = sockhub({}, "--log_level", "error")
+    hub.stop()
+    assert hub.logs().strip() == ""
+
+
+def test_sockjs_test_server_subcommand() -> None:
+    import subprocess
+
+    from tests.support.net import free_port, wait_port
+    from tests.support.server import SOCKHUB
+
+    port = free_port()
+    proc = subprocess.Popen([str(SOCKHUB), "sockjs-test-server", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        echo = json.loads(request(port, "GET", "/echo/info").body)
+        disabled = json.loads(request(port, "GET", "/disabled_websocket_echo/info").body)
+        cookie = json.loads(request(port, "GET", "/cookie_needed_echo/info").body)
+        assert (echo["websocket"], disabled["websocket"], cookie["cookie_needed"]) == (True, False, True)
+        assert request(port, "GET", "/echo").text == "Welcome to SockJS!\n"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -95,7 +95,7 @@ class SockhubProcess:
         """The status of GET /health, or None when nothing answers."""
         try:
             with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
-                return response.status
+                return int(response.status)
         except urllib.error.HTTPError as exc:
             return exc.code
         except OSError:

@@ -3,12 +3,14 @@ signals, reload and graceful shutdown.
 
 :func:`make_app` builds everything (engine, node, SockJS router, handlers)
 without touching the network; :meth:`Server.run` listens and serves until
-SIGTERM or SIGINT.  Shutdown order: ``/health`` and the API answer 503, the
+SIGTERM or SIGINT.  Shutdown order: ``/health`` and the API answer 503 (for
+``shutdown_drain`` seconds while clients are still served), the
 listening sockets close (no new connections), the node closes every client
 with ``{"reason":"shutting down","reconnect":true}`` after what was queued for
 it, sessions that never connected are closed the same way, then the remaining
 HTTP connections; past ``shutdown_timeout`` seconds the process exits anyway.
-SIGHUP reads the configuration again and hands it to ``node.reload``.
+SIGHUP reads the configuration again, hands it to ``node.reload`` and applies
+the log level and format.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
 from app.engines import make_engine
 from app.http_api import ApiExecutor, api_urls
+from app.logs import setup_logging
 from app.metrics_http import metrics_urls
 from app.node import Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
@@ -212,6 +215,8 @@ class Server:
         changed = [k for k in RESTART_ONLY if getattr(options, k) != getattr(self._options, k)]
         if changed:
             logger.warning("reload: %s only change on restart", ", ".join(changed))
+        if (options.log_level, options.log_format) != (self._options.log_level, self._options.log_format):
+            setup_logging(options.log_level, options.log_format, self._options.log_file)
         self._options = options
         self.node.reload(options)
         logger.info("configuration reloaded")

@@ -47,7 +47,11 @@ def test_sigterm_flushes_then_closes_clients_with_reconnect_advice(sockhub: Star
         assert client.subscribe("news").get("error") in (None, "")
     # Published just before the signal: delivered before the close, not lost.
     publish(hub, "news", {"n": 1})
+    silent = ProtocolClient(hub.ws_url)  # open, but never sent connect
     hub.signal(signal.SIGTERM)
+    closed = silent.wait_closed()
+    assert closed.code == 3000 and json.loads(closed.reason) == SHUTTING_DOWN
+    silent.close()
     for client in clients:
         closed = client.wait_closed()
         assert closed.code == 3000 and json.loads(closed.reason) == SHUTTING_DOWN

@@ -9,8 +9,7 @@ is flushed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -18,7 +17,7 @@ from app.engines.base import Engine
 from app.engines.memory import MemoryEngine
 from app.engines.redis import RedisEngine
 from app.options import Options
-from tests.engines.harness import FakeClock, Harness, RecordingHandler, redis_options, running
+from tests.engines.harness import FakeClock, Harness, HarnessFactory, RecordingHandler, redis_options, running
 from tests.support.redis import RedisServer, redis_server
 
 
@@ -29,7 +28,7 @@ def redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def harness_factory(request: pytest.FixtureRequest) -> Callable[[], Any]:
+def harness_factory(request: pytest.FixtureRequest) -> HarnessFactory:
     kind = request.param
     server = request.getfixturevalue("redis") if kind == "redis" else None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ class RecordingHandler:
     def handle_api(self, data: bytes) -> None:
         self._record("api", data)
 
-    def of(self, kind: str) -> list[object]:
+    def of(self, kind: str) -> list[Any]:
         return [value for k, value in self.events if k == kind]
 
     async def wait_until(self, check: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -92,6 +93,10 @@ class Harness:
         marker = Message(uid=new_uid(), channel=channel, data='"barrier"')
         await self.engine.publish_message(marker, HistoryOptions())
         await self.handler.wait_until(lambda: marker in self.handler.of("message"))
+
+
+#: What the ``harness_factory`` fixture gives a contract test.
+HarnessFactory = Callable[[], AbstractAsyncContextManager[Harness]]
 
 
 def redis_options(url: str, **overrides: Any) -> Options:

@@ -5,10 +5,13 @@ with ``LTRIM 0 size-1``, not Centrifugo's size+1).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from app.engines.base import HistoryOptions
 from app.models import ClientInfo, Message, new_uid
+from tests.engines.harness import HarnessFactory
 
 HIST = HistoryOptions(size=3, lifetime=60)
 NO_HIST = HistoryOptions()
@@ -19,7 +22,7 @@ def msg(channel: str, data: str = '{"n":1}', with_info: bool = False) -> Message
     return Message(uid=new_uid(), channel=channel, data=data, client="c1" if with_info else "", info=info)
 
 
-async def test_message_reaches_handler_once_with_every_field(harness_factory) -> None:
+async def test_message_reaches_handler_once_with_every_field(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.subscribe("news")
         sent = msg("news", '{"text":"hé \\u2028","list":[1,2]}', with_info=True)
@@ -29,7 +32,7 @@ async def test_message_reaches_handler_once_with_every_field(harness_factory) ->
         assert [m for m in h.handler.of("message") if m.channel == "news"] == [sent]
 
 
-async def test_unsubscribed_channel_is_not_delivered(harness_factory) -> None:
+async def test_unsubscribed_channel_is_not_delivered(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.publish_message(msg("never-subscribed"), NO_HIST)
         await h.engine.subscribe("gone")
@@ -39,7 +42,7 @@ async def test_unsubscribed_channel_is_not_delivered(harness_factory) -> None:
         assert {m.channel for m in h.handler.of("message")} == {"barrier"}
 
 
-async def test_messages_arrive_in_publish_order(harness_factory) -> None:
+async def test_messages_arrive_in_publish_order(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.subscribe("order")
         sent = [msg("order", str(i)) for i in range(50)]
@@ -49,7 +52,7 @@ async def test_messages_arrive_in_publish_order(harness_factory) -> None:
         assert [m for m in h.handler.of("message") if m.channel == "order"] == sent
 
 
-async def test_history_newest_first_keeps_exactly_size(harness_factory) -> None:
+async def test_history_newest_first_keeps_exactly_size(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         sent = [msg("hist", str(i)) for i in range(5)]
         for m in sent:
@@ -61,7 +64,7 @@ async def test_history_newest_first_keeps_exactly_size(harness_factory) -> None:
         assert await h.engine.history("other") == []
 
 
-async def test_history_off_when_size_or_lifetime_is_zero(harness_factory) -> None:
+async def test_history_off_when_size_or_lifetime_is_zero(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.publish_message(msg("a"), HistoryOptions(size=0, lifetime=60))
         await h.engine.publish_message(msg("b"), HistoryOptions(size=5, lifetime=0))
@@ -69,7 +72,7 @@ async def test_history_off_when_size_or_lifetime_is_zero(harness_factory) -> Non
         assert await h.engine.history("b") == []
 
 
-async def test_history_expires_after_lifetime(harness_factory) -> None:
+async def test_history_expires_after_lifetime(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         opts = HistoryOptions(size=5, lifetime=1)
         await h.engine.publish_message(msg("short"), opts)
@@ -78,7 +81,7 @@ async def test_history_expires_after_lifetime(harness_factory) -> None:
         assert await h.engine.history("short") == []
 
 
-async def test_history_lifetime_is_renewed_by_each_publish(harness_factory) -> None:
+async def test_history_lifetime_is_renewed_by_each_publish(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         opts = HistoryOptions(size=5, lifetime=1)
         first, second = msg("renew", "1"), msg("renew", "2")
@@ -91,7 +94,7 @@ async def test_history_lifetime_is_renewed_by_each_publish(harness_factory) -> N
         assert await h.engine.history("renew") == []
 
 
-async def test_remove_history(harness_factory) -> None:
+async def test_remove_history(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.publish_message(msg("rm"), HIST)
         await h.engine.remove_history("rm")
@@ -101,7 +104,7 @@ async def test_remove_history(harness_factory) -> None:
         assert await h.engine.history("rm") == [again]
 
 
-async def test_drop_inactive_starts_no_history_without_subscriber(harness_factory) -> None:
+async def test_drop_inactive_starts_no_history_without_subscriber(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         opts = HistoryOptions(size=5, lifetime=60, drop_inactive=True)
         await h.engine.publish_message(msg("idle"), opts)
@@ -117,7 +120,7 @@ async def test_drop_inactive_starts_no_history_without_subscriber(harness_factor
         assert await h.engine.history("idle") == [later, kept]
 
 
-async def test_drop_inactive_touch_keeps_history_for_lifetime_after_leave(harness_factory) -> None:
+async def test_drop_inactive_touch_keeps_history_for_lifetime_after_leave(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         opts = HistoryOptions(size=5, lifetime=1, drop_inactive=True)
         await h.engine.subscribe("blip")
@@ -130,7 +133,7 @@ async def test_drop_inactive_touch_keeps_history_for_lifetime_after_leave(harnes
         assert await h.engine.history("blip") == []
 
 
-async def test_presence_add_get_remove(harness_factory) -> None:
+async def test_presence_add_get_remove(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         ann = ClientInfo("1", "c-ann", '{"name":"Ann"}', "")
         bob = ClientInfo("2", "c-bob", "", '{"x":[1]}')
@@ -145,7 +148,7 @@ async def test_presence_add_get_remove(harness_factory) -> None:
         await h.engine.remove_presence("room", "nobody")  # harmless
 
 
-async def test_presence_expires_unless_renewed(harness_factory) -> None:
+async def test_presence_expires_unless_renewed(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         ann = ClientInfo("1", "c-ann")
         bob = ClientInfo("2", "c-bob")
@@ -159,7 +162,7 @@ async def test_presence_expires_unless_renewed(harness_factory) -> None:
         assert await h.engine.presence("room") == {}
 
 
-async def test_channels_lists_subscribed_channels(harness_factory) -> None:
+async def test_channels_lists_subscribed_channels(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.subscribe("a")
         await h.engine.subscribe("b:c")
@@ -168,7 +171,7 @@ async def test_channels_lists_subscribed_channels(harness_factory) -> None:
         assert await h.engine.channels() == ["b:c"]
 
 
-async def test_join_and_leave_reach_handler(harness_factory) -> None:
+async def test_join_and_leave_reach_handler(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         info = ClientInfo("7", "c-7", '{"a":1}', "")
         await h.engine.subscribe("jl")
@@ -181,7 +184,7 @@ async def test_join_and_leave_reach_handler(harness_factory) -> None:
 
 
 @pytest.mark.parametrize("kind", ["control", "admin"])
-async def test_control_and_admin_round_trip_as_opaque_bytes(harness_factory, kind: str) -> None:
+async def test_control_and_admin_round_trip_as_opaque_bytes(harness_factory: HarnessFactory, kind: str) -> None:
     async with harness_factory() as h:
         data = b'{"uid":"n1","method":"ping","params":{"x":"\xc3\xa9"}}\x00\xff'
         publish = h.engine.publish_control if kind == "control" else h.engine.publish_admin
@@ -191,7 +194,7 @@ async def test_control_and_admin_round_trip_as_opaque_bytes(harness_factory, kin
         assert h.handler.of(kind) == [data]
 
 
-async def test_recovery_reads_newest_with_limit_one(harness_factory) -> None:
+async def test_recovery_reads_newest_with_limit_one(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.subscribe("rec")
         sent = [msg("rec", str(i)) for i in range(3)]
@@ -212,7 +215,8 @@ def test_engine_implements_every_method_of_the_seam_with_its_signature(engine_cl
     from app.engines.memory import MemoryEngine
     from app.engines.redis import RedisEngine
 
-    cls = {"MemoryEngine": MemoryEngine, "RedisEngine": RedisEngine}[engine_class]
+    classes: dict[str, type[Any]] = {"MemoryEngine": MemoryEngine, "RedisEngine": RedisEngine}
+    cls = classes[engine_class]
     methods = [n for n, v in vars(Engine).items() if inspect.iscoroutinefunction(v)]
     assert len(methods) == 15
     for name in methods:

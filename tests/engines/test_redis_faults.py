@@ -12,7 +12,7 @@ from app.engines.base import EngineError, HistoryOptions
 from app.engines.redis import RedisEngine
 from app.models import ClientInfo, Message, new_uid
 from tests.engines.harness import RecordingHandler, redis_options, running
-from tests.support.redis import RedisServer, redis_server
+from tests.support.redis import redis_server
 
 HIST = HistoryOptions(size=10, lifetime=60)
 PROMPT = 5.0  # an engine call must fail well within this (op timeout is 2 s)
@@ -75,7 +75,8 @@ async def test_stop_and_restart_node_resubscribes_by_itself() -> None:
 
             await asyncio.to_thread(server.stop)
             await assert_every_call_fails_promptly(publisher)
-            burst = await asyncio.gather(*(publisher.publish_message(msg("kept"), HIST) for _ in range(500)), return_exceptions=True)
+            calls = (publisher.publish_message(msg("kept"), HIST) for _ in range(500))
+            burst = await asyncio.gather(*calls, return_exceptions=True)
             assert all(isinstance(r, EngineError) for r in burst)
             assert publisher.batchers[0].pending == 0  # nothing queues up while Redis is away
             await asyncio.sleep(1.5)

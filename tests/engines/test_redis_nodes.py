@@ -72,12 +72,12 @@ async def test_control_reaches_every_node_including_the_sender(redis: RedisServe
         await a.publish_control(b"ping-1")
         await b.publish_admin(b"admin-1")
         for handler in (ha, hb):
-            await handler.wait_until(lambda h=handler: h.of("control") == [b"ping-1"] and h.of("admin") == [b"admin-1"])
+            await handler.wait_until(lambda: handler.of("control") == [b"ping-1"] and handler.of("admin") == [b"admin-1"])
 
 
 async def test_concurrent_subscribe_and_unsubscribe_end_as_last_asked(redis: RedisServer) -> None:
     options = redis_options(redis.url)
-    async with nodes(options, 1) as [(a, ha)]:
+    async with nodes(options, 1) as [(a, _)]:
         ops = []
         for i in range(30):  # s, u, s, u, ... ending on subscribe for "on", unsubscribe for "off"
             ops.append(a.subscribe("on") if i % 2 == 0 else a.unsubscribe("on"))
@@ -117,7 +117,7 @@ async def test_unpipelined_batcher_makes_one_round_trip_per_command(redis: Redis
 
 async def test_api_queue_items_are_handled_once_across_nodes(redis: RedisServer) -> None:
     options = redis_options(redis.url, redis_api=True, redis_api_num_shards=2, redis_read_timeout=1)
-    async with nodes(options, 2) as [(a, ha), (b, hb)]:
+    async with nodes(options, 2) as [(_, ha), (_, hb)]:
         client = aioredis.Redis(port=redis.port)
         queues = Names(options.redis_prefix).api_queues(2)
         items = [f'{{"method":"publish","params":{{"n":{i}}}}}'.encode() for i in range(150)]

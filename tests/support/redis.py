@@ -184,7 +184,7 @@ def redis_cluster(masters: int = 3) -> Iterator[list[RedisServer]]:
         addresses = [f"127.0.0.1:{n.port}" for n in nodes]
         nodes[0].cli("--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes")
         for node in nodes:
-            _wait_for(lambda node=node: "cluster_state:ok" in node.cli("CLUSTER", "INFO"))
+            _wait_for(lambda: "cluster_state:ok" in node.cli("CLUSTER", "INFO"))
         yield nodes
 
 

@@ -59,11 +59,13 @@ class ApiQueueConsumer:
                 backoff = min(backoff * 2, 2.0)
 
     async def _pop_batch(self, queue: str) -> list[bytes]:
+        items: list[bytes]
         try:
-            return await self._client.evalsha(API_BATCH_POP.sha, 1, queue, _BATCH)
+            items = await self._client.evalsha(API_BATCH_POP.sha, 1, queue, _BATCH)
         except NoScriptError:
             await self._client.script_load(API_BATCH_POP.source)
-            return await self._client.evalsha(API_BATCH_POP.sha, 1, queue, _BATCH)
+            items = await self._client.evalsha(API_BATCH_POP.sha, 1, queue, _BATCH)
+        return items
 
     def _hand(self, item: bytes) -> None:
         try:

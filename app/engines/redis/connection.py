@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -79,11 +80,11 @@ def build_endpoints(options: Options) -> list[Endpoint]:
     if options.redis_url:
         # named by host:port only: a URL may hold the password, and names reach the logs
         return [
-            _plain(f"{host}:{port}", lambda url=url: ConnectionPool.from_url(url, **common))
+            _plain(f"{host}:{port}", partial(ConnectionPool.from_url, url, **common))
             for url, (host, port) in zip(_split(options.redis_url), addresses(options))
         ]
     return [
-        _plain(f"{host}:{port}", lambda host=host, port=port: ConnectionPool(host=host, port=port, db=options.redis_db, **common))
+        _plain(f"{host}:{port}", partial(ConnectionPool, host=host, port=port, db=options.redis_db, **common))
         for host, port in addresses(options)
     ]
 
@@ -102,7 +103,8 @@ def _sentinel(options: Options) -> list[Endpoint]:
         raise ValueError("redis_master_name needs redis_sentinels")
     common = _common(options)
     sentinel_kwargs = {k: common[k] for k in ("socket_connect_timeout", "socket_timeout", "retry")}
-    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, db=options.redis_db, **common)
+    # redis-py leaves Sentinel.__init__ unannotated
+    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, db=options.redis_db, **common)  # type: ignore[no-untyped-call]
     out = []
     for master in _split(options.redis_master_name):
         client = sentinel.master_for(master)

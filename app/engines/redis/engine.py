@@ -208,7 +208,8 @@ class RedisEngine:
     # -- history --------------------------------------------------------------
 
     async def history(self, channel: str, limit: int = 0) -> list[Message]:
-        items = await self._call(self._shard(channel), "LRANGE", self._names.history_list(channel), 0, limit - 1 if limit > 0 else -1)
+        last = limit - 1 if limit > 0 else -1
+        items = await self._call(self._shard(channel), "LRANGE", self._names.history_list(channel), 0, last)
         out = []
         for item in items:
             try:
@@ -229,7 +230,8 @@ class RedisEngine:
         zset, hash_ = self._presence_keys(channel)
         expire_at = self._clock() + expire
         await self._call(
-            self._shard(channel), "EVALSHA", PRESENCE_ADD.sha, 2, zset, hash_, repr(expire_at), expire, uid, codec.encode_info(info)
+            self._shard(channel), "EVALSHA", PRESENCE_ADD.sha, 2, zset, hash_,
+            repr(expire_at), expire, uid, codec.encode_info(info),
         )
 
     async def remove_presence(self, channel: str, uid: str) -> None:

@@ -57,9 +57,12 @@ window.harness = {
       subscribe: function (ctx) {
         record("subscribe", {channel: channel, recovered: ctx.recovered, resubscribe: ctx.isResubscribe});
       },
-      error: function (err) { record("subscribe_error", {channel: channel, error: String(err.error)}); }
+      error: function (err) { record("subscribe_error", {channel: channel, error: String(err.error)}); },
+      unsubscribe: function () { record("unsubscribe", {channel: channel}); }
     });
   },
+  publish: function (channel, data) { return this.subs[channel].publish(data); },
+  unsubscribe: function (channel) { this.subs[channel].unsubscribe(); },
   presence: function (channel) { return this.subs[channel].presence(); },
   history: function (channel) { return this.subs[channel].history(); },
   transportName: function () {

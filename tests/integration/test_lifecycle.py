@@ -182,3 +182,35 @@ def test_sockjs_test_server_subcommand() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_sigterm_closes_a_sockjs_xhr_streaming_session(sockhub: Start) -> None:
+    """The close reaches an HTTP streaming transport too: the ``disconnect``
+    push, then SockJS ``c[3000,"<advice>"]``, after the reply queued before."""
+    import http.client
+
+    hub = sockhub()
+    base = "/connection/000/streamsession"
+    stream = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+    stream.request("POST", base + "/xhr_streaming")
+    response = stream.getresponse()
+    assert response.status == 200
+    assert response.readline().strip(b"h\n") == b""  # the 2 KiB prelude of h's
+    assert response.readline() == b"o\n"
+    timestamp = str(int(time.time()))
+    command = json.dumps({"uid": "1", "method": "connect", "params": {
+        "user": "5", "timestamp": timestamp, "token": connection_token(SECRET, "5", timestamp)}})
+    sent = request(hub.port, "POST", base + "/xhr_send", json.dumps([command]).encode(),
+                   {"Content-Type": "text/plain"})
+    assert sent.status == 204
+    frame = response.readline()
+    assert frame.startswith(b"a[") and json.loads(json.loads(frame[1:])[0])["method"] == "connect"
+    hub.signal(signal.SIGTERM)
+    push = json.loads(json.loads(response.readline()[1:])[0])  # the disconnect push first
+    assert push == {"method": "disconnect", "body": SHUTTING_DOWN}
+    close = response.readline()
+    assert close.startswith(b"c[")
+    code, reason = json.loads(close[1:])
+    assert code == 3000 and json.loads(reason) == SHUTTING_DOWN
+    stream.close()
+    assert hub.wait() == 0

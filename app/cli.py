@@ -18,8 +18,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
-from app.config import SCALAR_TYPES, ConfigError, ConfigSource, load_options
+from app.config import CHANNEL_TYPES, SCALAR_TYPES, ConfigError, ConfigSource, load_options
 from app.ops import OpsError
+from app.options import Options
 
 logger = logging.getLogger("sockhub.cli")
 
@@ -37,11 +38,10 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_CONFIG, f"{self.prog}: error: {message}\n")
 
 
-def _option_help(key: str, kind: type) -> str:
-    from app.config import CHANNEL_TYPES, DEFAULTS
-
-    default = getattr(DEFAULTS.channel if key in CHANNEL_TYPES else DEFAULTS, key)
-    scope = "channel option, " if key in CHANNEL_TYPES else ""
+def _option_help(key: str, defaults: Options) -> str:
+    channel = key in CHANNEL_TYPES
+    default = getattr(defaults.channel if channel else defaults, key)
+    scope = "channel option, " if channel else ""
     return f"{scope}default {default!r}; env SOCKHUB_{key.upper()}"
 
 
@@ -53,14 +53,15 @@ def server_parser() -> OneLineParser:
         "Subcommands: genconfig FILE, checkconfig FILE, gentoken --user ID, sockjs-test-server.",
     )
     parser.add_argument("-c", "--config", metavar="FILE", help="JSON, TOML (.toml) or YAML (.yaml) file")
+    defaults = Options()
     for key, kind in SCALAR_TYPES.items():
         names = [f"--{key}"] + ([SHORT_FLAGS[key]] if key in SHORT_FLAGS else [])
         if kind is bool:
             parser.add_argument(*names, action=argparse.BooleanOptionalAction, default=None,
-                                help=_option_help(key, kind))
+                                help=_option_help(key, defaults))
         else:
             parser.add_argument(*names, metavar=kind.__name__.upper(), default=None,
-                                help=_option_help(key, kind))
+                                help=_option_help(key, defaults))
     parser.add_argument("--namespaces", metavar="JSON", default=None, help="JSON list of namespaces")
     return parser
 

@@ -69,7 +69,6 @@ OPTION_TYPES: dict[str, type] = {
 }
 CHANNEL_TYPES: dict[str, type] = _hints(ChannelOptions)
 SCALAR_TYPES: dict[str, type] = {**OPTION_TYPES, **CHANNEL_TYPES}
-DEFAULTS = Options()
 
 
 def _describe(key: str, source: str) -> str:

@@ -110,7 +110,12 @@ class SessionRegistry:
                 session.on_tick(now)
             except Exception:
                 logger.exception("tick failed for session %s", session.id)
-            self.reschedule(session)
+            due = session.next_due()
+            if due is not None:
+                # Never due again within this pass (an aborted transport
+                # reports its loss only later): no busy loop.
+                session.heap_due = max(due, now + self._tick_interval)
+                heapq.heappush(heap, (session.heap_due, next(self._seq), session))
 
     def _on_timer(self) -> None:
         self._tick_handle = None

@@ -269,6 +269,7 @@ class Session:
                 self._expire(*INTERRUPTED)
         elif self._closed:
             if now >= self._closed_at + self._linger:
+                self._closed_at = now  # if the abort is slow to land, retry later
                 sink.abort()
         elif now >= self._last_out + self._heartbeat:
             self._last_out = now

@@ -110,11 +110,11 @@ class SessionRegistry:
                 session.on_tick(now)
             except Exception:
                 logger.exception("tick failed for session %s", session.id)
-            due = session.next_due()
-            if due is not None:
+            following = session.next_due()
+            if following is not None:
                 # Never due again within this pass (an aborted transport
                 # reports its loss only later): no busy loop.
-                session.heap_due = max(due, now + self._tick_interval)
+                session.heap_due = max(following, now + self._tick_interval)
                 heapq.heappush(heap, (session.heap_due, next(self._seq), session))
 
     def _on_timer(self) -> None:

@@ -92,11 +92,12 @@ class SockJSRouter:
 
     async def flush(self, timeout: float = 1.0) -> None:
         """Write every queue now, then wait (up to ``timeout``) for the socket
-        buffers to drain.  For graceful shutdown."""
+        buffers of connected sessions to drain.  For graceful shutdown, after
+        :meth:`close_all` (whose close frames are then on the wire)."""
         self.registry.flush_now()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not any(s.pending_bytes for s in self.registry.sessions()):
+            if not any(s.pending_bytes for s in self.registry.sessions() if s.receiving):
                 return
             await asyncio.sleep(0.01)
 

@@ -128,6 +128,12 @@ class Session:
         sink = self._sink
         return self._queued + (sink.buffered if sink is not None else 0)
 
+    @property
+    def receiving(self) -> bool:
+        """A connection is attached right now (websocket, or an HTTP poll or
+        stream); an HTTP session between two polls has none."""
+        return self._sink is not None
+
     def send(self, text: str) -> None:
         self.send_frame(Prepared(text))
 

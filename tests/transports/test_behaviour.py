@@ -357,3 +357,27 @@ async def test_raw_websocket_close_codes_are_valid_on_the_wire() -> None:
             assert client.close_event is not None and client.close_event.code == expected
             assert client.close_event.reason == "r" * 123
             await client.close()
+
+
+async def test_graceful_shutdown_delivers_queue_and_close_frame() -> None:
+    async with serve() as srv:
+        ws = WsClient(srv.port, "/echo/0/shut/websocket")
+        assert await ws.connect() == "o"
+        stream = HttpClient(srv.port, "xhr_streaming")
+        assert await stream.connect() == "o"
+        between_polls = HttpClient(srv.port, "xhr")
+        first_poll = await between_polls.open_receiver()
+        assert await first_poll.body() == b"o\n"
+        first_poll.close()
+        for conn in srv.connections:
+            conn.session.send("bye" * 20000)
+        assert srv.router.sessions_by_transport() == {"websocket": 1, "xhr_streaming": 1, "xhr": 1}
+        srv.router.close_all(3001, "Server shutdown")
+        await asyncio.wait_for(srv.router.flush(), 2)
+        assert srv.router.sessions_by_transport() == {}
+        for client in (ws, stream):
+            assert messages(await next_data_frame(client)) == ["bye" * 20000]
+            assert await next_data_frame(client) == 'c[3001,"Server shutdown"]'
+        assert [c.closed for c in srv.connections] == [1, 1, 1]
+        await ws.close()
+        await stream.close()

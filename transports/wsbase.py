@@ -141,7 +141,9 @@ class WebSocketPeer(asyncio.Protocol):
             self._transport.abort()
 
     def drop(self) -> None:
-        """Close the TCP connection without a closing handshake (bad input)."""
+        """Close the TCP connection without a closing handshake (bad input);
+        nothing more is read from or written to it."""
+        self._open = False
         if self._transport is not None:
             self._transport.close()
 
@@ -155,6 +157,8 @@ class WebSocketPeer(asyncio.Protocol):
 
     def _process(self) -> None:
         for event in self._ws.events():
+            if not self._open:
+                return  # dropped: the rest of this read is not delivered
             if isinstance(event, (TextMessage, BytesMessage)):
                 self._on_data(event)
             elif isinstance(event, Ping):

@@ -323,6 +323,12 @@ class WsClient:
         self._writer.write(self._ws.send(TextMessage(data=text)))
         await self._writer.drain()
 
+    async def send_frames(self, texts: list[str]) -> None:
+        """Several text frames in one write."""
+        assert self._writer is not None
+        self._writer.write(b"".join(self._ws.send(TextMessage(data=t)) for t in texts))
+        await self._writer.drain()
+
     async def send(self, *messages: str) -> int:
         await self.send_text(json.dumps(list(messages)))
         return 204

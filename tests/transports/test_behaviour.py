@@ -267,9 +267,12 @@ async def test_websocket_broken_json_drops_connection() -> None:
     async with serve() as srv:
         client = WsClient(srv.port, "/echo/0/b/websocket")
         assert await client.connect() == "o"
-        await client.send_text('["a')
+        # Broken JSON, then a valid frame in the same TCP segment: the
+        # connection is dropped and the second one never reaches the app.
+        await client.send_frames(['["a', '["b"]'])
         await asyncio.wait_for(client.closed.wait(), 5)
         await wait_for(lambda: srv.only().closed == 1)
+        assert srv.only().received == []
 
 
 async def test_websocket_message_size_limit() -> None:

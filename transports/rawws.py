@@ -1,7 +1,7 @@
 """The raw websocket endpoint ``<prefix>/websocket``: no SockJS framing.
 
 Each message is one text frame both ways; close is a websocket close frame
-carrying the code and reason; an idle connection gets a ping every
+carrying the code and reason; the server sends a ping every
 ``ping_interval`` (the registry's tick drives it like SockJS heartbeats).
 """
 from __future__ import annotations

@@ -76,7 +76,7 @@ class Session:
     __slots__ = (
         "id", "transport", "remote_ip", "detachable", "heap_due",
         "_registry", "_conn", "_queue", "_queued", "_sink", "_closed",
-        "_close_code", "_close_reason", "_inbound", "_worker", "_last_out",
+        "_close_code", "_close_reason", "_inbound", "_worker", "_beat_at",
         "_detached_at", "_closed_at", "_dirty", "_gone", "_notified",
         "_heartbeat", "_linger",
     )
@@ -108,7 +108,10 @@ class Session:
         self._inbound: deque[str] = deque()
         self._worker: asyncio.Task[None] | None = None
         now = registry.clock()
-        self._last_out = now
+        #: last heartbeat, or when the current sink attached: heartbeats go
+        #: every ``heartbeat`` seconds whatever the traffic (a poll waits at
+        #: most that long; the raw websocket gets its ping every interval)
+        self._beat_at = now
         self._detached_at = now
         self._closed_at = now
         self._dirty = False
@@ -169,7 +172,7 @@ class Session:
     def start(self, factory: ConnectionFactory, sink: Sink) -> None:
         """Open the session on its first sink: open frame, then ``on_open``."""
         self._sink = sink
-        self._last_out = self._registry.clock()
+        self._beat_at = self._registry.clock()
         sink.write_open()
         try:
             self._conn = factory(self)
@@ -190,7 +193,7 @@ class Session:
             sink.write_close(*CONFLICT)
             return
         self._sink = sink
-        self._last_out = self._registry.clock()
+        self._beat_at = self._registry.clock()
         if self._queue:
             self.flush()
         if self._closed and self._sink is sink:
@@ -221,7 +224,6 @@ class Session:
         items = self._queue
         self._queue = []
         self._queued = 0
-        self._last_out = self._registry.clock()
         sink.write_messages(items)
 
     def receive(self, messages: Iterable[str]) -> Awaitable[None] | None:
@@ -264,10 +266,10 @@ class Session:
             return self._detached_at + self._linger
         if self._closed:
             return self._closed_at + self._linger
-        return self._last_out + self._heartbeat
+        return self._beat_at + self._heartbeat
 
     def on_tick(self, now: float) -> None:
-        """Heartbeat an idle sink, abort a stuck closing handshake, expire a
+        """Heartbeat the sink, abort a stuck closing handshake, expire a
         session left without a receiver."""
         sink = self._sink
         if sink is None:
@@ -277,8 +279,8 @@ class Session:
             if now >= self._closed_at + self._linger:
                 self._closed_at = now  # if the abort is slow to land, retry later
                 sink.abort()
-        elif now >= self._last_out + self._heartbeat:
-            self._last_out = now
+        elif now >= self._beat_at + self._heartbeat:
+            self._beat_at = now
             sink.write_heartbeat()
 
     def abort(self) -> None:

@@ -22,7 +22,7 @@ class SockJSSettings:
     reconnects and nothing is lost).  ``max_message_size`` bounds one inbound
     message (websocket) or one xhr_send/jsonp_send body.  ``sockjs_url`` is the
     script the iframe page loads; empty means the copy served by the router.
-    ``ping_interval`` is how often an idle raw websocket gets a ping frame.
+    ``ping_interval`` is how often a raw websocket gets a ping frame.
     """
 
     heartbeat_delay: float = 25.0

@@ -223,32 +223,34 @@ class Server:
         return True
 
     async def shutdown(self) -> int:
-        """Graceful shutdown; returns 0, or 1 when it had to be cut short."""
+        """Graceful shutdown; returns 0, or 1 when ``shutdown_timeout`` cut it short."""
         self.shutting_down = True
         if self._options.shutdown_drain:
             # Load balancers see /health 503 and take the node out first.
             await asyncio.sleep(self._options.shutdown_drain)
         for server in self._http_servers:
             server.stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._options.shutdown_timeout
+        code = 0
         try:
-            await asyncio.wait_for(self._close_clients(), self._options.shutdown_timeout)
-            code = 0
+            await asyncio.wait_for(self.node.shutdown(), self._options.shutdown_timeout)
         except asyncio.TimeoutError:
+            code = 1
+        # Sessions the node does not know (no connect yet) are closed the same way;
+        # then every queue and socket buffer is written out, up to the deadline.
+        self.router.close_all(3000, SHUTDOWN_REASON)
+        await self.router.flush(max(0.0, deadline - loop.time()))
+        if code or loop.time() >= deadline:
             logger.error("shutdown took more than %ss; exiting anyway", self._options.shutdown_timeout)
             code = 1
+        await self.router.stop()
         for server in self._http_servers:
             await server.close_all_connections()
         if self._options.pid_file:
             remove_pid_file(self._options.pid_file)
         logger.info("stopped")
         return code
-
-    async def _close_clients(self) -> None:
-        await self.node.shutdown()
-        self.router.close_all(3000, SHUTDOWN_REASON)
-        # Let the transports write the close frames they queued.
-        while sum(self.router.sessions_by_transport().values()):
-            await asyncio.sleep(0.02)
 
 
 def make_app(options: Options, source: ConfigSource | None = None) -> Server:

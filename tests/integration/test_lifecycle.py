@@ -214,3 +214,44 @@ def test_sigterm_closes_a_sockjs_xhr_streaming_session(sockhub: Start) -> None:
     assert code == 3000 and json.loads(reason) == SHUTTING_DOWN
     stream.close()
     assert hub.wait() == 0
+
+
+def publish_blobs(hub: SockhubProcess, channel: str, count: int, size: int) -> None:
+    blob = "x" * size
+    for i in range(count):
+        publish(hub, channel, {"i": i, "blob": blob})
+
+
+def test_shutdown_flushes_a_large_backlog_first(sockhub: Start) -> None:
+    """10 MB queued for a client that reads only after SIGTERM: every message
+    arrives, in order, before the close frame."""
+    hub = sockhub({"client_queue_max_size": 100_000_000, "shutdown_timeout": 20})
+    with ProtocolClient(hub.ws_url, timeout=30) as client:
+        client.connect(SECRET, "1")
+        client.subscribe("big")
+        publish_blobs(hub, "big", 10, 1_000_000)
+        hub.signal(signal.SIGTERM)
+        closed = client.wait_closed()
+        assert closed.code == 3000 and json.loads(closed.reason) == SHUTTING_DOWN
+        numbers = [p["body"]["data"]["i"] for p in client.pushes if p.get("method") == "message"]
+        assert numbers == list(range(10))
+    assert hub.wait() == 0
+
+
+def test_shutdown_is_forced_after_shutdown_timeout(sockhub: Start) -> None:
+    """A client that never reads cannot hold the process: it exits (status 1)
+    once shutdown_timeout has passed."""
+    import socket
+
+    hub = sockhub({"client_queue_max_size": 200_000_000, "shutdown_timeout": 1})
+    client = ProtocolClient(hub.ws_url)
+    client.connect(SECRET, "1")
+    client.subscribe("big")
+    client.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    publish_blobs(hub, "big", 30, 1_000_000)  # far more than the socket buffers hold
+    started = time.monotonic()
+    hub.signal(signal.SIGTERM)
+    assert hub.wait(15) == 1
+    assert 1 <= time.monotonic() - started < 10
+    assert "exiting anyway" in hub.logs()
+    client.close()

@@ -255,3 +255,13 @@ def test_shutdown_is_forced_after_shutdown_timeout(sockhub: Start) -> None:
     assert 1 <= time.monotonic() - started < 10
     assert "exiting anyway" in hub.logs()
     client.close()
+
+
+def test_sighup_applies_the_log_level(sockhub: Start) -> None:
+    hub = sockhub({"log_level": "error"})
+    assert hub.logs().strip() == ""
+    config = json.loads(hub.config_path.read_text())
+    config["log_level"] = "info"
+    hub.config_path.write_text(json.dumps(config))
+    hub.signal(signal.SIGHUP)
+    wait_for_log(hub, "configuration reloaded")

@@ -69,17 +69,19 @@ async def test_demo_picture_changes_in_every_tab(sockhub: Start) -> None:
 
 @pytest.mark.browser
 @pytest.mark.async_timeout(60)
-async def test_demo_uses_the_js_served_by_sockhub(sockhub: Start) -> None:
-    hub = sockhub({"insecure": True}, "--web")
+@pytest.mark.parametrize("prefix", ["", "/rt"])
+async def test_demo_uses_the_js_served_by_sockhub(sockhub: Start, prefix: str) -> None:
+    hub = sockhub({"insecure": True, "http_prefix": prefix}, "--web")
     requested: list[str] = []
     async with chromium() as browser:
         page = await browser.new_page()
         page.on("request", lambda request: requested.append(request.url))
-        await page.goto(hub.url + "/demo/")
+        await page.goto(hub.url + prefix + "/demo/")
         await page.wait_for_function("document.body.dataset.state === 'subscribed'", timeout=15000)
     scripts = [url for url in requested if url.endswith(".js")]
-    assert f"{hub.url}/static/js/centrifuge.js" in scripts
-    assert f"{hub.url}/static/js/sockjs.min.js" in scripts
+    assert f"{hub.url}{prefix}/static/js/centrifuge.js" in scripts
+    assert f"{hub.url}{prefix}/static/js/sockjs.min.js" in scripts
+    assert any(url.startswith(f"{hub.url}{prefix}/connection/") for url in requested)
     assert all(url.startswith(hub.url) for url in requested), requested  # no CDN, nothing external
 
 

@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +90,6 @@ class Server:
         self.node = node
         self.router = router
         self.shutting_down = False
-        self.started_at = time.time()
         self._http_servers: list[HTTPServer] = []
         self._stop = asyncio.Event()
 

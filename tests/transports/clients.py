@@ -43,7 +43,11 @@ class Response:
         if self._done:
             return b""
         if self._chunked:
-            size = int((await self.reader.readline()).strip().split(b";")[0], 16)
+            line = await self.reader.readline()
+            if not line:  # cut mid-stream (no last chunk)
+                self._done = True
+                return b""
+            size = int(line.strip().split(b";")[0], 16)
             if size == 0:
                 await self.reader.readline()
                 self._done = True

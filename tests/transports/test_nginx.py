@@ -95,14 +95,20 @@ async def test_sessions_of_one_ip_spread_and_stick(tmp_path: Path) -> None:
 @pytest.mark.async_timeout(150)
 async def test_idle_70s_survives_proxy_read_timeout(tmp_path: Path) -> None:
     """nginx closes an upstream read idle for 60 s; heartbeats every 25 s
-    (the default) keep every transport alive through 70 s of silence."""
-    with cluster(tmp_path) as (port, _nodes):
+    (the default) keep every transport alive through 70 s of silence.  A
+    control cluster whose heartbeat never comes shows nginx does cut them."""
+    (tmp_path / "beats").mkdir()
+    (tmp_path / "silent").mkdir()
+    with cluster(tmp_path / "beats") as (port, _), \
+            cluster(tmp_path / "silent", heartbeat=1000) as (silent_port, _):
         ws = WsClient(port, "/connection/000/idle-ws/websocket")
         streams = [HttpClient(port, t, prefix="/connection")
                    for t in ("xhr_streaming", "eventsource", "htmlfile")]
         poll = HttpClient(port, "xhr", prefix="/connection")
         clients: list[HttpClient | WsClient] = [ws, *streams, poll]
-        for c in clients:
+        silent_ws = WsClient(silent_port, "/connection/000/silent-ws/websocket")
+        silent_stream = HttpClient(silent_port, "xhr_streaming", prefix="/connection")
+        for c in [*clients, silent_ws, silent_stream]:
             assert await c.connect() == "o"
         await asyncio.sleep(70)
         for c in clients:
@@ -110,5 +116,9 @@ async def test_idle_70s_survives_proxy_read_timeout(tmp_path: Path) -> None:
             assert messages(await next_data_frame(c)) == ["still here"]
         for s in streams:
             assert s.requests == 1, "the stream was cut and reopened"
-        for c in clients:
+        # Without heartbeats nginx cut both after 60 s.
+        assert silent_ws.closed.is_set()
+        assert silent_stream.requests == 2
+        assert await silent_stream.next_frame() == 'c[1002,"Connection interrupted"]'
+        for c in [*clients, silent_ws, silent_stream]:
             await c.close()

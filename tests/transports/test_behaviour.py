@@ -384,3 +384,27 @@ async def test_graceful_shutdown_delivers_queue_and_close_frame() -> None:
         assert [c.closed for c in srv.connections] == [1, 1, 1]
         await ws.close()
         await stream.close()
+
+
+def masked_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    assert len(payload) < 126
+    key = b"\x01\x02\x03\x04"
+    return bytes((0x81, 0x80 | len(payload))) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+async def test_frames_pipelined_with_the_upgrade_are_kept() -> None:
+    async with serve() as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        upgrade = ("GET /echo/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n")
+        # The first frame travels in the same segment as the request, so
+        # Tornado has read it before the socket changes hands.
+        writer.write(upgrade.encode() + masked_text_frame("early bird"))
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101") and b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
+        frame = await asyncio.wait_for(reader.readexactly(2 + len("early bird")), 5)
+        assert frame == bytes((0x81, len("early bird"))) + b"early bird"
+        writer.close()
+        await wait_for(lambda: srv.only().closed == 1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import cast
 
 import pytest
 from tornado.httpserver import HTTPServer
@@ -14,6 +15,7 @@ from tests.transports.clients import (FrameParser, HttpClient, WsClient, fetch, 
 from tests.transports.conftest import POLLING, serve
 from transports.interfaces import Connection, Session
 from transports.router import SockJSRouter
+from transports.session import Session as SessionImpl
 from transports.settings import SockJSSettings
 
 
@@ -101,14 +103,18 @@ async def test_state_kept_across_reconnects(transport_name: str) -> None:
 async def test_disconnect_delay_expires_once(transport: str) -> None:
     async with serve(disconnect_delay=0.3) as srv:
         client = sockjs_client(srv.port, transport)
-        assert await client.connect() == "o"
-        conn = srv.only()
-        if isinstance(client, HttpClient) and client.transport in POLLING:
-            await client.close()  # between two polls: the session waits
+        if isinstance(client, HttpClient) and transport in POLLING:
+            # One poll and no next one: the session waits disconnect_delay.
+            resp = await client.open_receiver()
+            assert FrameParser(transport).feed(await resp.body()) == ["o"]
+            resp.close()
             await asyncio.sleep(0.1)
-            assert conn.closed == 0
+            assert srv.only().closed == 0
         else:
+            # A dropped websocket or stream ends the session at once.
+            assert await client.connect() == "o"
             await client.close()
+        conn = srv.only()
         await wait_for(lambda: conn.closed == 1)
         await asyncio.sleep(0.5)
         assert conn.closed == 1
@@ -125,7 +131,8 @@ async def test_second_receiver_gets_2010(transport_name: str) -> None:
     async with serve() as srv:
         first = HttpClient(srv.port, transport_name)
         assert await first.connect() == "o"
-        await asyncio.sleep(0.05)  # its receiver (for polling: the next poll) waits
+        # its receiver (for polling: the next poll) is attached and waiting
+        await wait_for(lambda: cast(SessionImpl, srv.only().session).receiving)
         second = HttpClient(srv.port, transport_name, session_id=first.session_id)
         resp = await second.open_receiver()
         body = await resp.body()

@@ -415,3 +415,22 @@ async def test_frames_pipelined_with_the_upgrade_are_kept() -> None:
         assert frame == bytes((0x81, len("early bird"))) + b"early bird"
         writer.close()
         await wait_for(lambda: srv.only().closed == 1)
+
+
+async def test_pending_bytes_count_what_a_slow_reader_has_not_taken() -> None:
+    async with serve() as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(("GET /echo/0/slow/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        await reader.readuntil(b"\r\n\r\n")
+        session = srv.only().session
+        chunk = "x" * 100_000
+        for _ in range(300):  # 30 MB the client never reads
+            session.send(chunk)
+            await asyncio.sleep(0)
+        # Beyond what the kernel buffers take, the rest waits in our buffer,
+        # where the application can see it and apply its bound.
+        assert session.pending_bytes > 5_000_000
+        writer.close()
+        await wait_for(lambda: srv.only().closed == 1)

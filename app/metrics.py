@@ -8,11 +8,22 @@ what the /metrics endpoint exposes); nothing touches the global REGISTRY.  The
 """
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 PREFIX = "sockhub_"
+
+
+def resident_bytes() -> float:
+    """This process's resident set size (Linux /proc; 0 where unreadable)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return float(pages * os.sysconf("SC_PAGE_SIZE"))
 
 
 class Metrics:
@@ -53,6 +64,8 @@ class Metrics:
         self.channels = gauge("node_num_channels", "Channels with local subscribers.")
         self.subscriptions = gauge("node_num_subscriptions", "Client subscriptions on this node.")
         self.uptime = gauge("node_uptime_seconds", "Seconds since the node started.")
+        self.memory = gauge("node_memory_sys", "Resident memory of the process in bytes.")
+        self.memory.set_function(resident_bytes)
 
     def bind_gauges(self, clients: Callable[[], float], users: Callable[[], float],
                     channels: Callable[[], float], subscriptions: Callable[[], float],

@@ -73,6 +73,8 @@ async def test_right_password_shows_the_node(hub: SockhubProcess) -> None:
         assert await cards.count() == 1
         uptime = await page.text_content("#nodes .node [data-figure='Uptime'] dd")
         assert uptime and uptime != "–"
+        memory = await page.text_content("#nodes .node [data-figure='Memory'] dd")
+        assert memory and memory != "–" and any(unit in memory for unit in ("MiB", "MB", "KiB", "kB", "GiB"))
         # the figures follow the node: a client connecting shows up
         client = await RawClient.connect(hub.url, shots.CONFIG["secret"], user="figure-user")
         try:

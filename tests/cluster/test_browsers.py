@@ -1,0 +1,151 @@
+"""Three ``sockhub --engine redis`` nodes, one redis-server and nginx (the
+project's nginx.conf), with centrifuge-js 1.5.0 + sockjs-client 1.6.1 in
+Chromium, connected through nginx over websocket, xhr-streaming, eventsource
+and xhr-polling.
+
+For every transport, clients are opened through nginx (one per browser
+context, so Chromium's six-connections-per-host limit never queues a poll)
+until that transport has a client on each of the three nodes; which node a
+client landed on is read from the nodes' ``node_num_clients``.  Then:
+
+* a message published through the API via nginx and directly on each node
+  reaches every client exactly once, in order;
+* presence and history read on every node (and through nginx) are the same,
+  and list exactly the connected clients and the published messages;
+* ``stats`` on every node lists the three nodes; after one is SIGKILLed the
+  others list two within 2*node_ping_interval+1 s (plus slack);
+* the killed node's clients reconnect through nginx to another node and
+  recover what was published meanwhile (recovered true), so every client,
+  moved or not, has every message exactly once.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.pages import PageServer, client_params, entries, numbers, wait_entries
+from tests.support.browser import chromium
+from tests.support.cluster import NODE_TIMINGS, SECRET, Cluster
+
+TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "xhr-polling"]
+CHANNEL = "news"
+CONFIG = {"presence": True, "history_size": 1000, "history_lifetime": 300, "recover": True}
+#: Attempts per transport to get a client on every node (nginx hashes the
+#: random SockJS session id; 3 * (2/3)**30 is about 1e-5).
+MAX_ATTEMPTS = 30
+
+
+@dataclass
+class Placed:
+    name: str
+    transport: str
+    page: Any
+    node: int
+    client_id: str
+
+
+async def place(browser: Any, pages: PageServer, cluster: Cluster, transport: str,
+                placed: list[Placed]) -> None:
+    """Open clients of ``transport`` through nginx until each node has one."""
+    covered: set[int] = set()
+    before = await cluster.num_clients()
+    for attempt in range(MAX_ATTEMPTS):
+        name = f"{transport}-{attempt}"
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(pages.page_url(cluster.nginx_url))
+        params = client_params(SECRET, f"u-{name}", cluster.nginx_url + "/connection", transport, CHANNEL)
+        await page.evaluate("([n, p]) => window.startClient(n, p)", [name, params])
+        (connected,) = await wait_entries(page, name, "connect")
+        await wait_entries(page, name, "subscribe")
+        assert connected["transport"] == transport and await page.evaluate(f"transportOf('{name}')") == transport
+        after = await cluster.num_clients()
+        grown = [i for i in range(cluster.count) if after[i] == before[i] + 1]
+        assert len(grown) == 1 and sum(after) == sum(before) + 1, (before, after)
+        placed.append(Placed(name, transport, page, grown[0], connected["client"]))
+        covered.add(grown[0])
+        before = after
+        if len(covered) == cluster.count:
+            return
+    raise AssertionError(f"{transport}: nginx put no client on some node in {MAX_ATTEMPTS} attempts")
+
+
+async def publish(cluster: Cluster, url: str, n: int) -> None:
+    body = await cluster.result(url, "publish", {"channel": CHANNEL, "data": {"n": n}})
+    assert body is None
+
+
+async def wait_numbers(client: Placed, expected: list[int], timeout: float = 20.0) -> None:
+    await wait_entries(client.page, client.name, "message", len(expected), timeout)
+    assert await numbers(client.page, client.name) == expected, client
+
+
+async def wait_node_names(cluster: Cluster, url: str, expected: list[str], limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while (names := await cluster.node_names(url)) != expected:
+        assert time.monotonic() < deadline, f"{url} still lists {names}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.browser
+@pytest.mark.async_timeout(240)
+async def test_three_nodes_behind_nginx(tmp_path: Path) -> None:
+    pages = PageServer()
+    with Cluster(tmp_path, 3, CONFIG) as cluster:
+        async with pages.serving(), chromium() as browser, AsyncExitStack():
+            placed: list[Placed] = []
+            for transport in TRANSPORTS:
+                await place(browser, pages, cluster, transport, placed)
+
+            # Published through nginx and directly on each node: every client gets all, once, in order.
+            for n, url in enumerate([cluster.nginx_url, *cluster.urls], start=1):
+                await publish(cluster, url, n)
+            for client in placed:
+                await wait_numbers(client, [1, 2, 3, 4])
+
+            # Presence and history agree from every node, and say what happened.
+            presences = [await cluster.result(url, "presence", {"channel": CHANNEL})
+                         for url in [cluster.nginx_url, *cluster.urls]]
+            assert all(p == presences[0] for p in presences)
+            assert sorted(presences[0]["data"]) == sorted(c.client_id for c in placed)
+            histories = [await cluster.result(url, "history", {"channel": CHANNEL})
+                         for url in [cluster.nginx_url, *cluster.urls]]
+            assert all(h == histories[0] for h in histories)
+            assert [m["data"]["n"] for m in histories[0]["data"]] == [4, 3, 2, 1]
+            uids = [e["uid"] for e in await entries(placed[0].page, placed[0].name, "message")]
+            assert [m["uid"] for m in histories[0]["data"]] == uids[::-1]
+
+            # stats lists 3 nodes everywhere; 2 once one is killed.
+            names = ["node0", "node1", "node2"]
+            for url in cluster.urls:
+                assert await cluster.node_names(url) == names
+            victim = 2
+            moved = [c for c in placed if c.node == victim]
+            assert {c.transport for c in moved} == set(TRANSPORTS)
+            cluster.kill_node(victim)
+            killed_at = time.monotonic()
+            forget = 2 * NODE_TIMINGS["node_ping_interval"] + 1
+            for url in cluster.urls[:victim]:
+                await wait_node_names(cluster, url, names[:victim], forget + 2.0 - (time.monotonic() - killed_at))
+
+            # Publishing goes on while the victim's clients reconnect through nginx.
+            total = 12
+            for n in range(5, total + 1):
+                await publish(cluster, cluster.nginx_url if n % 2 else cluster.urls[0], n)
+                await asyncio.sleep(0.1)
+            everything = list(range(1, total + 1))
+            for client in moved:
+                await wait_entries(client.page, client.name, "connect", 2)
+                subscribes = await wait_entries(client.page, client.name, "subscribe", 2)
+                assert subscribes[1]["resubscribe"] is True and subscribes[1]["recovered"] is True, client
+            for client in placed:
+                await wait_numbers(client, everything)
+            alive = await cluster.num_clients()
+            assert alive[victim] == 0 and sum(alive) == len(placed)
+            assert cluster.tracebacks() == {}

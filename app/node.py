@@ -16,6 +16,10 @@ Duties and guarantees:
   ``node_ping_interval`` (forgetting those silent for 2*interval+1 s) and
   rolls the interval metrics every ``node_metrics_interval``;
 * control messages (app.commands.control) act on this node's clients;
+* when the engine reports that channels lost messages (Redis PUB/SUB was
+  down), the local subscribers of those with ``recover`` are closed with
+  ``insufficient state`` and reconnect advice, so they resubscribe and
+  recover from history (their own last uid) rather than carry on with a gap;
 * :meth:`Node.shutdown` closes every client with ``shutting down`` and
   reconnect advice, waits for their cleanup, then shuts the engine down.
 """
@@ -39,7 +43,8 @@ from app.hub import Deadlines, Hub
 from app.metrics import Metrics
 from app.models import ClientInfo, Message
 from app.options import Options
-from app.protocol import EXPIRED, SHUTTING_DOWN, STALE, Disconnect, ProtocolError, dumps, push
+from app.protocol import (EXPIRED, INSUFFICIENT_STATE, SHUTTING_DOWN, STALE, Disconnect, ProtocolError, dumps,
+                          push)
 from transports.frames import Prepared
 from transports.interfaces import Session
 
@@ -332,6 +337,25 @@ class Node:
     def handle_admin(self, data: bytes) -> None:
         for listener in self._admin_listeners:
             listener(data)
+
+    def handle_lost(self, channels: list[str]) -> None:
+        """Close the local subscribers of the ``recover`` channels among
+        ``channels`` (see the module docstring); called before any message
+        of the restored subscription is delivered.  Clients of channels
+        without recover keep their connection: reconnecting gains them nothing."""
+        victims: set[Client] = set()
+        for channel in channels:
+            try:
+                recover = self.rules.options(channel).recover
+            except ProtocolError:  # its namespace went away in a reload
+                continue
+            if recover:
+                victims.update(self.hub.channel_clients(channel))
+        if victims:
+            logger.warning("messages of %d channels lost while the engine was away: closing %d clients "
+                           "so they recover", len(channels), len(victims))
+        for client in victims:
+            client.disconnect(Disconnect(INSUFFICIENT_STATE, reconnect=True))
 
     def handle_api(self, data: bytes) -> None:
         """One Redis API queue item: publish/broadcast/unsubscribe/disconnect."""

@@ -42,6 +42,9 @@ EXPIRED = "expired"
 SLOW = "slow"
 DISCONNECT = "disconnect"
 SHUTTING_DOWN = "shutting down"
+#: Close reason when the node lost messages of a channel (Redis PUB/SUB was
+#: down); the client reconnects and recovers from history.  Centrifugo 2's name.
+INSUFFICIENT_STATE = "insufficient state"
 
 ADVICE_FIX = "fix"
 ADVICE_RETRY = "retry"

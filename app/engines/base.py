@@ -52,6 +52,15 @@ class EngineHandler(Protocol):
         Only the Redis engine with ``redis_api`` calls it."""
         ...
 
+    def handle_lost(self, channels: list[str]) -> None:
+        """The engine's subscription connection failed and is subscribed
+        again: messages of ``channels`` published meanwhile did NOT reach
+        this node.  Called once the channels are subscribed again and before
+        any message that arrives through the new connection (so the node can
+        have its clients recover from history).  Only the Redis engine calls
+        it."""
+        ...
+
 
 class Engine(Protocol):
     """Broker, history and presence behind a node.

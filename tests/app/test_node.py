@@ -227,3 +227,22 @@ async def test_engine_subscribe_failure_rolls_back(harness_factory, clock, optio
         engine.failing = set()
         assert (await h.send(ok, sub("public:p")))["body"]["status"] is True
         assert ok.close_args is None
+
+
+async def test_lost_messages_close_the_subscribers_of_recover_channels(harness_factory) -> None:
+    """The engine reports channels whose messages were lost (Redis PUB/SUB was
+    down): their subscribers with recover reconnect to recover; the others
+    keep their connection (regression: they silently carried on with a gap)."""
+    async with harness_factory() as h:
+        kept, moved, both = await h.connect("1"), await h.connect("2"), await h.connect("3")
+        await h.send(kept, sub("news"))
+        await h.send(moved, sub("hist:a"))
+        await h.send(both, sub("news")), await h.send(both, sub("hist:a"))
+        h.node.handle_lost(["news", "hist:a", "hist:nobody"])
+        for session in (moved, both):
+            assert session.messages()[-1] == {"method": "disconnect",
+                                              "body": {"reason": "insufficient state", "reconnect": True}}
+            assert session.close_advice() == {"reason": "insufficient state", "reconnect": True}
+        assert kept.close_args is None
+        await h.node.idle()
+        assert h.node.hub.channel_clients("hist:a") == () and h.node.hub.channel_clients("news") == (kept.connection,)

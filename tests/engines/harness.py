@@ -42,6 +42,9 @@ class RecordingHandler:
     def handle_api(self, data: bytes) -> None:
         self._record("api", data)
 
+    def handle_lost(self, channels: list[str]) -> None:
+        self._record("lost", channels)
+
     def of(self, kind: str) -> list[Any]:
         return [value for k, value in self.events if k == kind]
 

@@ -83,9 +83,13 @@ async def test_stop_and_restart_node_resubscribes_by_itself() -> None:
             sub = listener.subscribers[0]
             assert sub.connects == 1 and sub.attempts < 20  # backing off, not spinning
 
+            assert handler.of("lost") == []
             await asyncio.to_thread(server.start)
             await until(lambda: sub.connects == 2)
+            # The node hears which channels missed messages, before any new message.
+            assert handler.of("lost") == [["kept"]]
             probe = await delivered_after_recovery(publisher, handler, "kept")  # no subscribe call again
+            assert handler.events.index(("lost", ["kept"])) < handler.events.index(("message", probe))
             assert await listener.history("kept", limit=1) == [probe]
             assert "kept" in await publisher.channels()
 

@@ -9,7 +9,7 @@ How the pieces fit (each in its own module):
   shard; scripts.py holds the Lua scripts; codec.py the JSON payloads;
 - subscriber.py keeps one PUB/SUB connection per shard subscribed to the
   topics of the channels this node holds, reconnecting and resubscribing
-  by itself;
+  by itself (and then telling the handler which channels lost messages);
 - api_queue.py consumes the Redis API queue.
 
 Delivery: a message published on any node comes back through Redis to every
@@ -87,6 +87,7 @@ class RedisEngine:
                 Subscriber(
                     endpoint.pubsub_pools, fixed, self._dispatch,
                     read_timeout=read_timeout, op_timeout=self._op_timeout, name=endpoint.name,
+                    on_restored=self._on_restored,
                 )
             )
         await asyncio.gather(*(s.start() for s in self._subscribers))
@@ -138,6 +139,13 @@ class RedisEngine:
             logger.warning("undecodable payload on %s: %s", topic, exc)
         except Exception:  # loop boundary: the reader must go on
             logger.exception("engine handler failed for %s", topic)
+
+    def _on_restored(self, topics: list[str]) -> None:
+        """A listener is back after a failure: its channels missed messages."""
+        prefix = self._names.message_prefix
+        channels = [topic[len(prefix) :] for topic in topics if topic.startswith(prefix)]
+        if channels and self._handler is not None:
+            self._handler.handle_lost(channels)
 
     def _on_api(self, data: bytes) -> None:
         if self._handler is not None:

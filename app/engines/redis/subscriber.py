@@ -17,6 +17,9 @@ Duties and ordering
   (50 ms doubling to 2 s, never a busy loop) and resubscribes every topic in
   ``topics`` by itself.  While disconnected ``subscribe`` raises EngineError
   at once; ``unsubscribe`` never fails (there is nothing to undo).
+- After such a resubscribe, ``on_restored(topics)`` is called with the topics
+  that were held across the failure (their messages of the meantime are
+  lost), before the first reply of the new connection is read.
 """
 from __future__ import annotations
 
@@ -50,11 +53,13 @@ class Subscriber:
         read_timeout: float,
         op_timeout: float,
         name: str,
+        on_restored: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._pools = pools  # candidates; cluster mode rotates through its nodes
         self._pool_index = 0
         self._fixed = list(fixed_topics)
         self._dispatch = dispatch
+        self._on_restored = on_restored
         self._ping_after = max(read_timeout / 3, 0.05)
         self._op_timeout = op_timeout
         self._name = name
@@ -140,6 +145,7 @@ class Subscriber:
                 await self._resubscribe(conn)
                 if failing:
                     logger.warning("redis %s back: resubscribed %d topics", self._name, len(self.topics))
+                    self._restored()
                 failing, backoff = False, _MIN_BACKOFF
                 await self._read(conn)
             except (RedisError, OSError, TimeoutError) as exc:
@@ -153,6 +159,16 @@ class Subscriber:
                 await self._teardown(pool, conn)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    def _restored(self) -> None:
+        """Tell the owner which topics may have missed messages; nothing has
+        been read from the new connection yet."""
+        if self._on_restored is None or not self.topics:
+            return
+        try:
+            self._on_restored(sorted(self.topics))
+        except Exception:  # loop boundary: the reader must go on
+            logger.exception("redis %s: restore callback failed", self._name)
 
     async def _resubscribe(self, conn: Any) -> None:
         async with self._lock:

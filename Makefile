@@ -6,7 +6,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run demo test base-deps system-deps venv js clean
+.PHONY: run demo test bench base-deps system-deps venv js clean
 
 # Installs what is missing, then serves (memory engine, admin page and demo) until Ctrl-C.
 run: base-deps venv js config.json
@@ -18,6 +18,10 @@ demo: base-deps venv js
 
 test: base-deps system-deps venv js
 	bash scripts/pytest.sh $(PYTEST_ARGS)
+
+# The benchmark's peers (outside the package), then `bench/run.py --help`.
+bench: base-deps venv js
+	bash bench/setup.sh
 
 config.json: | venv
 	$(BIN)/sockhub genconfig config.json

@@ -1,94 +1,340 @@
-// Load client of bench/transport_fanout.py (Node + the npm `ws` package).
+// The load client of bench/ (Node + the npm `ws` package): one process that
+// opens every receiving connection, publishes, and measures.
 //
 //   node bench/clients/fanout.js <ws-base-url> <connections> <rate> <seconds> <size>
+//       (bench/transport_fanout.py: SockJS websocket broadcast, messages sent
+//       by a publisher connection; prints "ready", waits for "go")
+//   node bench/clients/fanout.js '<json config>'
+//       (bench/run.py: every peer and sockhub's full stack; prints
+//       "ready <json>", waits for "go", prints one JSON line)
 //
-// Opens <connections> SockJS websocket sessions (<base>/000/<id>/websocket),
-// then one more as publisher which, once the bench says "go" on stdin, sends <rate> messages/s for <seconds>
-// seconds; the server broadcasts each to every session.  Each message carries
-// its send time, so latency is measured on one clock.  Prints one JSON line.
+// Config keys (JSON form):
+//   url        http://127.0.0.1:<port>
+//   kind       "sockjs"     SockJS session, the server broadcasts what the publisher connection sends
+//              "raw"        plain websocket at <url>/, same broadcast
+//              "centrifugo" SockJS session speaking the Centrifugo protocol: connect with an HMAC
+//                           token, subscribe, messages published through the HTTP API
+//   transport  websocket | xhr_streaming | eventsource   (SockJS receivers)
+//   path       SockJS prefix (/bcast, /connection)
+//   conns, rate (messages/s; 0 = all at once), messages, size (bytes of message text)
+//   secret, project ("" for sockhub; Centrifuge 0.8's project name, which it
+//              puts in front of every signed string), api_path
+//   api        {requests, batch, concurrency}: API mode -- client i subscribes to its own
+//              channel and each request publishes `batch` messages round-robin over them
+//   window     connections opened concurrently (connect storm)
+//
+// Every message text starts "@<send time ms>@", one clock for send and receive.
 "use strict";
 
+const http = require("http");
+const crypto = require("crypto");
 const WebSocket = require("ws");
 
-const [base, nArg, rateArg, secondsArg, sizeArg] = process.argv.slice(2);
-const N = parseInt(nArg, 10);
-const RATE = parseFloat(rateArg);
-const SECONDS = parseFloat(secondsArg);
-const SIZE = parseInt(sizeArg || "100", 10);
+const cfg = parseConfig(process.argv.slice(2));
 const DRAIN_MS = parseFloat(process.env.DRAIN_SECONDS || "20") * 1000;
 
 let delivered = 0;
 let lastDelivery = 0;
 const latencies = [];
+const errors = [];
 
-function open(id, onMessage) {
+function parseConfig(argv) {
+  if (argv[0] && argv[0].startsWith("{")) {
+    return Object.assign({
+      kind: "sockjs", transport: "websocket", path: "/bcast", rate: 100, messages: 200, size: 100,
+      secret: "", project: "", api_path: "/api/", channel: "bench", window: 200, api: null, legacy: false,
+    }, JSON.parse(argv[0]));
+  }
+  const [base, n, rate, seconds, size] = argv;  // the positional form of transport_fanout.py
+  const url = base.replace(/^ws/, "http");
+  const u = new URL(url);
+  return {
+    url: u.origin, path: u.pathname, kind: "sockjs", transport: "websocket", conns: parseInt(n, 10),
+    rate: parseFloat(rate), messages: Math.round(parseFloat(rate) * parseFloat(seconds)),
+    size: parseInt(size || "100", 10), window: 200, api: null, legacy: true,
+  };
+}
+
+// -- receiving ------------------------------------------------------------------------
+
+function onItem(text) {
+  const at = text.indexOf("@");
+  if (at < 0) return false;
+  const now = performance.now();
+  latencies.push(now - parseFloat(text.slice(at + 1, text.indexOf("@", at + 1))));
+  delivered += 1;
+  lastDelivery = now;
+  return true;
+}
+
+// One client's protocol state above the transport: SockJS frames in,
+// "ready" once open (and, for Centrifugo, connected and subscribed).
+class Receiver {
+  constructor(index, send, resolve, reject) {
+    this.index = index;
+    this.send = send;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.ready = false;
+  }
+
+  onSockJSFrame(frame) {
+    const type = frame[0];
+    if (type === "a") {
+      for (const item of JSON.parse(frame.slice(1))) this.onMessage(item);
+    } else if (type === "o") {
+      if (cfg.kind === "centrifugo") this.send(JSON.stringify([JSON.stringify(connectCommands(this.index))]));
+      else this.markReady();
+    } else if (type === "c") {
+      if (!this.ready) this.reject(new Error(`closed: ${frame}`));
+      else errors.push(`client ${this.index} closed: ${frame}`);
+    }
+  }
+
+  onMessage(item) {
+    if (this.ready && (this.index < 0 || onItem(item))) return;
+    if (cfg.kind !== "centrifugo" || this.ready) return;
+    let replies = JSON.parse(item);
+    if (!Array.isArray(replies)) replies = [replies];
+    for (const r of replies) {
+      if (r.error) { this.reject(new Error(`${r.method}: ${r.error}`)); return; }
+      if (r.method === "subscribe") this.markReady();
+    }
+  }
+
+  markReady() {
+    if (this.ready) return;
+    this.ready = true;
+    this.resolve(this);
+  }
+}
+
+function hmac(text) {
+  return crypto.createHmac("sha256", cfg.secret).update(text).digest("hex");
+}
+
+function channelOf(index) {
+  return cfg.api ? `${cfg.channel}${index}` : cfg.channel;
+}
+
+function connectCommands(index) {
+  const user = `u${index}`;
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const params = { user, timestamp, info: "", token: hmac(cfg.project + user + timestamp) };
+  if (cfg.project) params.project = cfg.project;
+  return [
+    { uid: "1", method: "connect", params },
+    { uid: "2", method: "subscribe", params: { channel: channelOf(index) } },
+  ];
+}
+
+const sendAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function openReceiver(index) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${base}/000/${id}/websocket`, { perMessageDeflate: false });
-    ws.on("message", (data) => {
-      const frame = data.toString();
-      if (frame === "o") return resolve(ws);
-      if (frame[0] === "a") onMessage(JSON.parse(frame.slice(1)));
-    });
-    ws.on("error", reject);
+    const id = `s${index}x${process.pid}`;
+    const base = `${cfg.url}${cfg.path}/000/${id}`;
+    if (cfg.kind === "raw") {
+      const ws = new WebSocket(`${cfg.url.replace(/^http/, "ws")}/`, { perMessageDeflate: false });
+      const r = new Receiver(index, null, resolve, reject);
+      r.socket = ws;
+      ws.on("open", () => r.markReady());
+      ws.on("message", (data) => { if (r.ready && index >= 0) onItem(data.toString()); });
+      ws.on("error", reject);
+      return;
+    }
+    if (cfg.transport === "websocket") {
+      const ws = new WebSocket(`${base.replace(/^http/, "ws")}/websocket`, { perMessageDeflate: false });
+      const r = new Receiver(index, (text) => ws.send(text), resolve, reject);
+      r.socket = ws;
+      ws.on("message", (data) => r.onSockJSFrame(data.toString()));
+      ws.on("error", reject);
+      return;
+    }
+    const send = (text) => post(`${base}/xhr_send`, text, {}, sendAgent).catch((e) => errors.push(String(e)));
+    const r = new Receiver(index, send, resolve, reject);
+    streamHTTP(`${base}/${cfg.transport}`, r, reject);
   });
 }
 
-function onMessages(items) {
-  const now = performance.now();
-  for (const text of items) {
-    const sent = parseFloat(text.slice(0, text.indexOf(" ")));
-    latencies.push(now - sent);
-    delivered += 1;
-  }
-  lastDelivery = now;
+// xhr_streaming / eventsource: one long response, reopened when the server
+// ends it (response_limit) until the run is over.
+function streamHTTP(url, receiver, reject) {
+  const eventsource = cfg.transport === "eventsource";
+  const req = http.request(url, { method: eventsource ? "GET" : "POST", agent: false }, (res) => {
+    receiver.response = res;
+    res.setEncoding("utf8");
+    let buffer = "";
+    const sep = eventsource ? "\r\n\r\n" : "\n";
+    res.on("data", (chunk) => {
+      buffer += chunk;
+      let end;
+      while ((end = buffer.indexOf(sep)) >= 0) {
+        let frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + sep.length);
+        if (eventsource) {
+          const at = frame.indexOf("data: ");  // after the "\r\n" prelude, for the first
+          if (at < 0) continue;
+          frame = frame.slice(at + 6);
+        }
+        if (frame.length && frame[0] !== "h") receiver.onSockJSFrame(frame);
+      }
+    });
+    res.on("end", () => { if (!finished) streamHTTP(url, receiver, reject); });
+  });
+  req.on("error", (e) => { if (!finished) reject(e); });
+  receiver.request = req;
+  req.end();
 }
+
+function post(url, body, headers, agent) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => { text += c; });
+      res.on("end", () => (res.statusCode < 300 ? resolve(text) : reject(new Error(`${res.statusCode} ${text}`))));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+// -- opening ---------------------------------------------------------------------------
+
+async function openAll() {
+  const receivers = new Array(cfg.conns);
+  let next = 0;
+  async function worker() {
+    while (next < cfg.conns) {
+      const i = next++;
+      receivers[i] = await openReceiver(i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(cfg.window, cfg.conns) }, worker));
+  return receivers;
+}
+
+// -- publishing ----------------------------------------------------------------------------
+
+function messageText(seq) {
+  const head = `@${performance.now().toFixed(3)}@ ${seq} `;
+  return head + "x".repeat(Math.max(0, cfg.size - head.length));
+}
+
+async function makePublisher() {
+  if (cfg.kind === "centrifugo") {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: (cfg.api && cfg.api.concurrency) || 8 });
+    const url = cfg.url + cfg.api_path + (cfg.project || "");
+    return {
+      publish(commands) {
+        const data = JSON.stringify(commands.length === 1 ? commands[0] : commands);
+        const sign = hmac(cfg.project + data);
+        // Centrifuge 0.8 reads only the form on Python 3 (its JSON path fails there).
+        const [body, type] = cfg.project
+          ? [new URLSearchParams({ data, sign }).toString(), "application/x-www-form-urlencoded"]
+          : [data, "application/json"];
+        const headers = { "Content-Type": type, "X-API-Sign": sign };
+        return post(url, body, headers, agent).catch((e) => errors.push(String(e)));
+      },
+      close() { agent.destroy(); },
+    };
+  }
+  const p = await openReceiver(-1);  // receives its own copies too: not counted
+  const wrap = cfg.kind === "raw" ? (t) => t : (t) => JSON.stringify([t]);
+  return {
+    publish(texts) { for (const t of texts) p.socket.send(wrap(t)); return Promise.resolve(); },
+    close() { p.socket.terminate(); },
+  };
+}
+
+function publishCommand(text, channel) {
+  return cfg.kind === "centrifugo" ? { method: "publish", params: { channel, data: { m: text } } } : text;
+}
+
+// `rate` messages/s (timers are coarse under load: catch up to the schedule),
+// or all at once when rate is 0.
+function fanOut(publisher) {
+  const total = cfg.messages;
+  const start = performance.now();
+  let sent = 0;
+  const pending = [];
+  const sendUpTo = (due) => {
+    while (sent < due) pending.push(publisher.publish([publishCommand(messageText(sent++), cfg.channel)]));
+  };
+  if (!cfg.rate) { sendUpTo(total); return Promise.all(pending).then(() => start); }
+  return new Promise((resolve) => {
+    sendUpTo(1);
+    const timer = setInterval(() => {
+      sendUpTo(Math.min(total, Math.floor(((performance.now() - start) / 1000) * cfg.rate) + 1));
+      if (sent >= total) { clearInterval(timer); Promise.all(pending).then(() => resolve(start)); }
+    }, 5);
+  });
+}
+
+// API mode: `requests` requests of `batch` publishes each, `concurrency` in flight.
+async function apiRun(publisher) {
+  const { requests, batch, concurrency } = cfg.api;
+  let next = 0;
+  let seq = 0;
+  const start = performance.now();
+  async function worker() {
+    while (next < requests) {
+      next++;
+      const commands = [];
+      for (let b = 0; b < batch; b++, seq++) commands.push(publishCommand(messageText(seq), channelOf(seq % cfg.conns)));
+      await publisher.publish(commands);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  return { start, api_requests_per_s: Math.round(requests / seconds), api_messages_per_s: Math.round((requests * batch) / seconds) };
+}
+
+async function main() {
+  const t0 = performance.now();
+  const receivers = await openAll();
+  const connectSeconds = (performance.now() - t0) / 1000;
+  const publisher = await makePublisher();
+  if (cfg.legacy) console.log("ready");
+  else console.log(`ready ${JSON.stringify({ connect_s: connectSeconds })}`);
+  await new Promise((resolve) => process.stdin.once("data", resolve));
+  let extra = {};
+  let expected;
+  let start;
+  if (cfg.api) {
+    extra = await apiRun(publisher);
+    start = extra.start;
+    delete extra.start;
+    expected = cfg.api.requests * cfg.api.batch;
+  } else {
+    start = await fanOut(publisher);
+    expected = cfg.messages * cfg.conns;  // the publisher's own copies are not counted
+  }
+  const deadline = performance.now() + DRAIN_MS;
+  while (delivered < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  finished = true;
+  latencies.sort((a, b) => a - b);
+  const seconds = (lastDelivery - start) / 1000;
+  console.log(JSON.stringify(Object.assign({
+    connections: cfg.conns, published: cfg.api ? expected : cfg.messages, expected, delivered, lost: expected - delivered,
+    deliveries_per_s: seconds > 0 ? Math.round(delivered / seconds) : 0,
+    p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99), connect_s: connectSeconds,
+    errors: errors.slice(0, 5), error_count: errors.length,
+  }, extra)));
+  publisher.close();
+  for (const r of receivers) {
+    if (r.socket) r.socket.terminate();
+    if (r.request) r.request.destroy();
+  }
+  process.exit(0);
+}
+
+let finished = false;
 
 function percentile(sorted, p) {
   if (!sorted.length) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
-async function main() {
-  const subscribers = [];
-  for (let i = 0; i < N; i += 200) {
-    const batch = [];
-    for (let j = i; j < Math.min(N, i + 200); j++) batch.push(open(`s${j}`, onMessages));
-    subscribers.push(...(await Promise.all(batch)));
-  }
-  const publisher = await open("publisher", () => {});
-  // Tell the bench we are connected (it samples the server's RSS), wait for "go".
-  console.log("ready");
-  await new Promise((resolve) => process.stdin.once("data", resolve));
-  const total = Math.round(RATE * SECONDS);
-  const pad = "x".repeat(Math.max(0, SIZE - 30));
-  const start = performance.now();
-  let sent = 0;
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      // Catch up to the schedule (timers are coarse under load).
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * RATE) + 1);
-      while (sent < due) {
-        publisher.send(JSON.stringify([`${performance.now().toFixed(3)} ${sent} ${pad}`]));
-        sent += 1;
-      }
-      if (sent >= total) { clearInterval(timer); resolve(); }
-    }, 5);
-  });
-  const expected = total * N;  // the publisher's own copies are not counted
-  const deadline = performance.now() + DRAIN_MS;
-  while (delivered < expected && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  latencies.sort((a, b) => a - b);
-  const seconds = (lastDelivery - start) / 1000;
-  console.log(JSON.stringify({
-    connections: N, published: total, expected, delivered, lost: expected - delivered,
-    deliveries_per_s: Math.round(delivered / seconds),
-    p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99),
-  }));
-  for (const ws of subscribers) ws.terminate();
-  publisher.terminate();
-  process.exit(0);
-}
-
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => { console.error(err && err.stack ? err.stack : err); process.exit(1); });

@@ -9,6 +9,8 @@ Duties and ordering:
 * the first :class:`~app.protocol.Disconnect` of a batch aborts it: the
   replies gathered so far are dropped, a ``disconnect`` push is sent, then
   close 3000 with the JSON advice (§6, §17);
+* callbacks given to :meth:`Client.after_reply` while a frame is handled
+  run once its replies are queued (or the frame was aborted);
 * every send is followed by the queue-bound check (``client_queue_max_size``
   against ``session.pending_bytes``): past it the client is closed ``slow``;
 * closing (by us or by the peer) unregisters the client from the hub at once
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from app.commands import COMMANDS
 from app.models import ClientInfo
@@ -75,6 +77,7 @@ class Client:
         #: Deadlines the node's tick compares with its heap entries.
         self.expire_at = 0.0
         self.presence_at = 0.0
+        self._after_reply: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"<Client {self.id or self.session.id} user={self.user!r}>"
@@ -111,11 +114,20 @@ class Client:
             raise Disconnect(LIMIT_EXCEEDED)
         commands, is_array = parse_commands(text)
         replies = []
-        for command in commands:
-            replies.append(await self._dispatch(command))
-            if self.closing:
-                return  # closed meanwhile (e.g. by the API); say nothing more
-        self.send(join_replies(replies, is_array))
+        try:
+            for command in commands:
+                replies.append(await self._dispatch(command))
+                if self.closing:
+                    return  # closed meanwhile (e.g. by the API); say nothing more
+            self.send(join_replies(replies, is_array))
+        finally:
+            callbacks, self._after_reply = self._after_reply, []
+            for callback in callbacks:
+                callback()
+
+    def after_reply(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the replies of the current frame are queued."""
+        self._after_reply.append(callback)
 
     async def _dispatch(self, command: Command) -> str:
         """One command's reply; Disconnect for the fatal cases of §2."""

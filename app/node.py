@@ -83,6 +83,8 @@ class Node:
         self._metrics_base: dict[str, int] = {}
         self._interval_metrics: dict[str, int] = {}
         self._admin_listeners: list[Callable[[bytes], None]] = []
+        #: channel -> client -> pushes held back while its subscribe recovers (see hold()).
+        self._held: dict[str, dict[Client, list[tuple[str, Prepared]]]] = {}
         self._on_deadline: dict[str, Callable[[Client, float, float], Awaitable[None]]] = {
             "stale": self._stale_due, "expire": self._expire_due, "presence": self._presence_due,
         }
@@ -177,6 +179,8 @@ class Node:
 
     def client_closed(self, client: Client) -> None:
         """Unregister now; unsubscribe its channels in a task."""
+        for channel in [ch for ch, held in self._held.items() if client in held]:
+            self.release(channel, client, set())
         if client in self._open:
             self._open.discard(client)
             self.metrics.connections.labels(client.session.transport).dec()
@@ -290,7 +294,37 @@ class Node:
 
     def handle_message(self, message: Message) -> None:
         self.metrics.received.inc()
-        self._fan_out(message.channel, lambda: push("message", message.to_json()))
+        self._fan_out(message.channel, lambda: push("message", message.to_json()), uid=message.uid)
+
+    # -- pushes held back during a recovering subscribe -------------------------------
+
+    def hold(self, channel: str, client: Client) -> None:
+        """Keep ``client``'s pushes of ``channel`` back until :meth:`release`.
+
+        A subscribe with recover registers the subscription, then reads the
+        history; a message published in between would reach the client live
+        BEFORE the subscribe reply that also recovers it (a duplicate, out of
+        order).  Held pushes go out after the reply instead, without those
+        the reply recovered."""
+        self._held.setdefault(channel, {})[client] = []
+
+    def release(self, channel: str, client: Client, recovered: set[str]) -> None:
+        """Send what was held for ``client`` in ``channel`` (in arrival order)
+        but the messages whose uid is in ``recovered``; stop holding."""
+        held = self._held.get(channel)
+        pushes = held.pop(client, []) if held is not None else []
+        if held is not None and not held:
+            del self._held[channel]
+        sent = 0
+        for uid, prepared in pushes:
+            if client.closing:
+                return
+            if uid and uid in recovered:
+                continue
+            client.session.send_frame(prepared)
+            client.check_queue()
+            sent += 1
+        self.metrics.delivered.inc(sent)
 
     def handle_join(self, channel: str, info: ClientInfo) -> None:
         """Every local subscriber but the joiner itself (1.8 sent the joiner
@@ -302,16 +336,21 @@ class Node:
         self.metrics.join_leave.inc()
         self._fan_out(channel, lambda: push("leave", _membership_body(channel, info)), info.client)
 
-    def _fan_out(self, channel: str, encode: Callable[[], str], skip: str = "") -> None:
-        """One Prepared for every local subscriber (but client id ``skip``);
-        the queue bound is checked after each send."""
+    def _fan_out(self, channel: str, encode: Callable[[], str], skip: str = "", uid: str = "") -> None:
+        """One Prepared for every local subscriber (but client id ``skip``;
+        held back for those in :meth:`hold`); the queue bound is checked
+        after each send."""
         clients = self.hub.channel_clients(channel)
         if not clients:
             return
         prepared = Prepared(encode())
+        held = self._held.get(channel)
         sent = 0
         for client in clients:
             if client.closing or (skip and client.id == skip):
+                continue
+            if held is not None and client in held:
+                held[client].append((uid, prepared))
                 continue
             client.session.send_frame(prepared)
             client.check_queue()

@@ -112,40 +112,59 @@ async def subscribe(client: "Client", p: SubscribeParams) -> str:
     """§4.3: checks, private sign, registration, then recovery (§8)."""
     options = _check_subscribe(client, p)
     channel_info = _private_channel_info(client, p) if client.node.rules.is_private(p.channel) else ""
-    held = client.channels.get(p.channel)
-    if held is not None:  # made by the API subscribe: adopt it
-        held.server_side = False
-        held.channel_info = channel_info or held.channel_info
-    else:
-        try:
-            await join(client, p.channel, channel_info)
-        except EngineError:
-            raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
-    client.node.metrics.num_subscribe.inc()
-    return await recovery_body(client, p, options)
+    node, existing = client.node, client.channels.get(p.channel)
+    holding = existing is None and options.recover and p.recover
+    if holding:  # live pushes wait until the reply (with the recovered ones) is out
+        node.hold(p.channel, client)
+    try:
+        if existing is not None:  # made by the API subscribe: adopt it
+            existing.server_side = False
+            existing.channel_info = channel_info or existing.channel_info
+        else:
+            try:
+                await join(client, p.channel, channel_info)
+            except EngineError:
+                raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
+        node.metrics.num_subscribe.inc()
+        body, recovered = await recovery(client, p, options)
+    except BaseException:
+        if holding:
+            node.release(p.channel, client, set())
+        raise
+    if holding:
+        client.after_reply(lambda: node.release(p.channel, client, recovered))
+    return body
 
 
 async def recovery_body(client: "Client", p: SubscribeParams, options: ChannelOptions) -> str:
     """The success body: ``last``, ``messages`` and ``recovered`` per §8."""
+    return (await recovery(client, p, options))[0]
+
+
+async def recovery(client: "Client", p: SubscribeParams, options: ChannelOptions) -> tuple[str, set[str]]:
+    """The success body per §8, and the uids of the messages it carries."""
     if not options.recover:
-        return subscribe_body(p.channel, True)
+        return subscribe_body(p.channel, True), set()
     engine = client.node.engine
     if not p.recover:
         try:
             newest = await engine.history(p.channel, limit=1)
         except EngineError:
             newest = []
-        return subscribe_body(p.channel, True, newest[0].uid if newest else "")
+        return subscribe_body(p.channel, True, newest[0].uid if newest else ""), set()
     try:
         history = await engine.history(p.channel)
     except EngineError:
-        return subscribe_body(p.channel, True, "", "[]", False)
+        return subscribe_body(p.channel, True, "", "[]", False), set()
     last = history[0].uid if history else ""
+    missed, found = history, False
     if p.last:
         for index, message in enumerate(history):
             if message.uid == p.last:
-                return subscribe_body(p.channel, True, last, messages_json(history[:index]), True)
-    return subscribe_body(p.channel, True, last, messages_json(history), False)
+                missed, found = history[:index], True
+                break
+    body = subscribe_body(p.channel, True, last, messages_json(missed), found)
+    return body, {m.uid for m in missed}
 
 
 async def unsubscribe(client: "Client", p: ChannelParams) -> str:

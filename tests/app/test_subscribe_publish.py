@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.app.conftest import SECRET, make_options
 from app import auth
+from app.engines.base import HistoryOptions
+from app.engines.memory import MemoryEngine
+from app.models import Message, new_uid
 from app.options import ChannelOptions, Options
+from app.protocol import Raw
 
 
 def sub(channel: str, uid: str = "s", **params) -> dict:
@@ -70,3 +75,42 @@ async def test_close_cleans_up_presence_and_publishes_leave(harness_factory) -> 
         await h.node.idle()
         assert h.node.hub.num_channels == 0
         assert await h.node.engine.channels() == []
+
+
+class PublishDuringHistoryRead(MemoryEngine):
+    """The real MemoryEngine; while ``during`` is set, a full history read
+    first lets those messages be published (as when a publication reaches the
+    node between a subscribe's registration and its history read)."""
+
+    def __init__(self, options: Any, clock: Any) -> None:
+        super().__init__(options, clock=clock)
+        self.during: list[Message] = []
+
+    async def history(self, channel: str, limit: int = 0) -> list[Message]:
+        pending, self.during = self.during, []
+        for message in pending:
+            await self.publish_message(message, HistoryOptions(3, 60))
+        return await super().history(channel, limit)
+
+
+async def test_recovering_subscribe_gets_a_concurrent_message_once_and_in_order(harness_factory, clock) -> None:
+    """Regression: the message came live BEFORE the subscribe reply that also
+    recovered it (a duplicate, out of order, in centrifuge-js)."""
+    options = make_options()
+    engine = PublishDuringHistoryRead(options, clock)
+    async with harness_factory(options, engine) as h:
+        s = await h.connect("1")
+        await h.send(s, {"uid": "1", "method": "subscribe", "params": {"channel": "hist:a"}})
+        await h.node.api.execute(b'{"method":"publish","params":{"channel":"hist:a","data":{"n":1}}}')
+        first = s.last()["body"]["uid"]
+        await h.send(s, {"uid": "2", "method": "unsubscribe", "params": {"channel": "hist:a"}})
+        await h.node.api.execute(b'{"method":"publish","params":{"channel":"hist:a","data":{"n":2}}}')
+        engine.during = [Message(new_uid(), "hist:a", Raw('{"n":3}'))]
+        before = len(s.sent)
+        await h.send(s, {"uid": "3", "method": "subscribe",
+                         "params": {"channel": "hist:a", "recover": True, "last": first}})
+        await h.node.api.execute(b'{"method":"publish","params":{"channel":"hist:a","data":{"n":4}}}')
+        after = s.messages()[before:]
+        assert after[0]["uid"] == "3" and after[0]["body"]["recovered"] is True
+        assert [m["data"]["n"] for m in after[0]["body"]["messages"]] == [3, 2]  # newest first
+        assert [m["body"]["data"]["n"] for m in after[1:]] == [4]  # 3 was not sent live as well

@@ -29,6 +29,7 @@ class Publisher:
     urls: list[str]
     channel: str
     pause: float = 0.03
+    first: int = 1
     limit: int = 3000  # a bounded loop, whatever happens
     outcomes: list[Outcome] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -44,7 +45,7 @@ class Publisher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        for n in range(1, self.limit + 1):
+        for n in range(self.first, self.first + self.limit):
             if self._stop.is_set():
                 return
             url = self.urls[n % len(self.urls)]

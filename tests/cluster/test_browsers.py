@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.pages import PageServer, client_params, entries, numbers, wait_entries
+from tests.cluster.stream import Publisher
 from tests.support.browser import chromium
 from tests.support.cluster import NODE_TIMINGS, SECRET, Cluster
 
@@ -98,7 +98,7 @@ async def wait_node_names(cluster: Cluster, url: str, expected: list[str], limit
 async def test_three_nodes_behind_nginx(tmp_path: Path) -> None:
     pages = PageServer()
     with Cluster(tmp_path, 3, CONFIG) as cluster:
-        async with pages.serving(), chromium() as browser, AsyncExitStack():
+        async with pages.serving(), chromium() as browser:
             placed: list[Placed] = []
             for transport in TRANSPORTS:
                 await place(browser, pages, cluster, transport, placed)
@@ -130,20 +130,24 @@ async def test_three_nodes_behind_nginx(tmp_path: Path) -> None:
             assert {c.transport for c in moved} == set(TRANSPORTS)
             cluster.kill_node(victim)
             killed_at = time.monotonic()
-            forget = 2 * NODE_TIMINGS["node_ping_interval"] + 1
-            for url in cluster.urls[:victim]:
-                await wait_node_names(cluster, url, names[:victim], forget + 2.0 - (time.monotonic() - killed_at))
-
-            # Publishing goes on while the victim's clients reconnect through nginx.
-            total = 12
-            for n in range(5, total + 1):
-                await publish(cluster, cluster.nginx_url if n % 2 else cluster.urls[0], n)
-                await asyncio.sleep(0.1)
-            everything = list(range(1, total + 1))
-            for client in moved:
-                await wait_entries(client.page, client.name, "connect", 2)
-                subscribes = await wait_entries(client.page, client.name, "subscribe", 2)
-                assert subscribes[1]["resubscribe"] is True and subscribes[1]["recovered"] is True, client
+            # A steady stream (through nginx and the live nodes) runs from now on, while the
+            # victim's clients reconnect through nginx; none of it fails.
+            stream = Publisher(cluster, [cluster.nginx_url, *cluster.urls[:victim]], CHANNEL, first=5)
+            stream.start()
+            try:
+                forget = 2 * NODE_TIMINGS["node_ping_interval"] + 1
+                for url in cluster.urls[:victim]:
+                    await wait_node_names(cluster, url, names[:victim], forget + 2.0 - (time.monotonic() - killed_at))
+                for client in moved:
+                    await wait_entries(client.page, client.name, "connect", 2)
+                    subscribes = await wait_entries(client.page, client.name, "subscribe", 2)
+                    assert subscribes[1]["resubscribe"] is True and subscribes[1]["recovered"] is True, client
+                resubscribed = asyncio.get_running_loop().time()
+                await stream.wait(lambda: len(stream.ok(after=resubscribed)) >= 10, what="publishes after")
+            finally:
+                await stream.stop()
+            assert all(o.status == 200 and o.error is None for o in stream.outcomes), stream.outcomes
+            everything = [1, 2, 3, 4] + stream.ok()
             for client in placed:
                 await wait_numbers(client, everything)
             alive = await cluster.num_clients()

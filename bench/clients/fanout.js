@@ -10,6 +10,8 @@
 //
 // Config keys (JSON form):
 //   url        http://127.0.0.1:<port>
+//   urls       optional list of base URLs: receiver i connects to urls[i % n] (several nodes
+//              behind one Redis, bench/cluster_fanout.py); the API and publisher use `url`
 //   kind       "sockjs"     SockJS session, the server broadcasts what the publisher connection sends
 //              "raw"        plain websocket at <url>/, same broadcast
 //              "centrifugo" SockJS session speaking the Centrifugo protocol: connect with an HMAC
@@ -133,9 +135,10 @@ const sendAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 function openReceiver(index) {
   return new Promise((resolve, reject) => {
     const id = `s${index}x${process.pid}`;
-    const base = `${cfg.url}${cfg.path}/000/${id}`;
+    const origin = cfg.urls && index >= 0 ? cfg.urls[index % cfg.urls.length] : cfg.url;
+    const base = `${origin}${cfg.path}/000/${id}`;
     if (cfg.kind === "raw") {
-      const ws = new WebSocket(`${cfg.url.replace(/^http/, "ws")}/`, { perMessageDeflate: false });
+      const ws = new WebSocket(`${origin.replace(/^http/, "ws")}/`, { perMessageDeflate: false });
       const r = new Receiver(index, null, resolve, reject);
       r.socket = ws;
       ws.on("open", () => r.markReady());

@@ -188,7 +188,8 @@ class ApiExecutor:
         return _Prepared(command.uid, command.method, spec, params)
 
     async def _run(self, command: _Prepared) -> str:
-        self._node.metrics.api_requests.labels(command.method).inc()
+        metrics = self._node.metrics
+        metrics.child(metrics.api_requests, command.method).inc()
         try:
             body = await command.spec.handler(self, command.params)
         except ProtocolError as err:

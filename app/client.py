@@ -140,7 +140,8 @@ class Client:
             params: Any = parse_params(spec.params, command.params)
         except ValueError:
             raise Disconnect(INVALID_MESSAGE) from None
-        self.node.metrics.client_requests.labels(command.method).inc()
+        metrics = self.node.metrics
+        metrics.child(metrics.client_requests, command.method).inc()
         try:
             body = await spec.handler(self, params)
         except ProtocolError as err:

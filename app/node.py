@@ -148,7 +148,7 @@ class Node:
 
     def client_opened(self, client: Client) -> None:
         self._open.add(client)
-        self.metrics.connections.labels(client.session.transport).inc()
+        self.metrics.child(self.metrics.connections, client.session.transport).inc()
         client.opened_at = now = self.clock()
         if self.shutting_down:
             client.disconnect(Disconnect(SHUTTING_DOWN, reconnect=True))
@@ -183,7 +183,7 @@ class Node:
             self.release(channel, client, set())
         if client in self._open:
             self._open.discard(client)
-            self.metrics.connections.labels(client.session.transport).dec()
+            self.metrics.child(self.metrics.connections, client.session.transport).dec()
         if client.authenticated:
             self.hub.remove_client(client)
         if client.channels:

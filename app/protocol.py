@@ -184,7 +184,7 @@ def parse_commands(text: str) -> tuple[list[Command], bool]:
 
 P = TypeVar("P")
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_PLANS: dict[type, tuple[tuple[str, Any], ...]] = {}
 
 
 def _field_value(kind: Any, value: Any) -> Any:
@@ -218,22 +218,28 @@ def parse_params(cls: type[P], params: dict[str, Any] | None) -> P:
     Unknown keys are ignored; absent keys and JSON null keep the default; a
     value of the wrong type raises ValueError (the caller's invalid message).
     Fields typed :class:`Raw` hold compact JSON text, None when absent."""
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = get_type_hints(cls)
-        _HINTS[cls] = hints  # a cache of immutable type facts, not state
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)  # a cache of immutable type facts, not state
     kwargs: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if params is None or field.name not in params:
-            continue
-        kind = hints[field.name]
-        if kind == Raw | None:
-            kind = Raw
-        try:
-            kwargs[field.name] = _field_value(kind, params[field.name])
-        except LookupError:
-            continue
+    if params:
+        for name, kind in plan:
+            if name in params:
+                try:
+                    kwargs[name] = _field_value(kind, params[name])
+                except LookupError:
+                    continue
     return cls(**kwargs)
+
+
+def _plan(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(field name, checked type) of a params dataclass, computed once per
+    class: dataclasses.fields() and building ``Raw | None`` cost more than the
+    checks themselves on every command (bench/run.py batch_1k)."""
+    hints = get_type_hints(cls)
+    raw_or_none = Raw | None
+    return tuple((f.name, Raw if hints[f.name] == raw_or_none else hints[f.name])
+                 for f in dataclasses.fields(cls))
 
 
 def reply(method: str, body: str | None = None, uid: str = "", error: str = "", advice: str = "") -> str:

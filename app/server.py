@@ -38,6 +38,12 @@ from transports.settings import SockJSSettings
 
 logger = logging.getLogger("sockhub.server")
 
+#: Tornado's default accept backlog (128) overflows when thousands of clients
+#: reconnect at once: the kernel drops their SYNs and they retry after 1-3 s.
+#: The kernel caps this at net.core.somaxconn.  bench/run.py (rate_10k): 10k
+#: clients connected and subscribed in 6.3 s with 128, see the commit for after.
+LISTEN_BACKLOG = 4096
+
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
 NODE_MODULES = ROOT / "node_modules"
@@ -161,7 +167,7 @@ class Server:
         for port, application in self.applications().items():
             server = HTTPServer(application, max_body_size=max_body, xheaders=True, ssl_options=tls)
             try:
-                server.listen(port, self._options.address)
+                server.listen(port, self._options.address, backlog=LISTEN_BACKLOG)
             except OSError as exc:  # the port option cannot be used: one line for the operator
                 where = f"{self._options.address or '*'}:{port}"
                 raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None

@@ -14,7 +14,7 @@ import asyncio
 import base64
 import hashlib
 import logging
-from typing import Any
+from typing import Any, cast
 
 from tornado.iostream import IOStream, SSLIOStream
 from wsproto.connection import Connection, ConnectionState, ConnectionType
@@ -87,8 +87,8 @@ class WebSocketPeer(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # Duck-typed: uvloop's transports do not subclass asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         self._open = True
         transport.write(self._handshake)
         self.start()

@@ -1,7 +1,7 @@
 """sockhub against its peers, side by side, from one command (issue 6).
 
     flock /tmp/team/bench.lock .venv/bin/python bench/run.py [--group fanout|large|sockhub|all]
-        [--scenarios rate_1k,...] [--servers sockhub,ws,...] [--reps 3] [--scale 1] [--no-pin]
+        [--scenarios rate_1k,...] [--servers sockhub,ws,...] [--reps 3] [--scale 1] [--no-pin] [--tag T]
 
 For every repetition, every scenario and every server (interleaved: the
 servers take turns within a repetition, the order rotating between
@@ -36,13 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import print_tables  # noqa: E402
 from bench.scenarios import GROUPS, SCENARIOS, Scenario  # noqa: E402
-from bench.servers import ROOT, SERVERS, Server, missing  # noqa: E402
+from bench.servers import EXPERIMENTS, ROOT, SERVERS, Server, missing  # noqa: E402
 from tests.support.net import free_port, wait_port  # noqa: E402
 
 RESULTS = ROOT / "bench/results"
 CLIENT = ROOT / "bench/clients/fanout.js"
 TICK = os.sysconf("SC_CLK_TCK")
-METRICS = ("deliveries_per_s", "p50_ms", "p99_ms", "lost", "cpu_us", "rss_kib", "connect_s",
+METRICS = ("deliveries_per_s", "p50_ms", "p99_ms", "lost", "cpu_us", "client_cpu_us", "rss_kib", "connect_s",
            "api_requests_per_s", "api_messages_per_s")
 
 
@@ -124,7 +124,7 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def chosen(args: argparse.Namespace) -> tuple[list[Scenario], list[str], dict[str, str]]:
     names = args.scenarios.split(",") if args.scenarios else [
         n for g in (GROUPS if args.group == "all" else {args.group: GROUPS[args.group]}).values() for n in g]
-    servers = args.servers.split(",") if args.servers else list(SERVERS)
+    servers = args.servers.split(",") if args.servers else [s for s in SERVERS if s not in EXPERIMENTS]
     skipped = {name: reason for name in servers if (reason := missing(name)) is not None}
     return [SCENARIOS[n] for n in names], [s for s in servers if s not in skipped], skipped
 
@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="connections and messages x scale (smoke)")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
+    parser.add_argument("--rotate", type=int, default=0, help="start the servers' turn order this far in")
+    parser.add_argument("--tag", help="campaign name: bench/readme.py merges the files of one tag")
     parser.add_argument("--out", type=Path, help="results file (default bench/results/<time>.json)")
     args = parser.parse_args()
     load = os.getloadavg()
@@ -162,7 +164,8 @@ def main() -> None:
     for rep in range(args.reps):
         for scenario in scenarios:
             order = runs_for(scenario, servers)
-            order = order[rep % len(order):] + order[:rep % len(order)] if order else order
+            shift = (rep + args.rotate) % len(order) if order else 0
+            order = order[shift:] + order[:shift]
             for name in order:
                 try:
                     result = run_once(SERVERS[name], scenario, args.scale, args.pin, logs)
@@ -174,7 +177,8 @@ def main() -> None:
                 print(f"rep {rep + 1} {scenario.name:<9} {name:<15} " + " ".join(
                     f"{k}={result.get(k)}" for k in METRICS if result.get(k) is not None), flush=True)
     summary = {sc: {srv: medians(rs) for srv, rs in per.items()} for sc, per in raw.items()}
-    doc = {"date": stamp, "command": " ".join(sys.argv), "reps": args.reps, "scale": args.scale,
+    command = " ".join([".venv/bin/python bench/run.py", *sys.argv[1:]])
+    doc = {"date": stamp, "tag": args.tag or stamp, "command": command, "reps": args.reps, "scale": args.scale,
            "pin": args.pin, "load_before": load, "seconds": round(time.monotonic() - started),
            "skipped": skipped, "failures": failures, "summary": summary, "raw": raw}
     out = args.out or RESULTS / f"{stamp}.json"

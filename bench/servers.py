@@ -71,10 +71,14 @@ def sockhub_argv(port: int, extra: tuple[str, ...] = ()) -> list[str]:
 
 
 SOCKHUB_CLIENT = {"kind": "centrifugo", "path": "/connection", "secret": SECRET}
+#: the experiment behind (not) adding a --uvloop option: sockhub on uvloop's loop
+UVLOOP_WRAPPER = "import sys, uvloop; uvloop.install(); from app.cli import main; sys.exit(main())"
 PY = sys.executable
 
 SERVERS: dict[str, Server] = {s.name: s for s in [
     Server("sockhub", sockhub_argv, SOCKHUB_CLIENT, api=True),
+    Server("sockhub-uvloop", lambda p: [PY, "-c", UVLOOP_WRAPPER, *sockhub_argv(p)[1:]], SOCKHUB_CLIENT,
+           _python_module("uvloop"), api=True),
     Server("sockjs-node", lambda p: ["node", str(PEERS / "sockjs_node_bcast.js"), str(p)],
            {"kind": "sockjs", "path": "/bcast"}, _node_module("sockjs")),
     Server("ws", lambda p: ["node", str(PEERS / "ws_bcast.js"), str(p)],
@@ -90,9 +94,13 @@ SERVERS: dict[str, Server] = {s.name: s for s in [
            _centrifuge, api=True),
 ]}
 
+#: measured only when named in --servers
+EXPERIMENTS = frozenset({"sockhub-uvloop"})
+
 #: what the table calls them
 LABELS = {
     "sockhub": "sockhub (full stack)",
+    "sockhub-uvloop": "sockhub on uvloop",
     "sockjs-node": "sockjs-node 0.3.24",
     "ws": "Node ws 8.23.0",
     "websockets": "Python websockets",

@@ -227,7 +227,10 @@ function messageText(seq) {
 
 async function makePublisher() {
   if (cfg.kind === "centrifugo") {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: (cfg.api && cfg.api.concurrency) || 8 });
+    // A burst is sent at once, as the broadcast peers' publisher writes it
+    // at once; at a rate, a few requests in flight suffice.
+    const sockets = cfg.api ? cfg.api.concurrency : cfg.rate ? 8 : Math.max(8, cfg.messages);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
     const url = cfg.url + cfg.api_path + (cfg.project || "");
     return {
       publish(commands) {
@@ -302,6 +305,7 @@ async function main() {
   if (cfg.legacy) console.log("ready");
   else console.log(`ready ${JSON.stringify({ connect_s: connectSeconds })}`);
   await new Promise((resolve) => process.stdin.once("data", resolve));
+  const cpu0 = process.cpuUsage();
   let extra = {};
   let expected;
   let start;
@@ -317,6 +321,7 @@ async function main() {
   const deadline = performance.now() + DRAIN_MS;
   while (delivered < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   finished = true;
+  const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
   const seconds = (lastDelivery - start) / 1000;
   console.log(JSON.stringify(Object.assign({
@@ -324,6 +329,7 @@ async function main() {
     deliveries_per_s: seconds > 0 ? Math.round(delivered / seconds) : 0,
     p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99), connect_s: connectSeconds,
     errors: errors.slice(0, 5), error_count: errors.length,
+    client_cpu_us: delivered ? Math.round(((cpu.user + cpu.system) / delivered) * 100) / 100 : null,
   }, extra)));
   publisher.close();
   for (const r of receivers) {

@@ -1,0 +1,64 @@
+"""A short run of the bench code (bench/run.py's run_once, the load client,
+every installed peer): proves it works.  No timing is asserted; a peer that is
+not installed (``make bench``) is skipped with the reason."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.report import peer_rows, render_markdown, target_rows
+from bench.run import medians, run_once
+from bench.scenarios import Scenario
+from bench.servers import EXPERIMENTS, SERVERS, missing
+
+SMOKE = Scenario("smoke", "smoke: 50 conns, 20 messages at once", 50, rate=0, messages=20)
+ALL = [name for name in SERVERS if name not in EXPERIMENTS]
+
+
+def _run(name: str, scenario: Scenario, tmp_path: Path) -> dict:
+    reason = missing(name)
+    if reason is not None:
+        pytest.skip(reason)
+    return run_once(SERVERS[name], scenario, 1.0, False, tmp_path)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_fanout_delivers_everything(name: str, tmp_path: Path) -> None:
+    result = _run(name, SMOKE, tmp_path)
+    assert result["expected"] == 50 * 20
+    assert result["delivered"] == result["expected"], result
+    assert result["lost"] == 0 and result["error_count"] == 0
+    assert result["p99_ms"] is not None and result["cpu_us"] is not None
+    assert result["rss_kib"] is not None
+
+
+@pytest.mark.parametrize("transport", ["xhr_streaming", "eventsource"])
+def test_sockhub_http_streaming_receivers(transport: str, tmp_path: Path) -> None:
+    scenario = Scenario(f"smoke_{transport}", "smoke", 50, rate=100, messages=20, who="sockhub", transport=transport)
+    result = _run("sockhub", scenario, tmp_path)
+    assert result["delivered"] == 50 * 20 and result["error_count"] == 0, result
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if SERVERS[n].api])
+@pytest.mark.parametrize("batch", [1, 10])
+def test_api_publishing(name: str, batch: int, tmp_path: Path) -> None:
+    scenario = Scenario(f"smoke_api{batch}", "smoke", 50, who="api", api={"requests": 20, "batch": batch, "concurrency": 4})
+    result = _run(name, scenario, tmp_path)
+    assert result["delivered"] == 20 * batch and result["error_count"] == 0, result
+    assert result["api_requests_per_s"] > 0 and result["api_messages_per_s"] > 0
+
+
+def test_report_renders_every_target() -> None:
+    run = {"deliveries_per_s": 1000.0, "p50_ms": 1.0, "p99_ms": 2.0, "lost": 0, "cpu_us": 5.0,
+           "rss_kib": 4.0, "connect_s": 1.0, "api_requests_per_s": 10.0, "api_messages_per_s": 10.0}
+    summary = {sc: {"sockhub": medians([run]), "sockjs-node": medians([dict(run, deliveries_per_s=500.0)])}
+               for sc in ("p99_1k", "rate_1k", "burst_5k", "rate_10k", "idle_20k", "ws_1k", "xhr_1k",
+                          "es_1k", "api_1k", "batch_1k")}
+    header, rows = peer_rows(summary)
+    assert [r[0] for r in rows] == ["sockhub (full stack)", "sockjs-node 0.3.24"]
+    assert "| sockhub (full stack) |" in render_markdown(header, rows)
+    checks = {text: met for text, _, met in target_rows(summary)}
+    assert checks["1k: deliveries/s >= 1.2x sockjs-node"] is True  # 2x
+    assert checks["1k: deliveries/s >= 4.0x sockjs-tornado"] is None  # not measured
+    assert checks["HTTP API >= 5k publish requests/s (1k subscribers)"] is False

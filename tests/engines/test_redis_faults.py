@@ -152,3 +152,21 @@ async def test_password_and_database_are_used_and_a_wrong_password_fails_cleanly
                 await asyncio.wait_for(bad.publish_message(msg("db"), HIST), PROMPT)
             with pytest.raises(EngineError):
                 await asyncio.wait_for(bad.subscribe("db"), PROMPT)
+
+
+@pytest.mark.async_timeout(60)
+async def test_first_calls_after_a_redis_restart_succeed() -> None:
+    """Regression: pooled connections to the Redis that went away failed the
+    first command(s) after it was back (a 503, or a popped API queue item
+    dropped), although Redis was up again."""
+    with redis_server() as server:
+        engine = RedisEngine(redis_options(server.url, redis_read_timeout=1))
+        handler = RecordingHandler()
+        async with running(engine, handler):
+            await engine.subscribe("kept")
+            await asyncio.gather(*(engine.publish_message(msg("kept"), HIST) for _ in range(5)))
+            await asyncio.to_thread(server.restart)
+            first = msg("kept")
+            await engine.publish_message(first, HIST)  # no EngineError: Redis is up
+            assert await engine.history("kept") == [first]
+            assert await engine.presence("kept") == {}

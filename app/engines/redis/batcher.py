@@ -12,6 +12,13 @@ round trips multiplying.
 Failure is prompt and bounded: a batch that fails or outlives ``timeout``
 fails every caller in it with EngineError, and past ``max_pending`` queued
 commands new calls fail at once rather than queue while Redis is away.
+
+One exception: a batch whose connection fails (ConnectionError, not a
+timeout) is sent once more, on a fresh connection, after the pool's idle
+connections are dropped.  Those idle connections may lead to a Redis that
+restarted (or closed them as idle); such a connection fails before anything
+ran, and without the retry the first calls after Redis came back would fail
+although it is up.  A Redis that is really away fails the retry at once.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import asyncio
 import logging
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from app.engines.base import EngineError
@@ -70,7 +78,7 @@ class Batcher:
                 batch, self._pending = self._pending[:1], self._pending[1:]
             try:
                 async with asyncio.timeout(self._timeout):
-                    replies = await self._execute([args for args, _ in batch])
+                    replies = await self._execute_once_more_if_stale([args for args, _ in batch])
             except (RedisError, OSError, TimeoutError) as exc:
                 self._fail(batch, EngineError(f"redis: {exc or type(exc).__name__}"))
                 continue
@@ -81,6 +89,15 @@ class Batcher:
                     future.set_exception(EngineError(f"redis: {reply}"))
                 else:
                     future.set_result(reply)
+
+    async def _execute_once_more_if_stale(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        try:
+            return await self._execute(commands)
+        except RedisConnectionError:
+            pool = getattr(self._client, "connection_pool", None)  # a Cluster client has none
+            if pool is not None:
+                await pool.disconnect(inuse_connections=False)
+            return await self._execute(commands)
 
     async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         replies = await self._pipeline(commands)

@@ -73,3 +73,47 @@ async def test_queued_commands_are_published_once_to_subscribers_on_every_node(t
             await client.close()
         assert cluster.tracebacks() == {}
 
+
+
+@pytest.mark.async_timeout(60)
+async def test_queue_consumers_come_back_after_a_redis_restart(tmp_path: Path) -> None:
+    config = {"redis_api": True, "redis_api_num_shards": SHARDS}
+    with Cluster(tmp_path, 3, config, nginx=False) as cluster:
+        assert cluster.redis is not None
+        client = await Recorder.connect(cluster.urls[2], "u")
+        assert (await client.command("subscribe", {"channel": "q"}))["body"]["status"] is True
+        cluster.kill_redis()
+        cluster.start_redis()  # empty: the queues start again from nothing
+        await subscribed_again(cluster, client)
+        queues = [f"{cluster.prefix}.api"] + [f"{cluster.prefix}.api.{i}" for i in range(SHARDS)]
+        backend = aioredis.Redis(port=cluster.redis.port)
+        try:
+            for n in range(30):
+                command = {"method": "publish", "params": {"channel": "q", "data": {"n": n}}}
+                await backend.rpush(queues[n % len(queues)], json.dumps(command))
+
+            async def drained() -> bool:
+                return sum([await backend.llen(q) for q in queues]) == 0
+
+            await until(drained, what="queues consumed after the restart")
+        finally:
+            await backend.aclose()
+        # The subscriber's node is subscribed again by itself: every queued publish arrives once.
+        await cluster.result(cluster.urls[0], "publish", {"channel": "q", "data": {"n": -1}})
+        await until(lambda: -1 in client.numbers("q"), what="barrier")
+        assert sorted(n for n in client.numbers("q") if n >= 0) == list(range(30))
+        await client.close()
+        assert cluster.tracebacks() == {}
+
+
+async def subscribed_again(cluster: Cluster, client: Recorder) -> None:
+    """Publish probes (n < -1) until one reaches ``client``: its node is
+    subscribed again (a channel without recover misses what came before)."""
+    for probe in range(-2, -200, -1):
+        await cluster.api(cluster.urls[0], "publish", {"channel": "q", "data": {"n": probe}})
+        try:
+            await until(lambda: probe in client.numbers("q"), timeout=0.2)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("the node did not subscribe again")

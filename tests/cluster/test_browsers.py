@@ -102,54 +102,63 @@ async def test_three_nodes_behind_nginx(tmp_path: Path) -> None:
             placed: list[Placed] = []
             for transport in TRANSPORTS:
                 await place(browser, pages, cluster, transport, placed)
-
-            # Published through nginx and directly on each node: every client gets all, once, in order.
-            for n, url in enumerate([cluster.nginx_url, *cluster.urls], start=1):
-                await publish(cluster, url, n)
-            for client in placed:
-                await wait_numbers(client, [1, 2, 3, 4])
-
-            # Presence and history agree from every node, and say what happened.
-            presences = [await cluster.result(url, "presence", {"channel": CHANNEL})
-                         for url in [cluster.nginx_url, *cluster.urls]]
-            assert all(p == presences[0] for p in presences)
-            assert sorted(presences[0]["data"]) == sorted(c.client_id for c in placed)
-            histories = [await cluster.result(url, "history", {"channel": CHANNEL})
-                         for url in [cluster.nginx_url, *cluster.urls]]
-            assert all(h == histories[0] for h in histories)
-            assert [m["data"]["n"] for m in histories[0]["data"]] == [4, 3, 2, 1]
-            uids = [e["uid"] for e in await entries(placed[0].page, placed[0].name, "message")]
-            assert [m["uid"] for m in histories[0]["data"]] == uids[::-1]
-
-            # stats lists 3 nodes everywhere; 2 once one is killed.
-            names = ["node0", "node1", "node2"]
-            for url in cluster.urls:
-                assert await cluster.node_names(url) == names
-            victim = 2
-            moved = [c for c in placed if c.node == victim]
-            assert {c.transport for c in moved} == set(TRANSPORTS)
-            cluster.kill_node(victim)
-            killed_at = time.monotonic()
-            # A steady stream (through nginx and the live nodes) runs from now on, while the
-            # victim's clients reconnect through nginx; none of it fails.
-            stream = Publisher(cluster, [cluster.nginx_url, *cluster.urls[:victim]], CHANNEL, first=5)
-            stream.start()
-            try:
-                forget = 2 * NODE_TIMINGS["node_ping_interval"] + 1
-                for url in cluster.urls[:victim]:
-                    await wait_node_names(cluster, url, names[:victim], forget + 2.0 - (time.monotonic() - killed_at))
-                for client in moved:
-                    await wait_entries(client.page, client.name, "connect", 2)
-                    subscribes = await wait_entries(client.page, client.name, "subscribe", 2)
-                    assert subscribes[1]["resubscribe"] is True and subscribes[1]["recovered"] is True, client
-                resubscribed = asyncio.get_running_loop().time()
-                await stream.wait(lambda: len(stream.ok(after=resubscribed)) >= 10, what="publishes after")
-            finally:
-                await stream.stop()
-            assert all(o.status == 200 and o.error is None for o in stream.outcomes), stream.outcomes
-            everything = [1, 2, 3, 4] + stream.ok()
-            for client in placed:
-                await wait_numbers(client, everything)
-            alive = await cluster.num_clients()
-            assert alive[victim] == 0 and sum(alive) == len(placed)
+            await publish_everywhere(cluster, placed)
+            await check_agreement(cluster, placed)
+            await kill_one_node(cluster, placed, victim=2)
             assert cluster.tracebacks() == {}
+
+
+async def publish_everywhere(cluster: Cluster, placed: list[Placed]) -> None:
+    """Published through nginx and directly on each node: every client gets
+    all four, once, in order."""
+    for n, url in enumerate([cluster.nginx_url, *cluster.urls], start=1):
+        await publish(cluster, url, n)
+    for client in placed:
+        await wait_numbers(client, [1, 2, 3, 4])
+
+
+async def check_agreement(cluster: Cluster, placed: list[Placed]) -> None:
+    """Presence, history and stats read on every node (and through nginx)
+    are the same and say what happened."""
+    everywhere = [cluster.nginx_url, *cluster.urls]
+    presences = [await cluster.result(url, "presence", {"channel": CHANNEL}) for url in everywhere]
+    assert all(p == presences[0] for p in presences)
+    assert sorted(presences[0]["data"]) == sorted(c.client_id for c in placed)
+    histories = [await cluster.result(url, "history", {"channel": CHANNEL}) for url in everywhere]
+    assert all(h == histories[0] for h in histories)
+    assert [m["data"]["n"] for m in histories[0]["data"]] == [4, 3, 2, 1]
+    uids = [e["uid"] for e in await entries(placed[0].page, placed[0].name, "message")]
+    assert [m["uid"] for m in histories[0]["data"]] == uids[::-1]
+    for url in cluster.urls:
+        assert await cluster.node_names(url) == ["node0", "node1", "node2"]
+
+
+async def kill_one_node(cluster: Cluster, placed: list[Placed], victim: int) -> None:
+    """SIGKILL ``victim``: the others forget it in time; its clients (one per
+    transport at least) reconnect through nginx and recover while a steady
+    stream (through nginx and the live nodes) goes on, none of it failing."""
+    moved = [c for c in placed if c.node == victim]
+    assert {c.transport for c in moved} == set(TRANSPORTS)
+    live = [i for i in range(cluster.count) if i != victim]
+    cluster.kill_node(victim)
+    killed_at = time.monotonic()
+    stream = Publisher(cluster, [cluster.nginx_url, *(cluster.urls[i] for i in live)], CHANNEL, first=5)
+    stream.start()
+    try:
+        forget = 2 * NODE_TIMINGS["node_ping_interval"] + 1
+        for i in live:
+            limit = forget + 2.0 - (time.monotonic() - killed_at)  # 2 s slack for a busy machine
+            await wait_node_names(cluster, cluster.urls[i], [f"node{j}" for j in live], limit)
+        for client in moved:
+            await wait_entries(client.page, client.name, "connect", 2)
+            subscribes = await wait_entries(client.page, client.name, "subscribe", 2)
+            assert subscribes[1]["resubscribe"] is True and subscribes[1]["recovered"] is True, client
+        resubscribed = asyncio.get_running_loop().time()
+        await stream.wait(lambda: len(stream.ok(after=resubscribed)) >= 10, what="publishes after")
+    finally:
+        await stream.stop()
+    assert all(o.status == 200 and o.error is None for o in stream.outcomes), stream.outcomes
+    for client in placed:
+        await wait_numbers(client, [1, 2, 3, 4] + stream.ok())
+    alive = await cluster.num_clients()
+    assert alive[victim] == 0 and sum(alive) == len(placed)

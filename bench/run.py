@@ -137,7 +137,34 @@ def runs_for(scenario: Scenario, servers: list[str]) -> list[str]:
     return [s for s in servers if s == scenario.who]
 
 
-def main() -> None:
+Runs = dict[str, dict[str, list[dict[str, Any]]]]
+
+
+def repeat(args: argparse.Namespace, scenarios: list[Scenario], servers: list[str],
+           logs: Path) -> tuple[Runs, list[str]]:
+    """Every repetition, scenario and server (turns rotating); a failed run
+    is reported and left out, the others go on."""
+    raw: Runs = {}
+    failures: list[str] = []
+    for rep in range(args.reps):
+        for scenario in scenarios:
+            order = runs_for(scenario, servers)
+            shift = (rep + args.rotate) % len(order) if order else 0
+            for name in order[shift:] + order[:shift]:
+                where = f"rep {rep + 1} {scenario.name:<9} {name:<15}"
+                try:
+                    result = run_once(SERVERS[name], scenario, args.scale, args.pin, logs)
+                except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:
+                    print(f"{where} FAILED: {exc}", flush=True)
+                    failures.append(f"{scenario.name} {name}: {exc}")
+                    continue
+                raw.setdefault(scenario.name, {}).setdefault(name, []).append(result)
+                print(where + " " + " ".join(f"{k}={result.get(k)}" for k in METRICS
+                                             if result.get(k) is not None), flush=True)
+    return raw, failures
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--group", default="fanout", choices=[*GROUPS, "all"])
     parser.add_argument("--scenarios", help="comma-separated names (overrides --group)")
@@ -148,7 +175,11 @@ def main() -> None:
     parser.add_argument("--rotate", type=int, default=0, help="start the servers' turn order this far in")
     parser.add_argument("--tag", help="campaign name: bench/readme.py merges the files of one tag")
     parser.add_argument("--out", type=Path, help="results file (default bench/results/<time>.json)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     load = os.getloadavg()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # ~20k sockets each side
@@ -158,24 +189,8 @@ def main() -> None:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     logs = RESULTS / f"logs-{stamp}"
     logs.mkdir(parents=True, exist_ok=True)
-    raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    failures: list[str] = []
     started = time.monotonic()
-    for rep in range(args.reps):
-        for scenario in scenarios:
-            order = runs_for(scenario, servers)
-            shift = (rep + args.rotate) % len(order) if order else 0
-            order = order[shift:] + order[:shift]
-            for name in order:
-                try:
-                    result = run_once(SERVERS[name], scenario, args.scale, args.pin, logs)
-                except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:
-                    print(f"rep {rep + 1} {scenario.name:<9} {name:<15} FAILED: {exc}", flush=True)
-                    failures.append(f"{scenario.name} {name}: {exc}")
-                    continue
-                raw.setdefault(scenario.name, {}).setdefault(name, []).append(result)
-                print(f"rep {rep + 1} {scenario.name:<9} {name:<15} " + " ".join(
-                    f"{k}={result.get(k)}" for k in METRICS if result.get(k) is not None), flush=True)
+    raw, failures = repeat(args, scenarios, servers, logs)
     summary = {sc: {srv: medians(rs) for srv, rs in per.items()} for sc, per in raw.items()}
     command = " ".join([".venv/bin/python bench/run.py", *sys.argv[1:]])
     doc = {"date": stamp, "tag": args.tag or stamp, "command": command, "reps": args.reps, "scale": args.scale,

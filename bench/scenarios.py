@@ -47,7 +47,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("rate_10k", "10k conns, 100 msg/s", 10000, window=1000),
     # 19,900: the hard open-files limit of this machine is 20,000 per process
     # (and not raisable in this container), server and client alike
-    Scenario("idle_20k", "20k idle conns", 19900, messages=0, who="sockhub", window=1000),
+    Scenario("idle_20k", "19.9k idle conns (this machine's open-files limit is 20,000)", 19900, messages=0, who="sockhub", window=1000),
     Scenario("ws_1k", "websocket, 1k conns, burst", 1000, rate=0, who="sockhub"),
     Scenario("xhr_1k", "xhr-streaming, 1k conns, burst", 1000, rate=0, who="sockhub",
              transport="xhr_streaming"),

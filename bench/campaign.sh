@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full measurement of issue 6 as a series of bench/run.py invocations,
-# each under the shared lock and about 10 minutes or less, all tagged with one
+# each under one lock file (two measurements at once distort both) and about 10 minutes or less, all tagged with one
 # campaign name so that bench/readme.py merges them:
 #   bash bench/campaign.sh [TAG]
 # rate_10k runs as three one-repetition invocations (the slow peers need
@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG="${1:-$(date -u +%Y%m%dT%H%M%SZ)}"
-LOCK=/tmp/team/bench.lock
+mkdir -p bench/results
+LOCK=bench/results/.lock
 run() { uptime; flock "$LOCK" .venv/bin/python bench/run.py --tag "$TAG" "$@"; }
 run --group sockhub --reps 3
 run --scenarios rate_1k,burst_5k --reps 3

@@ -1,6 +1,6 @@
 """Fan-out through Redis: deliveries/s with 1, 2 and 3 sockhub nodes behind one Redis.
 
-    flock /tmp/team/bench.lock .venv/bin/python bench/cluster_fanout.py \\
+    .venv/bin/python bench/cluster_fanout.py \\
         [--nodes 1,2,3] [--conns 1000] [--rate 100] [--seconds 4] [--reps 1]
 
 For each node count a fresh redis-server (free port, no persistence) and that

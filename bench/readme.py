@@ -76,10 +76,10 @@ def section(tag: str, docs: list[dict[str, Any]]) -> str:
         "throughput ratios that tell are those at 5k and 10k. Two nodes through Redis "
         "against one are measured by `bench/cluster_fanout.py` (figures in docs/redis.md), not here.",
         "",
-        "Reproduce (`make bench` installs the peers):",
+        "Reproduce (`make bench` installs the peers; `bash bench/campaign.sh` runs all of these):",
         "",
         "```sh",
-        *[f"flock /tmp/team/bench.lock {c}" for c in commands],
+        *commands,
         ".venv/bin/python bench/readme.py",
         "```",
         END,

@@ -1,6 +1,6 @@
 """sockhub against its peers, side by side, from one command (issue 6).
 
-    flock /tmp/team/bench.lock .venv/bin/python bench/run.py [--group fanout|large|sockhub|all]
+    .venv/bin/python bench/run.py [--group fanout|large|sockhub|all]
         [--scenarios rate_1k,...] [--servers sockhub,ws,...] [--reps 3] [--scale 1] [--no-pin] [--tag T]
 
 For every repetition, every scenario and every server (interleaved: the

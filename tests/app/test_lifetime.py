@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.app.conftest import SECRET, make_options, token
+from tests.app.conftest import make_options, token
 
 
 def lifetime_options(**kw):

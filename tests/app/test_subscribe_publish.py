@@ -4,12 +4,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.app.conftest import SECRET, make_options
-from app import auth
+from tests.app.conftest import make_options
 from app.engines.base import HistoryOptions
 from app.engines.memory import MemoryEngine
 from app.models import Message, new_uid
-from app.options import ChannelOptions, Options
 from app.protocol import Raw
 
 

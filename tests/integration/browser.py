@@ -11,7 +11,6 @@ parameters, and counts the calls.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -20,10 +19,11 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
 from app.auth import channel_sign, connection_token
+from tests.support.browser import chromium
 from tests.support.net import free_port
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+__all__ = ["Backend", "chromium", "events", "wait_events"]
+
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>centrifuge-js test page</title></head>
@@ -147,21 +147,6 @@ class Backend:
         finally:
             server.stop()
             await server.close_all_connections()
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    """A headless Debian Chromium (never a downloaded one)."""
-    from playwright.async_api import async_playwright
-
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is not installed (make test installs it)"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def events(page: Any, type_: str, channel: str | None = None) -> list[dict[str, Any]]:

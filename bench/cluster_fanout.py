@@ -22,24 +22,17 @@ test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import cpu_seconds  # noqa: E402
+from bench.run import cpu_seconds, load_client  # noqa: E402
 from tests.support.cluster import SECRET, Cluster  # noqa: E402
-
-CLIENT = ROOT / "bench/clients/fanout.js"
-
 
 def run_once(nodes: int, conns: int, rate: float, seconds: float, size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sockhub-cluster-bench-") as tmp, \
@@ -47,26 +40,11 @@ def run_once(nodes: int, conns: int, rate: float, seconds: float, size: int) -> 
         config = {"kind": "centrifugo", "path": "/connection", "secret": SECRET, "url": cluster.urls[0],
                   "urls": cluster.urls, "conns": conns, "rate": rate, "messages": round(rate * seconds),
                   "size": size, "window": 200}
-        env = dict(os.environ, DRAIN_SECONDS=os.environ.get("DRAIN_SECONDS", "30"))
-        client = subprocess.Popen(["node", str(CLIENT), json.dumps(config)], cwd=ROOT, env=env,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert client.stdin is not None and client.stdout is not None
-        try:
-            ready = client.stdout.readline().strip()
-            if not ready.startswith("ready"):
-                raise RuntimeError(f"load client failed before ready: {ready!r}")
-            time.sleep(0.5)
+        with load_client(config, drain="30") as go:
             pids = [node.pid for node in cluster.nodes]
             cpu0 = sum(cpu_seconds(pid) for pid in pids)
-            client.stdin.write("go\n")
-            client.stdin.flush()
-            out, _ = client.communicate(timeout=seconds + 120)
+            result = go(seconds + 120)
             cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
-        finally:
-            if client.poll() is None:
-                client.kill()
-                client.wait()
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["cpu_us"] = round(cpu / result["delivered"] * 1e6, 1) if result["delivered"] else None
     return result
 

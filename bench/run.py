@@ -29,8 +29,9 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -86,26 +87,44 @@ def run_once(server: Server, scenario: Scenario, scale: float, pin: bool, logs: 
         log.close()
 
 
-def drive(pid: int, base_rss: int, config: dict[str, Any], pin: bool) -> dict[str, Any]:
-    env = dict(os.environ, DRAIN_SECONDS=os.environ.get("DRAIN_SECONDS", "90"))
-    client = subprocess.Popen(pinned(["node", str(CLIENT), json.dumps(config)], 0 if pin else None),
+@contextmanager
+def load_client(config: dict[str, Any], cpu: int | None = None,
+                drain: str = "90") -> Iterator[Callable[[float], dict[str, Any]]]:
+    """Start the Node load client (its own process, pinned to ``cpu``), wait
+    until its connections are up, and yield ``go(timeout)``: start publishing,
+    wait for the end and return the client's result line.  The client is
+    killed on the way out if it is still running."""
+    env = dict(os.environ, DRAIN_SECONDS=os.environ.get("DRAIN_SECONDS", drain))
+    client = subprocess.Popen(pinned(["node", str(CLIENT), json.dumps(config)], cpu),
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    assert client.stdin is not None and client.stdout is not None
+    stdin, stdout = client.stdin, client.stdout
+    assert stdin is not None and stdout is not None
+
+    def go(timeout: float) -> dict[str, Any]:
+        stdin.write("go\n")
+        stdin.flush()
+        out, _ = client.communicate(timeout=timeout)
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return result
+
     try:
-        ready = client.stdout.readline().strip()
+        ready = stdout.readline().strip()
         if not ready.startswith("ready"):
             raise RuntimeError(f"load client failed before ready: {ready!r}")
         time.sleep(0.5)
-        rss = (rss_kib(pid) - base_rss) / config["conns"]
-        cpu0 = cpu_seconds(pid)
-        client.stdin.write("go\n")
-        client.stdin.flush()
-        out, _ = client.communicate(timeout=300)
-        cpu = cpu_seconds(pid) - cpu0
+        yield go
     finally:
         if client.poll() is None:
             client.kill()
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+            client.wait()
+
+
+def drive(pid: int, base_rss: int, config: dict[str, Any], pin: bool) -> dict[str, Any]:
+    with load_client(config, 0 if pin else None) as go:
+        rss = (rss_kib(pid) - base_rss) / config["conns"]
+        cpu0 = cpu_seconds(pid)
+        result = go(300)
+        cpu = cpu_seconds(pid) - cpu0
     result["rss_kib"] = round(rss, 2)
     result["cpu_us"] = round(cpu / result["delivered"] * 1e6, 2) if result["delivered"] else None
     return result

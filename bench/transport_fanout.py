@@ -73,33 +73,6 @@ def serve_sockhub(port: int) -> None:
     asyncio.run(main())
 
 
-def serve_sockjs_tornado(port: int) -> None:
-    import warnings
-
-    warnings.simplefilter("ignore")
-    from sockjs.tornado import SockJSConnection, SockJSRouter  # type: ignore[import-untyped]
-    from tornado.web import Application
-
-    participants: set[SockJSConnection] = set()
-
-    class Member(SockJSConnection):  # type: ignore[misc]
-        def on_open(self, info: object) -> None:
-            participants.add(self)
-
-        def on_message(self, message: str) -> None:
-            self.broadcast(participants, message)
-
-        def on_close(self) -> None:
-            participants.discard(self)
-
-    async def main() -> None:
-        router = SockJSRouter(Member, "/bcast")
-        Application(router.urls).listen(port, "127.0.0.1")
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-
-
 def serve_tornado_wsh(port: int) -> None:
     import json
 
@@ -143,7 +116,11 @@ def rss_kib(pid: int) -> int:
 
 def run_one(server: str, connections: int, rate: float, seconds: float, size: int) -> dict[str, object]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", server, "--port", str(port)], cwd=ROOT)
+    if server == "sockjs-tornado":  # the same peer server as bench/run.py's
+        argv = [sys.executable, str(ROOT / "bench/peers/sockjs_tornado_bcast.py"), str(port)]
+    else:
+        argv = [sys.executable, __file__, "--serve", server, "--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=ROOT)
     try:
         wait_port(port)
         time.sleep(0.3)
@@ -172,7 +149,7 @@ def run_one(server: str, connections: int, rate: float, seconds: float, size: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", choices=SERVERS + ALTERNATIVES, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("sockhub", *ALTERNATIVES), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="1000,5000")
     parser.add_argument("--offered", type=float, default=100_000.0,
@@ -182,8 +159,7 @@ def main() -> None:
     parser.add_argument("--servers", default=",".join(SERVERS))
     args = parser.parse_args()
     if args.serve:
-        serve = {"sockhub": serve_sockhub, "sockjs-tornado": serve_sockjs_tornado,
-                 "tornado-wsh": serve_tornado_wsh}[args.serve]
+        serve = {"sockhub": serve_sockhub, "tornado-wsh": serve_tornado_wsh}[args.serve]
         serve(args.port)
         return
     header = f"{'server':<15}{'conns':>7}{'msg/s':>7}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'lost':>9}{'RSS/conn':>10}"

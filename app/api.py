@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from app.commands import control
+from app.commands.channel_cmds import ChannelParams  # the same params as the client's
 from app.commands.channel_ops import history_data, presence_data, publish
 from app.engines.base import EngineError
 from app.models import Message, new_uid
@@ -82,11 +83,6 @@ class BroadcastParams:
 @dataclass(slots=True)
 class UserChannelParams:
     user: str = ""
-    channel: str = ""
-
-
-@dataclass(slots=True)
-class ChannelParams:
     channel: str = ""
 
 

@@ -54,7 +54,8 @@ class SubscribeParams:
 
 @dataclass(slots=True)
 class ChannelParams:
-    """Params of unsubscribe, presence and history."""
+    """Params of unsubscribe, presence and history (client) and of presence,
+    history and history_remove (API)."""
 
     channel: str = ""
 

@@ -14,7 +14,7 @@ Choices beyond 1.8, documented here:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from app.auth import channel_sign, check_sign
 from app.commands.channel_ops import history_data, join, leave, messages_json, presence_data, publish as publish_message
@@ -40,6 +40,7 @@ from app.protocol import (
 
 if TYPE_CHECKING:
     from app.client import Client
+    from app.node import Node
 
 
 @dataclass(slots=True)
@@ -206,28 +207,28 @@ def _query(channel: str, data: str) -> str:
     return '{"channel":' + dumps(channel) + ',"data":' + data + "}"
 
 
-async def presence(client: "Client", p: ChannelParams) -> str:
-    """§4.6: the caller must hold the channel; other errors advise retry."""
-    if p.channel not in client.channels:
+async def _held_query(client: "Client", channel: str,
+                      fetch: Callable[["Node", str], Awaitable[str]]) -> str:
+    """presence and history from a client: the caller must hold the channel;
+    every other error advises retry (§4.6, §4.7)."""
+    if channel not in client.channels:
         raise _denied()
     try:
-        return _query(p.channel, await presence_data(client.node, p.channel))
+        return _query(channel, await fetch(client.node, channel))
     except ProtocolError as err:
         raise ProtocolError(err.error, ADVICE_RETRY) from None
     except EngineError:
         raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+
+
+async def presence(client: "Client", p: ChannelParams) -> str:
+    """§4.6: ``{"<client id>": ClientInfo}`` of a held channel."""
+    return await _held_query(client, p.channel, presence_data)
 
 
 async def history(client: "Client", p: ChannelParams) -> str:
-    """§4.7: as presence, newest first."""
-    if p.channel not in client.channels:
-        raise _denied()
-    try:
-        return _query(p.channel, await history_data(client.node, p.channel))
-    except ProtocolError as err:
-        raise ProtocolError(err.error, ADVICE_RETRY) from None
-    except EngineError:
-        raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+    """§4.7: a held channel's messages, newest first."""
+    return await _held_query(client, p.channel, history_data)
 
 
 SPECS: dict[str, CommandSpec] = {

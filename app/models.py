@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -41,7 +42,7 @@ class ClientInfo:
         return out + "}"
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ClientInfo":
+    def from_dict(cls, d: dict[str, Any]) -> "ClientInfo":
         return cls(
             user=d.get("user", ""),
             client=d.get("client", ""),
@@ -67,7 +68,7 @@ class Message:
         return out + "}"
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Message":
+    def from_dict(cls, d: dict[str, Any]) -> "Message":
         info = d.get("info")
         return cls(
             uid=d["uid"],

@@ -90,7 +90,7 @@ class WebSocketPeer(asyncio.Protocol):
         # Duck-typed: uvloop's transports do not subclass asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
         self._open = True
-        transport.write(self._handshake)
+        self._transport.write(self._handshake)
         self.start()
         self._process()  # frames that came with the upgrade request
 

@@ -33,6 +33,7 @@ from app.metrics_http import metrics_urls
 from app.node import Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
+from transports.front import FastRoute, FrontDoor
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 
@@ -154,6 +155,11 @@ class Server:
                 rules_by_port[extra_port][:0] = self.health_rules()
         return {p: Application(rules) for p, rules in rules_by_port.items()}
 
+    def fast_routes(self) -> dict[int, list[FastRoute]]:
+        """Per port, the hot requests served without the Application
+        (transports.front); they answer as the application's rules would."""
+        return {}
+
     # -- life cycle --------------------------------------------------------
     async def start(self) -> None:
         """Start the node (and its engine), then listen on every port.
@@ -164,8 +170,10 @@ class Server:
             write_pid_file(self._options.pid_file)
         await self.node.start()
         max_body = max(self._options.api_max_body_size * 2, 100 * 1024 * 1024)
+        fast = self.fast_routes()
         for port, application in self.applications().items():
-            server = HTTPServer(application, max_body_size=max_body, xheaders=True, ssl_options=tls)
+            front = FrontDoor(application, fast.get(port, ()))
+            server = HTTPServer(front, max_body_size=max_body, xheaders=True, ssl_options=tls)
             try:
                 server.listen(port, self._options.address, backlog=LISTEN_BACKLOG)
             except OSError as exc:  # the port option cannot be used: one line for the operator

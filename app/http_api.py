@@ -23,6 +23,7 @@ from tornado.web import RequestHandler, stream_request_body
 
 from app.auth import api_sign, check_sign
 from app.options import Options
+from transports.front import FastRoute
 
 logger = logging.getLogger("sockhub.http_api")
 
@@ -185,6 +186,12 @@ class SlashRedirect(RequestHandler):
 
     def prepare(self) -> None:
         self.redirect(self._url, permanent=True)
+
+
+def api_fast_routes(context: ApiContext, prefix: str = "") -> list[FastRoute]:
+    """The API requests served without Tornado's Application
+    (transports.front): none yet."""
+    return []
 
 
 def api_urls(context: ApiContext, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:

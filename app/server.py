@@ -27,7 +27,7 @@ from tornado.web import Application, RedirectHandler, RequestHandler, StaticFile
 from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
 from app.engines import make_engine
-from app.http_api import ApiExecutor, api_urls
+from app.http_api import ApiExecutor, api_fast_routes, api_urls
 from app.logs import setup_logging
 from app.metrics_http import metrics_urls
 from app.node import Node
@@ -158,7 +158,11 @@ class Server:
     def fast_routes(self) -> dict[int, list[FastRoute]]:
         """Per port, the hot requests served without the Application
         (transports.front); they answer as the application's rules would."""
-        return {}
+        port = self._options.port
+        routes: dict[int, list[FastRoute]] = {port: list(self.router.fast_routes())}
+        api_port = self._options.api_port or port
+        routes.setdefault(api_port, []).extend(api_fast_routes(self, self._options.http_prefix))
+        return routes
 
     # -- life cycle --------------------------------------------------------
     async def start(self) -> None:

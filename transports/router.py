@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from tornado.web import StaticFileHandler
 
+from transports.front import FastRoute
 from transports.interfaces import ConnectionFactory
 from transports.rawws import RawWebSocketHandler
 from transports.receive import SendHandler
@@ -70,6 +71,11 @@ class SockJSRouter:
         if self.settings.raw_websocket:
             rules.append((base + r"/websocket", RawWebSocketHandler, kw))
         return rules
+
+    def fast_routes(self) -> list[FastRoute]:
+        """The requests of this service that skip Tornado's Application
+        (transports.front): none yet."""
+        return []
 
     def new_session(self, session_id: str, transport: str, remote_ip: str) -> Session:
         """Create and register a session (the caller starts it)."""

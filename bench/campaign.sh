@@ -12,7 +12,7 @@ mkdir -p bench/results
 LOCK=bench/results/.lock
 run() { uptime; flock "$LOCK" .venv/bin/python bench/run.py --tag "$TAG" "$@"; }
 run --group sockhub --reps 3
-run --scenarios rate_1k,burst_5k --reps 3
+run --scenarios rate_1k,burst_1k,burst_5k --reps 3
 run --scenarios p99_1k --reps 3
 for i in 0 1 2; do run --scenarios rate_10k --reps 1 --rotate "$i"; done
 .venv/bin/python bench/readme.py --tag "$TAG"

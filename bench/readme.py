@@ -72,8 +72,9 @@ def section(tag: str, docs: list[dict[str, Any]]) -> str:
         "",
         "Scenarios: " + "; ".join(scenarios) + ". The API scenarios subscribe client i to its own "
         "channel and publish round-robin over them (one delivery per message). At 1k connections and "
-        "100 msg/s the offered load is 100k deliveries/s: no server can show more there, so the "
-        "throughput ratios that tell are those at 5k and 10k. Two nodes through Redis "
+        "100 msg/s the offered load is 100k deliveries/s: no server can show more there, so the 1k "
+        "throughput ratios are taken from the 1k burst (xhr-streaming and eventsource are compared "
+        "with it too). Two nodes through Redis "
         "against one are measured by `bench/cluster_fanout.py` (figures in docs/redis.md), not here.",
         "",
         "Reproduce (`make bench` installs the peers; `bash bench/campaign.sh` runs all of these):",

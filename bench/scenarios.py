@@ -42,13 +42,15 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("p99_1k", "1k conns, 10 msg/s", 1000, rate=10),
     Scenario("rate_1k", "1k conns, 100 msg/s", 1000),
+    # At 100 msg/s, 1k connections are offered only 100k deliveries/s: every
+    # fast server shows the same figure there.  The burst says who is faster.
+    Scenario("burst_1k", "1k conns, burst", 1000, rate=0),
     Scenario("burst_5k", "5k conns, burst", 5000, rate=0, window=500),
     # also the connect storm (10k opened 1000 at a time) and idle RSS at 10k
     Scenario("rate_10k", "10k conns, 100 msg/s", 10000, window=1000),
     # 19,900: the hard open-files limit of this machine is 20,000 per process
     # (and not raisable in this container), server and client alike
     Scenario("idle_20k", "19.9k idle conns (this machine's open-files limit is 20,000)", 19900, messages=0, who="sockhub", window=1000),
-    Scenario("ws_1k", "websocket, 1k conns, burst", 1000, rate=0, who="sockhub"),
     Scenario("xhr_1k", "xhr-streaming, 1k conns, burst", 1000, rate=0, who="sockhub",
              transport="xhr_streaming"),
     Scenario("es_1k", "eventsource, 1k conns, burst", 1000, rate=0, who="sockhub",
@@ -62,7 +64,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
 
 #: bench/run.py's groups, each one invocation under about 10 minutes at 3 repetitions
 GROUPS: dict[str, list[str]] = {
-    "fanout": ["p99_1k", "rate_1k", "burst_5k"],
+    "fanout": ["p99_1k", "rate_1k", "burst_1k", "burst_5k"],
     "large": ["rate_10k"],
-    "sockhub": ["idle_20k", "ws_1k", "xhr_1k", "es_1k", "api_1k", "batch_1k"],
+    "sockhub": ["idle_20k", "xhr_1k", "es_1k", "api_1k", "batch_1k"],
 }

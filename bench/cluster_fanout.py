@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/cluster_fanout.py \\
         [--nodes 1,2,3] [--conns 1000] [--rate 100] [--seconds 4] [--reps 1]
+        [--burst N]
 
 For each node count a fresh redis-server (free port, no persistence) and that
 many ``sockhub --engine redis`` processes start (tests/support/cluster.py).
@@ -9,19 +10,22 @@ The load client (bench/clients/fanout.js, its own Node process, the one
 bench/run.py uses) opens ``conns`` SockJS websocket sessions speaking the
 Centrifugo protocol (connect with a token, subscribe one channel), spread
 round-robin over the nodes, then publishes ``rate`` ~100-byte messages a
-second through the HTTP API of node 0 for ``seconds``.  Every message goes
-node 0 -> Redis -> every node -> its subscribers.
+second through the HTTP API of node 0 for ``seconds`` (``--burst N``: N
+messages at once instead, so a tick's messages share a frame).  Every message
+goes node 0 -> Redis -> every node -> its subscribers.
 
 Printed per run: deliveries/s, p50/p99 latency (API send -> receipt, one
-clock), lost (not delivered within the drain time) and the nodes' CPU time
-per delivery (all nodes together).  All processes share this machine's cores
-(2 here), so more nodes do not add CPU: the figures show what Redis
-distribution costs, not how it scales on more machines.  A figure, not a
-test: nothing is asserted.
+clock), lost (not delivered within the drain time) and the CPU time per
+delivery of the nodes (all together), of redis-server and of the load client.
+All processes share this machine's cores (2 here), so more nodes do not add
+CPU; the last column is the most this machine could deliver with those costs
+(cores / all three CPU times per delivery), the ceiling any node count meets
+here.  A figure, not a test: nothing is asserted.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -34,18 +38,24 @@ sys.path.insert(0, str(ROOT))
 from bench.run import cpu_seconds, load_client  # noqa: E402
 from tests.support.cluster import SECRET, Cluster  # noqa: E402
 
-def run_once(nodes: int, conns: int, rate: float, seconds: float, size: int) -> dict[str, Any]:
+def run_once(nodes: int, conns: int, rate: float, seconds: float, size: int, burst: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sockhub-cluster-bench-") as tmp, \
             Cluster(Path(tmp), nodes, {}, nginx=False, log_level="error") as cluster:
         config = {"kind": "centrifugo", "path": "/connection", "secret": SECRET, "url": cluster.urls[0],
-                  "urls": cluster.urls, "conns": conns, "rate": rate, "messages": round(rate * seconds),
+                  "urls": cluster.urls, "conns": conns, "rate": 0 if burst else rate,
+                  "messages": burst or round(rate * seconds),
                   "size": size, "window": 200}
         with load_client(config, drain="30") as go:
+            assert cluster.redis is not None and cluster.redis.proc is not None
             pids = [node.pid for node in cluster.nodes]
-            cpu0 = sum(cpu_seconds(pid) for pid in pids)
+            redis_pid = cluster.redis.proc.pid
+            cpu0, redis0 = sum(cpu_seconds(pid) for pid in pids), cpu_seconds(redis_pid)
             result = go(seconds + 120)
             cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
-    result["cpu_us"] = round(cpu / result["delivered"] * 1e6, 1) if result["delivered"] else None
+            redis_cpu = cpu_seconds(redis_pid) - redis0
+    delivered = result["delivered"]
+    result["cpu_us"] = round(cpu / delivered * 1e6, 2) if delivered else None
+    result["redis_cpu_us"] = round(redis_cpu / delivered * 1e6, 2) if delivered else None
     return result
 
 
@@ -62,15 +72,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--size", type=int, default=100, help="message bytes")
     parser.add_argument("--reps", type=int, default=1, help="runs per node count (medians printed)")
+    parser.add_argument("--burst", type=int, default=0, help="publish this many messages at once instead")
     args = parser.parse_args()
-    print(f"{args.conns} subscribers, {args.rate:.0f} msg/s via the API of node 0 for {args.seconds:.0f} s, "
-          f"{args.size} B; medians of {args.reps} run(s)")
-    print(f"{'nodes':>5}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'lost':>8}{'CPU us/delivery':>17}")
+    load = f"{args.burst} messages at once" if args.burst else f"{args.rate:.0f} msg/s for {args.seconds:.0f} s"
+    print(f"{args.conns} subscribers, {load} via the API of node 0, {args.size} B; medians of {args.reps} run(s)")
+    print(f"{'nodes':>5}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'lost':>8}"
+          f"{'CPU us/delivery: nodes':>24}{'redis':>7}{'client':>8}{'ceiling/s':>11}")
+    cores = len(os.sched_getaffinity(0))
     for nodes in (int(n) for n in args.nodes.split(",")):
-        runs = [run_once(nodes, args.conns, args.rate, args.seconds, args.size) for _ in range(args.reps)]
+        runs = [run_once(nodes, args.conns, args.rate, args.seconds, args.size, args.burst)
+                for _ in range(args.reps)]
         errors = sum(r["error_count"] for r in runs)
+        costs = [median(runs, k) or 0.0 for k in ("cpu_us", "redis_cpu_us", "client_cpu_us")]
+        ceiling = cores / sum(costs) * 1e6 if sum(costs) else 0.0
         print(f"{nodes:>5}{median(runs, 'deliveries_per_s'):>14.0f}{_ms(median(runs, 'p50_ms')):>9}"
-              f"{_ms(median(runs, 'p99_ms')):>9}{median(runs, 'lost'):>8.0f}{median(runs, 'cpu_us') or 0:>17.1f}"
+              f"{_ms(median(runs, 'p99_ms')):>9}{median(runs, 'lost'):>8.0f}"
+              f"{costs[0]:>24.2f}{costs[1]:>7.2f}{costs[2]:>8.2f}{ceiling:>11.0f}"
               + (f"   ({errors} client errors: {runs[0]['errors'][:2]})" if errors else ""), flush=True)
 
 

@@ -25,6 +25,7 @@ here.  A figure, not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -64,6 +65,17 @@ def median(runs: list[dict[str, Any]], key: str) -> Any:
     return statistics.median(values) if values else None
 
 
+def summarize(nodes: int, runs: list[dict[str, Any]], cores: int) -> dict[str, Any]:
+    """The medians of one node count, and the machine's ceiling from its CPU costs."""
+    row: dict[str, Any] = {"nodes": nodes, "runs": len(runs),
+                           "errors": sum(r["error_count"] for r in runs), "first_errors": runs[0]["errors"][:2]}
+    for key in ("deliveries_per_s", "p50_ms", "p99_ms", "lost", "cpu_us", "redis_cpu_us", "client_cpu_us"):
+        row[key] = median(runs, key)
+    costs = sum(row[k] or 0.0 for k in ("cpu_us", "redis_cpu_us", "client_cpu_us"))
+    row["ceiling_per_s"] = round(cores / costs * 1e6) if costs else None
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", default="1,2,3")
@@ -73,22 +85,26 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100, help="message bytes")
     parser.add_argument("--reps", type=int, default=1, help="runs per node count (medians printed)")
     parser.add_argument("--burst", type=int, default=0, help="publish this many messages at once instead")
+    parser.add_argument("--out", type=Path, help="also write the rows as JSON (bench/readme.py reads it)")
     args = parser.parse_args()
     load = f"{args.burst} messages at once" if args.burst else f"{args.rate:.0f} msg/s for {args.seconds:.0f} s"
-    print(f"{args.conns} subscribers, {load} via the API of node 0, {args.size} B; medians of {args.reps} run(s)")
+    title = f"{args.conns} subscribers, {load} via the API of node 0, {args.size} B; medians of {args.reps} run(s)"
+    print(title)
     print(f"{'nodes':>5}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'lost':>8}"
           f"{'CPU us/delivery: nodes':>24}{'redis':>7}{'client':>8}{'ceiling/s':>11}")
     cores = len(os.sched_getaffinity(0))
+    rows = []
     for nodes in (int(n) for n in args.nodes.split(",")):
-        runs = [run_once(nodes, args.conns, args.rate, args.seconds, args.size, args.burst)
-                for _ in range(args.reps)]
-        errors = sum(r["error_count"] for r in runs)
-        costs = [median(runs, k) or 0.0 for k in ("cpu_us", "redis_cpu_us", "client_cpu_us")]
-        ceiling = cores / sum(costs) * 1e6 if sum(costs) else 0.0
-        print(f"{nodes:>5}{median(runs, 'deliveries_per_s'):>14.0f}{_ms(median(runs, 'p50_ms')):>9}"
-              f"{_ms(median(runs, 'p99_ms')):>9}{median(runs, 'lost'):>8.0f}"
-              f"{costs[0]:>24.2f}{costs[1]:>7.2f}{costs[2]:>8.2f}{ceiling:>11.0f}"
-              + (f"   ({errors} client errors: {runs[0]['errors'][:2]})" if errors else ""), flush=True)
+        row = summarize(nodes, [run_once(nodes, args.conns, args.rate, args.seconds, args.size, args.burst)
+                                for _ in range(args.reps)], cores)
+        rows.append(row)
+        print(f"{nodes:>5}{row['deliveries_per_s']:>14.0f}{_ms(row['p50_ms']):>9}{_ms(row['p99_ms']):>9}"
+              f"{row['lost']:>8.0f}{row['cpu_us'] or 0:>24.2f}{row['redis_cpu_us'] or 0:>7.2f}"
+              f"{row['client_cpu_us'] or 0:>8.2f}{row['ceiling_per_s'] or 0:>11.0f}"
+              + (f"   ({row['errors']} client errors: {row['first_errors']})" if row["errors"] else ""), flush=True)
+    if args.out:
+        command = " ".join([".venv/bin/python bench/cluster_fanout.py", *sys.argv[1:]])
+        args.out.write_text(json.dumps({"title": title, "cores": cores, "command": command, "rows": rows}, indent=1))
 
 
 def _ms(value: Any) -> str:

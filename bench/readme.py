@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report import peer_rows, render_markdown, target_rows, verdict  # noqa: E402
+from bench.report import cluster_table, peer_rows, render_markdown, target_rows, verdict  # noqa: E402
 from bench.run import RESULTS, medians  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
 
@@ -48,6 +48,25 @@ def pooled(docs: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any
     return out
 
 
+def cluster_part(tag: str) -> list[str]:
+    """The two-node table of the campaign (bench/cluster_fanout.py --out), if it ran."""
+    path = RESULTS / f"cluster-{tag}.json"
+    if not path.exists():
+        return ["Two nodes through Redis against one: `bench/cluster_fanout.py` (not run in this campaign)."]
+    doc = json.loads(path.read_text())
+    header, rows, (text, value, met) = cluster_table(doc)
+    return [
+        f"Two nodes through Redis against one ({doc['title']}; every message goes node 0 -> Redis -> "
+        f"each node -> its subscribers, clients split over the nodes; nodes, redis-server and the load "
+        f"client share the {doc['cores']} cores, unpinned; the ceiling is cores / the three CPU costs "
+        "per delivery):",
+        "",
+        render_markdown(header, rows),
+        "",
+        f"{text}: **{value}** ({verdict(met)}). `{doc['command']}`",
+    ]
+
+
 def section(tag: str, docs: list[dict[str, Any]]) -> str:
     runs = pooled(docs)
     summary = {sc: {srv: medians(rs) for srv, rs in per.items()} for sc, per in runs.items()}
@@ -74,8 +93,9 @@ def section(tag: str, docs: list[dict[str, Any]]) -> str:
         "channel and publish round-robin over them (one delivery per message). At 1k connections and "
         "100 msg/s the offered load is 100k deliveries/s: no server can show more there, so the 1k "
         "throughput ratios are taken from the 1k burst (xhr-streaming and eventsource are compared "
-        "with it too). Two nodes through Redis "
-        "against one are measured by `bench/cluster_fanout.py` (figures in docs/redis.md), not here.",
+        "with it too).",
+        "",
+        *cluster_part(tag),
         "",
         "Reproduce (`make bench` installs the peers; `bash bench/campaign.sh` runs all of these):",
         "",

@@ -3,14 +3,17 @@ every installed peer): proves it works.  No timing is asserted; a peer that is
 not installed (``make bench``) is skipped with the reason."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench.report import peer_rows, render_markdown, target_rows
+from bench.report import cluster_table, peer_rows, render_markdown, target_rows
 from bench.run import medians, run_once
 from bench.scenarios import Scenario
-from bench.servers import EXPERIMENTS, SERVERS, missing
+from bench.servers import EXPERIMENTS, ROOT, SERVERS, missing
 
 SMOKE = Scenario("smoke", "smoke: 50 conns, 20 messages at once", 50, rate=0, messages=20)
 ALL = [name for name in SERVERS if name not in EXPERIMENTS]
@@ -63,3 +66,17 @@ def test_report_renders_every_target() -> None:
     assert checks["1k burst: deliveries/s >= 4.0x sockjs-tornado"] is None  # not measured
     assert checks["1k, 100 msg/s: p99 <= sockjs-node's"] is True  # 2 ms both
     assert checks["HTTP API >= 5k publish requests/s (1k subscribers)"] is False
+
+
+def test_cluster_fanout_one_and_two_nodes(tmp_path: Path) -> None:
+    """bench/cluster_fanout.py end to end at a tiny size (real redis-server and
+    sockhub nodes), and its JSON rendered by bench/report.py."""
+    out = tmp_path / "cluster.json"
+    subprocess.run([sys.executable, "bench/cluster_fanout.py", "--nodes", "1,2", "--conns", "20", "--burst", "5",
+                    "--out", str(out)], cwd=ROOT, check=True, timeout=240, stdout=subprocess.DEVNULL)
+    doc = json.loads(out.read_text())
+    assert [(r["nodes"], r["lost"], r["errors"]) for r in doc["rows"]] == [(1, 0, 0), (2, 0, 0)]
+    assert all(r["deliveries_per_s"] > 0 and r["ceiling_per_s"] for r in doc["rows"])
+    header, rows, (text, value, met) = cluster_table(doc)
+    assert [r[0] for r in rows] == ["1", "2"] and len(rows[0]) == len(header)
+    assert text.startswith("two nodes") and value.endswith("x") and met is not None

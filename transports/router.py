@@ -16,18 +16,21 @@ import re
 import time
 from typing import Any, Callable
 
+from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 from tornado.web import StaticFileHandler
 
 from transports.front import FastRoute
 from transports.interfaces import ConnectionFactory
-from transports.rawws import RawWebSocketHandler
+from transports.rawws import RawWebSocket, RawWebSocketHandler
 from transports.receive import SendHandler
 from transports.registry import SessionRegistry
 from transports.session import Session
 from transports.settings import SockJSSettings
 from transports.static import GreetingHandler, IframeHandler, InfoHandler
 from transports.streaming import FRAMINGS, ReceiverHandler
-from transports.websocket import SockJSWebSocketHandler
+from transports.websocket import SockJSWebSocket, SockJSWebSocketHandler
+from transports.wsbase import PeerFactory, UpgradeDelegate, request_ip, upgrade_error
 
 HTTP_TRANSPORTS = frozenset(FRAMINGS)
 
@@ -50,6 +53,11 @@ class SockJSRouter:
         self.sockjs_url = self.settings.sockjs_url or self.prefix + "/static/sockjs.min.js"
         self.registry = SessionRegistry(self.settings.tick_interval, clock)
         self.urls: list[Rule] = self._rules()
+        # What the fast route claims: a subset of the websocket rules' paths.
+        # No "%" (Tornado would unescape it in the session id): such paths go
+        # to the application.
+        base = re.escape(self.prefix)
+        self._upgrade_path = re.compile(base + r"/(?:[^/.%]+/([^/.%]+)/)?websocket")
 
     def _rules(self) -> list[Rule]:
         base = re.escape(self.prefix)
@@ -74,8 +82,36 @@ class SockJSRouter:
 
     def fast_routes(self) -> list[FastRoute]:
         """The requests of this service that skip Tornado's Application
-        (transports.front): none yet."""
-        return []
+        (transports.front): valid websocket upgrades (the connect storm)."""
+        return [self._upgrade_route]
+
+    def _upgrade_route(self, start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders,
+                       conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate | None:
+        """Claim a GET to an enabled websocket URL whose headers are a valid
+        upgrade; everything else (other methods, 400/404/426 answers, paths
+        with escapes) is left to the application's handlers, which answer it
+        as they always did."""
+        if start_line.method != "GET" or not isinstance(conn, HTTP1Connection):
+            return None
+        match = self._upgrade_path.fullmatch(start_line.path.partition("?")[0])
+        if match is None or upgrade_error(headers) is not None:
+            return None
+        session_id = match.group(1)
+        remote_ip = request_ip(conn)
+        make_peer: PeerFactory
+        if session_id is not None:
+            if not self.settings.websocket_enabled:
+                return None
+
+            def make_peer(handshake: bytes, leftover: bytes) -> SockJSWebSocket:
+                return SockJSWebSocket(self, session_id, remote_ip, handshake, leftover)
+        else:
+            if not self.settings.raw_websocket:
+                return None
+
+            def make_peer(handshake: bytes, leftover: bytes) -> RawWebSocket:
+                return RawWebSocket(self, remote_ip, handshake, leftover)
+        return UpgradeDelegate(conn, make_peer)
 
     def new_session(self, session_id: str, transport: str, remote_ip: str) -> Session:
         """Create and register a session (the caller starts it)."""

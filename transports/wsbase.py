@@ -1,6 +1,10 @@
 """What the SockJS websocket and the raw websocket share.
 
-The HTTP upgrade is checked and answered from a Tornado handler; then the
+The HTTP upgrade is checked (:func:`upgrade_error`) either by a fast route of
+the port's FrontDoor (:class:`UpgradeDelegate`, no RequestHandler: the common
+case) or by :class:`UpgradeHandler` (what the fast route leaves to the
+application: odd paths, invalid upgrades and the answers they get); both then
+call :func:`take_over`, the one place that answers the handshake: the
 connection leaves Tornado (``detach``) for a bare asyncio Protocol on a dup of
 its socket.  Inbound frames are parsed by wsproto (sans-IO: pings, closes,
 fragments, UTF-8, masking).  Outbound data frames are prebuilt bytes handed to
@@ -14,8 +18,10 @@ import asyncio
 import base64
 import hashlib
 import logging
-from typing import Any, cast
+from typing import Any, Awaitable, Callable, cast
 
+from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream, SSLIOStream
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
@@ -206,8 +212,72 @@ class WebSocketPeer(asyncio.Protocol):
         self.drop()
 
 
+#: ``(handshake, leftover) -> peer``: the peer of one upgraded connection
+PeerFactory = Callable[[bytes, bytes], "WebSocketPeer"]
+
+
+async def take_over(stream: IOStream, key: str, make_peer: PeerFactory) -> None:
+    """Answer a valid upgrade (101 with Sec-WebSocket-Accept for ``key``) and
+    move the detached ``stream`` to the peer ``make_peer`` builds; the peer
+    writes the 101 first, then its own frames."""
+    handshake = handshake_response(key)
+    if isinstance(stream, SSLIOStream):
+        # TLS state lives in Tornado's stream: keep it (slower path).
+        StreamTransport(stream, make_peer(handshake, b"")).start()
+        return
+    # Tornado keeps bytes it read ahead in a private buffer; they belong
+    # to the websocket now.
+    leftover = bytes(getattr(stream, "_read_buffer", b""))
+    try:
+        sock = stream.socket.dup()
+    except OSError:
+        stream.close()
+        return
+    stream.close()  # the dup keeps the connection; Tornado lets go of it
+    peer = make_peer(handshake, leftover)
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.connect_accepted_socket(lambda: peer, sock=sock)
+    except OSError:
+        sock.close()
+
+
+class UpgradeDelegate(httputil.HTTPMessageDelegate):
+    """A fast route's answer to a request it claimed as a valid upgrade
+    (``upgrade_error`` is None for its headers): detach as soon as the headers
+    are in and :func:`take_over`; no Application, no RequestHandler."""
+
+    __slots__ = ("_conn", "_make_peer")
+
+    def __init__(self, conn: HTTP1Connection, make_peer: PeerFactory) -> None:
+        self._conn = conn
+        self._make_peer = make_peer
+
+    def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+                         headers: httputil.HTTPHeaders) -> Awaitable[None]:
+        # Tornado stops reading this connection once headers_received returns
+        # after a detach (and awaits the take-over first).
+        return take_over(self._conn.detach(), headers["Sec-WebSocket-Key"], self._make_peer)
+
+    def data_received(self, chunk: bytes) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+    def on_connection_close(self) -> None:
+        return None
+
+
+def request_ip(conn: HTTP1Connection) -> str:
+    """The client address Tornado's request would report (X-Real-Ip /
+    X-Forwarded-For already applied when the server trusts them)."""
+    return str(getattr(conn.context, "remote_ip", "") or "")
+
+
 class UpgradeHandler(BaseHandler):
-    """Checks and answers the upgrade, then hands the socket to a peer."""
+    """Checks and answers the upgrade, then hands the socket to a peer (for
+    the requests the fast route leaves to the application)."""
 
     SUPPORTED_METHODS = ("GET", "POST", "OPTIONS", "PUT", "DELETE")
 
@@ -227,33 +297,9 @@ class UpgradeHandler(BaseHandler):
             if error[0] == 426:
                 self.set_header("Sec-WebSocket-Version", "13")
             return self.plain_error(*error)
-        handshake = handshake_response(self.request.headers["Sec-WebSocket-Key"])
-        stream = self.detach()
-        await self._take_over(stream, handshake)
-
-    async def _take_over(self, stream: IOStream, handshake: bytes) -> None:
-        if isinstance(stream, SSLIOStream):
-            # TLS state lives in Tornado's stream: keep it (slower path).
-            StreamTransport(stream, self.make_peer(handshake, b"")).start()
-            return
-        # Tornado keeps bytes it read ahead in a private buffer; they belong
-        # to the websocket now.
-        leftover = bytes(getattr(stream, "_read_buffer", b""))
-        try:
-            sock = stream.socket.dup()
-        except OSError:
-            stream.close()
-            return
-        stream.close()  # the dup keeps the connection; Tornado lets go of it
-        peer = self.make_peer(handshake, leftover)
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.connect_accepted_socket(lambda: peer, sock=sock)
-        except OSError:
-            sock.close()
+        await take_over(self.detach(), self.request.headers["Sec-WebSocket-Key"], self.make_peer)
 
     def post(self, *_: str) -> None:
         self.method_not_allowed("GET")
 
     put = delete = options = post
-

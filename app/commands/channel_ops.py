@@ -5,6 +5,8 @@
   work when the engine fails;
 * :func:`publish`: one message to the engine (history options of its
   channel) and, for ``watch`` channels, to the admin watchers;
+  :func:`publish_now` the same without awaiting, on an engine that can
+  (:class:`ImmediateEngine`: the memory engine);
 * :func:`presence_data` / :func:`history_data`: the JSON ``data`` of the
   presence and history replies; ProtocolError with the advice the HTTP API
   gives (client commands re-advise), EngineError passed on (the client says
@@ -13,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from app.engines.base import EngineError, HistoryOptions
 from app.models import Message
@@ -33,8 +35,33 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sockhub.commands")
 
 
+#: What every channel without history gets: no new object per publish.
+_NO_HISTORY = HistoryOptions()
+
+
 def history_options(options: ChannelOptions) -> HistoryOptions:
+    if options.history_size <= 0 or options.history_lifetime <= 0:
+        return _NO_HISTORY  # not enabled: engines keep nothing, touch nothing
     return HistoryOptions(options.history_size, options.history_lifetime, options.history_drop_inactive)
+
+
+class ImmediateEngine(Protocol):
+    """An engine that can publish without awaiting: the effects and
+    guarantees of its ``publish_message`` and ``publish_admin``, complete
+    when the call returns (no coroutine per message on the API's path).
+    ``immediate`` False: use the async forms after all."""
+
+    immediate: bool
+
+    def publish_message_now(self, message: Message, history: HistoryOptions) -> None: ...
+
+    def publish_admin_now(self, data: bytes) -> None: ...
+
+
+def immediate_engine(node: "Node") -> ImmediateEngine | None:
+    """The node's engine if it is an :class:`ImmediateEngine` now, else None."""
+    engine = node.engine
+    return cast(ImmediateEngine, engine) if getattr(engine, "immediate", False) else None
 
 
 async def join(client: "Client", channel: str, channel_info: str = "", server_side: bool = False) -> None:
@@ -104,6 +131,18 @@ async def publish(node: "Node", message: Message, options: ChannelOptions) -> No
         node.metrics.published.inc()
         if options.watch:
             await node.engine.publish_admin(message.to_json().encode())
+    except EngineError:
+        node.metrics.engine_errors.inc()
+        raise
+
+
+def publish_now(node: "Node", engine: ImmediateEngine, message: Message, options: ChannelOptions) -> None:
+    """:func:`publish` on ``engine`` (the node's) without awaiting; raises EngineError."""
+    try:
+        engine.publish_message_now(message, history_options(options))
+        node.metrics.published.inc()
+        if options.watch:
+            engine.publish_admin_now(message.to_json().encode())
     except EngineError:
         node.metrics.engine_errors.inc()
         raise

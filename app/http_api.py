@@ -8,17 +8,32 @@ Two request forms, as Centrifugo 1.x accepts them:
   body first, then from the query string (Go's ``FormValue``).
 
 The sign is checked over the exact bytes received, never over re-encoded JSON.
-Checks, in order: shutting down (503), body larger than ``api_max_body_size``
-(413), missing sign unless ``insecure_api`` (400), empty data (400), no secret
+Checks, in order: body larger than ``api_max_body_size`` by its
+Content-Length (413, before the body is read); then, once the body is in:
+shutting down (503), body larger than the limit while streamed (413),
+missing sign unless ``insecure_api`` (400), empty data (400), no secret
 configured (400), sign mismatch (401).  Then the node's executor runs the
 commands: 200 with its JSON array, or the status and text of its ApiError.
+
+:class:`ApiRequest` holds those checks, ONE copy.  Every POST to the API path
+is served by the fast route of :func:`api_fast_routes`, which skips Tornado's
+Application (transports.front): on the API port, Tornado's per-request
+RequestHandler, routing and Date formatting cost more than a publish.  The
+application keeps the rest: other methods (405) and ``{prefix}/api`` (301).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Protocol
+import time
+from dataclasses import dataclass
+from http.client import responses
+from typing import Any, Awaitable, Protocol
 
+import tornado
 from tornado import httputil
+from tornado.escape import parse_qs_bytes
+from tornado.log import access_log
 from tornado.web import RequestHandler, stream_request_body
 
 from app.auth import api_sign, check_sign
@@ -27,17 +42,24 @@ from transports.front import FastRoute
 
 logger = logging.getLogger("sockhub.http_api")
 
+JSON_TYPE = "application/json"
+TEXT_TYPE = "text/plain; charset=utf-8"
+#: What Tornado's RequestHandler sends in every response.
+SERVER_HEADER = "TornadoServer/" + tornado.version
+_OK = httputil.ResponseStartLine("HTTP/1.1", 200, "OK")
+
 
 class ApiExecutor(Protocol):
     """The node's API (app.api.ApiExecutor): a JSON command or array in, a JSON
-    array out; raises an error carrying ``status`` and ``text`` for a request
-    that must fail as a whole."""
+    array out, at once or as an awaitable when a command has to wait; raises
+    (or the awaitable raises) an error carrying ``status`` and ``text`` for a
+    request that must fail as a whole."""
 
-    async def execute(self, data: bytes) -> bytes: ...
+    def submit(self, data: bytes) -> bytes | Awaitable[bytes]: ...
 
 
 class ApiContext(Protocol):
-    """What the handler reads from the server, on every request (options can
+    """What the endpoint reads from the server, on every request (options can
     change with SIGHUP)."""
 
     @property
@@ -50,6 +72,19 @@ class ApiContext(Protocol):
     def api(self) -> ApiExecutor: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete response: status, body and its content type."""
+
+    status: int
+    body: bytes
+    content_type: str = TEXT_TYPE
+
+
+def text_answer(status: int, text: str) -> Answer:
+    return Answer(status, (text + "\n").encode())
+
+
 class RequestRejected(Exception):
     """The request fails before the executor sees it."""
 
@@ -59,39 +94,40 @@ class RequestRejected(Exception):
         self.text = text
 
 
-def _header_length(request: httputil.HTTPServerRequest) -> int | None:
-    value = request.headers.get("Content-Length")
+def _header_length(headers: httputil.HTTPHeaders) -> int | None:
+    value = headers.get("Content-Length")
     try:
         return int(value) if value is not None else None
     except ValueError:
         return None
 
 
-@stream_request_body
-class ApiHandler(RequestHandler):
-    """One API request.  The body is streamed in so that an oversized one is
-    refused (413) without being kept in memory."""
+class ApiRequest:
+    """One API POST, whatever serves it: its body as it streams in (an
+    oversized one is dropped, not kept), then the checks in the order of the
+    module docstring and the executor's answer."""
 
-    SUPPORTED_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
+    __slots__ = ("_context", "_headers", "_query", "_limit", "_chunks", "_size", "_too_big")
 
-    def initialize(self, context: ApiContext) -> None:
+    def __init__(self, context: ApiContext, headers: httputil.HTTPHeaders, query: str) -> None:
         self._context = context
+        self._headers = headers
+        self._query = query
         self._limit = context.options.api_max_body_size
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_big = False
 
-    def prepare(self) -> None:
-        if self.request.method != "POST":
-            self.set_header("Allow", "POST")
-            self._text(405, "Method Not Allowed: use POST")
-            return
-        length = _header_length(self.request)
+    def refused_by_length(self) -> Answer | None:
+        """413 when the declared Content-Length is over the limit (before reading)."""
+        length = _header_length(self._headers)
         if length is not None and length > self._limit:
-            self._text(413, f"Request Entity Too Large: limit {self._limit} bytes")
+            return self._too_large()
+        return None
 
-    def data_received(self, chunk: bytes) -> None:
-        if self._too_big or self._finished:
+    def feed(self, chunk: bytes) -> None:
+        """One piece of the body; past the limit, everything is dropped."""
+        if self._too_big:
             return
         self._size += len(chunk)
         if self._size > self._limit:
@@ -100,24 +136,25 @@ class ApiHandler(RequestHandler):
         else:
             self._chunks.append(chunk)
 
-    async def post(self) -> None:
+    def answer(self) -> Answer | Awaitable[Answer]:
+        """The response, once the whole body is in: at once when the executor
+        answers at once (no task needed), else an awaitable.  Never raises,
+        nor does the awaitable: an unexpected executor failure is logged and
+        answered 500."""
         try:
-            data = self._checked_data(b"".join(self._chunks))
+            data = self._checked_data(self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks))
         except RequestRejected as exc:
-            self._text(exc.status, exc.text)
-            return
+            return text_answer(exc.status, exc.text)
         try:
-            result = await self._context.api.execute(data)
+            result = self._context.api.submit(data)
         except Exception as exc:  # the loop boundary of one API request
-            status, text = getattr(exc, "status", None), getattr(exc, "text", None)
-            if isinstance(status, int) and isinstance(text, str):
-                self._text(status, text)
-                return
-            logger.exception("API request failed")
-            self._text(500, "Internal Server Error")
-            return
-        self.set_header("Content-Type", "application/json")
-        self.finish(result)
+            return _failure(exc)
+        if isinstance(result, bytes):
+            return Answer(200, result, JSON_TYPE)
+        return _answer_later(result)
+
+    def _too_large(self) -> Answer:
+        return text_answer(413, f"Request Entity Too Large: limit {self._limit} bytes")
 
     def _checked_data(self, body: bytes) -> bytes:
         """The command bytes of an accepted request, or RequestRejected."""
@@ -144,33 +181,188 @@ class ApiHandler(RequestHandler):
     def _data_and_sign(self, body: bytes) -> tuple[bytes, str]:
         """``(data, sign)`` of either request form; RequestRejected for a
         form body that does not parse."""
-        content_type = self.request.headers.get("Content-Type", "")
+        content_type = self._headers.get("Content-Type", "")
         if content_type.startswith("application/json"):
-            return body, self.request.headers.get("X-API-Sign", "")
+            return body, self._headers.get("X-API-Sign", "")
         fields: dict[str, list[bytes]] = {}
         files: dict[str, list[httputil.HTTPFile]] = {}
         if body:
             try:
-                httputil.parse_body_arguments(content_type, body, fields, files, self.request.headers)
+                httputil.parse_body_arguments(content_type, body, fields, files, self._headers)
             except httputil.HTTPInputError as exc:
                 raise RequestRejected(400, f"Bad Request: {exc}") from None
-        for name, values in self.request.query_arguments.items():
+        for name, values in parse_qs_bytes(self._query, keep_blank_values=True).items():
             fields.setdefault(name, values)
         data = fields.get("data", [b""])[0]
         sign = fields.get("sign", [b""])[0].decode("utf-8", "replace")
         return data, sign
 
-    def _text(self, status: int, text: str) -> None:
-        if self._finished:
+
+async def _answer_later(result: Awaitable[bytes]) -> Answer:
+    try:
+        return Answer(200, await result, JSON_TYPE)
+    except Exception as exc:  # the loop boundary of one API request
+        return _failure(exc)
+
+
+def _failure(exc: Exception) -> Answer:
+    """The executor's error as its status and text; anything else is a 500, logged."""
+    status, text = getattr(exc, "status", None), getattr(exc, "text", None)
+    if isinstance(status, int) and isinstance(text, str):
+        return text_answer(status, text)
+    logger.error("API request failed", exc_info=exc)
+    return text_answer(500, "Internal Server Error")
+
+
+class DateHeader:
+    """The HTTP Date header, formatted once per second (email.utils costs
+    more than the rest of a response's headers)."""
+
+    __slots__ = ("_second", "_value")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def value(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._value = httputil.format_timestamp(now)
+        return self._value
+
+
+class _FastApi(httputil.HTTPMessageDelegate):
+    """One claimed POST, answered straight on Tornado's HTTP/1.1 connection
+    (which still owns keep-alive, HTTP/1.0 and ``Expect: 100-continue``)."""
+
+    __slots__ = ("_conn", "_request", "_date", "_start_line", "_started", "_answered", "_task")
+
+    def __init__(self, conn: httputil.HTTPConnection, request: ApiRequest, date: DateHeader,
+                 start_line: httputil.RequestStartLine) -> None:
+        self._conn = conn
+        self._request = request
+        self._date = date
+        self._start_line = start_line
+        self._started = time.time()
+        self._answered = False
+        self._task: asyncio.Task[None] | None = None  # held: the loop only keeps weak references
+
+    def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+                         headers: httputil.HTTPHeaders) -> None:
+        early = self._request.refused_by_length()
+        if early is not None:
+            self._respond(early)  # the connection drops the body, then closes
+
+    def data_received(self, chunk: bytes) -> None:
+        if not self._answered:
+            self._request.feed(chunk)
+
+    def finish(self) -> None:
+        """Answer now if the executor can; only a command that waits (the
+        Redis engine) costs a task, and Tornado a close callback meanwhile."""
+        if self._answered:
             return
-        self.set_status(status)
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(text + "\n")
+        answer = self._request.answer()
+        if isinstance(answer, Answer):
+            self._respond(answer)
+        else:
+            self._task = asyncio.get_running_loop().create_task(self._answer_later(answer))
+
+    def on_connection_close(self) -> None:
+        """Nothing to undo: a command already running completes, its answer
+        is dropped by the closed connection, as with a RequestHandler."""
+
+    async def _answer_later(self, answer: Awaitable[Answer]) -> None:
+        self._respond(await answer)
+
+    def _respond(self, answer: Answer) -> None:
+        self._answered = True
+        status = answer.status
+        start = _OK if status == 200 else httputil.ResponseStartLine(
+            "HTTP/1.1", status, responses.get(status, "Unknown"))
+        headers = httputil.HTTPHeaders({
+            "Server": SERVER_HEADER, "Content-Type": answer.content_type, "Date": self._date.value(),
+            "Content-Length": str(len(answer.body)),
+        })
+        self._conn.write_headers(start, headers, answer.body)
+        self._conn.finish()
+        self._log(status)
+
+    def _log(self, status: int) -> None:
+        """Tornado's access log line, at its levels (only 4xx/5xx are on by
+        default, see app.logs)."""
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        if access_log.isEnabledFor(level):
+            remote_ip = getattr(getattr(self._conn, "context", None), "remote_ip", "")
+            summary = f"{self._start_line.method} {self._start_line.path} ({remote_ip})"
+            access_log.log(level, "%d %s %.2fms", status, summary, 1000.0 * (time.time() - self._started))
+
+
+class _ApiRoute:
+    """The FastRoute of the API path: claims every POST to ``{prefix}/api/...``
+    (the application's rule ``{prefix}/api/.*``, matched on the path without
+    the query string, as Tornado does)."""
+
+    __slots__ = ("_context", "_path", "_date")
+
+    def __init__(self, context: ApiContext, prefix: str) -> None:
+        self._context = context
+        self._path = prefix + "/api/"
+        self._date = DateHeader()
+
+    def __call__(self, start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders,
+                 conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate | None:
+        if start_line.method != "POST":
+            return None
+        path, _, query = start_line.path.partition("?")
+        if not path.startswith(self._path):
+            return None
+        return _FastApi(conn, ApiRequest(self._context, headers, query), self._date, start_line)
+
+
+@stream_request_body
+class ApiHandler(RequestHandler):
+    """The API path in the application: every method but POST is answered
+    405.  POST is served by the fast route in front of the application; when
+    no FrontDoor is there, it is served here through the same
+    :class:`ApiRequest`."""
+
+    SUPPORTED_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+    def initialize(self, context: ApiContext) -> None:
+        self._context = context
+        self._api: ApiRequest | None = None
+
+    def prepare(self) -> None:
+        if self.request.method != "POST":
+            self.set_header("Allow", "POST")
+            self._send(text_answer(405, "Method Not Allowed: use POST"))
+            return
+        self._api = ApiRequest(self._context, self.request.headers, self.request.query)
+        early = self._api.refused_by_length()
+        if early is not None:
+            self._send(early)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._api is not None and not self._finished:
+            self._api.feed(chunk)
+
+    async def post(self) -> None:
+        assert self._api is not None
+        answer = self._api.answer()
+        self._send(answer if isinstance(answer, Answer) else await answer)
+
+    def _send(self, answer: Answer) -> None:
+        self.set_status(answer.status)
+        self.set_header("Content-Type", answer.content_type)
+        self.finish(answer.body)
 
     # Every other method was answered 405 in prepare(); these only exist so
     # Tornado routes them there instead of answering itself.
     def get(self) -> None:
-        self._text(405, "Method Not Allowed: use POST")
+        pass
 
     head = put = delete = patch = options = get
 
@@ -190,8 +382,9 @@ class SlashRedirect(RequestHandler):
 
 def api_fast_routes(context: ApiContext, prefix: str = "") -> list[FastRoute]:
     """The API requests served without Tornado's Application
-    (transports.front): none yet."""
-    return []
+    (transports.front): every POST to ``{prefix}/api/...``.  bench/run.py
+    api_1k: see the commit for the figures."""
+    return [_ApiRoute(context, prefix)]
 
 
 def api_urls(context: ApiContext, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:

@@ -338,13 +338,19 @@ class Node:
 
     def _fan_out(self, channel: str, encode: Callable[[], str], skip: str = "", uid: str = "") -> None:
         """One Prepared for every local subscriber (but client id ``skip``;
-        held back for those in :meth:`hold`); the queue bound is checked
-        after each send."""
+        held back for those in :meth:`hold`), in the hub's order; each
+        client's queue bound is checked right after its own send.
+
+        The loop binds per publication what every delivery reads (the
+        bound, the held table); metrics are counted once per publication.
+        Only the receiving client's own state decides its bound check, so
+        a ``slow`` close here never affects the sends to the others."""
         clients = self.hub.channel_clients(channel)
         if not clients:
             return
         prepared = Prepared(encode())
         held = self._held.get(channel)
+        limit = self.options.client_queue_max_size
         sent = 0
         for client in clients:
             if client.closing or (skip and client.id == skip):
@@ -352,9 +358,11 @@ class Node:
             if held is not None and client in held:
                 held[client].append((uid, prepared))
                 continue
-            client.session.send_frame(prepared)
-            client.check_queue()
+            session = client.session
+            session.send_frame(prepared)
             sent += 1
+            if limit > 0 and session.pending_bytes > limit:
+                client.close_slow()
         self.metrics.delivered.inc(sent)
         self.metrics.bytes_out.inc(sent * len(prepared))
 

@@ -74,3 +74,34 @@ def close_frame(code: int, reason: str) -> str:
 def messages_frame(items: "list[Prepared]") -> str:
     """``a[...]``: every queued message of a session in one frame."""
     return "a[" + ",".join([item.quoted for item in items]) + "]"
+
+
+class BatchMemo:
+    """The websocket frame of the last run of messages asked for, reused
+    while the next sessions' queues hold the very same items.
+
+    A broadcast's sessions flush one after another in one callback, and
+    when several messages were queued in one loop iteration (a publisher
+    faster than the tick) their queues are identical: the ``a[...]`` frame is
+    then built once per flush instead of once per session.  Items are
+    compared by identity (a Prepared never changes), so a memo that is not
+    cleared is still never wrong; the registry clears it after each flush
+    so it holds no message longer than that."""
+
+    __slots__ = ("_items", "_sockjs_ws")
+
+    def __init__(self) -> None:
+        self._items: list[Prepared] = []
+        self._sockjs_ws = b""
+
+    def sockjs_ws(self, items: list[Prepared]) -> bytes:
+        """``ws_frame(messages_frame(items))``, built once per run of items."""
+        if items != self._items:
+            self._sockjs_ws = ws_frame(messages_frame(items).encode())
+            self._items = items
+        return self._sockjs_ws
+
+    def clear(self) -> None:
+        self._items = []
+        self._sockjs_ws = b""
+

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from typing import Callable
 
+from transports.frames import BatchMemo
 from transports.session import Session
 
 logger = logging.getLogger("sockhub.transports.registry")
@@ -42,6 +43,8 @@ class SessionRegistry:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
+        #: merged frames shared by the sessions of one flush (see BatchMemo)
+        self.batches = BatchMemo()
 
     # -- membership ------------------------------------------------------------
 
@@ -86,6 +89,7 @@ class SessionRegistry:
             except Exception:
                 # Loop boundary: a failing session never stops the others.
                 logger.exception("flush failed for session %s", session.id)
+        self.batches.clear()
 
     # -- time ----------------------------------------------------------------------
 

@@ -141,12 +141,14 @@ class Session:
         self.send_frame(Prepared(text))
 
     def send_frame(self, frame: Prepared) -> None:
+        """Queue ``frame``; the first one of a loop iteration asks the
+        registry for the flush (once per session per iteration)."""
         if self._closed:
             return
         self._queue.append(frame)
         # Characters, not UTF-8 bytes: cheap, and the bound is a coarse one.
         self._queued += len(frame.text)
-        if self._sink is not None and not self._dirty:
+        if not self._dirty and self._sink is not None:
             self._dirty = True
             self._registry.want_flush(self)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, messages_frame, ws_frame
+from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, ws_frame
 from transports.wsbase import UpgradeHandler, WebSocketPeer
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ class SockJSWebSocket(WebSocketPeer):
             # The frame a broadcast built once for every subscriber.
             self.write(items[0].sockjs_ws)
         else:
-            self.write(ws_frame(messages_frame(items).encode()))
+            # Sessions that got the same messages in this tick share one frame.
+            self.write(self._router.registry.batches.sockjs_ws(items))
 
     def write_heartbeat(self) -> None:
         self.write(HEARTBEAT_FRAME)

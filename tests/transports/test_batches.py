@@ -1,0 +1,56 @@
+"""Merged frames shared by the sessions of one flush (transports.frames.BatchMemo):
+the bytes are built once per run of identical items and every session still
+gets exactly its own queue, in order."""
+from __future__ import annotations
+
+import asyncio
+
+from tests.transports.clients import WsClient, messages
+from tests.transports.conftest import serve
+from transports.frames import BatchMemo, Prepared, messages_frame, ws_frame
+
+
+def expected(items: list[Prepared]) -> bytes:
+    return ws_frame(messages_frame(items).encode())
+
+
+def test_same_run_is_built_once_and_another_run_is_its_own() -> None:
+    memo = BatchMemo()
+    a, b, c = Prepared("a"), Prepared('"b"'), Prepared("c")
+    first = memo.sockjs_ws([a, b])
+    assert first == expected([a, b])
+    assert memo.sockjs_ws([a, b]) is first  # a second session's queue: shared bytes
+    assert memo.sockjs_ws([a, b, c]) == expected([a, b, c])
+    assert memo.sockjs_ws([a, c]) == expected([a, c])
+    # Equal text is not enough: items are compared by identity.
+    twin = Prepared("a")
+    assert memo.sockjs_ws([twin, c]) == expected([twin, c])
+
+
+def test_clear_forgets_the_items() -> None:
+    memo = BatchMemo()
+    a, b = Prepared("a"), Prepared("b")
+    memo.sockjs_ws([a, b])
+    memo.clear()
+    assert memo.sockjs_ws([b, a]) == expected([b, a])
+
+
+async def test_websocket_sessions_of_one_tick_get_their_own_queues() -> None:
+    async with serve(heartbeat_delay=30) as srv:  # no "h" between the frames
+        clients = [WsClient(srv.port, f"/echo/000/b{i}/websocket") for i in range(3)]
+        for client in clients:
+            assert await client.connect() == "o"
+        await asyncio.sleep(0.05)
+        sessions = [conn.session for conn in srv.connections]
+        shared = [Prepared(f"m{i}") for i in range(3)]
+        for item in shared:  # a broadcast of three messages in one iteration
+            for session in sessions:
+                session.send_frame(item)
+        sessions[2].send("own")  # one session has one more
+        for client in clients[:2]:
+            assert messages(await client.next_frame()) == ["m0", "m1", "m2"]
+        assert messages(await clients[2].next_frame()) == ["m0", "m1", "m2", "own"]
+        sessions[0].send("next")  # the next flush: nothing left of the last run
+        assert messages(await clients[0].next_frame()) == ["next"]
+        for client in clients:
+            await client.close()

@@ -152,3 +152,52 @@ async def test_queue_items_only_run_queue_methods(harness_factory) -> None:
         h.node.handle_api(b'{"method":"disconnect","params":{"user":"1"}}')
         await h.node.idle()
         assert s.close_advice() == {"reason": "disconnect", "reconnect": False}
+
+
+async def _batch_effects(h, batch: list) -> tuple[list, list]:
+    """The reply items of ``batch`` and the message pushes a subscriber of
+    channels a and b received from it."""
+    s = await h.connect("1")
+    await h.send(s, [{"uid": "s1", "method": "subscribe", "params": {"channel": "a"}},
+                     {"uid": "s2", "method": "subscribe", "params": {"channel": "b"}}])
+    before = len(s.sent)
+    items = await run(h, batch)
+    pushes = [json.loads(text) for text in s.sent[before:]]
+    return items, [p["body"] for p in pushes if p.get("method") == "message"]
+
+
+BATCH = [{"method": "publish", "params": {"channel": "ab"[i % 2], "data": {"i": i}}} for i in range(150)] + [
+    {"uid": "u1", "method": "publish", "params": {"channel": "nope:x", "data": 1}},  # an error item
+    {"uid": "u2", "method": "publish", "params": {"channel": "a", "data": "last", "uid": "fixed"}},
+]
+
+
+async def test_a_batch_publishes_in_order_with_distinct_uids(harness_factory) -> None:
+    async with harness_factory() as h:
+        items, pushes = await _batch_effects(h, BATCH)
+        assert items[:150] == [{"method": "publish", "error": None, "body": None}] * 150
+        assert items[150] == {"uid": "u1", "method": "publish", "error": "namespace not found", "advice": "fix",
+                              "body": None}
+        assert items[151] == {"uid": "u2", "method": "publish", "error": None, "body": None}
+        assert [p["data"] for p in pushes] == [{"i": i} for i in range(150)] + ["last"]
+        uids = [p["uid"] for p in pushes]
+        assert uids[-1] == "fixed" and len(set(uids)) == 151
+        assert all(len(uid) == 22 and uid.isalnum() and uid.isascii() for uid in uids[:-1])
+        assert h.node.metrics.values()["http_api_num_requests"] == 152
+
+
+async def test_immediate_and_awaited_publishing_have_the_same_effects(harness_factory) -> None:
+    """The memory engine publishes without awaiting (ApiExecutor.submit); with
+    that turned off the API awaits every command: same items, same pushes."""
+    results = []
+    for immediate in (True, False):
+        async with harness_factory() as h:
+            h.node.engine.immediate = immediate
+            items, pushes = await _batch_effects(h, BATCH)
+            results.append((items, [(p["channel"], p["data"]) for p in pushes],
+                            h.node.metrics.values()["http_api_num_requests"]))
+            answer = h.node.api.submit(json.dumps(BATCH[0]).encode())
+            assert isinstance(answer, bytes) is immediate  # else a coroutine to await
+            if not immediate:
+                await answer
+    assert results[0] == results[1]

@@ -394,3 +394,17 @@ async def test_a_crash_is_logged_and_errors_reach_the_access_log(records: list[l
         assert access == [(logging.ERROR, "500 POST /api/"), (logging.WARNING, "401 POST /api/")]
     finally:
         await stop([served])
+
+
+async def test_a_client_gone_before_a_waiting_answer_harms_nothing(records: list[logging.LogRecord]) -> None:
+    served = serve(make_context())
+    try:
+        conn = await Connection.open(served.port)
+        conn.writer.write(signed_json(b'"later"'))
+        await conn.writer.drain()
+        conn.close()
+        await asyncio.sleep(0.1)  # the answer comes after the connection closed
+        assert (await one(served.port, signed_json(PUBLISH))).status == 200
+        assert [r for r in records if r.name == "sockhub.http_api" or r.levelno >= logging.ERROR] == []
+    finally:
+        await stop([served])

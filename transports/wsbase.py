@@ -81,7 +81,7 @@ class WebSocketPeer(asyncio.Protocol):
     objects of ~10k idle connections (memory, and the GC's full passes)."""
 
     __slots__ = ("session", "_transport", "_ws", "_handshake", "_max_size",
-                 "_parts", "_size", "_open", "_paused", "_fast", "_pending")
+                 "_parts", "_size", "_open", "_paused", "_fast", "_pending", "_backlogged")
 
     def __init__(self, handshake: bytes, leftover: bytes, max_size: int) -> None:
         self.session: Session | None = None
@@ -96,6 +96,8 @@ class WebSocketPeer(asyncio.Protocol):
         self._size = 0
         self._open = False
         self._paused = False
+        # True while the transport may hold unsent bytes (see connection_made)
+        self._backlogged = True
 
     # -- hooks for subclasses ----------------------------------------------------
 
@@ -112,6 +114,14 @@ class WebSocketPeer(asyncio.Protocol):
         # Duck-typed: uvloop's transports do not subclass asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
         self._open = True
+        try:
+            # pause_writing() as soon as one byte stays buffered, resume_writing()
+            # once all left: `buffered` (read on every delivery for the queue
+            # bound) is then 0 without asking the transport.
+            self._transport.set_write_buffer_limits(high=0)
+            self._backlogged = False
+        except NotImplementedError:
+            pass  # a transport without flow control (TLS stream): always ask it
         self._transport.write(self._handshake)
         self.start()
         leftover, self._pending = self._pending, b""
@@ -139,8 +149,16 @@ class WebSocketPeer(asyncio.Protocol):
 
     @property
     def buffered(self) -> int:
+        if not self._backlogged:
+            return 0
         transport = self._transport
         return transport.get_write_buffer_size() if transport is not None else 0
+
+    def pause_writing(self) -> None:
+        self._backlogged = True
+
+    def resume_writing(self) -> None:
+        self._backlogged = False
 
     def send_close(self, code: int, reason: str) -> None:
         """Start the closing handshake; the tick aborts it if it stalls."""

@@ -313,6 +313,16 @@ function checkApiResponse(response, count) {
   if (!ok) errors.push(`API ${response.status} ${response.body.slice(0, 200)}`);
 }
 
+// One API request's body, its Content-Type and sign: the JSON form for sockhub,
+// the form fields for Centrifuge 0.8 (its JSON path fails on Python 3).
+function apiBody(commands) {
+  const data = JSON.stringify(commands.length === 1 ? commands[0] : commands);
+  const sign = hmac(cfg.project + data);
+  return cfg.project
+    ? { body: new URLSearchParams({ data, sign }).toString(), type: "application/x-www-form-urlencoded", sign }
+    : { body: data, type: "application/json", sign };
+}
+
 // API mode: `concurrency` ApiConnections, each request on a free one.  The
 // body (and its sign) is made per request; sockhub reads the JSON form,
 // Centrifuge 0.8 the form (its JSON path fails on Python 3) at /api/<project>.
@@ -322,11 +332,7 @@ function apiPublisher() {
   const head = `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\n`;
   return {
     publish(commands) {
-      const data = JSON.stringify(commands.length === 1 ? commands[0] : commands);
-      const sign = hmac(cfg.project + data);
-      const [body, type] = cfg.project
-        ? [new URLSearchParams({ data, sign }).toString(), "application/x-www-form-urlencoded"]
-        : [data, "application/json"];
+      const { body, type, sign } = apiBody(commands);
       const text = `${head}Content-Type: ${type}\r\nX-API-Sign: ${sign}\r\n`
         + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
       const conn = free.pop() || new ApiConnection(target);
@@ -348,12 +354,7 @@ async function makePublisher() {
     const url = cfg.url + cfg.api_path + (cfg.project || "");
     return {
       publish(commands) {
-        const data = JSON.stringify(commands.length === 1 ? commands[0] : commands);
-        const sign = hmac(cfg.project + data);
-        // Centrifuge 0.8 reads only the form on Python 3 (its JSON path fails there).
-        const [body, type] = cfg.project
-          ? [new URLSearchParams({ data, sign }).toString(), "application/x-www-form-urlencoded"]
-          : [data, "application/json"];
+        const { body, type, sign } = apiBody(commands);
         const headers = { "Content-Type": type, "X-API-Sign": sign };
         return post(url, body, headers, agent).catch((e) => errors.push(String(e)));
       },

@@ -176,8 +176,11 @@ class ApiExecutor:
 
     def _run_now(self, engine: ImmediateEngine, commands: list[_Prepared]) -> bytes:
         """Every command in order, without awaiting; counted once per method
-        at the end (nothing can read the counter meanwhile)."""
+        at the end, and the per-message counters settled then too (nothing
+        can read them meanwhile: no command here awaits or reads metrics)."""
         items: list[str] = []
+        metrics = self._node.metrics
+        metrics.tally.deferred += 1  # the per-message counts are settled once, at the end
         try:
             for command in commands:
                 now = command.spec.now
@@ -190,6 +193,9 @@ class ApiExecutor:
                     plain = body is None and not command.uid
                     items.append(_DONE[command.method] if plain else item(command.method, command.uid, body))
         finally:
+            metrics.tally.deferred -= 1
+            if not metrics.tally.deferred:
+                metrics.settle()
             self._count(commands, len(items) + 1)
         return ("[" + ",".join(items) + "]").encode()
 

@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
+
+#: ``json.dumps(text)`` for a str: the C string encoder itself, without
+#: building a JSONEncoder per call (json.dumps with any keyword argument
+#: does) nor dumps' dispatch; ASCII-escaped exactly as json.dumps.
+_quote = encode_basestring_ascii
 
 
 def _ws_header(length: int, opcode: int = 0x1) -> bytes:
@@ -39,7 +45,7 @@ class Prepared:
     @property
     def quoted(self) -> str:
         if self._quoted is None:
-            self._quoted = json.dumps(self.text, separators=(",", ":"))
+            self._quoted = _quote(self.text)
         return self._quoted
 
     @property

@@ -140,7 +140,10 @@ def publish_now(node: "Node", engine: ImmediateEngine, message: Message, options
     """:func:`publish` on ``engine`` (the node's) without awaiting; raises EngineError."""
     try:
         engine.publish_message_now(message, history_options(options))
-        node.metrics.published.inc()
+        tally = node.metrics.tally
+        tally.published += 1
+        if not tally.deferred:
+            node.metrics.settle()
         if options.watch:
             engine.publish_admin_now(message.to_json().encode())
     except EngineError:

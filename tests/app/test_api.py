@@ -201,3 +201,25 @@ async def test_immediate_and_awaited_publishing_have_the_same_effects(harness_fa
             if not immediate:
                 await answer
     assert results[0] == results[1]
+
+
+PER_MESSAGE = ("node_num_client_msg_published", "node_num_client_msg_received", "client_num_msg_queued",
+               "client_bytes_out")
+
+
+async def test_batch_counts_every_message_in_the_exposed_counters(harness_factory) -> None:
+    """A batch run without awaiting tallies its per-message counts and adds
+    them to the counters at its end: what /metrics exposes (the registry,
+    read here without Metrics.values) right after the request is exactly
+    what the awaited path counts one by one."""
+    results = []
+    for immediate in (True, False):
+        async with harness_factory() as h:
+            h.node.engine.immediate = immediate
+            await _batch_effects(h, BATCH)
+            registry = h.node.metrics.registry
+            results.append({name: registry.get_sample_value(f"sockhub_{name}_total") for name in PER_MESSAGE})
+            assert h.node.metrics.tally.deferred == 0
+    assert results[0] == results[1]
+    assert [results[0][name] for name in PER_MESSAGE[:3]] == [151, 151, 151]
+    assert results[0]["client_bytes_out"] > 0

@@ -34,7 +34,7 @@ from app.metrics_http import metrics_urls
 from app.node import Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
-from transports.front import FastRoute, FrontDoor
+from transports.front import FastRoute, front_server
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 
@@ -185,8 +185,7 @@ class Server:
         max_body = max(self._options.api_max_body_size * 2, 100 * 1024 * 1024)
         fast = self.fast_routes()
         for port, application in self.applications().items():
-            front = FrontDoor(application, fast.get(port, ()))
-            server = HTTPServer(front, max_body_size=max_body, xheaders=True, ssl_options=tls)
+            server = front_server(application, fast.get(port, ()), max_body_size=max_body, ssl_options=tls)
             try:
                 server.listen(port, self._options.address, backlog=LISTEN_BACKLOG)
             except OSError as exc:  # the port option cannot be used: one line for the operator

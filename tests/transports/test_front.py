@@ -2,13 +2,15 @@
 one by the application, over a real socket with keep-alive in between."""
 from __future__ import annotations
 
+import asyncio
+
 from tornado import httputil
 from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
 from tests.support.net import free_port
-from transports.front import FrontDoor
+from transports.front import FrontDoor, front_server
 
 
 class AppHandler(RequestHandler):
@@ -52,6 +54,80 @@ async def test_claimed_requests_skip_the_application_and_others_reach_it() -> No
                                            raise_error=False)
             answers.append((response.code, response.body))
         assert answers == [(200, b"fast:hi"), (200, b"app:hi"), (200, b"app:hi"), (200, b"fast:hi")]
+    finally:
+        client.close()
+        server.stop()
+        await server.close_all_connections()
+
+
+class WhoHandler(RequestHandler):
+    def get(self) -> None:
+        self.finish(f"{self.request.remote_ip} {self.request.protocol}")
+
+
+def who_fast(start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders,
+             conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate | None:
+    """A route that answers what the connection's context says at claim time."""
+    if start_line.path != "/fast-who":
+        return None
+    context = getattr(conn, "context")
+    return Answer(conn, f"{context.remote_ip} {context.protocol}".encode())
+
+
+class Answer(Echo):
+    def __init__(self, conn: httputil.HTTPConnection, body: bytes) -> None:
+        super().__init__(conn)
+        self._answer = body
+
+    def finish(self) -> None:
+        headers = httputil.HTTPHeaders({"Content-Length": str(len(self._answer))})
+        self._conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", 200, "OK"), headers, self._answer)
+        self._conn.finish()
+
+
+PROXIED = [  # headers -> what the application and the fast route see
+    ({}, "127.0.0.1 http"),
+    ({"X-Real-Ip": "203.0.113.7"}, "203.0.113.7 http"),
+    ({"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}, "203.0.113.9 http"),
+    ({"X-Forwarded-For": "198.51.100.1", "X-Real-Ip": "2001:db8::5"}, "2001:db8::5 http"),
+    ({"X-Real-Ip": "not-an-ip"}, "127.0.0.1 http"),
+    ({"X-Scheme": "https"}, "127.0.0.1 https"),
+    ({"X-Forwarded-Proto": "http, https"}, "127.0.0.1 https"),
+    ({"X-Scheme": "gopher"}, "127.0.0.1 http"),
+]
+
+
+async def test_proxy_headers_are_honoured_per_request_on_one_connection() -> None:
+    """With xheaders, each request sees its own proxy headers (Tornado's
+    rules), and a request without them the socket's address again."""
+    server = front_server(Application([(r"/who", WhoHandler)]), [who_fast])
+    port = free_port()
+    server.listen(port, "127.0.0.1")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for path in ("/who", "/fast-who"):
+            for headers, expected in PROXIED + PROXIED[:1]:
+                lines = [f"GET {path} HTTP/1.1", "Host: x", *(f"{k}: {v}" for k, v in headers.items())]
+                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+                length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                assert (path, (await reader.readexactly(length)).decode()) == (path, expected)
+    finally:
+        writer.close()
+        server.stop()
+        await server.close_all_connections()
+
+
+async def test_without_xheaders_proxy_headers_are_ignored() -> None:
+    server = HTTPServer(FrontDoor(Application([(r"/who", WhoHandler)]), [who_fast]))
+    port = free_port()
+    server.listen(port, "127.0.0.1")
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        for path in ("/who", "/fast-who"):
+            response = await client.fetch(f"http://127.0.0.1:{port}{path}",
+                                          headers={"X-Real-Ip": "203.0.113.7", "X-Scheme": "https"})
+            assert response.body == b"127.0.0.1 http"
     finally:
         client.close()
         server.stop()

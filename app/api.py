@@ -292,7 +292,12 @@ class ApiExecutor:
         await publish(self._node, *self._message(p))
 
     def publish_now(self, engine: ImmediateEngine, p: PublishParams) -> None:
-        publish_now(self._node, engine, *self._message(p))
+        """:meth:`publish` done when it returns (:meth:`_message` inline: the
+        path of every message of a batch)."""
+        node = self._node
+        options = node.rules.options(p.channel)
+        assert p.data is not None  # validated
+        publish_now(node, engine, Message(p.uid or self._uids.take(), p.channel, p.data, p.client), options)
 
     async def broadcast(self, p: BroadcastParams) -> None:
         """Each channel gets its own message and uid; namespaces checked first."""

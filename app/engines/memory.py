@@ -139,7 +139,8 @@ class MemoryEngine:
     def publish_message_now(self, message: Message, history: HistoryOptions) -> None:
         """:meth:`publish_message` without a coroutine (the API's batches,
         app.commands.channel_ops.ImmediateEngine)."""
-        self._expire()
+        if self._expiry.heap:  # else nothing can be due: no clock read per message
+            self._expire()
         if history.enabled:
             self._save(message, history)
         handler = self._handler

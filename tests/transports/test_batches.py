@@ -4,6 +4,7 @@ gets exactly its own queue, in order."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from tests.transports.clients import WsClient, messages
 from tests.transports.conftest import serve
@@ -25,6 +26,15 @@ def test_same_run_is_built_once_and_another_run_is_its_own() -> None:
     # Equal text is not enough: items are compared by identity.
     twin = Prepared("a")
     assert memo.sockjs_ws([twin, c]) == expected([twin, c])
+
+
+def test_a_lone_message_frame_is_the_merged_frame_of_one_item() -> None:
+    """Prepared.sockjs_ws (built inline) is exactly the a[...] frame of that
+    one item, at every header size, and escapes as json.dumps does."""
+    for text in ["", "x" * 121, "x" * 122, "x" * 123, "x" * 300, "x" * 70000, '{"é":"\u2028 \ud800"}']:
+        item = Prepared(text)
+        assert item.sockjs_ws == expected([item])
+        assert item.quoted == json.dumps(text)
 
 
 def test_clear_forgets_the_items() -> None:

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import struct
 from json.encoder import encode_basestring_ascii
 
 #: ``json.dumps(text)`` for a str: the C string encoder itself, without
 #: building a JSONEncoder per call (json.dumps with any keyword argument
 #: does) nor dumps' dispatch; ASCII-escaped exactly as json.dumps.
 _quote = encode_basestring_ascii
+
+#: the header of a text frame with a 16-bit length (126 to 65535 bytes)
+_HEAD16 = struct.Struct("!BBH").pack
 
 
 def _ws_header(length: int, opcode: int = 0x1) -> bytes:
@@ -60,7 +64,12 @@ class Prepared:
                 quoted = self._quoted = _quote(self.text)
             payload = ("a[" + quoted + "]").encode()
             size = len(payload)
-            frame = bytes((0x81, size)) + payload if size < 126 else ws_frame(payload)
+            if size < 126:
+                frame = bytes((0x81, size)) + payload
+            elif size < 0x10000:
+                frame = _HEAD16(0x81, 126, size) + payload
+            else:
+                frame = ws_frame(payload)
             self._sockjs_ws = frame
         return frame
 

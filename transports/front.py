@@ -20,12 +20,21 @@ honours ``X-Real-Ip`` / ``X-Forwarded-For`` and ``X-Scheme`` /
 application alike, but only for a request that carries one of them: Tornado's
 own ``HTTPServer(xheaders=True)`` checks the address with a ``getaddrinfo``
 on every request, ~12 µs of an API publish (bench/run.py api_1k).
+
+With ``idle_timeout`` the door also closes a connection that waits longer
+than that for a request's headers, as Tornado's ``header_timeout`` does, for
+a dict entry per request instead of Tornado's ``gen.with_timeout`` (a timer,
+a future and their callbacks per request; :func:`front_server` turns
+Tornado's off).
 """
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, Awaitable, Callable, Sequence
 
 from tornado import httputil, netutil
+from tornado.http1connection import HTTP1Connection
 from tornado.httpserver import HTTPServer
 
 #: ``(start_line, headers, request_conn) -> delegate``, or None to pass.
@@ -47,28 +56,71 @@ class FrontDoor(httputil.HTTPServerConnectionDelegate):
     first (so routes, handlers and their requests see the client's address)."""
 
     def __init__(self, fallback: httputil.HTTPServerConnectionDelegate,
-                 routes: Sequence[FastRoute] = (), xheaders: bool = False) -> None:
+                 routes: Sequence[FastRoute] = (), xheaders: bool = False,
+                 idle_timeout: float | None = None) -> None:
         self._fallback = fallback
         self._routes = tuple(routes)
         self._xheaders = xheaders
+        self._idle = IdleReaper(idle_timeout) if idle_timeout is not None else None
 
     def start_request(self, server_conn: object,
                       request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
-        if not self._routes and not self._xheaders:
+        """Called by Tornado when the connection starts waiting for a request."""
+        if self._idle is not None:
+            if isinstance(request_conn, HTTP1Connection):  # what Tornado's HTTPServer makes
+                self._idle.waiting(server_conn, request_conn)
+        elif not self._routes and not self._xheaders:
             return self._fallback.start_request(server_conn, request_conn)
-        return _Dispatch(self._fallback, self._routes, server_conn, request_conn, self._xheaders)
+        return _Dispatch(self._fallback, self._routes, server_conn, request_conn, self._xheaders, self._idle)
 
     def on_close(self, server_conn: object) -> None:
+        if self._idle is not None:
+            self._idle.arrived(server_conn)
         self._fallback.on_close(server_conn)
+
+
+class IdleReaper:
+    """Closes the connections that have waited ``timeout`` seconds or more
+    for a request's headers (checked by one timer, armed only while some
+    connection waits; a connection is closed between ``timeout`` and about
+    twice that)."""
+
+    __slots__ = ("_timeout", "_waiting", "_timer")
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._waiting: dict[object, tuple[HTTP1Connection, float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def waiting(self, server_conn: object, request_conn: HTTP1Connection) -> None:
+        self._waiting[server_conn] = (request_conn, time.monotonic())
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._timeout, self._sweep)
+
+    def arrived(self, server_conn: object) -> None:
+        """The headers are in, or the connection is gone."""
+        self._waiting.pop(server_conn, None)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        limit = time.monotonic() - self._timeout
+        for server_conn, (request_conn, since) in list(self._waiting.items()):
+            if since <= limit:
+                del self._waiting[server_conn]
+                request_conn.close()  # as Tornado on header_timeout: the request loop ends
+        if self._waiting:
+            self._timer = asyncio.get_running_loop().call_later(self._timeout, self._sweep)
 
 
 class _Dispatch(httputil.HTTPMessageDelegate):
     """Chooses the delegate once the headers are known, then forwards to it."""
 
-    __slots__ = ("_fallback", "_routes", "_server_conn", "_conn", "_xheaders", "_target", "_saved")
+    __slots__ = ("_fallback", "_routes", "_server_conn", "_conn", "_xheaders", "_idle", "_target", "_saved")
 
     def __init__(self, fallback: httputil.HTTPServerConnectionDelegate, routes: tuple[FastRoute, ...],
-                 server_conn: object, request_conn: httputil.HTTPConnection, xheaders: bool = False) -> None:
+                 server_conn: object, request_conn: httputil.HTTPConnection, xheaders: bool = False,
+                 idle: IdleReaper | None = None) -> None:
+        self._idle = idle
         self._fallback = fallback
         self._routes = routes
         self._server_conn = server_conn
@@ -80,6 +132,8 @@ class _Dispatch(httputil.HTTPMessageDelegate):
     def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
                          headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
         assert isinstance(start_line, httputil.RequestStartLine)
+        if self._idle is not None:
+            self._idle.arrived(self._server_conn)
         if self._xheaders and not PROXY_HEADERS.isdisjoint(headers):  # a set probe per header name
             self._saved = apply_proxy_headers(self._conn, headers)
         target = None
@@ -147,8 +201,19 @@ def apply_proxy_headers(conn: httputil.HTTPConnection, headers: httputil.HTTPHea
     return saved
 
 
+#: Tornado's default wait for a request's headers (HTTPServer idle_connection_timeout).
+IDLE_TIMEOUT = 3600.0
+
+
 def front_server(fallback: httputil.HTTPServerConnectionDelegate, routes: Sequence[FastRoute] = (),
-                 **options: Any) -> HTTPServer:
+                 idle_timeout: float = IDLE_TIMEOUT, **options: Any) -> HTTPServer:
     """The HTTPServer of a sockhub port: a FrontDoor that honours the proxy
-    headers itself, so Tornado's per-request xheaders pass is off."""
-    return HTTPServer(FrontDoor(fallback, routes, xheaders=True), xheaders=False, **options)
+    headers and closes idle connections itself, so Tornado's per-request
+    xheaders pass and header timeout are off (bench/run.py api_1k: see the
+    commits for the figures)."""
+    server = HTTPServer(FrontDoor(fallback, routes, xheaders=True, idle_timeout=idle_timeout),
+                        xheaders=False, **options)
+    # HTTPServer offers no "no header timeout" argument (0 and None mean its
+    # 3600 s default); its connection parameters are read per connection.
+    server.conn_params.header_timeout = None
+    return server

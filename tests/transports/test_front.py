@@ -132,3 +132,36 @@ async def test_without_xheaders_proxy_headers_are_ignored() -> None:
         client.close()
         server.stop()
         await server.close_all_connections()
+
+
+class SlowHandler(RequestHandler):
+    async def get(self) -> None:
+        await asyncio.sleep(0.6)
+        self.finish(b"late")
+
+
+async def test_idle_connections_are_closed_but_slow_answers_are_not() -> None:
+    """front_server closes a connection that waits for a request's headers
+    longer than idle_timeout (a silent one, one sent half its headers, one
+    idle after a request), never one whose answer takes longer."""
+    server = front_server(Application([(r"/slow", SlowHandler), (r"/who", WhoHandler)]), [who_fast],
+                          idle_timeout=0.3)
+    port = free_port()
+    server.listen(port, "127.0.0.1")
+    opened = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+    try:
+        (silent, _), (half, half_w), (after, after_w), (slow, slow_w) = opened
+        half_w.write(b"GET /who HTTP/1.1\r\nHost: x\r\n")
+        after_w.write(b"GET /fast-who HTTP/1.1\r\nHost: x\r\n\r\n")
+        slow_w.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        for reader in (silent, half):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        answered = await asyncio.wait_for(after.read(), 5)  # answer, then closed
+        assert answered.startswith(b"HTTP/1.1 200") and answered.endswith(b"127.0.0.1 http")
+        late = await asyncio.wait_for(slow.read(), 5)
+        assert late.startswith(b"HTTP/1.1 200") and late.endswith(b"late")
+    finally:
+        for _, writer in opened:
+            writer.close()
+        server.stop()
+        await server.close_all_connections()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+#: _dumps of a str, without the encoder's dispatch (the C string encoder it ends in)
+_quote = json.encoder.encode_basestring_ascii
 
 _B62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -79,9 +81,9 @@ class Message:
     info: ClientInfo | None = None
 
     def to_json(self) -> str:
-        out = '{"uid":' + _dumps(self.uid) + ',"channel":' + _dumps(self.channel) + ',"data":' + self.data
+        out = '{"uid":' + _quote(self.uid) + ',"channel":' + _quote(self.channel) + ',"data":' + self.data
         if self.client:
-            out += ',"client":' + _dumps(self.client)
+            out += ',"client":' + _quote(self.client)
         if self.info is not None:
             out += ',"info":' + self.info.to_json()
         return out + "}"

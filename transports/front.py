@@ -36,7 +36,6 @@ from typing import Any, Awaitable, Callable, Sequence
 from tornado import httputil, netutil
 from tornado.http1connection import HTTP1Connection
 from tornado.httpserver import HTTPServer
-from tornado.iostream import IOStream
 
 #: ``(start_line, headers, request_conn) -> delegate``, or None to pass.
 FastRoute = Callable[
@@ -202,32 +201,6 @@ def apply_proxy_headers(conn: httputil.HTTPConnection, headers: httputil.HTTPHea
     return saved
 
 
-class _FrontServer(HTTPServer):
-    """Tornado's HTTPServer, its connections with TCP_NODELAY kept on."""
-
-    def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
-        keep_nodelay(stream)
-        super().handle_stream(stream, address)
-
-
-def keep_nodelay(stream: IOStream) -> None:
-    """TCP_NODELAY on once, for the connection's whole life.
-
-    Tornado's HTTP1Connection turns it on at each response's finish and off
-    after it (two setsockopt and two socket.family lookups per request); off
-    only helps a response written in many small pieces, and ours are written
-    whole, a flush at a time (streaming transports want each flush sent at
-    once anyway).  api_1k A/B (medians of 3, twice): 154-160 -> 144-146 µs per
-    request.  IOStream has no option for it, so its set_nodelay is shadowed
-    on this stream only, here."""
-    stream.set_nodelay(True)
-    setattr(stream, "set_nodelay", _nodelay_kept)
-
-
-def _nodelay_kept(value: bool) -> None:
-    """The stream's set_nodelay once keep_nodelay has run: TCP_NODELAY stays on."""
-
-
 #: Tornado's default wait for a request's headers (HTTPServer idle_connection_timeout).
 IDLE_TIMEOUT = 3600.0
 
@@ -238,8 +211,8 @@ def front_server(fallback: httputil.HTTPServerConnectionDelegate, routes: Sequen
     headers and closes idle connections itself, so Tornado's per-request
     xheaders pass and header timeout are off (bench/run.py api_1k: see the
     commits for the figures)."""
-    server = _FrontServer(FrontDoor(fallback, routes, xheaders=True, idle_timeout=idle_timeout),
-                          xheaders=False, **options)
+    server = HTTPServer(FrontDoor(fallback, routes, xheaders=True, idle_timeout=idle_timeout),
+                        xheaders=False, **options)
     # HTTPServer offers no "no header timeout" argument (0 and None mean its
     # 3600 s default); its connection parameters are read per connection.
     server.conn_params.header_timeout = None

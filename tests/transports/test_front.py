@@ -3,7 +3,6 @@ one by the application, over a real socket with keep-alive in between."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from tornado import httputil
 from tornado.httpclient import AsyncHTTPClient
@@ -164,33 +163,5 @@ async def test_idle_connections_are_closed_but_slow_answers_are_not() -> None:
     finally:
         for _, writer in opened:
             writer.close()
-        server.stop()
-        await server.close_all_connections()
-
-
-def nodelay_fast(start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders,
-                 conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate | None:
-    """Answers whether the connection's socket has TCP_NODELAY on right now."""
-    if start_line.path != "/nodelay":
-        return None
-    sock = getattr(conn, "stream").socket
-    return Answer(conn, b"on" if sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) else b"off")
-
-
-async def test_front_server_keeps_nodelay_on_between_requests() -> None:
-    """Tornado turns TCP_NODELAY off after each response; front_server's
-    connections keep it on (plain Tornado answers "off" here)."""
-    server = front_server(Application([]), [nodelay_fast])
-    port = free_port()
-    server.listen(port, "127.0.0.1")
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        for _ in range(3):
-            writer.write(b"GET /nodelay HTTP/1.1\r\nHost: x\r\n\r\n")
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-            assert await reader.readexactly(length) == b"on"
-    finally:
-        writer.close()
         server.stop()
         await server.close_all_connections()

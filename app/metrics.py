@@ -37,6 +37,8 @@ class Tally:
     runs: nothing can read the counters until it settles them."""
 
     __slots__ = ("received", "delivered", "bytes_out", "published", "deferred")
+    #: the tallies, each named as the Metrics counter it settles into
+    COUNTED = ("received", "delivered", "bytes_out", "published")
 
     def __init__(self) -> None:
         self.received = 0
@@ -96,18 +98,11 @@ class Metrics:
         """Add the tally to its counters; call it whenever ``tally.deferred``
         drops to 0 (every count is in the counters before anyone reads them)."""
         tally = self.tally
-        if tally.received:
-            self.received.inc(tally.received)
-            tally.received = 0
-        if tally.delivered:
-            self.delivered.inc(tally.delivered)
-            tally.delivered = 0
-        if tally.bytes_out:
-            self.bytes_out.inc(tally.bytes_out)
-            tally.bytes_out = 0
-        if tally.published:
-            self.published.inc(tally.published)
-            tally.published = 0
+        for name in Tally.COUNTED:
+            count = getattr(tally, name)
+            if count:
+                getattr(self, name).inc(count)
+                setattr(tally, name, 0)
 
     def child(self, metric: Counter | Gauge, value: str) -> Any:
         """``metric.labels(value)``, looked up once per value."""

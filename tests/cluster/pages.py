@@ -13,11 +13,10 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
 from app.auth import connection_token
-from tests.support.net import free_port
+from tests.support.net import free_port, serving
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>cluster clients</title></head>
@@ -77,13 +76,8 @@ class PageServer:
             def get(self) -> None:
                 self.set_status(204)
 
-        server = HTTPServer(Application([(r"/page", Page), (r"/favicon.ico", NoFavicon)]))
-        server.listen(self.port, "127.0.0.1")
-        try:
+        async with serving(Application([(r"/page", Page), (r"/favicon.ico", NoFavicon)]), self.port):
             yield self
-        finally:
-            server.stop()
-            await server.close_all_connections()
 
 
 def client_params(secret: str, user: str, url: str, transport: str, channel: str) -> dict[str, str]:

@@ -15,12 +15,11 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
 from app.auth import channel_sign, connection_token
 from tests.support.browser import chromium
-from tests.support.net import free_port
+from tests.support.net import free_port, serving
 
 __all__ = ["Backend", "chromium", "events", "wait_events"]
 
@@ -140,13 +139,8 @@ class Backend:
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator["Backend"]:
-        server = HTTPServer(self.application())
-        server.listen(self.port, "127.0.0.1")
-        try:
+        async with serving(self.application(), self.port):
             yield self
-        finally:
-            server.stop()
-            await server.close_all_connections()
 
 
 async def events(page: Any, type_: str, channel: str | None = None) -> list[dict[str, Any]]:

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import socket
 import time
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from tornado.httpserver import HTTPServer
+from tornado.web import Application
 
 
 def free_port() -> int:
@@ -23,3 +28,16 @@ def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
             time.sleep(0.05)
+
+
+@asynccontextmanager
+async def serving(application: Application, port: int) -> AsyncIterator[HTTPServer]:
+    """``application`` on 127.0.0.1:``port`` until the block ends, then every
+    connection closed (a test page or backend beside sockhub)."""
+    server = HTTPServer(application)
+    server.listen(port, "127.0.0.1")
+    try:
+        yield server
+    finally:
+        server.stop()
+        await server.close_all_connections()

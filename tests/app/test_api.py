@@ -40,6 +40,8 @@ async def test_cent_body_bytes_array_with_uid_echo(harness_factory) -> None:
     b'{"method":"publish","params":{"channel":"news"}}',
     b'{"method":"publish","params":{"channel":5,"data":1}}',
     b'{"method":"presence","params":[]}',
+    # valid JSON text, but inf once decoded: it would go out as "Infinity"
+    b'{"method":"publish","params":{"channel":"news","data":{"x":1e400}}}',
 ])
 async def test_bad_requests_are_400(harness_factory, data: bytes) -> None:
     async with harness_factory() as h:

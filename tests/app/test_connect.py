@@ -64,6 +64,7 @@ async def test_fatal_errors_close_with_advice(harness_factory) -> None:
         await _fatal(h, {"method": "subscribe", "params": {"channel": ""}}, "invalid message")
         await _fatal(h, {"method": "unsubscribe", "params": {}}, "invalid message")
         await _fatal(h, {"method": "publish", "params": {"channel": "x", "data": NaN_TEXT}}, "invalid message")
+        await _fatal(h, '{"method":"publish","params":{"channel":"x","data":[-1e999]}}', "invalid message")
         await _fatal(h, {"method": "connect", "params": token("42", h.clock())}, "invalid message")
         await _fatal(h, {"method": "subscribe", "params": {"channel": "news"}}, "unauthorized", connect=False)
         await _fatal(h, {"method": "ping"}, "unauthorized", connect=False)

@@ -53,7 +53,7 @@ def test_params_types_raw_and_nulls() -> None:
 
 def test_raw_json_check() -> None:
     assert valid_raw_json('{"a":1}') and valid_raw_json("1") and valid_raw_json('"\\ud800"')
-    for bad in ("", "{", "NaN", "[Infinity]", "1 2", '"\ud800"'):
+    for bad in ("", "{", "NaN", "[Infinity]", "1e400", '{"a":[-1E+999]}', "1 2", '"\ud800"'):
         assert not valid_raw_json(bad), bad
 
 

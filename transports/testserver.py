@@ -15,7 +15,7 @@ from dataclasses import replace
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from transports.front import FrontDoor
+from transports.front import front_server
 from transports.interfaces import Connection, Session
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
@@ -63,15 +63,16 @@ def make_routers(base: SockJSSettings | None = None) -> list[SockJSRouter]:
     ]
 
 
-def make_app(routers: list[SockJSRouter]) -> FrontDoor:
-    """The routers' rules in one Application, behind their fast routes as in sockhub."""
+def make_server(routers: list[SockJSRouter]) -> HTTPServer:
+    """The routers' rules in one Application, behind their fast routes, served
+    as sockhub serves a port (transports.front.front_server)."""
     rules = [rule for router in routers for rule in router.urls]
-    return FrontDoor(Application(rules), [route for router in routers for route in router.fast_routes()])
+    return front_server(Application(rules), [route for router in routers for route in router.fast_routes()])
 
 
 async def _serve(port: int, address: str) -> None:
     routers = make_routers()
-    server = HTTPServer(make_app(routers))
+    server = make_server(routers)
     server.listen(port, address)
     try:
         await asyncio.Event().wait()

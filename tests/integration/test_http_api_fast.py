@@ -24,7 +24,7 @@ from app.http_api import api_fast_routes, api_urls
 from app.node import Node
 from app.options import Options
 from tests.support.net import free_port
-from transports.front import FrontDoor
+from transports.front import front_server
 
 SECRET = "fast-secret"
 PUBLISH = b'{"method":"publish","params":{"channel":"news","data":{"text":"hi"}}}'
@@ -117,8 +117,8 @@ def make_context(**overrides: Any) -> Context:
 def serve(context: Context, fast: bool = True, prefix: str = "") -> Served:
     """The API port as app.server builds it; ``fast`` False: the application alone."""
     app = CountingApplication(Application(api_urls(context, prefix)))
-    front = FrontDoor(app, api_fast_routes(context, prefix) if fast else ())
-    server = HTTPServer(front, xheaders=True, max_body_size=100 * 1024 * 1024)
+    server = front_server(app, api_fast_routes(context, prefix) if fast else (),
+                          max_body_size=100 * 1024 * 1024)
     port = free_port()
     server.listen(port, "127.0.0.1")
     return Served(port, app, context, server)

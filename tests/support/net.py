@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 import time
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
@@ -31,10 +31,11 @@ def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> None
 
 
 @asynccontextmanager
-async def serving(application: Application, port: int) -> AsyncIterator[HTTPServer]:
-    """``application`` on 127.0.0.1:``port`` until the block ends, then every
-    connection closed (a test page or backend beside sockhub)."""
-    server = HTTPServer(application)
+async def serving(application: Application, port: int, **options: Any) -> AsyncIterator[HTTPServer]:
+    """``application`` on 127.0.0.1:``port`` (``options``: HTTPServer's) until
+    the block ends, then every connection closed (a test page or backend
+    beside sockhub, or a plain Tornado server to compare with)."""
+    server = HTTPServer(application, **options)
     server.listen(port, "127.0.0.1")
     try:
         yield server

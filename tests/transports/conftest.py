@@ -11,11 +11,10 @@ from dataclasses import dataclass, field, replace
 from typing import AsyncIterator
 
 import pytest
-from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from tests.support.net import free_port
-from transports.front import FrontDoor
+from transports.front import front_server
 from transports.interfaces import Connection, Session
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
@@ -82,7 +81,7 @@ async def serve(prefix: str = "/echo", **overrides: object) -> AsyncIterator[Ser
 
     router = SockJSRouter(factory, prefix, replace(FAST, **overrides))  # type: ignore[arg-type]
     port = free_port()
-    server = HTTPServer(FrontDoor(Application(router.urls), router.fast_routes()))  # as app/server.py serves
+    server = front_server(Application(router.urls), router.fast_routes())  # as app/server.py serves
     server.listen(port, "127.0.0.1")
     try:
         yield Server(port, router, connections)

@@ -12,15 +12,14 @@ from typing import AsyncIterator
 
 import pytest
 from tornado import httputil
-from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from tests.support.net import free_port
+from tests.support.net import free_port, serving
 from tests.transports.clients import WsClient, messages
 from tests.transports.conftest import FAST, Recorder
 from tests.transports.test_behaviour import masked_text_frame, wait_for
 from tests.transports.test_tls import make_cert
-from transports.front import FrontDoor
+from transports.front import front_server
 from transports.interfaces import Connection, Session
 from transports.router import SockJSRouter
 
@@ -50,8 +49,7 @@ class Front:
             return target
 
         self.port = free_port()
-        self.server = HTTPServer(FrontDoor(Application(self.router.urls), [counting]), xheaders=True,
-                                 ssl_options=tls)
+        self.server = front_server(Application(self.router.urls), [counting], ssl_options=tls)
         self.server.listen(self.port, "127.0.0.1")
 
     async def close(self) -> None:
@@ -74,14 +72,11 @@ async def application_only(**overrides: object) -> AsyncIterator[int]:
     """The same service without a FrontDoor: the answers we must keep."""
     router = SockJSRouter(lambda s: Recorder(s, []), "/echo", replace(FAST, **overrides))  # type: ignore[arg-type]
     port = free_port()
-    server = HTTPServer(Application(router.urls), xheaders=True)
-    server.listen(port, "127.0.0.1")
-    try:
-        yield port
-    finally:
-        server.stop()
-        await router.stop()
-        await server.close_all_connections()
+    async with serving(Application(router.urls), port, xheaders=True):
+        try:
+            yield port
+        finally:
+            await router.stop()
 
 
 async def exchange(port: int, raw: bytes, whole: bool = True) -> bytes:

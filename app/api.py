@@ -292,12 +292,8 @@ class ApiExecutor:
         await publish(self._node, *self._message(p))
 
     def publish_now(self, engine: ImmediateEngine, p: PublishParams) -> None:
-        """:meth:`publish` done when it returns (:meth:`_message` inline: the
-        path of every message of a batch)."""
-        node = self._node
-        options = node.rules.options(p.channel)
-        assert p.data is not None  # validated
-        publish_now(node, engine, Message(p.uid or self._uids.take(), p.channel, p.data, p.client), options)
+        """:meth:`publish` done when it returns (the path of every message of a batch)."""
+        publish_now(self._node, engine, *self._message(p))
 
     async def broadcast(self, p: BroadcastParams) -> None:
         """Each channel gets its own message and uid; namespaces checked first."""

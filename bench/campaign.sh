@@ -15,6 +15,9 @@ run --group sockhub --reps 3
 run --scenarios rate_1k,burst_1k,burst_5k --reps 3
 run --scenarios p99_1k --reps 3
 for i in 0 1 2; do run --scenarios rate_10k --reps 1 --rotate "$i"; done
-uptime; flock "$LOCK" .venv/bin/python bench/cluster_fanout.py --nodes 1,2 --conns 2000 --burst 200 --reps 3 \
-    --out "bench/results/cluster-$TAG.json"
+# Two nodes against one: each node limited to 0.4 CPU (the verdict), then nothing limited.
+cluster() { uptime; flock "$LOCK" .venv/bin/python bench/cluster_fanout.py --nodes 1,2 --conns 2000 --burst 1000 \
+    --batch 50 --reps 3 "$@"; }
+cluster --node-cpu 0.4 --out "bench/results/cluster-$TAG.json"
+cluster --out "bench/results/cluster-$TAG-shared.json"
 .venv/bin/python bench/readme.py --tag "$TAG"

@@ -49,30 +49,45 @@ def pooled(docs: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any
 
 
 def cluster_part(tag: str) -> list[str]:
-    """The two-node table of the campaign (bench/cluster_fanout.py --out), if it ran."""
+    """The two-node tables of the campaign (bench/cluster_fanout.py --out), if they ran: the verdict
+    from the run with a CPU quota per node, then the same load with nothing limited."""
     path = RESULTS / f"cluster-{tag}.json"
     if not path.exists():
         return ["Two nodes through Redis against one: `bench/cluster_fanout.py` (not run in this campaign)."]
     doc = json.loads(path.read_text())
     header, rows, (text, value, met) = cluster_table(doc)
-    one = next((r for r in doc["rows"] if r["nodes"] == 1), None)
-    client_cores = (one["client_cpu_us"] or 0) * one["deliveries_per_s"] / 1e6 if one else 0.0
-    node_cores = (one["cpu_us"] or 0) * one["deliveries_per_s"] / 1e6 if one else 0.0
-    return [
+    limit = doc.get("node_cpu") or 0
+    how = ("the limit is each node's own cgroup CPU quota while the messages flow, "
+           "as if each had a small machine of its own, so that the nodes are the limit and not the load "
+           f"client that shares their {doc['cores']} cores; \"node cores used\" shows whether they ran at "
+           "their quota" if limit else
+           f"nodes, redis-server and the load client share the {doc['cores']} cores, unpinned")
+    out = [
         f"Two nodes through Redis against one ({doc['title']}; every message goes node 0 -> Redis -> "
-        f"each node -> its subscribers, clients split over the nodes; nodes, redis-server and the load "
-        f"client share the {doc['cores']} cores, unpinned; the ceiling is cores / the three CPU costs "
-        "per delivery):",
+        f"each node -> its subscribers, clients split over the nodes; {how}; the ceiling is cores / the "
+        "three CPU costs per delivery):",
         "",
         render_markdown(header, rows),
         "",
         f"{text}: **{value}** ({verdict(met)}). `{doc['command']}`",
         "",
-        f"At the one-node rate the load client already spends {client_cores:.2f} cores and the node "
-        f"{node_cores:.2f} of this machine's {doc['cores']}: the load client, not sockhub, limits both runs. "
-        "Showing the two-node target needs a machine where the load client has cores of its own "
-        "(not measured here).",
     ]
+    shared = RESULTS / f"cluster-{tag}-shared.json"
+    if shared.exists():
+        other = json.loads(shared.read_text())
+        header, rows, (text, value, _) = cluster_table(other)
+        one = next((r for r in other["rows"] if r["nodes"] == 1), None)
+        client_cores = (one["client_cpu_us"] or 0) * one["deliveries_per_s"] / 1e6 if one else 0.0
+        out += [
+            f"The same load with nothing limited ({other['title']}): nodes, redis-server and the load client "
+            f"share the {other['cores']} cores, and at the one-node rate the load client alone spends "
+            f"{client_cores:.2f} of them, so the ceiling of this machine, not sockhub, limits both runs "
+            f"({value}). `{other['command']}`",
+            "",
+            render_markdown(header, rows),
+            "",
+        ]
+    return out
 
 
 def section(tag: str, docs: list[dict[str, Any]]) -> str:

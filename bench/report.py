@@ -129,10 +129,11 @@ def target_rows(s: Summary) -> list[Check]:
 def cluster_table(doc: dict[str, Any]) -> tuple[list[str], list[list[str]], Check]:
     """bench/cluster_fanout.py's rows as a table, and the two-node target."""
     header = ["nodes", "deliveries/s", "p99 ms", "lost", "CPU µs/delivery: nodes", "redis", "load client",
-              "ceiling of this machine"]
+              "ceiling of this machine", "node cores used"]
     rows = [[str(r["nodes"]), fmt(r["deliveries_per_s"], "deliveries_per_s"), fmt(r["p99_ms"], "p99_ms"),
              str(int(r["lost"])), fmt(r["cpu_us"]), fmt(r["redis_cpu_us"]), fmt(r["client_cpu_us"]),
-             fmt(r["ceiling_per_s"], "deliveries_per_s")] for r in doc["rows"]]
+             fmt(r["ceiling_per_s"], "deliveries_per_s"),
+             "-" if r.get("node_cores") is None else f"{r['node_cores']:.2f}"] for r in doc["rows"]]
     by_nodes = {r["nodes"]: r["deliveries_per_s"] for r in doc["rows"]}
     r = _ratio(by_nodes.get(2), by_nodes.get(1))
     check: Check = ("two nodes through Redis >= 1.6x one node", f"{r:.2f}x" if r else "-",

@@ -24,6 +24,7 @@
 //   api        {requests, batch, concurrency}: API mode -- client i subscribes to its own
 //              channel and each request publishes `batch` messages round-robin over them
 //   window     connections opened concurrently (connect storm)
+//   batch      rate 0 (a burst): publishes per API request (default 1)
 //
 // Every message text starts "@<send time ms>@", one clock for send and receive.
 "use strict";
@@ -349,7 +350,7 @@ async function makePublisher() {
   if (cfg.kind === "centrifugo") {
     // A burst is sent at once, as the broadcast peers' publisher writes it
     // at once; at a rate, a few requests in flight suffice.
-    const sockets = cfg.rate ? 8 : Math.max(8, cfg.messages);
+    const sockets = cfg.rate ? 8 : Math.max(8, Math.ceil(cfg.messages / (cfg.batch || 1)));
     const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
     const url = cfg.url + cfg.api_path + (cfg.project || "");
     return {
@@ -383,7 +384,17 @@ function fanOut(publisher) {
   const sendUpTo = (due) => {
     while (sent < due) pending.push(publisher.publish([publishCommand(messageText(sent++), cfg.channel)]));
   };
-  if (!cfg.rate) { sendUpTo(total); return Promise.all(pending).then(() => start); }
+  if (!cfg.rate) {
+    const per = cfg.kind === "centrifugo" ? cfg.batch || 1 : 1;
+    for (let first = 0; first < total; first += per) {
+      const commands = [];
+      for (let seq = first; seq < Math.min(total, first + per); seq++) {
+        commands.push(publishCommand(messageText(seq), cfg.channel));
+      }
+      pending.push(publisher.publish(commands));
+    }
+    return Promise.all(pending).then(() => start);
+  }
   return new Promise((resolve) => {
     sendUpTo(1);
     const timer = setInterval(() => {

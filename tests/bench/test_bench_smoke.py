@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from bench import cpuquota
 from bench.report import cluster_table, peer_rows, render_markdown, target_rows
-from bench.run import medians, run_once
+from bench.run import cpu_seconds, medians, run_once
 from bench.scenarios import Scenario
 from bench.servers import EXPERIMENTS, ROOT, SERVERS, missing
 
@@ -72,11 +74,38 @@ def test_cluster_fanout_one_and_two_nodes(tmp_path: Path) -> None:
     """bench/cluster_fanout.py end to end at a tiny size (real redis-server and
     sockhub nodes), and its JSON rendered by bench/report.py."""
     out = tmp_path / "cluster.json"
-    subprocess.run([sys.executable, "bench/cluster_fanout.py", "--nodes", "1,2", "--conns", "20", "--burst", "5",
-                    "--out", str(out)], cwd=ROOT, check=True, timeout=240, stdout=subprocess.DEVNULL)
+    limit = ["--node-cpu", "0.5"] if cpuquota.available() else []
+    subprocess.run([sys.executable, "bench/cluster_fanout.py", "--nodes", "1,2", "--conns", "20", "--burst", "6",
+                    "--batch", "4", *limit, "--out", str(out)],
+                   cwd=ROOT, check=True, timeout=240, stdout=subprocess.DEVNULL)
     doc = json.loads(out.read_text())
     assert [(r["nodes"], r["lost"], r["errors"]) for r in doc["rows"]] == [(1, 0, 0), (2, 0, 0)]
-    assert all(r["deliveries_per_s"] > 0 and r["ceiling_per_s"] for r in doc["rows"])
+    assert all(r["deliveries_per_s"] > 0 and r["ceiling_per_s"] and r["node_cores"] for r in doc["rows"])
+    assert doc["node_cpu"] == (0.5 if limit else 0.0)
     header, rows, (text, value, met) = cluster_table(doc)
     assert [r[0] for r in rows] == ["1", "2"] and len(rows[0]) == len(header)
     assert text.startswith("two nodes") and value.endswith("x") and met is not None
+
+
+@pytest.mark.skipif(not cpuquota.available(), reason="no writable cgroup cpu controller (not root?)")
+def test_cpu_quota_holds_a_busy_process_to_its_share() -> None:
+    """bench/cpuquota.py: a process spinning for 1.5 s under a 0.2-CPU quota gets
+    about 0.3 s of CPU (allowing for the scheduler's slack), and none of it is
+    left behind: the cgroup is gone afterwards and the process runs on unlimited."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        group = cpuquota._root()[0] / f"sockhub-bench-{busy.pid}"  # type: ignore[index]
+        with cpuquota.cpu_quota([busy.pid], 0.2):
+            assert str(busy.pid) in (group / "cgroup.procs").read_text().split()
+            before = cpu_seconds(busy.pid)
+            time.sleep(1.5)
+            used = cpu_seconds(busy.pid) - before
+        assert not group.exists()
+        before = cpu_seconds(busy.pid)
+        time.sleep(0.5)
+        free = cpu_seconds(busy.pid) - before
+    finally:
+        busy.kill()
+        busy.wait()
+    assert 0.1 < used < 0.5, used
+    assert free > 0.15, free  # more than the quota allowed (0.1 in 0.5 s)

@@ -58,8 +58,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     # API: client i subscribes to channel bench<i>; publishes go round-robin
     Scenario("api_1k", "API publish, 1k subscribers", 1000, who="api",
              api={"requests": 5000, "batch": 1, "concurrency": 16}),
-    Scenario("batch_1k", "API batch of 100, 1k subscribers", 1000, who="api",
-             api={"requests": 300, "batch": 100, "concurrency": 4}),
+    Scenario("batch_1k", "API batch of 100 for 3 s, 1k subscribers", 1000, who="api",
+             api={"requests": 3000, "batch": 100, "concurrency": 4, "seconds": 3}),
 ]}
 
 #: bench/run.py's groups, each one invocation under about 10 minutes at 3 repetitions

@@ -21,8 +21,9 @@
 //   conns, rate (messages/s; 0 = all at once), messages, size (bytes of message text)
 //   secret, project ("" for sockhub; Centrifuge 0.8's project name, which it
 //              puts in front of every signed string), api_path
-//   api        {requests, batch, concurrency}: API mode -- client i subscribes to its own
-//              channel and each request publishes `batch` messages round-robin over them
+//   api        {requests, batch, concurrency, seconds}: API mode -- client i subscribes to its
+//              own channel and each request publishes `batch` messages round-robin over them;
+//              `seconds`: no new request after that long
 //   window     connections opened concurrently (connect storm)
 //   batch      rate 0 (a burst): publishes per API request (default 1)
 //
@@ -404,14 +405,16 @@ function fanOut(publisher) {
   });
 }
 
-// API mode: `requests` requests of `batch` publishes each, `concurrency` in flight.
+// API mode: `requests` requests of `batch` publishes each, `concurrency` in
+// flight; with `seconds`, no new request after that long (at most `requests`).
 async function apiRun(publisher) {
-  const { requests, batch, concurrency } = cfg.api;
+  const { requests, batch, concurrency, seconds: limit } = cfg.api;
   let next = 0;
   let seq = 0;
   const start = performance.now();
+  const stop = limit ? start + limit * 1000 : Infinity;
   async function worker() {
-    while (next < requests) {
+    while (next < requests && performance.now() < stop) {
       next++;
       const commands = [];
       for (let b = 0; b < batch; b++, seq++) commands.push(publishCommand(messageText(seq), channelOf(seq % cfg.conns)));
@@ -420,7 +423,10 @@ async function apiRun(publisher) {
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - start) / 1000;
-  return { start, api_requests_per_s: Math.round(requests / seconds), api_messages_per_s: Math.round((requests * batch) / seconds) };
+  return {
+    start, api_requests: next,
+    api_requests_per_s: Math.round(next / seconds), api_messages_per_s: Math.round((next * batch) / seconds),
+  };
 }
 
 async function main() {
@@ -439,7 +445,7 @@ async function main() {
     extra = await apiRun(publisher);
     start = extra.start;
     delete extra.start;
-    expected = cfg.api.requests * cfg.api.batch;
+    expected = extra.api_requests * cfg.api.batch;
   } else {
     start = await fanOut(publisher);
     expected = cfg.messages * cfg.conns;  // the publisher's own copies are not counted

@@ -6,6 +6,7 @@ streamed oversized body; requests it does not claim reach the application."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import urllib.parse
@@ -146,6 +147,19 @@ class Reply:
         return self.status, self.headers.get("content-type", ""), self.body
 
 
+@contextlib.asynccontextmanager
+async def connected(fast: bool = True) -> AsyncIterator[tuple[Served, "Connection"]]:
+    """A fresh API port (see :func:`serve`) and one raw connection to it,
+    both closed afterwards."""
+    served = serve(make_context(), fast=fast)
+    conn = await Connection.open(served.port)
+    try:
+        yield served, conn
+    finally:
+        conn.close()
+        await stop([served])
+
+
 def request(path: str, body: bytes, headers: dict[str, str] | None = None, version: str = "HTTP/1.1",
             method: str = "POST") -> bytes:
     lines = [f"{method} {path} {version}", "Host: test", f"Content-Length: {len(body)}"]
@@ -267,9 +281,7 @@ async def test_every_status_as_the_application_answers_it(name: str, overrides: 
 
 
 async def test_keep_alive_serves_many_requests_on_one_connection() -> None:
-    served = serve(make_context())
-    conn = await Connection.open(served.port)
-    try:
+    async with connected() as (served, conn):
         answers = []
         for raw in (signed_json(PUBLISH), signed_json(PUBLISH, sign="0" * 64), signed_json(b'"later"'),
                     signed_json(b"[]"), form({"data": PUBLISH, "sign": api_sign(SECRET, PUBLISH)}),
@@ -281,20 +293,12 @@ async def test_keep_alive_serves_many_requests_on_one_connection() -> None:
             answers.append(reply.status)
         assert answers == [200, 401, 200, 400, 200, 200, 500, 200]
         assert served.app.requests == 0
-    finally:
-        conn.close()
-        await stop([served])
 
 
 async def test_pipelined_requests_are_answered_in_order() -> None:
-    served = serve(make_context())
-    conn = await Connection.open(served.port)
-    try:
+    async with connected() as (_, conn):
         conn.writer.write(signed_json(b'"later"') + signed_json(PUBLISH, sign="0" * 64) + signed_json(PUBLISH))
         assert [(await conn.reply()).status for _ in range(3)] == [200, 401, 200]
-    finally:
-        conn.close()
-        await stop([served])
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "application"])
@@ -323,27 +327,17 @@ async def test_http_10(fast: bool) -> None:
 async def test_413_before_the_body_closes_the_connection(fast: bool) -> None:
     """Answered before the body is read: Tornado's connection drops the rest
     of the body and then the connection, whoever answered."""
-    served = serve(make_context(), fast=fast)
-    conn = await Connection.open(served.port)
-    try:
+    async with connected(fast) as (_, conn):
         reply = await conn.send(signed_json(OVERSIZED))
         assert reply.status == 413
         assert await conn.closed_by_server()
-    finally:
-        conn.close()
-        await stop([served])
 
 
 async def test_streamed_413_keeps_the_connection() -> None:
-    served = serve(make_context())
-    conn = await Connection.open(served.port)
-    try:
+    async with connected() as (_, conn):
         headers = {"Content-Type": "application/json", "X-API-Sign": api_sign(SECRET, OVERSIZED)}
         assert (await conn.send(chunked("/api/", OVERSIZED, headers))).status == 413
         assert (await conn.send(signed_json(PUBLISH))).status == 200
-    finally:
-        conn.close()
-        await stop([served])
 
 
 async def test_requests_it_does_not_claim_reach_the_application() -> None:

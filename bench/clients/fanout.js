@@ -382,20 +382,16 @@ function fanOut(publisher) {
   const start = performance.now();
   let sent = 0;
   const pending = [];
+  // A burst goes out `batch` publishes per API request; at a rate, one each.
+  const per = !cfg.rate && cfg.kind === "centrifugo" ? cfg.batch || 1 : 1;
   const sendUpTo = (due) => {
-    while (sent < due) pending.push(publisher.publish([publishCommand(messageText(sent++), cfg.channel)]));
-  };
-  if (!cfg.rate) {
-    const per = cfg.kind === "centrifugo" ? cfg.batch || 1 : 1;
-    for (let first = 0; first < total; first += per) {
+    while (sent < due) {
       const commands = [];
-      for (let seq = first; seq < Math.min(total, first + per); seq++) {
-        commands.push(publishCommand(messageText(seq), cfg.channel));
-      }
+      while (sent < due && commands.length < per) commands.push(publishCommand(messageText(sent++), cfg.channel));
       pending.push(publisher.publish(commands));
     }
-    return Promise.all(pending).then(() => start);
-  }
+  };
+  if (!cfg.rate) { sendUpTo(total); return Promise.all(pending).then(() => start); }
   return new Promise((resolve) => {
     sendUpTo(1);
     const timer = setInterval(() => {

@@ -365,3 +365,14 @@ def messages(frame: str) -> list[str]:
     assert frame.startswith("a"), frame
     items: list[str] = json.loads(frame[1:])
     return items
+
+
+async def collect(client: "HttpClient | WsClient", count: int, timeout: float = 5.0) -> list[str]:
+    """At least ``count`` messages from the next ``a[...]`` frames (heartbeats
+    skipped; any other frame fails :func:`messages`)."""
+    got: list[str] = []
+    while len(got) < count:
+        frame = await client.next_frame(timeout)
+        if frame != "h":
+            got += messages(frame)
+    return got

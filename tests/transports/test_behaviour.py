@@ -10,7 +10,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from tests.support.net import free_port
-from tests.transports.clients import (FrameParser, HttpClient, WsClient, fetch, messages,
+from tests.transports.clients import (FrameParser, HttpClient, WsClient, collect, fetch, messages,
                                       request, sockjs_client)
 from tests.transports.conftest import POLLING, serve
 from transports.interfaces import Connection, Session
@@ -41,9 +41,7 @@ async def test_open_echo_and_close(transport: str) -> None:
         conn = srv.only()
         assert conn.opened == 1 and conn.session.transport == transport
         assert await client.send("hello", "wörld") in (200, 204)
-        got: list[str] = []
-        while len(got) < 2:
-            got += messages(await next_data_frame(client))
+        got = await collect(client, 2)
         assert got == ["hello", "wörld"]
         assert conn.received == ["hello", "wörld"]
         await client.send("close")
@@ -69,9 +67,7 @@ async def test_response_limit_recycles_without_gap_or_duplicate(transport: str) 
         client = sockjs_client(srv.port, transport)
         assert await client.connect() == "o"
         await client.send("burst:600")
-        got: list[str] = []
-        while len(got) < 600:
-            got += messages(await next_data_frame(client))
+        got = await collect(client, 600)
         assert got == [str(i) for i in range(600)]
         if transport != "websocket":
             assert client.requests > 2, "the stream was never recycled"

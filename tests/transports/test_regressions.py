@@ -10,10 +10,9 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from tests.support.net import free_port
-from tests.transports.clients import (FrameParser, HttpClient, WsClient, fetch, messages,
-                                      request)
+from tests.transports.clients import FrameParser, HttpClient, WsClient, collect, fetch, request
 from tests.transports.conftest import serve
-from tests.transports.test_behaviour import next_data_frame, wait_for
+from tests.transports.test_behaviour import wait_for
 from transports.frames import Prepared
 from transports.interfaces import Connection, Session
 from transports.router import SockJSRouter
@@ -67,15 +66,6 @@ class Hub:
         return Member()
 
 
-async def _collect(client: WsClient, count: int) -> list[str]:
-    got: list[str] = []
-    while len(got) < count:
-        frame = await client.next_frame(timeout=20)
-        if frame != "h":
-            got += messages(frame)
-    return got
-
-
 # 3. A subscriber dropping TCP during a broadcast aborted the sender and lost
 #    the rest of the broadcast.
 @pytest.mark.async_timeout(120)
@@ -101,7 +91,7 @@ async def test_3_dead_peers_during_broadcast_hurt_nobody() -> None:
                     c.drop()
             await asyncio.sleep(0.01)
         expected = [f"msg{i}" for i in range(total)]
-        results = await asyncio.gather(*(_collect(c, total) for c in [publisher, *survivors]))
+        results = await asyncio.gather(*(collect(c, total, timeout=20) for c in [publisher, *survivors]))
         assert all(r == expected for r in results)
         await wait_for(lambda: len(hub.closed) == 500, timeout=20)
         assert set(hub.closed.values()) == {1}
@@ -229,9 +219,7 @@ async def test_a_write_to_a_dead_peer_never_raises() -> None:
             dead.send("x" * 1000)  # must not raise, before or after the loss is seen
             alive.send(str(i))
             await asyncio.sleep(0)
-        got: list[str] = []
-        while len(got) < 200:
-            got += messages(await next_data_frame(other))
+        got = await collect(other, 200)
         assert got == [str(i) for i in range(200)]
         await wait_for(lambda: srv.connections[0].closed == 1)
         await other.close()

@@ -11,7 +11,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from tests.support.net import free_port
-from tests.transports.clients import WsClient, messages
+from tests.transports.clients import WsClient, collect
 from tests.transports.conftest import FAST, Recorder
 from tests.transports.test_behaviour import wait_for
 from transports.interfaces import Connection, Session
@@ -45,9 +45,7 @@ async def test_websockets_over_tls(tmp_path: Path) -> None:
         sockjs = WsClient(port, "/echo/0/tls/websocket", ssl=client_ctx)
         assert await sockjs.connect() == "o"
         await sockjs.send("secure", "twice")
-        got: list[str] = []
-        while len(got) < 2:
-            got += messages(await sockjs.next_frame())
+        got = await collect(sockjs, 2)
         assert got == ["secure", "twice"]
         raw = WsClient(port, "/echo/websocket", ssl=client_ctx)
         await raw.start()

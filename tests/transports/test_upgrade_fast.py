@@ -15,7 +15,7 @@ from tornado import httputil
 from tornado.web import Application
 
 from tests.support.net import free_port, serving
-from tests.transports.clients import WsClient, messages
+from tests.transports.clients import WsClient, collect, messages
 from tests.transports.conftest import FAST, Recorder
 from tests.transports.test_behaviour import masked_text_frame, wait_for
 from tests.transports.test_tls import make_cert
@@ -115,9 +115,7 @@ async def test_sockjs_websocket_handshake_open_frame_and_echo() -> None:
         client = WsClient(srv.port, "/echo/000/abc/websocket?t=1")
         assert await client.connect() == "o"
         await client.send("hello", "wörld")
-        got: list[str] = []
-        while len(got) < 2:
-            got += messages(await client.next_frame())
+        got = await collect(client, 2)
         assert got == ["hello", "wörld"]
         assert srv.claimed == 2
         conn = srv.connections[-1]

@@ -30,8 +30,10 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 import app
 from app.admin_auth import AdminGate, AuthHandler
+from app.admin_throttle import LoginThrottle, login_policy
 from app.api import ApiError
 from app.options import Options
+from app.protocol import loads
 
 logger = logging.getLogger("sockhub.admin")
 
@@ -116,7 +118,7 @@ class AdminHub:
             return
         try:
             body = data.decode()
-            json.loads(body)
+            loads(body)
         except ValueError:
             logger.warning("admin message dropped: not JSON (%d bytes)", len(data))
             return
@@ -167,7 +169,7 @@ class AdminSocket(WebSocketHandler):
 
     async def on_message(self, message: str | bytes) -> None:
         try:
-            payload = json.loads(message)
+            payload = loads(message)  # bounded depth, no lone surrogates
         except ValueError:
             self.close(1007, "malformed JSON")
             return
@@ -289,9 +291,11 @@ class AdminNode(Protocol):
     def add_admin_listener(self, listener: Callable[[bytes], None]) -> None: ...
 
 
-def admin_urls(node: AdminNode, hub: AdminHub | None = None) -> Rules:
+def admin_urls(node: AdminNode, hub: AdminHub | None = None,
+               throttle: LoginThrottle | None = None) -> Rules:
     """The admin rules for the node's options at start.  Call once per node:
-    it registers a hub (a new one unless given) as the node's admin listener.
+    it registers a hub (a new one unless given) as the node's admin listener,
+    and builds the login throttle of ``/auth/`` unless one is given.
 
     * ``--admin`` or ``--web``: ``{prefix}/socket``;
     * ``--web`` also: ``{prefix}/auth/`` and the page at ``{prefix}/`` (its
@@ -299,7 +303,7 @@ def admin_urls(node: AdminNode, hub: AdminHub | None = None) -> Rules:
       static/admin), without a catch-all route that would hide other rules.
 
     Handlers read ``node.options`` on every use, so a SIGHUP reload of
-    admin_password, admin_secret or insecure_admin applies at once.
+    admin_password, admin_secret, insecure_admin or admin_login_* applies at once.
     """
     opts = node.options
     if not (opts.admin or opts.web):
@@ -310,13 +314,15 @@ def admin_urls(node: AdminNode, hub: AdminHub | None = None) -> Rules:
     prefix = opts.http_prefix
     options = lambda: node.options  # noqa: E731 - read at each use (SIGHUP)
     gate = AdminGate(options)
+    if throttle is None:
+        throttle = LoginThrottle(lambda: login_policy(node.options))
     ctx = AdminContext(api=node.api, gate=gate, hub=hub, options=options,
                        engine_name=lambda: node.engine.name, api_error=ApiError)
     rules: Rules = [(prefix + r"/socket", AdminSocket, {"context": ctx})]
     if opts.web:
         page_dir = opts.web_path or str(ADMIN_PAGE_DIR)
         rules += [
-            (prefix + r"/auth/?", AuthHandler, {"gate": gate}),
+            (prefix + r"/auth/?", AuthHandler, {"gate": gate, "throttle": throttle}),
             (prefix + r"/([\w-]+\.(?:html|css|js|png|svg|ico)|)", StaticFileHandler,
              {"path": page_dir, "default_filename": "index.html"}),
         ]

@@ -10,6 +10,10 @@ is the literal ``"insecure"``.
 The password is read from the request body only: a password in the query
 string would end up in access logs and browser history, so such a request is
 refused outright, even when the body holds the right one.
+
+Wrong passwords are throttled per client address (app.admin_throttle): past a
+few, the address is locked out with an exponential back-off and every login
+from it is answered 429 with ``Retry-After`` until the lockout ends.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from typing import Callable
 
 from tornado.web import RequestHandler
 
+from app.admin_throttle import LoginThrottle
 from app.options import Options
 
 logger = logging.getLogger("sockhub.admin_auth")
@@ -32,6 +37,8 @@ ADMIN_TOKEN_TTL = 24 * 3600
 #: What ``--insecure_admin`` hands out instead of a signed token.
 INSECURE_TOKEN = "insecure"
 _VERSION = "v1"
+#: The status of a wrong password: the only refusal the login throttle counts.
+WRONG_PASSWORD = 401
 
 Clock = Callable[[], float]
 OptionsSource = Callable[[], Options]
@@ -98,7 +105,7 @@ class AdminGate:
         if not opts.admin_password or not opts.admin_secret:
             raise LoginError(400, "admin login is disabled: set admin_password and admin_secret (or use --insecure_admin)")
         if not hmac.compare_digest(password.encode(), opts.admin_password.encode()):
-            raise LoginError(401, "wrong password")
+            raise LoginError(WRONG_PASSWORD, "wrong password")
         return make_admin_token(opts.admin_secret, self._clock(), self._ttl)
 
     def accepts(self, token: object) -> bool:
@@ -115,8 +122,9 @@ class AuthHandler(RequestHandler):
     Every answer, refusals included, is JSON: ``{"token": ...}`` or
     ``{"error": "<reason>"}``."""
 
-    def initialize(self, gate: AdminGate) -> None:
+    def initialize(self, gate: AdminGate, throttle: LoginThrottle) -> None:
         self._gate = gate
+        self._throttle = throttle
 
     def check_xsrf_cookie(self) -> None:
         """The login form is a plain POST without Tornado's xsrf cookie."""
@@ -129,14 +137,28 @@ class AuthHandler(RequestHandler):
         if "password" in self.request.query_arguments:
             self._refuse(400, "the password must be sent in the request body, never in the URL")
             return
+        address = self.request.remote_ip or ""
+        if self._throttle.retry_after(address) > 0:
+            self._locked_out(address)
+            return
         password = self.get_body_argument("password", default="")
         try:
             token = self._gate.login(password)
         except LoginError as exc:
-            logger.warning("admin login refused from %s: %s", self.request.remote_ip, exc.reason)
+            logger.warning("admin login refused from %s: %s", address, exc.reason)
+            if exc.status == WRONG_PASSWORD:
+                self._throttle.failure(address)
             self._refuse(exc.status, exc.reason)
             return
+        self._throttle.success(address)
         self.finish(json.dumps({"token": token}))
+
+    def _locked_out(self, address: str) -> None:
+        """429 with ``Retry-After``: the password is not even looked at."""
+        wait = self._throttle.retry_after_header(address)
+        logger.debug("admin login from %s refused: locked out for %d s", address, wait)
+        self.set_header("Retry-After", str(wait))
+        self._refuse(429, f"too many wrong passwords: retry in {wait} s")
 
     def _refuse(self, status: int, reason: str) -> None:
         self.set_status(status)

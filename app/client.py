@@ -12,7 +12,9 @@ Duties and ordering:
 * callbacks given to :meth:`Client.after_reply` while a frame is handled
   run once its replies are queued (or the frame was aborted);
 * every send is followed by the queue-bound check (``client_queue_max_size``
-  against ``session.pending_bytes``): past it the client is closed ``slow``;
+  against ``session.pending_bytes``): past it the client is closed ``slow``
+  (what the socket has not taken is dropped for the push and close frame,
+  then a half-close and ``client_slow_close_grace`` seconds to go);
 * closing (by us or by the peer) unregisters the client from the hub at once
   and then, in a task, unsubscribes every channel (presence removed, leaves
   published, engine told of the last subscriber).
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
     from app.node import Node
 
 logger = logging.getLogger("sockhub.client")
+
+#: The websocket close code of a connection refused by a limit (RFC 6455 /
+#: IANA "Try Again Later"); SockJS carries it in its ``c[...]`` frame.
+TRY_AGAIN_LATER = 1013
 
 
 @dataclass(slots=True)
@@ -164,27 +170,45 @@ class Client:
         self.check_queue()
 
     def check_queue(self) -> None:
-        """Close ``slow`` (no push: the queue is full) past the bound."""
+        """Close ``slow`` past the bound (see :meth:`close_slow`)."""
         limit = self.node.options.client_queue_max_size
         if limit > 0 and self.session.pending_bytes > limit:
             self.close_slow()
 
     def close_slow(self) -> None:
-        """The queue is past its bound: close ``slow``, without a push (it
-        would only join the queue); counted once per client."""
+        """The queue is past its bound: what the socket has not taken yet is
+        dropped, and the ``disconnect`` push and close frame take its place,
+        so a client that reads again learns it was ``slow`` (no reconnect)
+        rather than seeing the connection vanish; the connection is
+        half-closed and dropped ``client_slow_close_grace`` seconds later if
+        the client does not close it.  Counted once per client."""
         if self.closing:
             return
         self.node.metrics.slow.inc()
-        self.disconnect(Disconnect(SLOW, reconnect=False, push=False))
+        self.session.drop_queued()
+        self.disconnect(Disconnect(SLOW, reconnect=False), grace=self.node.options.client_slow_close_grace)
 
-    def disconnect(self, exc: Disconnect) -> None:
-        """A ``disconnect`` push, then close 3000 with the JSON advice."""
+    def disconnect(self, exc: Disconnect, grace: float | None = None) -> None:
+        """A ``disconnect`` push, then close 3000 with the JSON advice
+        (``grace``: see Session.close)."""
         if self.closing:
             return
         if exc.push and not self.session.closed:
             self.session.send(disconnect_push(exc.reason, exc.reconnect))
         self._finish()
-        self.session.close(3000, exc.advice)
+        if grace is None:
+            self.session.close(3000, exc.advice)
+        else:
+            self.session.close(3000, exc.advice, grace=grace)
+
+    def refuse(self, reason: str) -> None:
+        """Close a connection a node limit turned away as it opened: 1013
+        (try again later) with ``{"reason":..,"reconnect":true}``, no push
+        (it has not connected)."""
+        if self.closing:
+            return
+        self._finish()
+        self.session.close(TRY_AGAIN_LATER, Disconnect(reason, reconnect=True).advice)
 
     def _finish(self) -> None:
         """Unregister once; unsubscribe every channel in a task."""

@@ -11,10 +11,16 @@ Precedence, lowest first: defaults, file, environment, CLI flags.  Each layer is
 parsed and type-checked on its own (so an error names its source), then the
 layers are merged and the result validated.  Every problem is a
 :class:`ConfigError` whose message is one line.
+
+A file is typed: each value must have its option's type (a bool for a bool,
+an integer for an int, a finite number for a float, a string for a string;
+``"log_file": 1e308`` is an error, not a file named ``1e+308``).  Environment
+variables and flags are text, parsed by the option's type.  A file that does
+not parse, is not UTF-8 or nests deeper than ``MAX_DEPTH`` is an error too.
 """
 from __future__ import annotations
 
-import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, fields
@@ -24,6 +30,7 @@ from typing import Any, Mapping, get_type_hints
 import yaml
 
 from app.options import ChannelOptions, Namespace, Options
+from transports.strictjson import MAX_DEPTH, loads
 
 ENV_PREFIX = "SOCKHUB_"
 
@@ -80,46 +87,106 @@ def _describe(key: str, source: str) -> str:
     return f"{source}: {key}"
 
 
-def coerce(key: str, kind: type, value: Any, source: str) -> Any:
-    """``value`` as ``kind`` (bool, int, float or str); strings are parsed
-    (environment, flags, quoted values in files)."""
+#: What each option type expects, for error lines.
+EXPECTED: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+#: str options a Centrifugo config gives as a number (``"redis_port": 6379``):
+#: an integer there is taken as its decimal text.
+NUMBER_TEXT_KEYS = frozenset({"redis_port"})
+
+
+def _shown(value: Any) -> str:
+    """A short, printable description of a wrong value, for an error line
+    (never the repr of a container or of a 5,000-digit integer)."""
+    if isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:56] + "...'"
+    if isinstance(value, bool) or value is None:
+        return "null" if value is None else str(value).lower()
+    if isinstance(value, int):
+        return str(value) if value.bit_length() <= 64 else "a very large integer"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def _wrong(what: str, kind: type, value: Any) -> ConfigError:
+    return ConfigError(f"{what}: expected {EXPECTED[kind]}, got {_shown(value)}")
+
+
+def _utf8(what: str, text: str) -> str:
+    """``text`` if it can be written as UTF-8 (no lone surrogates, as from
+    an escape in a file or undecodable bytes in the environment)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what}: not valid UTF-8 text") from None
+    return text
+
+
+def check_typed(key: str, kind: type, value: Any, source: str) -> Any:
+    """A value from a file (JSON, TOML, YAML) or a JSON namespaces list, whose
+    type must be the option's: a bool for a bool, an integer (not a bool) for
+    an int, a finite int or float for a float, a string for a string (an
+    integer too for NUMBER_TEXT_KEYS).  Raises ConfigError."""
     what = _describe(key, source)
     if kind is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ConfigError(f"{what}: expected true or false, got {value!r}")
-    if kind is int or kind is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{what}: expected a number, got {value!r}")
-        if isinstance(value, str):
-            try:
-                value = float(value.strip()) if kind is float else int(value.strip())
-            except ValueError:
-                expected = "a number" if kind is float else "an integer"
-                raise ConfigError(f"{what}: expected {expected}, got {value!r}") from None
-        if isinstance(value, float) and kind is int and value.is_integer():
-            value = int(value)
-        if kind is int and isinstance(value, int):
+    elif isinstance(value, bool):
+        pass  # True is an int in Python, not in a config file
+    elif kind is int:
+        if isinstance(value, int):
             return value
-        if kind is float and isinstance(value, (int, float)):
+    elif kind is float:
+        if isinstance(value, (int, float)) and _finite(value):
             return float(value)
-        raise ConfigError(f"{what}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # e.g. "redis_port": 6379
-    raise ConfigError(f"{what}: expected a string, got {value!r}")
+    elif isinstance(value, str):
+        return _utf8(what, value)
+    elif isinstance(value, int) and key in NUMBER_TEXT_KEYS and value.bit_length() <= 64:
+        return str(value)
+    raise _wrong(what, kind, value)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def coerce(key: str, kind: type, value: Any, source: str) -> Any:
+    """``value`` as ``kind`` (bool, int, float or str), parsed from its text
+    when it is a string (environment, flags); a typed value (a flag given as
+    True by argparse or a caller) is checked as in a file."""
+    if not isinstance(value, str):
+        return check_typed(key, kind, value, source)
+    what = _describe(key, source)
+    text = value.strip()
+    if kind is bool:
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise _wrong(what, kind, value)
+    if kind is int or kind is float:
+        try:
+            number = float(text) if kind is float else int(text)
+        except ValueError:
+            raise _wrong(what, kind, value) from None
+        if not _finite(number):
+            raise _wrong(what, kind, value)
+        return number
+    return _utf8(what, value)
 
 
 def parse_namespaces(value: Any, source: str, warnings: list[str]) -> list[dict[str, Any]]:
     """A ``namespaces`` list (a JSON string from env/flags) as checked dicts."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except ValueError:
             raise ConfigError(f"{source}: namespaces: not a JSON list") from None
     if not isinstance(value, list):
@@ -132,32 +199,37 @@ def parse_namespaces(value: Any, source: str, warnings: list[str]) -> list[dict[
         name = item.get("name")
         if not isinstance(name, str):
             raise ConfigError(f"{where}: name missing or not a string")
+        name = _utf8(f"{where}: name", name)
+        label = name if NAMESPACE_NAME.match(name) and len(name) <= 60 else _shown(name)
         entry: dict[str, Any] = {"name": name}
         for key, raw in item.items():
             if key == "name":
                 continue
             if key not in CHANNEL_TYPES:
-                warnings.append(f"{where} ({name}): unknown key {key!r} ignored")
+                warnings.append(f"{where} ({label}): unknown key {_shown(key)} ignored")
                 continue
-            entry[key] = coerce(key, CHANNEL_TYPES[key], raw, f"{where} ({name})")
+            entry[key] = check_typed(key, CHANNEL_TYPES[key], raw, f"{where} ({label})")
         result.append(entry)
     return result
 
 
-def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str]) -> dict[str, Any]:
+def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
+                typed: bool = False) -> dict[str, Any]:
     """One layer (file, env or flags) as ``{key: typed value}``; aliases resolved,
-    unknown keys reported in ``warnings`` (not fatal)."""
+    unknown keys reported in ``warnings`` (not fatal).  ``typed`` (a file):
+    each value must have its option's type; else strings are parsed."""
+    check = check_typed if typed else coerce
     layer: dict[str, Any] = {}
     for key, value in raw.items():
         name = ALIASES.get(key, key)
         if name == "namespaces":
             layer[name] = parse_namespaces(value, source, warnings)
         elif name in SCALAR_TYPES:
-            layer[name] = coerce(name, SCALAR_TYPES[name], value, source)
+            layer[name] = check(name, SCALAR_TYPES[name], value, source)
         elif name in IGNORED_KEYS:
-            warnings.append(f"{source}: {key!r} is a Centrifugo option sockhub does not use; ignored")
+            warnings.append(f"{source}: {_shown(key)} is a Centrifugo option sockhub does not use; ignored")
         else:
-            warnings.append(f"{source}: unknown key {key!r} ignored")
+            warnings.append(f"{source}: unknown key {_shown(key)} ignored")
     return layer
 
 
@@ -169,21 +241,50 @@ def read_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     suffix = file.suffix.lower()
-    try:
-        if suffix == ".toml":
-            data = tomllib.loads(text.decode())
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text) if text.strip() else {}
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path}: not valid {suffix.lstrip('.') or 'json'}: {first}") from None
+    kind = suffix.lstrip(".") if suffix in (".toml", ".yaml", ".yml") else "json"
+    data = _parse(text, kind, path)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of options")
+    if _too_deep(data):
+        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     return data
+
+
+def _parse(text: bytes, kind: str, path: str) -> Any:
+    """The document of a file's bytes; ConfigError (one line) for anything the
+    parser refuses, including nesting too deep for it and bytes not UTF-8."""
+    try:
+        if kind == "toml":
+            return tomllib.loads(text.decode("utf-8"))
+        if kind != "json":
+            return yaml.safe_load(text)
+        return loads(text) if text.strip() else {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid {kind}: not UTF-8") from None
+    except RecursionError:  # the pure-Python TOML and YAML parsers recurse per level
+        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, OverflowError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: not valid {kind}: {first}") from None
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether a parsed document nests lists and mappings deeper than
+    MAX_DEPTH (a cycle, which YAML aliases can make, is too deep).  Level by
+    level; a container shared by aliases is looked at once per level, so a
+    "billion laughs" file costs its size times MAX_DEPTH at most."""
+    level = [data]
+    for _ in range(MAX_DEPTH):
+        children: dict[int, Any] = {}
+        for item in level:
+            values = item.values() if isinstance(item, dict) else item
+            children.update((id(v), v) for v in values if isinstance(v, (dict, list)))
+        if not children:
+            return False
+        level = list(children.values())
+    return True
 
 
 def env_layer(environ: Mapping[str, str]) -> dict[str, str]:
@@ -211,11 +312,11 @@ def build(layers: list[dict[str, Any]]) -> Options:
 def validate(options: Options) -> None:
     """Raise ConfigError for the first thing wrong with ``options``."""
     if options.engine not in ENGINES:
-        raise ConfigError(f"engine: unknown engine {options.engine!r} (use memory or redis)")
+        raise ConfigError(f"engine: unknown engine {_shown(options.engine)} (use memory or redis)")
     if options.log_level.lower() not in LOG_LEVELS:
-        raise ConfigError(f"log_level: unknown level {options.log_level!r} ({', '.join(LOG_LEVELS)})")
+        raise ConfigError(f"log_level: unknown level {_shown(options.log_level)} ({', '.join(LOG_LEVELS)})")
     if options.log_format not in ("text", "json"):
-        raise ConfigError(f"log_format: {options.log_format!r} is neither text nor json")
+        raise ConfigError(f"log_format: {_shown(options.log_format)} is neither text nor json")
     if not options.secret and not options.insecure:
         raise ConfigError("secret: required unless insecure is on (sockhub genconfig FILE writes one)")
     for key in ("port", "api_port", "admin_port"):
@@ -233,7 +334,7 @@ def validate(options: Options) -> None:
         if not getattr(options, key):
             raise ConfigError(f"{key}: must not be empty")
     if options.http_prefix and (not options.http_prefix.startswith("/") or options.http_prefix.endswith("/")):
-        raise ConfigError(f"http_prefix: {options.http_prefix!r} must start with / and not end with /")
+        raise ConfigError(f"http_prefix: {_shown(options.http_prefix)} must start with / and not end with /")
     _validate_namespaces(options.namespaces)
 
 
@@ -241,9 +342,9 @@ def _validate_namespaces(namespaces: list[Namespace]) -> None:
     seen: set[str] = set()
     for ns in namespaces:
         if not NAMESPACE_NAME.match(ns.name):
-            raise ConfigError(f"namespaces: bad name {ns.name!r} (letters, digits, - and _, at least 2)")
+            raise ConfigError(f"namespaces: bad name {_shown(ns.name)} (letters, digits, - and _, at least 2)")
         if ns.name in seen:
-            raise ConfigError(f"namespaces: name {ns.name!r} used twice")
+            raise ConfigError(f"namespaces: name {_shown(ns.name)} used twice")
         seen.add(ns.name)
 
 
@@ -262,7 +363,7 @@ class ConfigSource:
         warnings: list[str] = []
         layers = []
         if self.path:
-            layers.append(parse_layer(read_file(self.path), self.path, warnings))
+            layers.append(parse_layer(read_file(self.path), self.path, warnings, typed=True))
         if self.environ:
             layers.append(parse_layer(env_layer(self.environ), "environment", warnings))
         if self.flags:

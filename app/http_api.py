@@ -9,7 +9,9 @@ Two request forms, as Centrifugo 1.x accepts them:
 
 The sign is checked over the exact bytes received, never over re-encoded JSON.
 Checks, in order: body larger than ``api_max_body_size`` by its
-Content-Length (413, before the body is read); then, once the body is in:
+Content-Length (413, before the body is read); a streamed (chunked) body
+past the limit (413 as soon as it is, by the fast route, which then closes
+the connection rather than read the rest); then, once the body is in:
 shutting down (503), body larger than the limit while streamed (413),
 missing sign unless ``insecure_api`` (400), empty data (400), no secret
 configured (400), sign mismatch (401).  Then the node's executor runs the
@@ -125,16 +127,18 @@ class ApiRequest:
             return self._too_large()
         return None
 
-    def feed(self, chunk: bytes) -> None:
-        """One piece of the body; past the limit, everything is dropped."""
+    def feed(self, chunk: bytes) -> Answer | None:
+        """One piece of the body; past the limit, everything is dropped and
+        the 413 is returned (once), for a server that answers at once."""
         if self._too_big:
-            return
+            return None
         self._size += len(chunk)
         if self._size > self._limit:
             self._too_big = True
             self._chunks.clear()
-        else:
-            self._chunks.append(chunk)
+            return self._too_large()
+        self._chunks.append(chunk)
+        return None
 
     def answer(self) -> Answer | Awaitable[Answer]:
         """The response, once the whole body is in: at once when the executor
@@ -257,7 +261,9 @@ class _FastApi(httputil.HTTPMessageDelegate):
 
     def data_received(self, chunk: bytes) -> None:
         if not self._answered:
-            self._request.feed(chunk)
+            too_large = self._request.feed(chunk)
+            if too_large is not None:
+                self._respond(too_large)  # the rest is not read: the connection closes
 
     def finish(self) -> None:
         """Answer now if the executor can; only a command that waits (the

@@ -9,6 +9,10 @@ Duties and guarantees:
   ONCE into one :class:`~transports.frames.Prepared` shared by every session,
   each send is followed by that client's queue-bound check (``slow``), and
   nothing here awaits a peer;
+* a new client past ``client_connection_limit`` clients, or while
+  ``client_unauthenticated_limit`` of them have not connected yet, is closed
+  at once with 1013 and ``{"reason":..,"reconnect":true}`` (the HTTP
+  transports ask :meth:`Node.admission` first and answer 503);
 * ONE periodic tick (not a timer per client) closes stale connections
   (``stale_connection_close_delay``), expired ones (``connection_lifetime`` +
   ``expired_connection_close_delay``), re-adds presence every
@@ -56,6 +60,13 @@ _MIN_TICK = 0.01
 
 _Deadline = tuple[str, Client, float]
 
+#: The reasons a new client connection is turned away (closed 1013 with
+#: reconnect advice, or 503 before an HTTP session is made: see admission()).
+CONNECTION_LIMIT = "connection limit"
+UNAUTHENTICATED_LIMIT = "too many unauthenticated connections"
+#: A refusal is logged at most once per this many seconds.
+_REFUSAL_LOG_INTERVAL = 10.0
+
 #: push("message", body) is _MESSAGE_OPEN + body + _MESSAGE_CLOSE (one
 #: concatenation per message instead of a call that also JSON-encodes "message").
 _MESSAGE_OPEN, _MESSAGE_CLOSE = push("message", "\0").split("\0")
@@ -78,6 +89,9 @@ class Node:
         self.shutting_down = False
         self._tick_interval = tick_interval
         self._open: set[Client] = set()
+        #: the open clients that have not connected yet (client_unauthenticated_limit)
+        self._unauthenticated: set[Client] = set()
+        self._refusal_logged_at = -_REFUSAL_LOG_INTERVAL
         self._deadlines: Deadlines[_Deadline] = Deadlines()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -150,18 +164,44 @@ class Node:
 
     # -- clients --------------------------------------------------------------------
 
+    def admission(self) -> str | None:
+        """Why a new client connection is refused now, or None: this node
+        holds ``client_connection_limit`` clients already, or
+        ``client_unauthenticated_limit`` of them have not connected yet
+        (0: no limit).  The transports ask before making an HTTP session."""
+        options = self.options
+        if 0 < options.client_connection_limit <= len(self._open):
+            return self._refusing(CONNECTION_LIMIT)
+        if 0 < options.client_unauthenticated_limit <= len(self._unauthenticated):
+            return self._refusing(UNAUTHENTICATED_LIMIT)
+        return None
+
+    def _refusing(self, reason: str) -> str:
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= _REFUSAL_LOG_INTERVAL:
+            self._refusal_logged_at = now
+            logger.warning("refusing new connections: %s (%d open, %d not connected yet)",
+                           reason, len(self._open), len(self._unauthenticated))
+        return reason
+
     def client_opened(self, client: Client) -> None:
+        refusal = self.admission()
         self._open.add(client)
         self.metrics.child(self.metrics.connections, client.session.transport).inc()
         client.opened_at = now = self.clock()
         if self.shutting_down:
             client.disconnect(Disconnect(SHUTTING_DOWN, reconnect=True))
             return
+        if refusal is not None:
+            client.refuse(refusal)
+            return
+        self._unauthenticated.add(client)
         delay = self.options.stale_connection_close_delay
         if delay > 0:  # 0 turns the stale check off
             self._deadlines.push(now + delay, ("stale", client, 0.0))
 
     def client_authenticated(self, client: Client) -> None:
+        self._unauthenticated.discard(client)
         self.hub.add_client(client)
         self.schedule_expiry(client)
         self._schedule_presence(client)
@@ -185,6 +225,7 @@ class Node:
         """Unregister now; unsubscribe its channels in a task."""
         for channel in [ch for ch, held in self._held.items() if client in held]:
             self.release(channel, client, set())
+        self._unauthenticated.discard(client)
         if client in self._open:
             self._open.discard(client)
             self.metrics.child(self.metrics.connections, client.session.transport).dec()

@@ -44,6 +44,12 @@ class Options:
     web_path: str = ""
     admin_password: str = ""
     admin_secret: str = ""
+    # admin login throttle, per client address (app.admin_throttle)
+    admin_login_max_failures: int = 5  # the wrong password in a row that starts a lockout
+    admin_login_backoff: float = 1  # first lockout (s), doubling per further failure
+    admin_login_backoff_max: float = 300  # longest lockout (s); also how long a failure is remembered
+    admin_login_max_addresses: int = 10000  # addresses tracked at most (oldest evicted)
+    prometheus: bool = False  # GET /metrics on the client port (always served on admin_port when set)
     log_level: str = "info"
     log_format: str = "text"  # "text" or "json"
     log_file: str = ""
@@ -59,6 +65,8 @@ class Options:
     ssl: bool = False
     ssl_cert: str = ""
     ssl_key: str = ""
+    http_header_timeout: float = 30  # a new connection's first request headers, in full; 0: no limit
+    http_keepalive_timeout: float = 30  # after a response, the next request's headers; 0: no limit
 
     # connections
     connection_lifetime: int = 0
@@ -67,11 +75,14 @@ class Options:
     client_channel_limit: int = 128
     client_request_max_size: int = 65536
     client_queue_max_size: int = 10485760
+    client_slow_close_grace: float = 3  # a "slow" client: seconds to read its close before it is dropped
     ping_interval: float = 25
     presence_ping_interval: float = 25
     presence_expire_interval: int = 60
     expired_connection_close_delay: float = 25
     stale_connection_close_delay: float = 25
+    client_connection_limit: int = 0  # client connections (all transports) per node; 0: no limit
+    client_unauthenticated_limit: int = 10000  # of those, not connected yet; 0: no limit
     node_ping_interval: float = 3
     node_metrics_interval: int = 60
     api_max_body_size: int = 10485760
@@ -94,6 +105,7 @@ class Options:
     sockjs_heartbeat_delay: float = 25
     sockjs_disconnect_delay: float = 5
     sockjs_response_limit: int = 131072
+    sockjs_max_body_size: int = 65536  # an xhr_send/jsonp_send body (413 past it)
 
     # engine
     engine: str = "memory"  # "memory" or "redis"

@@ -12,17 +12,23 @@ Duties:
 * the two error values: :class:`ProtocolError` becomes a reply's
   ``error``/``advice``; :class:`Disconnect` closes the client with advice.
 
+Every frame is decoded by :func:`loads` (transports.strictjson): strings
+with a lone UTF-16 surrogate, nesting deeper than ``MAX_DEPTH``, NaN and
+numbers out of range are ``invalid message``, like any malformed JSON, so
+every string a command carries can be encoded as UTF-8 (HMAC, Redis, logs).
 Raw JSON fields (``data``, ``info``) are re-encoded once here, compactly and
-ASCII-escaped, so whatever later relays them byte for byte sends valid JSON
-that any UTF-8 encoder accepts (lone surrogates come out as ``\\udXXX``).
+ASCII-escaped, so whatever later relays them byte for byte sends valid JSON.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar, get_type_hints
+
+# The one strict decoder (bounded depth, finite numbers, no lone surrogates),
+# shared with the transports, which never import app.
+from transports.strictjson import loads
 
 # Error strings of §2, used as reply errors and close reasons.
 INVALID_MESSAGE = "invalid message"
@@ -75,8 +81,8 @@ class ProtocolError(Exception):
 class Disconnect(Exception):
     """Close the client with advice: a ``disconnect`` push, then close 3000.
 
-    ``push`` False skips the push (used for ``slow``: the queue is already
-    over its bound)."""
+    ``push`` False skips the push (``slow`` has one too: the queue it was
+    too slow for is dropped to make room for it, see Client.close_slow)."""
 
     def __init__(self, reason: str, reconnect: bool = False, push: bool = True) -> None:
         super().__init__(reason)
@@ -101,35 +107,6 @@ class Command:
     params: dict[str, Any] | None
 
 
-def _reject_constant(name: str) -> Any:
-    # json.loads accepts NaN/Infinity, which are not JSON: browsers would fail.
-    raise ValueError(f"not JSON: {name}")
-
-
-def _finite_float(text: str) -> float:
-    # 1e400 is valid JSON text but becomes inf, which would go out as
-    # "Infinity": every client of the channel would fail to parse its frame.
-    value = float(text)
-    if value in (math.inf, -math.inf):
-        raise ValueError(f"number out of range: {text[:40]}")
-    return value
-
-
-#: One decoder for every call: json.loads(text, parse_constant=...) builds a
-#: new JSONDecoder each time, 1.5 µs of a 2.5 µs decode (bench/run.py api_1k).
-_decode = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
-
-
-def loads(text: str | bytes) -> Any:
-    """Strict JSON decoding; raises ValueError for anything that is not JSON."""
-    try:
-        if isinstance(text, str):
-            return _decode(text)
-        return _decode(text.decode(json.detect_encoding(text), "surrogatepass"))  # as json.loads does
-    except RecursionError as exc:  # absurd nesting is just bad input
-        raise ValueError("nested too deeply") from exc
-
-
 def dumps(value: Any) -> str:
     """Compact, ASCII-escaped JSON text."""
     return _dumps(value)
@@ -146,9 +123,11 @@ def raw_json(value: Any) -> str:
 def valid_raw_json(text: str) -> bool:
     """True when ``text`` is one JSON document that is safe to relay verbatim."""
     try:
-        loads(text)
+        # Escaped lone surrogates relay safely (the text stays ASCII, browsers
+        # take them); raw ones would not encode.
+        loads(text, surrogates=True)
         text.encode("utf-8")
-    except (ValueError, UnicodeEncodeError):
+    except ValueError:  # UnicodeEncodeError included
         return False
     return True
 

@@ -7,8 +7,11 @@ SIGTERM or SIGINT.  Shutdown order: ``/health`` and the API answer 503 (for
 ``shutdown_drain`` seconds while clients are still served), the
 listening sockets close (no new connections), the node closes every client
 with ``{"reason":"shutting down","reconnect":true}`` after what was queued for
-it, sessions that never connected are closed the same way, then the remaining
-HTTP connections; past ``shutdown_timeout`` seconds the process exits anyway.
+it, sessions that never connected are closed the same way; the router's drain
+waits until each client's TCP stack acknowledged all of it, then the remaining
+HTTP connections close.  Clients still holding output after
+``shutdown_timeout`` seconds are dropped, counted in a log line, and the exit
+status is 1 (0 when everything was delivered).
 SIGHUP reads the configuration again, hands it to ``node.reload`` and applies
 the log level and format.
 """
@@ -18,6 +21,7 @@ import asyncio
 import gc
 import json
 import logging
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,8 @@ from app.metrics_http import metrics_urls
 from app.node import Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
-from transports.front import FastRoute, front_server
+from app.protocol import CLOSE_CODE, INVALID_MESSAGE, Disconnect
+from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 
@@ -60,7 +65,11 @@ NODE_MODULES = ROOT / "node_modules"
 SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, separators=(",", ":"))
 #: Options that only take effect at start; SIGHUP logs that they were not applied.
 RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
-                "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file")
+                "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file", "prometheus",
+                "http_header_timeout", "http_keepalive_timeout", "sockjs_max_body_size")
+#: The body of an admin login (``password=...``); every other route's body
+#: limit is an option or none at all (Server.body_limits).
+ADMIN_LOGIN_MAX_BODY = 4096
 
 Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
 
@@ -93,6 +102,11 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         sockjs_url=options.sockjs_url,  # "": the router's own copy of sockjs-client
         ping_interval=options.ping_interval,
         max_message_size=options.client_request_max_size,
+        max_body_size=options.sockjs_max_body_size,
+        # Input the transports refuse: a client error (400, not sockjs-protocol's
+        # 500), and a SockJS frame that is not JSON closes as any invalid message.
+        bad_input_status=400,
+        bad_frame_close=(CLOSE_CODE, Disconnect(INVALID_MESSAGE).advice),
     )
 
 
@@ -147,9 +161,18 @@ class Server:
         return api_urls(self, self._options.http_prefix)
 
     def admin_rules(self) -> Rules:
-        """/metrics, and with --admin/--web the admin socket, login and page."""
-        rules = metrics_urls(self.node.metrics, self._options.http_prefix)
-        return rules + admin_urls(self.node)
+        """/metrics (see metrics_rules), and with --admin/--web the admin
+        socket, login and page."""
+        return self.metrics_rules() + admin_urls(self.node)
+
+    def metrics_rules(self) -> Rules:
+        """/metrics, never public by default: served on admin_port when that
+        is a port of its own, else only with ``prometheus`` on."""
+        opts = self._options
+        own_port = bool(opts.admin_port) and opts.admin_port != opts.port
+        if not (own_port or opts.prometheus):
+            return []
+        return metrics_urls(self.node.metrics, opts.http_prefix)
 
     def applications(self) -> dict[int, Application]:
         """One Tornado application per port; the API and admin handlers join
@@ -173,6 +196,18 @@ class Server:
         routes.setdefault(api_port, []).extend(api_fast_routes(self, self._options.http_prefix))
         return routes
 
+    def body_limits(self) -> BodyLimits:
+        """What a request may carry, for every port (transports.front): an
+        xhr_send/jsonp_send body up to ``sockjs_max_body_size``, an API body
+        up to ``api_max_body_size`` (its fast route checks the same), an
+        admin login a few KiB; no other request has a body."""
+        prefix = re.escape(self._options.http_prefix)
+        rules = self.router.body_rules() + [
+            BodyRule(prefix + r"/api(?:/.*)?", lambda: self._options.api_max_body_size),
+            BodyRule(prefix + r"/auth/?", lambda: ADMIN_LOGIN_MAX_BODY),
+        ]
+        return BodyLimits(rules)
+
     # -- life cycle --------------------------------------------------------
     async def start(self) -> None:
         """Start the node (and its engine), then listen on every port.
@@ -182,10 +217,14 @@ class Server:
         if self._options.pid_file:
             write_pid_file(self._options.pid_file)
         await self.node.start()
+        # Tornado's own limit is only a backstop: the door answers 413 first.
         max_body = max(self._options.api_max_body_size * 2, 100 * 1024 * 1024)
-        fast = self.fast_routes()
+        fast, limits = self.fast_routes(), self.body_limits()
+        waits = {"idle_timeout": self._options.http_header_timeout,
+                 "keepalive_timeout": self._options.http_keepalive_timeout}
         for port, application in self.applications().items():
-            server = front_server(application, fast.get(port, ()), max_body_size=max_body, ssl_options=tls)
+            server = front_server(application, fast.get(port, ()), body_limits=limits, **waits,
+                                  max_body_size=max_body, ssl_options=tls)
             try:
                 server.listen(port, self._options.address, backlog=LISTEN_BACKLOG)
             except OSError as exc:  # the port option cannot be used: one line for the operator
@@ -251,27 +290,15 @@ class Server:
         return True
 
     async def shutdown(self) -> int:
-        """Graceful shutdown; returns 0, or 1 when ``shutdown_timeout`` cut it short."""
+        """Graceful shutdown; returns 0 when every client got what was queued
+        for it, 1 when ``shutdown_timeout`` cut it short (logged)."""
         self.shutting_down = True
         if self._options.shutdown_drain:
             # Load balancers see /health 503 and take the node out first.
             await asyncio.sleep(self._options.shutdown_drain)
         for server in self._http_servers:
             server.stop()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._options.shutdown_timeout
-        code = 0
-        try:
-            await asyncio.wait_for(self.node.shutdown(), self._options.shutdown_timeout)
-        except asyncio.TimeoutError:
-            code = 1
-        # Sessions the node does not know (no connect yet) are closed the same way;
-        # then every queue and socket buffer is written out, up to the deadline.
-        self.router.close_all(3000, SHUTDOWN_REASON)
-        await self.router.flush(max(0.0, deadline - loop.time()))
-        if code or loop.time() >= deadline:
-            logger.error("shutdown took more than %ss; exiting anyway", self._options.shutdown_timeout)
-            code = 1
+        code = await self._close_clients(self._options.shutdown_timeout)
         await self.router.stop()
         for server in self._http_servers:
             await server.close_all_connections()
@@ -281,10 +308,36 @@ class Server:
         return code
 
 
+    async def _close_clients(self, timeout: float) -> int:
+        """Close every client after its queue and give them ``timeout``
+        seconds in all to take it (acknowledged by their TCP stack); those
+        that have not by then are dropped and counted.  The exit status."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.router.hold_closing(timeout)  # the drain decides, not the close timers
+        code = 0
+        try:
+            await asyncio.wait_for(self.node.shutdown(), timeout)
+        except asyncio.TimeoutError:
+            logger.error("shutdown: the node's cleanup took more than shutdown_timeout (%ss)", timeout)
+            code = 1
+        # Sessions the node does not know (no connect yet) are closed the same way.
+        self.router.close_all(3000, SHUTDOWN_REASON)
+        dropped = await self.router.drain(max(0.0, deadline - loop.time()))
+        if dropped:
+            logger.error("shutdown: dropped the queues of %d client(s) that did not take them within "
+                         "shutdown_timeout (%ss)", dropped, timeout)
+            return 1
+        if not code:
+            logger.info("shutdown: every client got what was queued for it")
+        return code
+
+
 def make_app(options: Options, source: ConfigSource | None = None) -> Server:
     """Build the engine, node, transports and handlers of ``options``."""
     engine = make_engine(options)
     node = Node(options, engine)
-    router = SockJSRouter(node.connection_factory, prefix=options.http_prefix + "/connection",
+    router = SockJSRouter(node.connection_factory, admission=node.admission,
+                          prefix=options.http_prefix + "/connection",
                           settings=sockjs_settings(options))
     return Server(options, source, node, router)

@@ -12,6 +12,8 @@ Module map (one job each):
 * ``streaming`` - the one receive loop of xhr, xhr_streaming, eventsource,
   htmlfile and jsonp.
 * ``receive`` - the one send path of xhr_send and jsonp_send.
+* ``strictjson`` - the one JSON decoder of every inbound path (bounded depth,
+  finite numbers, no lone surrogates unless asked).
 * ``wsbase`` - websocket upgrade, socket hand-over, wsproto parsing;
   ``streamtransport`` keeps TLS connections on Tornado's stream.
 * ``websocket`` / ``rawws`` - the SockJS and raw websocket adapters.

@@ -22,15 +22,27 @@ own ``HTTPServer(xheaders=True)`` checks the address with a ``getaddrinfo``
 on every request, ~12 µs of an API publish (bench/run.py api_1k).
 
 With ``idle_timeout`` the door also closes a connection that waits longer
-than that for a request's headers, as Tornado's ``header_timeout`` does, for
+than that for its first request's headers (``keepalive_timeout``: for the
+next request's, after a response), as Tornado's ``header_timeout`` does, for
 a dict entry per request instead of Tornado's ``gen.with_timeout`` (a timer,
 a future and their callbacks per request; :func:`front_server` turns
 Tornado's off).
+
+With ``body_limits`` the door bounds the body of every request the
+application serves (the fast routes bound their own): over the limit by its
+``Content-Length``, the request is answered 413 before a byte of its body is
+read and without the application; a chunked body is counted as it arrives
+and answered 413 past the limit; either way the connection then closes, so
+nothing more is read.  Requests without a rule may carry no body at all.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import re
 import time
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
 from tornado import httputil, netutil
@@ -48,20 +60,58 @@ FastRoute = Callable[
 PROXY_HEADERS = frozenset(("X-Real-Ip", "X-Forwarded-For", "X-Scheme", "X-Forwarded-Proto"))
 #: The old ``(remote_ip, protocol)`` of a connection's context, to restore.
 _Saved = tuple[Any, str, str]
+TOO_LARGE = httputil.ResponseStartLine("HTTP/1.1", 413, "Payload Too Large")
+TOO_LARGE_BODY = b"Payload Too Large\n"
+
+logger = logging.getLogger("sockhub.front")
+
+
+@dataclass(frozen=True, slots=True)
+class BodyRule:
+    """Requests with one of ``methods`` to a path that ``path`` (a regex)
+    matches in full, query excluded (as Tornado's rules match), may carry up
+    to ``limit()`` bytes of body; ``limit`` is called per request, so a
+    reloaded option applies at once."""
+
+    path: str
+    limit: Callable[[], int]
+    methods: frozenset[str] = frozenset(("POST",))
+
+
+class BodyLimits:
+    """The body a request may carry: the limit of the first rule that
+    matches it, else none at all (GET, HEAD, OPTIONS, unknown paths...)."""
+
+    __slots__ = ("_rules",)
+
+    def __init__(self, rules: Sequence[BodyRule]) -> None:
+        self._rules = tuple((rule.methods, re.compile(rule.path), rule.limit) for rule in rules)
+
+    def __call__(self, start_line: httputil.RequestStartLine) -> int:
+        path = start_line.path.partition("?")[0]
+        for methods, pattern, limit in self._rules:
+            if start_line.method in methods and pattern.fullmatch(path):
+                return limit()
+        return 0
 
 
 class FrontDoor(httputil.HTTPServerConnectionDelegate):
     """Tries ``routes`` in order, then hands the request to ``fallback``;
     with ``xheaders``, applies the proxy headers of a request that has any
-    first (so routes, handlers and their requests see the client's address)."""
+    first (so routes, handlers and their requests see the client's address).
+    ``idle_timeout``, ``keepalive_timeout`` and ``body_limits``: see the
+    module docstring (None: no limit)."""
 
     def __init__(self, fallback: httputil.HTTPServerConnectionDelegate,
                  routes: Sequence[FastRoute] = (), xheaders: bool = False,
-                 idle_timeout: float | None = None) -> None:
+                 idle_timeout: float | None = None, keepalive_timeout: float | None = None,
+                 body_limits: BodyLimits | None = None) -> None:
         self._fallback = fallback
         self._routes = tuple(routes)
         self._xheaders = xheaders
-        self._idle = IdleReaper(idle_timeout) if idle_timeout is not None else None
+        self._limits = body_limits
+        waits = (idle_timeout, idle_timeout if keepalive_timeout is None else keepalive_timeout)
+        self._idle = IdleReaper(*waits) if idle_timeout is not None else None
 
     def start_request(self, server_conn: object,
                       request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
@@ -69,84 +119,135 @@ class FrontDoor(httputil.HTTPServerConnectionDelegate):
         if self._idle is not None:
             if isinstance(request_conn, HTTP1Connection):  # what Tornado's HTTPServer makes
                 self._idle.waiting(server_conn, request_conn)
-        elif not self._routes and not self._xheaders:
+        elif not self._routes and not self._xheaders and self._limits is None:
             return self._fallback.start_request(server_conn, request_conn)
-        return _Dispatch(self._fallback, self._routes, server_conn, request_conn, self._xheaders, self._idle)
+        return _Dispatch(self, server_conn, request_conn)
 
     def on_close(self, server_conn: object) -> None:
         if self._idle is not None:
-            self._idle.arrived(server_conn)
+            self._idle.gone(server_conn)
         self._fallback.on_close(server_conn)
 
 
 class IdleReaper:
-    """Closes the connections that have waited ``timeout`` seconds or more
-    for a request's headers (checked by one timer, armed only while some
-    connection waits; a connection is closed between ``timeout`` and about
-    twice that)."""
+    """Closes the connections that wait too long for a request's headers:
+    ``header_timeout`` seconds from the connection's start for its first
+    request, ``keepalive_timeout`` seconds from the end of a response for
+    the next one (None or 0: no limit).
 
-    __slots__ = ("_timeout", "_waiting", "_timer")
+    Each kind of wait is a dict in deadline order (insertion order, one
+    timeout per dict), so a sweep looks at the expired entries and one more.
+    One timer, armed only while some connection waits, fires at the earliest
+    deadline but never sooner than ``granularity`` after the previous sweep:
+    a connection is closed within its timeout plus that (a tenth of the
+    shorter timeout, at most a second).  ``_served`` holds the connections
+    past their first request until the door hears they closed."""
 
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-        self._waiting: dict[object, tuple[HTTP1Connection, float]] = {}
+    __slots__ = ("_header", "_keepalive", "_new", "_kept", "_served", "_granularity",
+                 "_timer", "_timer_at")
+
+    def __init__(self, header_timeout: float | None, keepalive_timeout: float | None = None) -> None:
+        self._header = header_timeout or None
+        self._keepalive = keepalive_timeout or None
+        self._new: dict[object, tuple[HTTP1Connection, float]] = {}
+        self._kept: dict[object, tuple[HTTP1Connection, float]] = {}
+        self._served: set[object] = set()
+        shortest = min((t for t in (self._header, self._keepalive) if t), default=1.0)
+        self._granularity = max(0.01, min(1.0, shortest / 10))
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
 
     def waiting(self, server_conn: object, request_conn: HTTP1Connection) -> None:
-        self._waiting[server_conn] = (request_conn, time.monotonic())
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._timeout, self._sweep)
+        """The connection starts waiting for a request's headers."""
+        if server_conn in self._served:
+            queue, timeout = self._kept, self._keepalive
+        else:
+            queue, timeout = self._new, self._header
+        if timeout is None:
+            return
+        deadline = time.monotonic() + timeout
+        queue[server_conn] = (request_conn, deadline)
+        if deadline < self._timer_at:
+            self._arm(deadline)
 
     def arrived(self, server_conn: object) -> None:
-        """The headers are in, or the connection is gone."""
-        self._waiting.pop(server_conn, None)
+        """The headers are in."""
+        if server_conn in self._served:
+            self._kept.pop(server_conn, None)
+        else:
+            self._new.pop(server_conn, None)
+            self._served.add(server_conn)
+
+    def gone(self, server_conn: object) -> None:
+        """The connection closed (or left HTTP: a websocket)."""
+        self._new.pop(server_conn, None)
+        self._kept.pop(server_conn, None)
+        self._served.discard(server_conn)
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        delay = max(0.0, when - time.monotonic())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._sweep)
 
     def _sweep(self) -> None:
-        self._timer = None
-        limit = time.monotonic() - self._timeout
-        for server_conn, (request_conn, since) in list(self._waiting.items()):
-            if since <= limit:
-                del self._waiting[server_conn]
+        self._timer, self._timer_at = None, math.inf
+        now = time.monotonic()
+        heads: list[float] = []
+        for queue in (self._new, self._kept):
+            while queue:
+                server_conn, (request_conn, deadline) = next(iter(queue.items()))
+                if deadline > now:
+                    heads.append(deadline)
+                    break
+                del queue[server_conn]
                 request_conn.close()  # as Tornado on header_timeout: the request loop ends
-        if self._waiting:
-            self._timer = asyncio.get_running_loop().call_later(self._timeout, self._sweep)
+        if heads:
+            self._arm(max(min(heads), now + self._granularity))
 
 
 class _Dispatch(httputil.HTTPMessageDelegate):
-    """Chooses the delegate once the headers are known, then forwards to it."""
+    """Chooses the delegate once the headers are known, then forwards to it;
+    counts a chunked body the application would get against its limit."""
 
-    __slots__ = ("_fallback", "_routes", "_server_conn", "_conn", "_xheaders", "_idle", "_target", "_saved")
+    # _start is only set with _left (a chunked body to count), for the log line.
+    __slots__ = ("_door", "_server_conn", "_conn", "_target", "_saved", "_left", "_start")
 
-    def __init__(self, fallback: httputil.HTTPServerConnectionDelegate, routes: tuple[FastRoute, ...],
-                 server_conn: object, request_conn: httputil.HTTPConnection, xheaders: bool = False,
-                 idle: IdleReaper | None = None) -> None:
-        self._idle = idle
-        self._fallback = fallback
-        self._routes = routes
+    def __init__(self, door: FrontDoor, server_conn: object, request_conn: httputil.HTTPConnection) -> None:
+        self._door = door
         self._server_conn = server_conn
         self._conn = request_conn
-        self._xheaders = xheaders
         self._target: httputil.HTTPMessageDelegate | None = None
         self._saved: _Saved | None = None
+        self._left: int | None = None  # bytes of chunked body still allowed
 
     def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
                          headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
         assert isinstance(start_line, httputil.RequestStartLine)
-        if self._idle is not None:
-            self._idle.arrived(self._server_conn)
-        if self._xheaders and not PROXY_HEADERS.isdisjoint(headers):  # a set probe per header name
+        door = self._door
+        if door._idle is not None:
+            door._idle.arrived(self._server_conn)
+        if door._xheaders and not PROXY_HEADERS.isdisjoint(headers):  # a set probe per header name
             self._saved = apply_proxy_headers(self._conn, headers)
         target = None
-        for route in self._routes:
+        for route in door._routes:
             target = route(start_line, headers, self._conn)
             if target is not None:
                 break
         if target is None:
-            target = self._fallback.start_request(self._server_conn, self._conn)
+            if door._limits is not None and not self._body_allowed(door._limits, start_line, headers):
+                return None
+            target = door._fallback.start_request(self._server_conn, self._conn)
         self._target = target
         return target.headers_received(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self._left is not None:
+            self._left -= len(chunk)
+            if self._left < 0:
+                self._too_large()
+                return None
         assert self._target is not None
         return self._target.data_received(chunk)
 
@@ -160,6 +261,46 @@ class _Dispatch(httputil.HTTPMessageDelegate):
             self._target.on_connection_close()
         self._restore()
 
+    def _body_allowed(self, limits: BodyLimits, start_line: httputil.RequestStartLine,
+                      headers: httputil.HTTPHeaders) -> bool:
+        """False (413 sent) for a body declared over the limit of its rule;
+        a chunked one is counted in :meth:`data_received`.  A request
+        without a body costs two header probes."""
+        length = headers.get("Content-Length")
+        chunked = "Transfer-Encoding" in headers
+        if length is None and not chunked:
+            return True
+        limit = limits(start_line)
+        declared = declared_length(length)
+        if declared is not None and declared > limit:
+            self._refuse(start_line, limit)
+            return False
+        if chunked:
+            self._left, self._start = limit, start_line
+        return True
+
+    def _too_large(self) -> None:
+        """The chunked body went past its limit: the application forgets the
+        request, and the client gets the 413."""
+        target, self._target, self._left = self._target, None, None
+        if target is not None:
+            target.on_connection_close()  # drops what it buffered
+        self._refuse(self._start, None)
+
+    def _refuse(self, start_line: httputil.RequestStartLine, limit: int | None) -> None:
+        """413 with ``Connection: close``; Tornado closes the connection once
+        it is written, as the body was not read (nothing more is)."""
+        remote_ip = getattr(getattr(self._conn, "context", None), "remote_ip", "")
+        logger.info("413 %s %s (%s): body over its limit%s", start_line.method, start_line.path, remote_ip,
+                    "" if limit is None else f" of {limit} bytes")
+        body = b"" if start_line.method == "HEAD" else TOO_LARGE_BODY
+        headers = httputil.HTTPHeaders()
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        headers["Content-Length"] = str(len(TOO_LARGE_BODY))
+        headers["Connection"] = "close"
+        self._conn.write_headers(TOO_LARGE, headers, body)
+        self._conn.finish()
+
     def _restore(self) -> None:
         """The next request of the connection starts from the socket's own
         address and scheme again (as Tornado's proxy adapter does)."""
@@ -167,6 +308,18 @@ class _Dispatch(httputil.HTTPMessageDelegate):
             context, remote_ip, protocol = self._saved
             self._saved = None
             context.remote_ip, context.protocol = remote_ip, protocol
+
+
+def declared_length(value: str | None) -> int | None:
+    """A Content-Length value as Tornado reads it (repeated equal values
+    joined by commas count once), or None when absent or not a number
+    (Tornado answers that 400 itself)."""
+    if value is None:
+        return None
+    try:
+        return int(value.partition(",")[0].strip())
+    except ValueError:
+        return None
 
 
 def apply_proxy_headers(conn: httputil.HTTPConnection, headers: httputil.HTTPHeaders) -> _Saved | None:
@@ -201,18 +354,34 @@ def apply_proxy_headers(conn: httputil.HTTPConnection, headers: httputil.HTTPHea
     return saved
 
 
-#: Tornado's default wait for a request's headers (HTTPServer idle_connection_timeout).
-IDLE_TIMEOUT = 3600.0
+#: The default wait for a request's headers (sockhub's http_header_timeout;
+#: Tornado's own default, its idle_connection_timeout, is an hour).
+IDLE_TIMEOUT = 30.0
+
+
+class FrontServer(HTTPServer):
+    """Tornado's HTTPServer, which tells its own delegate (the FrontDoor)
+    when a connection ends: ``HTTPServer.on_close`` only forgets the
+    connection, so without this the door never heard of a connection that
+    closed while it waited for a request, and the idle reaper kept its entry
+    (the connection, its stream and request context) until the timeout."""
+
+    def on_close(self, server_conn: object) -> None:
+        super().on_close(server_conn)
+        if isinstance(self.request_callback, httputil.HTTPServerConnectionDelegate):
+            self.request_callback.on_close(server_conn)
 
 
 def front_server(fallback: httputil.HTTPServerConnectionDelegate, routes: Sequence[FastRoute] = (),
-                 idle_timeout: float = IDLE_TIMEOUT, **options: Any) -> HTTPServer:
+                 idle_timeout: float = IDLE_TIMEOUT, keepalive_timeout: float | None = None,
+                 body_limits: BodyLimits | None = None, **options: Any) -> HTTPServer:
     """The HTTPServer of a sockhub port: a FrontDoor that honours the proxy
-    headers and closes idle connections itself, so Tornado's per-request
-    xheaders pass and header timeout are off (bench/run.py api_1k: see the
-    commits for the figures)."""
-    server = HTTPServer(FrontDoor(fallback, routes, xheaders=True, idle_timeout=idle_timeout),
-                        xheaders=False, **options)
+    headers, closes idle connections and bounds bodies itself (see
+    :class:`FrontDoor`), so Tornado's per-request xheaders pass and header
+    timeout are off (bench/run.py api_1k: see the commits for the figures)."""
+    door = FrontDoor(fallback, routes, xheaders=True, idle_timeout=idle_timeout,
+                     keepalive_timeout=keepalive_timeout, body_limits=body_limits)
+    server = FrontServer(door, xheaders=False, **options)
     # HTTPServer offers no "no header timeout" argument (0 and None mean its
     # 3600 s default); its connection parameters are read per connection.
     server.conn_params.header_timeout = None

@@ -47,8 +47,17 @@ class Session(Protocol):
         """Queue an already-prepared message (shared by a broadcast)."""
         ...
 
-    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
-        """Flush what is queued, send the close frame and end the session."""
+    def close(self, code: int = 3000, reason: str = "Go away!", grace: float | None = None) -> None:
+        """Flush what is queued, send the close frame and end the session.
+
+        ``grace``: the peer is not taking its output (the application's
+        queue bound): after the close frame the connection is half-closed,
+        and dropped if the peer has not closed it ``grace`` seconds later."""
+        ...
+
+    def drop_queued(self) -> int:
+        """Forget the messages queued and not yet handed to the socket (a
+        peer too slow to take them, before its close); how many."""
         ...
 
 

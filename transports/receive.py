@@ -6,10 +6,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
+from transports.strictjson import loads
 
 
 class BadPayload(Exception):
-    """An xhr_send/jsonp_send body sockjs-protocol says to refuse with 500."""
+    """An xhr_send/jsonp_send body sockjs-protocol says to refuse (with 500;
+    the settings' ``bad_input_status``)."""
 
 
 def parse_messages(payload: bytes) -> list[str]:
@@ -17,8 +19,9 @@ def parse_messages(payload: bytes) -> list[str]:
     if not payload:
         raise BadPayload("Payload expected.")
     try:
-        decoded = json.loads(payload.decode("utf-8"))
-    except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
+        # Bounded depth; lone surrogates kept: they are JavaScript strings.
+        decoded = loads(payload, surrogates=True)
+    except ValueError:
         raise BadPayload("Broken JSON encoding.") from None
     items = decoded if isinstance(decoded, list) else [decoded]
     # SockJS clients send strings; anything else reaches the app as JSON text.
@@ -44,12 +47,12 @@ class SendHandler(BaseHandler):
             self.finish()
             return
         body = self.request.body
-        if len(body) > self.router.settings.max_message_size:
+        if len(body) > self.router.settings.max_body_size:
             return self.plain_error(413, "Payload too large.")
         try:
             messages = parse_messages(self._payload(body))
         except BadPayload as exc:
-            return self.plain_error(500, str(exc))
+            return self.plain_error(self.router.settings.bad_input_status, str(exc))
         self.set_header("Content-Type", "text/plain;charset=UTF-8")
         no_cache(self)
         allow_cors(self)

@@ -20,12 +20,20 @@ import itertools
 import logging
 import time
 from collections import Counter
-from typing import Callable
+from typing import Callable, Protocol
 
 from transports.frames import BatchMemo
 from transports.session import Session
 
 logger = logging.getLogger("sockhub.transports.registry")
+
+
+class Outgoing(Protocol):
+    """Output that outlives its session's sink (an ending HTTP response,
+    closed with the other HTTP connections at the end of a shutdown)."""
+
+    @property
+    def undelivered(self) -> int: ...
 
 
 class SessionRegistry:
@@ -45,6 +53,12 @@ class SessionRegistry:
         self._stopped = False
         #: merged frames shared by the sessions of one flush (see BatchMemo)
         self.batches = BatchMemo()
+        #: a closing handshake under way is not aborted before this time
+        #: (registry clock): a graceful shutdown waits for it (Session._abort_at)
+        self.closing_held_until = float("-inf")
+        #: HTTP responses that left their session and are still being
+        #: written (streaming.ReceiverHandler); graceful shutdown waits for them
+        self.finishing: set[Outgoing] = set()
 
     # -- membership ------------------------------------------------------------
 

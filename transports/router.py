@@ -20,7 +20,7 @@ from tornado import httputil
 from tornado.http1connection import HTTP1Connection
 from tornado.web import StaticFileHandler
 
-from transports.front import FastRoute
+from transports.front import BodyRule, FastRoute
 from transports.interfaces import ConnectionFactory
 from transports.rawws import RawWebSocket, RawWebSocketHandler
 from transports.receive import SendHandler
@@ -33,8 +33,18 @@ from transports.websocket import SockJSWebSocket, SockJSWebSocketHandler
 from transports.wsbase import PeerFactory, UpgradeDelegate, request_ip, upgrade_error
 
 HTTP_TRANSPORTS = frozenset(FRAMINGS)
+#: how often a graceful shutdown's drain looks at what is still undelivered
+DRAIN_POLL = 0.02
+#: closing handshakes stay held this much past a drain's deadline (hold_closing)
+DRAIN_HOLD_MARGIN = 1.0
 
 Rule = tuple[str, Any, dict[str, Any]]
+#: ``() -> None``, or why a new session must be refused now (503 on HTTP).
+Admission = Callable[[], "str | None"]
+
+
+def admit_all() -> str | None:
+    return None
 
 
 class SockJSRouter:
@@ -46,8 +56,13 @@ class SockJSRouter:
         prefix: str = "/connection",
         settings: SockJSSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
+        admission: Admission = admit_all,
     ) -> None:
         self.connection_factory = connection_factory
+        #: asked before an HTTP transport makes a new session (the
+        #: application's limits; a websocket is refused by the application
+        #: itself once open, with a close frame)
+        self.admission = admission
         self.prefix = prefix.rstrip("/")
         self.settings = settings if settings is not None else SockJSSettings()
         self.sockjs_url = self.settings.sockjs_url or self.prefix + "/static/sockjs.min.js"
@@ -79,6 +94,12 @@ class SockJSRouter:
         if self.settings.raw_websocket:
             rules.append((base + r"/websocket", RawWebSocketHandler, kw))
         return rules
+
+    def body_rules(self) -> list[BodyRule]:
+        """What this service's requests may carry (transports.front): an
+        xhr_send or jsonp_send POST up to ``max_body_size``; nothing else."""
+        send = re.escape(self.prefix) + r"/[^/.]+/[^/.]+/(?:xhr_send|jsonp_send)"
+        return [BodyRule(send, lambda: self.settings.max_body_size)]
 
     def fast_routes(self) -> list[FastRoute]:
         """The requests of this service that skip Tornado's Application
@@ -132,20 +153,53 @@ class SockJSRouter:
         for session in self.registry.sessions():
             session.close(code, reason)
 
-    async def flush(self, timeout: float = 1.0) -> None:
-        """Write every queue now, then wait (up to ``timeout``) for the socket
-        buffers of connected sessions to drain.  For graceful shutdown, after
-        :meth:`close_all` (whose close frames are then on the wire)."""
+    def hold_closing(self, timeout: float) -> None:
+        """For ``timeout`` seconds no closing handshake is timed out (those
+        closed with a grace period excepted): a graceful shutdown gives its
+        clients that long to take their output, then :meth:`drain` ends it
+        (held a little longer, so that the drain, not a timer racing it,
+        decides at its deadline)."""
+        self.registry.closing_held_until = self.registry.clock() + timeout + DRAIN_HOLD_MARGIN
+
+    async def drain(self, timeout: float) -> int:
+        """Graceful shutdown, after :meth:`close_all`: wait up to ``timeout``
+        seconds until every session's output (queue, close frame, ending HTTP
+        response) has reached its client, i.e. is acknowledged by the
+        client's TCP stack, not merely handed to our socket.  Closing
+        handshakes are not timed out meanwhile.  Sessions still holding
+        output then are aborted; returns how many sessions and responses
+        had output left.  Clients that leave on their own are not counted."""
         self.registry.flush_now()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not any(s.pending_bytes for s in self.registry.sessions() if s.receiving):
-                return
-            await asyncio.sleep(0.01)
+        self.hold_closing(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delivered: set[Any] = set()
+        waiting = self._undelivered(delivered)
+        while waiting and loop.time() < deadline:
+            await asyncio.sleep(DRAIN_POLL)
+            waiting = self._undelivered(delivered)
+        for item in waiting:
+            if isinstance(item, Session):
+                item.abort()
+        return len(waiting)
+
+    def _undelivered(self, delivered: set[Any]) -> list[Any]:
+        """Sessions and ending responses that still hold output; those found
+        delivered join ``delivered`` and are not asked again (a closed
+        session gets no new output)."""
+        waiting: list[Any] = []
+        for item in [*self.registry.sessions(), *self.registry.finishing]:
+            if item in delivered:
+                continue
+            if item.undelivered:
+                waiting.append(item)
+            else:
+                delivered.add(item)
+        return waiting
 
     async def stop(self) -> None:
         """Stop the tick and drop every remaining connection.  Call after
-        :meth:`close_all` and :meth:`flush` for a graceful shutdown."""
+        :meth:`close_all` and :meth:`drain` for a graceful shutdown."""
         self.registry.stop()
         for session in self.registry.sessions():
             session.abort()

@@ -15,6 +15,14 @@ Guarantees kept here, whatever the transport:
   ``on_close`` once, after which sends are dropped.
 * Heartbeats and expiry are driven by the registry's single tick through
   :meth:`Session.on_tick` and :meth:`Session.next_due`.
+* While a websocket's socket holds unsent bytes (asyncio flow control), what
+  follows waits in the queue as whole messages, not as byte copies in the
+  transport: :meth:`Session.drop_queued` can then drop it (a ``slow``
+  client) and the close frame still follows a whole frame.
+* A close with a ``grace`` half-closes after the close frame and aborts the
+  sink ``grace`` seconds later; other closes wait ``linger`` for the closing
+  handshake, or until a graceful shutdown's drain decides
+  (``SessionRegistry.closing_held_until``).
 """
 from __future__ import annotations
 
@@ -65,6 +73,18 @@ class Sink(Protocol):
         """Bytes handed to the socket layer and not yet sent."""
         ...
 
+    @property
+    def undelivered(self) -> int:
+        """Bytes written and not yet acknowledged by the peer: the socket
+        layer's buffer and the kernel's send queue (graceful shutdown reads
+        it; a system call, never read per message)."""
+        ...
+
+    def half_close(self) -> None:
+        """No more output: the peer gets EOF once what was written has left
+        (websocket: TCP half-close); reading goes on."""
+        ...
+
 
 class Session:
     """A SockJS (or raw websocket) session; see the module docstring.
@@ -78,7 +98,7 @@ class Session:
         "_registry", "_conn", "_queue", "_queued", "_sink", "_closed",
         "_close_code", "_close_reason", "_inbound", "_worker", "_beat_at",
         "_detached_at", "_closed_at", "_dirty", "_gone", "_notified",
-        "_heartbeat", "_linger",
+        "_heartbeat", "_linger", "_blocked", "_close_wait", "_cut", "_close_after",
     )
 
     def __init__(
@@ -107,6 +127,8 @@ class Session:
         self._close_reason = ""
         self._inbound: deque[str] = deque()
         self._worker: asyncio.Task[None] | None = None
+        #: a close waiting for the messages received before it (close_after_inbound)
+        self._close_after: tuple[int, str] | None = None
         now = registry.clock()
         #: last heartbeat, or when the current sink attached: heartbeats go
         #: every ``heartbeat`` seconds whatever the traffic (a poll waits at
@@ -119,6 +141,13 @@ class Session:
         self._notified = False
         self._heartbeat = heartbeat
         self._linger = linger
+        #: the sink's socket takes no more for now: the queue waits here, as
+        #: messages, rather than as copies in the socket layer's buffer
+        self._blocked = False
+        #: how long a closing handshake may take before the sink is aborted
+        self._close_wait = linger
+        #: closed with a grace period: output half-closed, not held by a drain
+        self._cut = False
 
     # -- the application's side (interfaces.Session) ------------------------
 
@@ -130,6 +159,14 @@ class Session:
     def pending_bytes(self) -> int:
         sink = self._sink
         return self._queued + (sink.buffered if sink is not None else 0)
+
+    @property
+    def undelivered(self) -> int:
+        """Bytes queued, or written and not acknowledged by the peer yet (0
+        once everything reached the client's TCP stack).  For graceful
+        shutdown: costs a system call while a sink is attached."""
+        sink = self._sink
+        return self._queued + (sink.undelivered if sink is not None else 0)
 
     @property
     def receiving(self) -> bool:
@@ -152,22 +189,47 @@ class Session:
             self._dirty = True
             self._registry.want_flush(self)
 
-    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
-        """Flush the queue, send the close frame, then tell the application."""
+    def close(self, code: int = 3000, reason: str = "Go away!", grace: float | None = None) -> None:
+        """Flush the queue, send the close frame, then tell the application.
+
+        ``grace`` (seconds): for a peer that is not taking its output; the
+        sink half-closes after the close frame and is aborted if still there
+        ``grace`` seconds later, instead of after the usual closing-handshake
+        wait (``linger``)."""
         if self._closed:
             return
         self._closed = True
         self._close_code, self._close_reason = code, reason
         self._closed_at = self._registry.clock()
         self._inbound.clear()
+        if grace is not None:
+            self._close_wait, self._cut = grace, True
         sink = self._sink
         if sink is not None:
             if self._queue:
-                self.flush()
+                self._write_queue(sink)
             if self._sink is sink:
                 sink.write_close(code, reason)
+                if grace is not None:
+                    sink.half_close()
         self._notify_close()
         self._registry.reschedule(self)
+
+    def close_after_inbound(self, code: int, reason: str) -> None:
+        """Close once the messages already received are handled: a peer that
+        sent bad input after good messages still has those acted on."""
+        if self._worker is None:
+            self.close(code, reason)
+        else:
+            self._close_after = (code, reason)
+
+    def drop_queued(self) -> int:
+        """Forget the messages queued and not yet handed to the socket (for
+        a peer too slow to take them, before its close); how many."""
+        dropped = len(self._queue)
+        self._queue = []
+        self._queued = 0
+        return dropped
 
     # -- the transports' side ------------------------------------------------
 
@@ -218,15 +280,35 @@ class Session:
         self._registry.reschedule(self)
 
     def flush(self) -> None:
-        """Write the whole queue as one frame (called by the registry)."""
+        """Write the whole queue as one frame (called by the registry); while
+        the sink is blocked the queue waits (see :meth:`writing_paused`)."""
         self._dirty = False
         sink = self._sink
         if sink is None or not self._queue:
             return
+        if self._blocked:
+            self._dirty = True  # writing_resumed() asks for the flush
+            return
+        self._write_queue(sink)
+
+    def _write_queue(self, sink: Sink) -> None:
         items = self._queue
         self._queue = []
         self._queued = 0
         sink.write_messages(items)
+
+    def writing_paused(self) -> None:
+        """The sink's socket holds unsent bytes: keep what follows queued
+        here (whole messages, which a ``slow`` close can drop) until
+        :meth:`writing_resumed`."""
+        self._blocked = True
+
+    def writing_resumed(self) -> None:
+        """The sink's socket took everything: write what waited."""
+        self._blocked = False
+        if self._queue and self._sink is not None and not self._closed:
+            self._dirty = True
+            self._registry.want_flush(self)
 
     def receive(self, messages: Iterable[str]) -> Awaitable[None] | None:
         """Queue inbound messages for ``on_message``; returns the worker that
@@ -255,7 +337,9 @@ class Session:
                     self.close(*INTERNAL_ERROR)
         finally:
             self._worker = None
-            if self._sink is not None:
+            if self._close_after is not None:
+                self.close(*self._close_after)
+            elif self._sink is not None:
                 self._sink.resume()
 
     # -- driven by the registry's tick --------------------------------------
@@ -267,8 +351,16 @@ class Session:
         if self._sink is None:
             return self._detached_at + self._linger
         if self._closed:
-            return self._closed_at + self._linger
+            return self._abort_at()
         return self._beat_at + self._heartbeat
+
+    def _abort_at(self) -> float:
+        """When a closing handshake still under way is given up:
+        ``close_wait`` after the close, and not before the registry's
+        ``closing_held_until`` (a graceful shutdown's deadline) unless the
+        close had a grace period of its own."""
+        due = self._closed_at + self._close_wait
+        return due if self._cut else max(due, self._registry.closing_held_until)
 
     def on_tick(self, now: float) -> None:
         """Heartbeat the sink, abort a stuck closing handshake, expire a
@@ -278,7 +370,7 @@ class Session:
             if now >= self._detached_at + self._linger:
                 self._expire(*INTERRUPTED)
         elif self._closed:
-            if now >= self._closed_at + self._linger:
+            if now >= self._abort_at():
                 self._closed_at = now  # if the abort is slow to land, retry later
                 sink.abort()
         elif now >= self._beat_at + self._heartbeat:
@@ -303,6 +395,10 @@ class Session:
         self._queued = 0
         self._gone = True
         self._notify_close()
+        # The session and its connection point at each other: dropping our
+        # side lets reference counting free both as soon as the transport
+        # lets go, without waiting for a full cyclic collection.
+        self._conn = None
         self._registry.forget(self)
 
     def _notify_close(self) -> None:

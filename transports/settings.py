@@ -20,9 +20,24 @@ class SockJSSettings:
     Durations are seconds.  ``response_limit`` is the number of bytes after
     which a streaming response is ended so the browser can free it (the client
     reconnects and nothing is lost).  ``max_message_size`` bounds one inbound
-    message (websocket) or one xhr_send/jsonp_send body.  ``sockjs_url`` is the
+    websocket message, ``max_body_size`` one xhr_send/jsonp_send body (the
+    port's FrontDoor refuses a larger one before reading it, see
+    :meth:`SockJSRouter.body_rules`).  ``sockjs_url`` is the
     script the iframe page loads; empty means the copy served by the router.
     ``ping_interval`` is how often a raw websocket gets a ping frame.
+
+    Input the transport layer itself refuses (see :mod:`transports.strictjson`):
+    ``bad_input_status`` is the status of an xhr_send/jsonp_send body that is
+    not JSON and of a bad JSONP callback, with sockjs-protocol's text
+    (``Broken JSON encoding.``): 500 is what sockjs-protocol checks (the
+    conformance server keeps it); sockhub answers 400, a client error
+    (sockjs-client treats every status but 200/204 alike).
+    ``bad_frame_close`` is how a SockJS websocket that sent a frame that is not
+    JSON is closed: None, sockjs-node's answer (a close frame 3000 ``Broken
+    framing.``, no ``c[...]`` frame, as sockjs-protocol checks); or
+    ``(code, reason)``: the session is closed with it like any other (a
+    ``c[code,reason]`` frame, then the close frame), so that the application's
+    dialect can tell its client not to come back with the same input.
     """
 
     heartbeat_delay: float = 25.0
@@ -32,9 +47,12 @@ class SockJSSettings:
     cookie_needed: bool = False
     websocket_enabled: bool = True
     max_message_size: int = 65536
+    max_body_size: int = 65536
     raw_websocket: bool = True
     ping_interval: float = 25.0
     client_js_path: str = DEFAULT_CLIENT_JS
+    bad_input_status: int = 500
+    bad_frame_close: tuple[int, str] | None = None
 
     @property
     def tick_interval(self) -> float:

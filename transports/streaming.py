@@ -18,6 +18,7 @@ from typing import Any, Callable
 from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, messages_frame
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
 from transports.session import Session
+from transports.sockbuf import unacked_bytes
 
 #: sockjs-protocol: a callback may use only these characters.  The length cap
 #: is ours (sockjs-client's callbacks are about a dozen characters).
@@ -83,7 +84,9 @@ FRAMINGS: dict[str, Framing] = {
 
 
 class ReceiverHandler(BaseHandler):
-    """One HTTP response that receives frames of one session (a Sink)."""
+    """One HTTP response that receives frames of one session (a Sink).  A
+    request that would make a new session is answered 503 when the router's
+    admission refuses it (the application's connection limits)."""
 
     framing: Framing
 
@@ -98,6 +101,8 @@ class ReceiverHandler(BaseHandler):
         self._sent = 0
         self._inflight = 0
         self._done: asyncio.Future[None] | None = None
+        #: the end of the response, until Tornado has written it
+        self._finishing: asyncio.Future[None] | None = None
 
     def options(self, *_: str) -> None:
         self.preflight("OPTIONS, " + self.framing.method)
@@ -112,11 +117,17 @@ class ReceiverHandler(BaseHandler):
         framing = self.framing
         if framing.needs_callback:
             callback = self.get_query_argument("c", "", strip=False)
+            status = self.router.settings.bad_input_status  # sockjs-protocol's 500, or 400
             if not callback:
-                return self.plain_error(500, '"callback" parameter required')
+                return self.plain_error(status, '"callback" parameter required')
             if not CALLBACK.fullmatch(callback):
-                return self.plain_error(500, 'invalid "callback" parameter')
+                return self.plain_error(status, 'invalid "callback" parameter')
             self._callback = callback
+        if self.router.registry.get(session_id) is None:
+            refusal = self.router.admission()
+            if refusal is not None:
+                allow_cors(self)
+                return self.plain_error(503, f"Service Unavailable: {refusal}")
         self.set_header("Content-Type", framing.content_type)
         no_cache(self)
         allow_cors(self)
@@ -141,6 +152,19 @@ class ReceiverHandler(BaseHandler):
     @property
     def buffered(self) -> int:
         return self._inflight
+
+    @property
+    def undelivered(self) -> int:
+        """Bytes Tornado holds (1 while the end of the response is being
+        written: its size is Tornado's), plus the kernel's send queue."""
+        pending = self._inflight
+        if self._finishing is not None and not self._finishing.done():
+            pending += 1
+        stream = getattr(self.request.connection, "stream", None)
+        return pending + unacked_bytes(getattr(stream, "socket", None))
+
+    def half_close(self) -> None:
+        """Nothing to do: a closed session's response has ended already."""
 
     def write_open(self) -> None:
         self._write_frame(OPEN)
@@ -191,6 +215,8 @@ class ReceiverHandler(BaseHandler):
         if self._session is not None:
             self._session.detach(self, aborted=False)
         finished = self.finish()
+        if not finished.done():
+            self._track_finishing(finished)
         if self.framing.streaming and self.request.version == "HTTP/1.0":
             # A streaming answer to HTTP/1.0 has no length and no chunking:
             # only closing the connection tells the client it has ended, even
@@ -198,6 +224,14 @@ class ReceiverHandler(BaseHandler):
             connection = self.request.connection
             finished.add_done_callback(lambda _f: connection.close())  # type: ignore[union-attr]
         self._resolve()
+
+    def _track_finishing(self, finished: "asyncio.Future[None]") -> None:
+        """Known to the registry until written: a graceful shutdown waits
+        for the end of a response its session has already let go of."""
+        self._finishing = finished
+        finishing = self.router.registry.finishing
+        finishing.add(self)
+        finished.add_done_callback(lambda _f: finishing.discard(self))
 
     def on_connection_close(self) -> None:
         """The peer dropped the response before it ended."""

@@ -80,4 +80,9 @@ class StreamTransport(asyncio.Transport):
         return self._resumed.is_set()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "socket":
+            return self._stream.socket if self._stream.socket is not None else default
         return default
+
+    def can_write_eof(self) -> bool:
+        return False  # a TLS stream: no half-close

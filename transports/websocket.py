@@ -2,7 +2,8 @@
 
 Frames are SockJS frames in websocket text frames.  A session lives as long
 as its websocket (session ids may be reused, sockjs-protocol says so).
-Malformed JSON from the client drops the connection.
+A frame that is not JSON (or nests too deeply) ends the connection as the
+settings' ``bad_frame_close`` says; nothing after it reaches the application.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, ws_frame
+from transports.strictjson import loads
 from transports.wsbase import UpgradeHandler, WebSocketPeer
 
 if TYPE_CHECKING:
@@ -58,13 +60,21 @@ class SockJSWebSocket(WebSocketPeer):
         if not text:
             return  # sockjs-protocol: empty frames are ignored
         try:
-            decoded = json.loads(text)
+            decoded = loads(text, surrogates=True)  # JavaScript strings may hold them
         except ValueError:
-            self.drop()
+            self._broken_frame()
             return
         items = decoded if isinstance(decoded, list) else [decoded]
         if items and self.session is not None:
             self.session.receive([m if isinstance(m, str) else json.dumps(m) for m in items])
+
+    def _broken_frame(self) -> None:
+        """Close for a frame that is not JSON (SockJSSettings.bad_frame_close)."""
+        close = self._router.settings.bad_frame_close
+        if close is None or self.session is None:
+            self._fail(3000, "Broken framing.")
+        else:
+            self.session.close(*close)
 
 
 class SockJSWebSocketHandler(UpgradeHandler):

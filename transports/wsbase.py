@@ -31,6 +31,7 @@ from wsproto.utilities import LocalProtocolError
 from transports.headers import BaseHandler
 from transports.inframes import MORE, NOT_SIMPLE, read_simple
 from transports.session import Session
+from transports.sockbuf import unacked_bytes
 from transports.streamtransport import StreamTransport
 
 logger = logging.getLogger("sockhub.transports.websocket")
@@ -40,6 +41,10 @@ PING_FRAME = b"\x89\x00"
 
 #: a peer that floods us faster than on_message consumes is paused past this
 INBOUND_HIGH_WATER = 256
+
+#: The reason, in our words, of each close code wsproto reports for a frame
+#: it could not parse (its own reason is Python's exception text).
+PARSE_FAILURES: dict[int, str] = {1002: "Protocol error", 1007: "Invalid UTF-8", 1009: "Message too big"}
 
 
 def upgrade_error(headers: Any) -> tuple[int, str] | None:
@@ -128,8 +133,8 @@ class WebSocketPeer(asyncio.Protocol):
         self._receive(leftover)  # frames that came with the upgrade request
 
     def data_received(self, data: bytes) -> None:
-        if self._ws is not None and self._ws.state is ConnectionState.CLOSED:
-            return
+        if not self._open or (self._ws is not None and self._ws.state is ConnectionState.CLOSED):
+            return  # failed (see _fail) or closed: what the peer still sends is discarded
         if self._pending:
             data, self._pending = self._pending + data, b""
         self._receive(data)
@@ -154,18 +159,44 @@ class WebSocketPeer(asyncio.Protocol):
         transport = self._transport
         return transport.get_write_buffer_size() if transport is not None else 0
 
+    @property
+    def undelivered(self) -> int:
+        """What the transport and the kernel still hold (graceful shutdown)."""
+        transport = self._transport
+        if transport is None:
+            return 0
+        return transport.get_write_buffer_size() + unacked_bytes(transport.get_extra_info("socket"))
+
     def pause_writing(self) -> None:
         self._backlogged = True
+        if self.session is not None:
+            self.session.writing_paused()
 
     def resume_writing(self) -> None:
         self._backlogged = False
+        if self.session is not None:
+            self.session.writing_resumed()
+
+    def half_close(self) -> None:
+        """TCP half-close once the transport has sent what it holds (after
+        our close frame): a peer that reads on gets the close frame, then EOF.
+        Nothing is written after it (``write`` and ``send_close`` only write
+        while the websocket is open)."""
+        transport = self._transport
+        if transport is None or not self._open:
+            return
+        try:
+            if transport.can_write_eof():
+                transport.write_eof()
+        except (NotImplementedError, OSError, RuntimeError):
+            pass  # no half-close on this transport: the grace timer still ends it
 
     def send_close(self, code: int, reason: str) -> None:
         """Start the closing handshake; the tick aborts it if it stalls."""
         if not self._open:
             return
-        if not (1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999):
-            code = 1000  # a code RFC 6455 forbids on the wire would fail the client
+        if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+            code = 1000  # a code RFC 6455 forbids on the wire would fail the client (1012-1014: IANA)
         # A control frame carries at most 125 bytes: 2 for the code.
         reason = reason.encode("utf-8")[:123].decode("utf-8", "ignore")
         try:
@@ -182,13 +213,6 @@ class WebSocketPeer(asyncio.Protocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
-
-    def drop(self) -> None:
-        """Close the TCP connection without a closing handshake (bad input);
-        nothing more is read from or written to it."""
-        self._open = False
-        if self._transport is not None:
-            self._transport.close()
 
     def resume(self) -> None:
         """Inbound backlog handled: read again (see INBOUND_HIGH_WATER)."""
@@ -212,7 +236,7 @@ class WebSocketPeer(asyncio.Protocol):
         pos = 0
         while pos < len(data):
             if not self._open:
-                return  # dropped: the rest of this read is not delivered
+                return  # failed: the rest of this read is not delivered
             opcode, end, payload = read_simple(data, pos, self._max_size)
             if opcode == MORE:
                 self._pending = data[pos:]
@@ -234,7 +258,7 @@ class WebSocketPeer(asyncio.Protocol):
         ws = self._wsproto()
         for event in ws.events():
             if not self._open:
-                return  # dropped: the rest of this read is not delivered
+                return  # failed: the rest of this read is not delivered
             if isinstance(event, (TextMessage, BytesMessage)):
                 self._on_data(event)
             elif isinstance(event, Ping):
@@ -274,16 +298,35 @@ class WebSocketPeer(asyncio.Protocol):
 
     def _on_close(self, event: CloseConnection) -> None:
         ws = self._wsproto()
-        if ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
-            # theirs, or a parse failure wsproto reports as a close event
+        if ws.state is ConnectionState.REMOTE_CLOSING:  # theirs: echoed
             self._transport.write(ws.send(event.response()))  # type: ignore[union-attr]
+        elif ws.state is not ConnectionState.CLOSED:
+            # A frame wsproto could not parse, reported as a close event whose
+            # reason is Python's exception text: the peer gets ours instead
+            # (or, after our close frame, nothing more).
+            code = int(event.code)
+            if ws.state is ConnectionState.OPEN:
+                self._fail(code, PARSE_FAILURES.get(code, "Protocol error"))
+            self._open = False
+            return
         # Either the answer to our close, or we just answered theirs: the
         # server closes the TCP connection first (RFC 6455 7.1.1).
         self._transport.close()  # type: ignore[union-attr]
 
     def _fail(self, code: int, reason: str) -> None:
+        """Bad input: our close frame, then nothing more is read or written.
+        The socket stays until the peer closes it, or the registry's tick
+        aborts the closing handshake: closing it while the peer still sends
+        would reset the connection, and a reset can destroy the close frame
+        before the peer reads it."""
         self.send_close(code, reason)
-        self.drop()
+        self._open = False
+        if self.session is not None:
+            # what came before the bad input is handled, then the application
+            # is told; nothing more is written
+            self.session.close_after_inbound(code, reason)
+        elif self._transport is not None:
+            self._transport.close()
 
 
 #: ``(handshake, leftover) -> peer``: the peer of one upgraded connection

@@ -12,6 +12,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from app.admin_auth import INSECURE_TOKEN, AdminGate, AuthHandler, check_admin_token, make_admin_token
+from app.admin_throttle import LoginThrottle, login_policy
 from app.options import Options
 from tests.support.net import free_port
 
@@ -65,7 +66,8 @@ def port() -> int:
 
 def _serve(port: int, opts: Options) -> HTTPServer:
     gate = AdminGate(lambda: opts)
-    server = HTTPServer(Application([(r"/auth/", AuthHandler, {"gate": gate})]))
+    throttle = LoginThrottle(lambda: login_policy(opts))
+    server = HTTPServer(Application([(r"/auth/", AuthHandler, {"gate": gate, "throttle": throttle})]))
     server.listen(port, "127.0.0.1")
     return server
 

@@ -1,5 +1,6 @@
 """``/metrics`` of a real sockhub, read with prometheus-client's own parser:
-the figures move with traffic, and the ``node`` API reports the same counters."""
+the figures move with traffic, and the ``node`` API reports the same counters.
+The client port serves ``/metrics`` only with ``--prometheus`` (test_metrics_access)."""
 from __future__ import annotations
 
 import asyncio
@@ -40,7 +41,7 @@ async def wait_value(hub: SockhubProcess, name: str, expected: float, **labels: 
 
 
 async def test_counters_move_with_traffic(tmp_path: Path) -> None:
-    with SockhubProcess(tmp_path, {"secret": SECRET}) as hub:
+    with SockhubProcess(tmp_path, {"secret": SECRET}, args=["--prometheus"]) as hub:
         before = scrape(hub)
         for family in ("sockhub_node_num_slow_disconnects_total", "sockhub_node_num_engine_errors_total",
                        "sockhub_http_api_latency_seconds_count"):
@@ -80,7 +81,8 @@ async def test_counters_move_with_traffic(tmp_path: Path) -> None:
 
 
 async def test_slow_client_disconnect_is_counted(tmp_path: Path) -> None:
-    with SockhubProcess(tmp_path, {"secret": SECRET, "client_queue_max_size": 1024}) as hub:
+    with SockhubProcess(tmp_path, {"secret": SECRET, "client_queue_max_size": 1024},
+                        args=["--prometheus"]) as hub:
         client = await RawClient.connect(hub.url, SECRET, user="slow")
         assert "error" not in await client.command("subscribe", {"channel": "big"})
         before = value(scrape(hub), "sockhub_node_num_slow_disconnects_total")

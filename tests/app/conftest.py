@@ -47,6 +47,9 @@ class RecordingSession:
         self.sent: list[str] = []
         self.frames: list[Prepared] = []
         self.close_args: tuple[int, str] | None = None
+        self.close_grace: float | None = None
+        #: len(sent) when drop_queued() was called (None: never)
+        self.dropped_at: int | None = None
         self.pending = 0
         self.connection: Any = None
         self._closed = False
@@ -68,13 +71,18 @@ class RecordingSession:
             self.frames.append(frame)
             self.sent.append(frame.text)
 
-    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+    def close(self, code: int = 3000, reason: str = "Go away!", grace: float | None = None) -> None:
         if self._closed:
             return
         self._closed = True
         self.close_args = (code, reason)
+        self.close_grace = grace
         if self.connection is not None:
             self.connection.on_close()
+
+    def drop_queued(self) -> int:
+        self.dropped_at = len(self.sent)
+        return 0
 
     # helpers for tests
 

@@ -27,7 +27,11 @@ async def test_slow_client_closed_others_untouched(harness_factory) -> None:
         before = len(slow.sent)
         await api(h, {"method": "publish", "params": {"channel": "news", "data": 1}})
         assert slow.close_advice() == {"reason": "slow", "reconnect": False}
-        assert [m["method"] for m in slow.messages()[before:]] == ["message"]  # no push past the bound
+        # What the socket had not taken is dropped; the disconnect push takes its place.
+        assert slow.dropped_at == before + 1
+        assert slow.messages()[before + 1:] == [{"method": "disconnect",
+                                                 "body": {"reason": "slow", "reconnect": False}}]
+        assert slow.close_grace == h.node.options.client_slow_close_grace
         assert fine.close_args is None and fine.last()["method"] == "message"
         assert h.node.metrics.values()["node_num_slow_disconnects"] == 1
         await h.node.idle()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,6 +20,8 @@ from app.protocol import (
     reply_error,
     valid_raw_json,
 )
+from transports.strictjson import MAX_DEPTH, JSONInputError, too_deep
+from transports.strictjson import loads as strict_loads
 
 
 @dataclass
@@ -70,3 +73,65 @@ def test_reply_shapes() -> None:
     # odd characters in echoed strings come out as valid, ASCII-only JSON
     odd = reply("ping", None, "\ud800\n\"")
     assert odd.isascii() and json.loads(odd)["uid"] == "\ud800\n\""
+
+
+# -- the one strict decoder (transports.strictjson) ----------------------------------------
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize("text, why", [
+    ('"\\ud800"', "lone surrogate in a string"), ('{"a":"x\\uDFFF"}', "lone surrogate in a string"),
+    ('{"\\udc00":1}', "lone surrogate in a string"), ('"\ud800"', "lone surrogate in a string"),
+    (b'"\xed\xa0\x80"', "not UTF-8"), (b'"\xc0\xaf"', "not UTF-8"),
+    ("NaN", "NaN is not JSON"), ("[-Infinity]", "-Infinity is not JSON"), ("1e400", "number out of range"),
+    ("1" * 5000, "number out of range"), ("[" * 5000, "nested deeper than 100"),
+    ("[" * 101 + "]" * 101, "nested deeper than 100"), ('{"a":' * 101 + "1" + "}" * 101, "nested deeper than 100"),
+    ("[1,", "syntax error at character 3"), ("", "syntax error at character 0"),
+])
+def test_strict_loads_refuses_in_its_own_words(text: str | bytes, why: str) -> None:
+    with pytest.raises(JSONInputError) as info:
+        strict_loads(text)
+    assert str(info.value) == why
+
+
+def test_strict_loads_accepts_what_is_fine() -> None:
+    assert strict_loads('"\\ud83d\\ude00"') == "\U0001f600"  # a pair is one character
+    assert strict_loads('"\\\\ud800"') == "\\ud800"  # an escaped backslash, not an escape
+    assert strict_loads("[" * 100 + "]" * 100) is not None  # exactly the limit
+    assert strict_loads(json.dumps(["[" * 500, "{" * 500])) == ["[" * 500, "{" * 500]  # inside strings
+    assert strict_loads(json.dumps([{"a\\\"[": "]\\\\\"[[" * 100}] * 50)) is not None
+    assert strict_loads('"\\ud800"', surrogates=True) == "\ud800"  # SockJS keeps JavaScript strings
+    assert strict_loads(b'\xef\xbb\xbf{"a":1}') == {"a": 1} and strict_loads(b"1e308") == 1e308
+
+
+def test_depth_check_agrees_with_the_decoded_value() -> None:
+    rng = random.Random(11)
+
+    def chain(depth: int) -> object:
+        value: object = rng.choice([1, "a[", '\\"]{', "é[\\", "}]"])
+        for _ in range(depth):
+            sibling = rng.choice(["]]", "[[", 2, [], {}, ["]"], {"[": "{"}])
+            value = rng.choice([[sibling, value], {"k]": value, "x{": sibling}, [value, sibling, '\\"']])
+        return value
+
+    for _ in range(1000):
+        value = chain(rng.randint(90, 110))
+        text = json.dumps(value, ensure_ascii=rng.random() < 0.5)
+        assert too_deep(text) == (_depth(value) > MAX_DEPTH), text[:200]
+
+
+@pytest.mark.parametrize("field", ["user", "timestamp", "info", "token"])
+def test_a_lone_surrogate_is_an_invalid_message(field: str) -> None:
+    frame = json.dumps({"method": "connect", "params": {field: "a\ud800"}})
+    with pytest.raises(Disconnect) as err:
+        parse_commands(frame)
+    assert err.value.reason == "invalid message" and err.value.reconnect is False
+    # the same command as a SockJS message string, which carries the raw surrogate
+    with pytest.raises(Disconnect):
+        parse_commands(json.loads(json.dumps([frame]))[0].replace("\\ud800", "\ud800"))

@@ -107,7 +107,19 @@ def test_environment_is_typed_by_the_field(tmp_path: Path) -> None:
 @pytest.mark.parametrize("config, env, flags, expected", [
     ({"port": "eighty"}, {}, {}, "port: expected an integer"),
     ({"presence": "maybe"}, {}, {}, "presence: expected true or false"),
-    ({"secret": 42.5}, {}, {}, None),  # numbers become strings (secret "42.5")
+    ({"secret": 42.5}, {}, {}, "secret: expected a string, got 42.5"),  # a file is typed
+    ({"log_file": 1e308}, {}, {}, "log_file: expected a string, got 1e+308"),
+    ({"presence": "true"}, {}, {}, "presence: expected true or false, got 'true'"),
+    ({"insecure": 1}, {}, {}, "insecure: expected true or false, got 1"),
+    ({"port": True}, {}, {}, "port: expected an integer, got true"),
+    ({"port": 8000.0}, {}, {}, "port: expected an integer, got 8000.0"),
+    ({"port": "8000"}, {}, {}, "port: expected an integer, got '8000'"),
+    ({"ping_interval": "1"}, {}, {}, "ping_interval: expected a number, got '1'"),
+    ({"redis_port": 6379.5}, {}, {}, "redis_port: expected a string, got 6379.5"),
+    ({"secret": "\ud800"}, {}, {}, None),  # a lone surrogate: the decoder refuses it
+    ({"namespaces": [{"name": "ns", "publish": "yes"}]}, {}, {}, "publish: expected true or false"),
+    ({}, {"SOCKHUB_PING_INTERVAL": "inf"}, {}, "SOCKHUB_PING_INTERVAL: expected a number, got 'inf'"),
+    ({}, {"SOCKHUB_NAME": "\udcff"}, {}, "SOCKHUB_NAME: not valid UTF-8 text"),  # undecodable env bytes
     ({"secret": ["a"]}, {}, {}, "secret: expected a string"),
     ({}, {"SOCKHUB_PORT": "x"}, {}, "SOCKHUB_PORT: expected an integer"),
     ({}, {}, {"port": "x"}, "--port: expected an integer"),
@@ -125,13 +137,56 @@ def test_environment_is_typed_by_the_field(tmp_path: Path) -> None:
 def test_bad_values_are_one_clear_error(tmp_path: Path, config: dict, env: dict, flags: dict,
                                         expected: str | None) -> None:
     path = write(tmp_path, "c.json", json.dumps({"secret": "s", **config}))
-    if expected is None:
-        assert load_options(path, env, flags).secret == "42.5"
-        return
     with pytest.raises(ConfigError) as info:
         load_options(path, env, flags)
     message = str(info.value)
-    assert expected in message and "\n" not in message
+    assert "\n" not in message and len(message) < 300
+    assert expected in message if expected else "not valid json" in message
+
+
+DEEP = 5000
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("deep.json", '{"secret": "s", "x": ' + "[" * DEEP + "]" * DEEP + "}", "nested deeper than 100"),
+    ("deep101.json", '{"secret": "s", "x": ' + "[" * 100 + "]" * 100 + "}", "nested deeper than 100"),
+    ("deep.toml", 'secret = "s"\nx = ' + "[" * DEEP + "]" * DEEP + "\n", "nested deeper than 100"),
+    ("inline.toml", 'secret = "s"\nx = ' + "{a = " * DEEP + "1" + "}" * DEEP + "\n", "nested deeper than 100"),
+    ("deep.yaml", "secret: s\nx: " + "[" * DEEP + "]" * DEEP + "\n", "nested deeper than 100"),
+    ("block.yaml", "secret: s\n" + "".join(" " * i + f"k{i}:\n" for i in range(300)) + " " * 300 + "v: 1\n",
+     "nested deeper than 100"),
+    ("aliases.yaml", "secret: s\na0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 150)),
+     "nested deeper than 100"),
+    ("bigint.json", '{"secret": "s", "history_size": 1' + "0" * 5000 + "}", "not valid json"),
+    ("bigint.yaml", "secret: s\nhistory_size: 1" + "0" * 5000 + "\n", "not valid yaml"),
+    ("huge.json", '{"secret": "s", "ping_interval": 1e400}', "not valid json: number out of range"),
+    ("inf.toml", 'secret = "s"\nping_interval = inf\n', "ping_interval: expected a number, got inf"),
+    ("inf.yaml", "secret: s\nping_interval: .inf\n", "ping_interval: expected a number, got inf"),
+    ("nan.json", '{"secret": "s", "ping_interval": NaN}', "not valid json: NaN is not JSON"),
+    ("surrogate.json", '{"secret": "\\udc00"}', "lone surrogate"),
+    ("surrogate.yaml", 'secret: "\\udc00"\n', "secret: not valid UTF-8 text"),
+    ("date.toml", 'secret = "s"\nname = 1979-05-27\n', "name: expected a string, got a date"),
+    ("null.yaml", "secret: s\nlog_file:\n", "log_file: expected a string, got null"),
+    ("list.toml", 'secret = ["s"]\n', "secret: expected a string, got a list"),
+])
+def test_unusable_files_are_one_clear_error(tmp_path: Path, name: str, text: str, expected: str) -> None:
+    path = write(tmp_path, name, text)
+    with pytest.raises(ConfigError) as info:
+        load_options(path)
+    message = str(info.value)
+    assert expected in message and "\n" not in message and len(message) < 300, message
+
+
+@pytest.mark.parametrize("name, data", [
+    ("utf16.json", b"\xff\xfe\x00\xd8"), ("latin1.json", b'{"secret": "\xe9"}'),
+    ("latin1.toml", b'secret = "\xe9"\n'), ("latin1.yaml", b"secret: \xe9\n"),
+])
+def test_files_that_are_not_utf8(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match="not valid") as info:
+        load_options(str(path))
+    assert "codec" not in str(info.value) or name.endswith(".yaml")  # our words for JSON and TOML
 
 
 def test_secret_required_unless_insecure(tmp_path: Path) -> None:
@@ -157,6 +212,11 @@ def test_unknown_keys_are_warned_not_fatal(tmp_path: Path) -> None:
     ("broken.yaml", "secret: [s", "not valid yaml"),
     ("list.json", "[1, 2]", "the top level must be a mapping"),
     ("types.json", '{"secret": "s", "port": "http"}', "port: expected an integer"),
+    ("logfile.json", '{"secret": "s", "log_file": 1e308}', "log_file: expected a string, got 1e+308"),
+    ("flag.yaml", "secret: s\ninsecure: 'yes'\n", "insecure: expected true or false, got 'yes'"),
+    ("deep.json", '{"secret": "s", "x": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper than 100"),
+    ("deep.toml", 'secret = "s"\nx = ' + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 100"),
+    ("deep.yaml", "secret: s\nx: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 100"),
     ("nosecret.json", "{}", "secret: required"),
 ])
 def test_bad_config_one_line_and_nonzero_exit(tmp_path: Path, name: str, text: str, expected: str) -> None:

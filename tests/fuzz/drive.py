@@ -1,0 +1,505 @@
+"""Sends the generated cases (tests/fuzz/generators.py) to a real sockhub and
+judges every answer; shared by tests/fuzz and bench/fuzz.py.
+
+Each entry point has one ``fuzz_*`` coroutine: ``n`` cases drawn in order
+from one ``random.Random`` (the same seed gives the same cases, whatever the
+concurrency), sent by ``concurrency`` workers, tallied in a :class:`Tally`.
+What counts as a violation:
+
+* websockets: the connection ends without a close frame (a bare EOF), except
+  for cases that break the websocket framing itself (RFC 6455 lets a server
+  drop those); no answer within ``timeout``; a close reason that is not ours
+  (Python's exception text) or that is ``internal server error``; a SockJS
+  close frame 1000 without a ``c[...]`` frame before it;
+* HTTP: a 5xx status, or no status at all;
+* config files: anything but a one-line ConfigError from the loader.
+
+:func:`log_problems` reads the server's log for tracebacks, and
+:func:`Counts` the node's clients, subscriptions and sessions (the API's
+``node`` method and ``/metrics``), which must come back to their baseline.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import struct
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterator
+from urllib.parse import quote_from_bytes
+
+from app.config import ConfigError, ConfigSource
+from tests.fuzz import generators as gen
+
+SENTINEL = "fuzz-sentinel"
+SENTINEL_COMMAND = json.dumps({"uid": SENTINEL, "method": "ping"})
+#: Close reasons of the websocket layer (ours, transports.wsbase / websocket).
+WS_REASONS = frozenset({"Invalid UTF-8", "Protocol error", "Message too big", "Normal closure",
+                        "Broken framing.", ""})
+#: Reasons a client may be closed with for bad input (app.protocol, §2).
+ADVICE_REASONS = frozenset({"invalid message", "method not found", "unauthorized", "invalid token",
+                            "limit exceeded", "permission denied", "namespace not found",
+                            "already subscribed", "not available"})
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Tally:
+    """What one entry point's cases gave."""
+
+    name: str
+    cases: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    violations: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def note(self, outcome: str, violation: str = "", case: bytes = b"") -> None:
+        self.cases += 1
+        self.outcomes[outcome] += 1
+        if violation:
+            self.violations[violation] += 1
+            if len(self.examples) < MAX_EXAMPLES:
+                self.examples.append(f"{violation}: {case[:200]!r}")
+
+    @property
+    def status_5xx(self) -> int:
+        return sum(n for outcome, n in self.outcomes.items() if outcome.startswith("status 5"))
+
+    def summary(self) -> str:
+        top = ", ".join(f"{k} {v}" for k, v in self.outcomes.most_common(6))
+        return (f"{self.name}: {self.cases} cases in {self.seconds:.1f} s, "
+                f"{sum(self.violations.values())} violations, {self.status_5xx} 5xx ({top})")
+
+
+async def run_cases(cases: Iterator[Any], concurrency: int,
+                    one: Callable[[Any], Awaitable[None]]) -> None:
+    """``one(case)`` for every case, ``concurrency`` at a time, in order."""
+    async def worker() -> None:
+        for case in cases:  # a shared iterator: each case is taken once
+            await one(case)
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+# -- websocket wire --------------------------------------------------------------------------
+
+
+def ws_frame(payload: bytes, opcode: int = 1, fin: bool = True, rsv: int = 0) -> bytes:
+    """One masked client frame (RFC 6455 5.2)."""
+    first = (0x80 if fin else 0) | (rsv << 4) | opcode
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", first, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", first, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", first, 0x80 | 127, n)
+    key = os.urandom(4)
+    masked = (int.from_bytes(payload, "little") ^ int.from_bytes((key * (n // 4 + 1))[:n], "little")
+              ).to_bytes(n, "little") if n else b""
+    return head + key + masked
+
+
+async def read_ws_frame(reader: asyncio.StreamReader) -> tuple[int, bytes] | None:
+    """The next server frame (unmasked), or None at EOF."""
+    try:
+        first, second = await reader.readexactly(2)
+        n = second & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", await reader.readexactly(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", await reader.readexactly(8))[0]
+        return first & 0x0F, await reader.readexactly(n)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+
+
+def upgrade(path: str) -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode()
+
+
+def _close_violation(payload: bytes, sockjs_close: str | None) -> str:
+    """Why a close frame's code and reason are wrong, or ""."""
+    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+    try:
+        reason = payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        return "close reason not UTF-8"
+    if code == 1000 and sockjs_close is not None:
+        return "" if sockjs_close in ("", "ok") else sockjs_close
+    if code == 3000:
+        return _advice_violation(reason)
+    return "" if reason in WS_REASONS else f"close reason not ours ({code})"
+
+
+def _advice_violation(reason: str) -> str:
+    try:
+        advice = json.loads(reason)
+    except ValueError:
+        return "close 3000 without JSON advice"
+    if advice.get("reason") == "internal server error":
+        return "internal server error"
+    return "" if advice.get("reason") in ADVICE_REASONS else f"unexpected advice {advice.get('reason')!r}"
+
+
+@dataclass
+class WsCase:
+    frames: list[bytes]
+    framing: bool  # breaks the websocket framing itself: a drop is allowed
+
+
+async def ws_exchange(port: int, path: str, case: WsCase, sockjs: bool, timeout: float) -> tuple[str, str]:
+    """``(outcome, violation)`` of one websocket case."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return "connect failed", "connect failed"
+    try:
+        return await asyncio.wait_for(_ws_talk(reader, writer, path, case, sockjs), timeout)
+    except asyncio.TimeoutError:
+        return "hang", "no answer"
+    finally:
+        writer.transport.abort()
+
+
+async def _ws_talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str,
+                   case: WsCase, sockjs: bool) -> tuple[str, str]:
+    writer.write(upgrade(path))
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101"):
+        return "status " + head[9:12].decode(), "upgrade refused"
+    writer.write(b"".join(case.frames))
+    sockjs_close: str | None = None if not sockjs else "close frame 1000 without c[...]"
+    while True:
+        frame = await read_ws_frame(reader)
+        if frame is None:
+            return "eof", "" if case.framing else "EOF without close frame"
+        opcode, payload = frame
+        if opcode == 8:
+            return "closed", _close_violation(payload, sockjs_close)
+        if SENTINEL.encode() in payload:
+            writer.write(ws_frame(b"\x03\xe8", opcode=8))
+            return "alive", ""
+        if sockjs and payload.startswith(b"c["):
+            sockjs_close = _sockjs_close_violation(payload)
+
+
+def _sockjs_close_violation(payload: bytes) -> str:
+    code, reason = json.loads(payload[1:])
+    if code == 3000 and reason.startswith("{"):
+        return _advice_violation(reason) or "ok"
+    return "" if reason in WS_REASONS else f"c[] reason not ours ({code})"
+
+
+def raw_ws_case(rng: random.Random) -> WsCase:
+    """Upgrade, maybe a valid connect, the fuzz frame, the sentinel ping."""
+    frames = [ws_frame(json.dumps(gen.connect_command(rng)).encode())] if rng.random() < 0.6 else []
+    framing = rng.random() < 0.08
+    if framing:
+        frames.append(_broken_framing(rng))
+    else:
+        frames.append(ws_frame(gen.client_frame(rng), opcode=2 if rng.random() < 0.1 else 1))
+    frames.append(ws_frame(SENTINEL_COMMAND.encode()))
+    return WsCase(frames, framing)
+
+
+def sockjs_ws_case(rng: random.Random) -> WsCase:
+    frames = [ws_frame(json.dumps([json.dumps(gen.connect_command(rng))]).encode())] if rng.random() < 0.6 else []
+    framing = rng.random() < 0.05
+    frames.append(_broken_framing(rng) if framing else ws_frame(gen.sockjs_frame(rng)))
+    frames.append(ws_frame(json.dumps([SENTINEL_COMMAND]).encode()))
+    return WsCase(frames, framing)
+
+
+def _broken_framing(rng: random.Random) -> bytes:
+    """Bytes that break RFC 6455 framing (or fragment odd ways)."""
+    payload = gen.client_frame(rng)[:100]
+    return rng.choice([
+        ws_frame(payload, rsv=rng.randint(1, 7)),
+        ws_frame(payload, opcode=rng.choice([3, 7, 11, 15])),
+        ws_frame(payload, opcode=0),
+        ws_frame(payload[:50], fin=False) + ws_frame(payload[50:], opcode=1),
+        ws_frame(b"x" * 200, opcode=9),
+        ws_frame(b"\x03", opcode=8),
+        ws_frame(b"\x03\xe8\xc0", opcode=8),
+        bytes([0x81, len(payload) & 0x7F]) + payload[:0x7F],  # unmasked
+        gen.random_bytes(rng, b""),
+        ws_frame(payload[:10], fin=False) + ws_frame(gen.INVALID_UTF8[0], opcode=0),
+    ])
+
+
+async def fuzz_raw_ws(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                      timeout: float = 10.0) -> Tally:
+    return await _fuzz_ws("raw websocket", port, lambda: "/connection/websocket", raw_ws_case,
+                          False, rng, n, concurrency, timeout)
+
+
+async def fuzz_sockjs_ws(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                         timeout: float = 10.0) -> Tally:
+    return await _fuzz_ws("SockJS websocket", port,
+                          lambda: f"/connection/000/{gen.session_id(rng)}/websocket",
+                          sockjs_ws_case, True, rng, n, concurrency, timeout)
+
+
+async def _fuzz_ws(name: str, port: int, path: Callable[[], str], make: Callable[[random.Random], WsCase],
+                   sockjs: bool, rng: random.Random, n: int, concurrency: int, timeout: float) -> Tally:
+    tally = Tally(name)
+    started = time.monotonic()
+    cases = ((path(), make(rng)) for _ in range(n))
+
+    async def one(item: tuple[str, WsCase]) -> None:
+        outcome, violation = await ws_exchange(port, item[0], item[1], sockjs, timeout)
+        tally.note(outcome, violation, b"".join(item[1].frames))
+
+    await run_cases(cases, concurrency, one)
+    tally.seconds = time.monotonic() - started
+    return tally
+
+
+# -- HTTP wire -------------------------------------------------------------------------------
+
+
+async def http_head(port: int, request: bytes, timeout: float) -> str:
+    """The status of the response to ``request`` ("" when none came): only
+    the head is read (a streaming transport never ends its body)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return "connect failed"
+    try:
+        writer.write(request)
+        return await asyncio.wait_for(_status(reader), timeout)
+    except asyncio.TimeoutError:
+        return "hang"
+    finally:
+        writer.transport.abort()
+
+
+async def _status(reader: asyncio.StreamReader) -> str:
+    while True:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            return ""
+        status = head[9:12].decode("latin-1")
+        if status != "100":  # Expect: 100-continue
+            return status
+
+
+async def http_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        request: bytes) -> tuple[str, bytes]:
+    """One request on a kept-alive connection: ``(status, body)``; bodies are
+    read by Content-Length (the answers of xhr, xhr_send and the API)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    body = await reader.readexactly(int(match.group(1))) if match else b""
+    return head[9:12].decode("latin-1"), body
+
+
+def post(path: str, body: bytes, content_type: str = "text/plain") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def _status_violation(status: str) -> str:
+    if not status:
+        return "no status"
+    if status == "hang":
+        return "no answer"
+    return f"status {status}" if status.startswith("5") else ""
+
+
+async def fuzz_http(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                    timeout: float = 10.0) -> Tally:
+    """Random requests under /connection, one connection each."""
+    tally = Tally("HTTP transports")
+    started = time.monotonic()
+
+    async def one(request: bytes) -> None:
+        status = await http_head(port, request, timeout)
+        tally.note(f"status {status}" if status.isdigit() else status or "no status",
+                   _status_violation(status), request)
+
+    await run_cases((gen.http_request(rng) for _ in range(n)), concurrency, one)
+    tally.seconds = time.monotonic() - started
+    return tally
+
+
+class KeptAlive:
+    """One kept-alive HTTP connection, made again when the server closes it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def send(self, request: bytes, timeout: float) -> tuple[str, bytes]:
+        for _ in range(2):
+            if self._conn is None:
+                self._conn = await asyncio.open_connection("127.0.0.1", self.port)
+            try:
+                return await asyncio.wait_for(http_exchange(*self._conn, request), timeout)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                self.close()  # closed after its last answer: once more on a new one
+            except asyncio.TimeoutError:
+                self.close()
+                return "hang", b""
+        return "", b""
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn[1].transport.abort()
+            self._conn = None
+
+
+async def fuzz_xhr_send(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                        timeout: float = 10.0) -> Tally:
+    """Open an xhr session, maybe connect, then xhr_send (or jsonp_send) a fuzz frame."""
+    tally = Tally("xhr_send")
+    started = time.monotonic()
+    cases = (_xhr_case(rng) for _ in range(n))
+    conns = [KeptAlive(port) for _ in range(concurrency)]
+
+    async def one(case: tuple[str, list[bytes]]) -> None:
+        conn = conns.pop()
+        try:
+            await _xhr_talk(conn, case, tally, timeout)
+        finally:
+            conns.append(conn)
+
+    await run_cases(cases, concurrency, one)
+    for conn in conns:
+        conn.close()
+    tally.seconds = time.monotonic() - started
+    return tally
+
+
+def _xhr_case(rng: random.Random) -> tuple[str, list[bytes]]:
+    base = f"/connection/000/{gen.session_id(rng)}"
+    bodies = [json.dumps([json.dumps(gen.connect_command(rng))]).encode()] if rng.random() < 0.5 else []
+    frame = gen.sockjs_frame(rng)
+    if rng.random() < 0.15:
+        bodies.append(post(base + "/jsonp_send", b"d=" + quote_from_bytes(frame).encode(),
+                           "application/x-www-form-urlencoded"))
+    else:
+        bodies.append(post(base + "/xhr_send", frame))
+    bodies[:-1] = [post(base + "/xhr_send", body) for body in bodies[:-1]]
+    return base, bodies
+
+
+async def _xhr_talk(conn: KeptAlive, case: tuple[str, list[bytes]], tally: Tally, timeout: float) -> None:
+    base, requests = case
+    status, body = await conn.send(post(base + "/xhr", b""), timeout)
+    if status != "200" or body != b"o\n":
+        tally.note(f"open {status}", _status_violation(status) or "xhr did not open", body)
+        return
+    for request in requests:
+        status, _ = await conn.send(request, timeout)
+    tally.note(f"status {status}" if status.isdigit() else status or "no status",
+               _status_violation(status), requests[-1])
+
+
+async def fuzz_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                   timeout: float = 10.0) -> Tally:
+    """POST /api/ bodies (the server runs with insecure_api)."""
+    tally = Tally("API")
+    started = time.monotonic()
+    conns = [KeptAlive(port) for _ in range(concurrency)]
+
+    async def one(request: bytes) -> None:
+        conn = conns.pop()
+        try:
+            status, _ = await conn.send(request, timeout)
+        finally:
+            conns.append(conn)
+        tally.note(f"status {status}" if status.isdigit() else status or "no status",
+                   _status_violation(status), request)
+
+    await run_cases((post("/api/", *gen.api_body(rng)) for _ in range(n)), concurrency, one)
+    for conn in conns:
+        conn.close()
+    tally.seconds = time.monotonic() - started
+    return tally
+
+
+# -- config files ----------------------------------------------------------------------------
+
+
+def fuzz_configs(rng: random.Random, n: int, directory: Path | None = None) -> Tally:
+    """Config files through the loader (what ``sockhub checkconfig`` and the
+    server run): anything but a one-line ConfigError is a violation."""
+    tally = Tally("config files")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        for index in range(n):
+            suffix, data = gen.config_file(rng)
+            path = Path(tmp) / f"c{index % 50}{suffix}"
+            path.write_bytes(data)
+            outcome, violation = load_config(str(path))
+            tally.note(outcome, violation, data)
+    tally.seconds = time.monotonic() - started
+    return tally
+
+
+def load_config(path: str) -> tuple[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SOCKHUB_")}
+    try:
+        ConfigSource(path, environ).load()
+    except ConfigError as exc:
+        return "ConfigError", "" if "\n" not in str(exc) and len(str(exc)) < 400 else "error not one line"
+    except Exception as exc:  # noqa: BLE001 - what the fuzz is looking for
+        return "traceback", f"{type(exc).__name__}"
+    return "ok", ""
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+def log_problems(text: str) -> list[str]:
+    """Lines of a server log that show a traceback or an error."""
+    return [line for line in text.splitlines()
+            if "Traceback" in line or "Logging error" in line or " ERROR " in line]
+
+
+def api_call(url: str, method: str) -> Any:
+    request = urllib.request.Request(url + "/api/", data=json.dumps({"method": method}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())[0]["body"]["data"]
+
+
+def counts(url: str) -> dict[str, int]:
+    """Clients, subscriptions and channels (the API's ``node``) and open
+    sessions by transport (``node_num_connections`` of /metrics)."""
+    metrics = api_call(url, "node")["metrics"]
+    found = {k: metrics[k] for k in ("node_num_clients", "node_num_subscriptions", "node_num_channels")}
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+    except OSError:
+        return found
+    for match in re.finditer(r'node_num_connections\{transport="(\w+)"\} (\S+)$', text, re.M):
+        found["sessions " + match.group(1)] = int(float(match.group(2)))
+    return found
+
+
+def wait_for_counts(url: str, baseline: dict[str, int], timeout: float = 15.0) -> dict[str, int]:
+    """The counts once they are back to ``baseline`` (or at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    now = counts(url)
+    while _above(now, baseline) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = counts(url)
+    return now
+
+
+def _above(now: dict[str, int], baseline: dict[str, int]) -> bool:
+    return any(value > baseline.get(key, 0) for key, value in now.items())

@@ -72,7 +72,8 @@ class Client:
     # Slots: a broadcast reads ``closing`` and ``session`` of every
     # subscriber, one cache line fewer per delivery than an instance dict.
     __slots__ = ("node", "session", "id", "user", "default_info", "timestamp", "authenticated",
-                 "closing", "channels", "opened_at", "expire_at", "presence_at", "_after_reply")
+                 "closing", "channels", "opened_at", "expire_at", "presence_at", "timers",
+                 "_after_reply")
 
     def __init__(self, node: "Node", session: Session) -> None:
         self.node = node
@@ -88,6 +89,8 @@ class Client:
         #: Deadlines the node's tick compares with its heap entries.
         self.expire_at = 0.0
         self.presence_at = 0.0
+        #: kind -> handle of its entry in the node's deadline heap (cancelled at close)
+        self.timers: dict[str, int] = {}
         self._after_reply: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:

@@ -18,11 +18,9 @@ Duties and guarantees:
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Generic, Hashable, Protocol, TypeVar
+from typing import AsyncIterator, Generic, Protocol, TypeVar
 
 from app.engines.base import Engine, HistoryOptions
 
@@ -162,28 +160,3 @@ class Hub(Generic[C]):
 
     def has_channel(self, channel: str) -> bool:
         return channel in self._channels
-
-
-T = TypeVar("T", bound=Hashable)
-
-
-class Deadlines(Generic[T]):
-    """A heap of (when, item).  Items are not removed when they stop
-    mattering: whoever pops them checks that they are still current."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, T]] = []
-        self._seq = itertools.count()
-
-    def push(self, when: float, item: T) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), item))
-
-    def pop_due(self, now: float) -> list[T]:
-        """Every item due at ``now``, earliest first."""
-        due: list[T] = []
-        while self._heap and self._heap[0][0] <= now:
-            due.append(heapq.heappop(self._heap)[2])
-        return due
-
-    def __len__(self) -> int:
-        return len(self._heap)

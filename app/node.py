@@ -43,12 +43,13 @@ from app.client import Client
 from app.commands import control
 from app.commands.channel_ops import leave
 from app.engines.base import Engine, EngineError
-from app.hub import Deadlines, Hub
+from app.hub import Hub
 from app.metrics import Metrics
 from app.models import ClientInfo, Message
 from app.options import Options
 from app.protocol import (EXPIRED, INSUFFICIENT_STATE, SHUTTING_DOWN, STALE, Disconnect, ProtocolError, dumps,
                           push)
+from transports.deadlines import Deadlines
 from transports.frames import Prepared
 from transports.interfaces import Session
 
@@ -198,7 +199,7 @@ class Node:
         self._unauthenticated.add(client)
         delay = self.options.stale_connection_close_delay
         if delay > 0:  # 0 turns the stale check off
-            self._deadlines.push(now + delay, ("stale", client, 0.0))
+            self._arm(client, "stale", now + delay, 0.0)
 
     def client_authenticated(self, client: Client) -> None:
         self._unauthenticated.discard(client)
@@ -213,16 +214,26 @@ class Node:
         if lifetime <= 0:
             return
         client.expire_at = client.timestamp + lifetime + self.options.expired_connection_close_delay
-        self._deadlines.push(client.expire_at, ("expire", client, client.expire_at))
+        self._arm(client, "expire", client.expire_at, client.expire_at)
 
     def _schedule_presence(self, client: Client) -> None:
         if self.options.presence_ping_interval <= 0:
             return  # presence is only added at subscribe
         client.presence_at = self.clock() + self.options.presence_ping_interval
-        self._deadlines.push(client.presence_at, ("presence", client, client.presence_at))
+        self._arm(client, "presence", client.presence_at, client.presence_at)
+
+    def _arm(self, client: Client, kind: str, due: float, when: float) -> None:
+        """One heap entry per client and kind: a new one replaces the last."""
+        old = client.timers.get(kind)
+        if old is not None:
+            self._deadlines.cancel(old)
+        client.timers[kind] = self._deadlines.push(due, (kind, client, when))
 
     def client_closed(self, client: Client) -> None:
         """Unregister now; unsubscribe its channels in a task."""
+        for handle in client.timers.values():
+            self._deadlines.cancel(handle)  # the heap lets go of the client now
+        client.timers.clear()
         for channel in [ch for ch, held in self._held.items() if client in held]:
             self.release(channel, client, set())
         self._unauthenticated.discard(client)

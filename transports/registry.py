@@ -15,13 +15,12 @@ O(log n) per session per heartbeat period, not a scan of all sessions.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import time
 from collections import Counter
 from typing import Callable, Protocol
 
+from transports.deadlines import Deadlines
 from transports.frames import BatchMemo
 from transports.session import Session
 
@@ -46,8 +45,7 @@ class SessionRegistry:
         self._all: set[Session] = set()
         self._dirty: list[Session] = []
         self._flush_handle: asyncio.Handle | None = None
-        self._heap: list[tuple[float, int, Session]] = []
-        self._seq = itertools.count()
+        self._deadlines: Deadlines[Session] = Deadlines()
         self._tick_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
@@ -73,6 +71,7 @@ class SessionRegistry:
         return self._by_id.get(session_id)
 
     def forget(self, session: Session) -> None:
+        self._unschedule(session)  # the heap lets go of it now, not at its deadline
         self._all.discard(session)
         if self._by_id.get(session.id) is session:
             del self._by_id[session.id]
@@ -112,18 +111,27 @@ class SessionRegistry:
         current deadline."""
         due = session.next_due()
         if due is not None and due < session.heap_due:
-            session.heap_due = due
-            heapq.heappush(self._heap, (due, next(self._seq), session))
+            self._schedule(session, due)
+
+    def _schedule(self, session: Session, due: float) -> None:
+        """The session's one heap entry, at ``due``."""
+        self._unschedule(session)
+        session.heap_due = due
+        session.heap_handle = self._deadlines.push(due, session)
+
+    def _unschedule(self, session: Session) -> None:
+        if session.heap_handle >= 0:
+            self._deadlines.cancel(session.heap_handle)
+            session.heap_handle = -1
+        session.heap_due = float("inf")
 
     def tick(self) -> None:
         """Run every due heartbeat, expiry and close timeout (one pass)."""
         now = self.clock()
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            due, _, session = heapq.heappop(heap)
-            if due != session.heap_due:
-                continue  # stale: a newer entry exists
-            session.heap_due = float("inf")
+        due = self._deadlines.pop_due(now)
+        for session in due:
+            session.heap_due, session.heap_handle = float("inf"), -1
+        for session in due:
             try:
                 session.on_tick(now)
             except Exception:
@@ -132,8 +140,11 @@ class SessionRegistry:
             if following is not None:
                 # Never due again within this pass (an aborted transport
                 # reports its loss only later): no busy loop.
-                session.heap_due = max(following, now + self._tick_interval)
-                heapq.heappush(heap, (session.heap_due, next(self._seq), session))
+                self._schedule(session, max(following, now + self._tick_interval))
+
+    def scheduled(self) -> int:
+        """Live entries of the deadline heap (tests: one per session at most)."""
+        return len(self._deadlines)
 
     def _on_timer(self) -> None:
         self._tick_handle = None

@@ -94,7 +94,7 @@ class Session:
     """
 
     __slots__ = (
-        "id", "transport", "remote_ip", "detachable", "heap_due",
+        "id", "transport", "remote_ip", "detachable", "heap_due", "heap_handle",
         "_registry", "_conn", "_queue", "_queued", "_sink", "_closed",
         "_close_code", "_close_reason", "_inbound", "_worker", "_beat_at",
         "_detached_at", "_closed_at", "_dirty", "_gone", "_notified",
@@ -117,6 +117,8 @@ class Session:
         self.detachable = detachable
         #: deadline of this session's live entry in the registry's heap
         self.heap_due = float("inf")
+        #: its handle there (-1: none)
+        self.heap_handle = -1
         self._registry = registry
         self._conn: Connection | None = None
         self._queue: list[Prepared] = []

@@ -1,0 +1,245 @@
+"""Churn: every kind of connection leaves nothing behind (issue 11).
+
+One sockhub Server runs in this process (make_app, start: the production
+front door), so its objects can be counted; the clients are blocking
+sockets in worker threads (websocket-client, http.client), so none of their
+objects is of the kinds counted.  A few hundred connections of each kind
+open, do what a client does, and leave; after a collection, the number of
+live transport sessions, clients, websocket peers, admin sockets, Tornado
+streams, HTTP connections and requests is back to the baseline.
+
+``bench/soak.py`` (``make soak``) is the long version with RSS figures.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import http.client
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator, Callable
+
+import pytest
+import websocket
+from tornado.http1connection import HTTP1Connection
+from tornado.httputil import HTTPServerRequest
+from tornado.iostream import IOStream
+from tornado.websocket import WebSocketHandler
+
+from app.auth import connection_token
+from app.client import Client
+from app.options import Options
+from app.server import Server, make_app
+from tests.support.net import free_port
+from transports.session import Session
+from transports.wsbase import WebSocketPeer
+
+SECRET = "churn-secret"
+PER_KIND = 200
+WORKERS = 8
+
+#: What one connection of any kind may leave behind if something keeps it.
+COUNTED: dict[str, type] = {
+    "Session": Session, "Client": Client, "WebSocketPeer": WebSocketPeer,
+    "WebSocketHandler": WebSocketHandler, "IOStream": IOStream,
+    "HTTP1Connection": HTTP1Connection, "HTTPServerRequest": HTTPServerRequest,
+}
+
+
+def live() -> dict[str, int]:
+    """Live objects of each counted kind, after a full collection."""
+    gc.collect()
+    counts = dict.fromkeys(COUNTED, 0)
+    kinds = tuple(COUNTED.items())
+    for obj in gc.get_objects():
+        for name, kind in kinds:
+            if isinstance(obj, kind):
+                counts[name] += 1
+    return counts
+
+
+def command(uid: str, method: str, params: dict[str, object]) -> str:
+    return json.dumps({"uid": uid, "method": method, "params": params})
+
+
+def connect_command(user: str) -> str:
+    timestamp = str(int(time.time()))
+    return command("1", "connect", {"user": user, "timestamp": timestamp, "info": "",
+                                    "token": connection_token(SECRET, user, timestamp, "")})
+
+
+def sockjs_payload(*commands: str) -> bytes:
+    return json.dumps(list(commands)).encode()
+
+
+# -- one connection of each kind (blocking, in a worker thread) -------------
+# ``hold`` is called while the connection is open (the test counts then).
+
+Hold = Callable[[], None]
+
+
+def nothing() -> None:
+    pass
+
+
+def raw_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(connect_command(f"raw{n}"))
+        assert "client" in ws.recv()
+        ws.send(command("2", "subscribe", {"channel": f"c{n % 5}"}))
+        assert '"subscribe"' in ws.recv()
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def sockjs_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/0/ws{n}/websocket", timeout=10)
+    try:
+        assert ws.recv() == "o"
+        ws.send(json.dumps([connect_command(f"sws{n}")]))
+        assert ws.recv().startswith("a[")
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def _post(conn: http.client.HTTPConnection, path: str, body: bytes = b"") -> http.client.HTTPResponse:
+    conn.request("POST", path, body=body)
+    return conn.getresponse()
+
+
+def xhr_polling(port: int, n: int, hold: Hold = nothing) -> None:
+    """Open, connect, poll the reply, then vanish: the session expires."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        base = f"/connection/0/poll{n}"
+        assert _post(conn, base + "/xhr").read() == b"o\n"
+        send = _post(conn, base + "/xhr_send", sockjs_payload(connect_command(f"poll{n}")))
+        assert send.status == 204, send.status
+        send.read()
+        assert _post(conn, base + "/xhr").read().startswith(b"a[")
+        hold()
+    finally:
+        conn.close()
+
+
+def xhr_streaming(port: int, n: int, hold: Hold = nothing) -> None:
+    """A streaming receiver that connects through a second connection and drops."""
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    sender = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        base = f"/connection/0/stream{n}"
+        response = _post(stream, base + "/xhr_streaming")
+        assert response.readline().strip(b"h") == b"\n" and response.readline() == b"o\n"
+        send = _post(sender, base + "/xhr_send", sockjs_payload(connect_command(f"stream{n}")))
+        assert send.status == 204
+        send.read()
+        assert response.readline().startswith(b"a[")
+        hold()
+    finally:
+        stream.close()
+        sender.close()
+
+
+def eventsource(port: int, n: int, hold: Hold = nothing) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", f"/connection/0/es{n}/eventsource")
+        response = conn.getresponse()
+        assert response.readline() == b"\r\n" and response.readline() == b"data: o\r\n"
+        hold()
+    finally:
+        conn.close()
+
+
+def admin_socket(port: int, n: int, hold: Hold = nothing) -> None:
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/socket", timeout=10,
+                                     origin=f"http://127.0.0.1:{port}")
+    try:
+        ws.send(json.dumps({"uid": str(n), "method": "info"}))
+        assert str(n) in ws.recv()
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def api_and_plain_http(port: int, n: int, hold: Hold = nothing) -> None:
+    """Keep-alive requests: an API publish, /connection/info, a 404."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        body = json.dumps({"method": "publish", "params": {"channel": f"c{n % 5}", "data": {"n": n}}})
+        conn.request("POST", "/api/", body=body, headers={"Content-Type": "application/json"})
+        assert conn.getresponse().read().startswith(b"[")
+        conn.request("GET", "/connection/info")
+        assert b"websocket" in conn.getresponse().read()
+        conn.request("GET", "/no/such/page")
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 404
+        hold()
+    finally:
+        conn.close()
+
+
+KINDS: dict[str, Callable[[int, int, Hold], None]] = {
+    "raw_websocket": raw_websocket, "sockjs_websocket": sockjs_websocket, "xhr_polling": xhr_polling,
+    "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
+    "api_and_http": api_and_plain_http,
+}
+
+
+@contextlib.asynccontextmanager
+async def running() -> AsyncIterator[tuple[Server, int]]:
+    port = free_port()
+    options = Options(port=port, address="127.0.0.1", secret=SECRET, insecure_api=True,
+                      insecure_admin=True, admin=True, sockjs_disconnect_delay=0.5,
+                      sockjs_heartbeat_delay=1)
+    server = make_app(options)
+    await server.start()
+    try:
+        yield server, port
+    finally:
+        await server.shutdown()
+
+
+async def back_to(baseline: dict[str, int], timeout: float) -> dict[str, int]:
+    """The counts once none is above the baseline (or at the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = live()
+        if all(counts[k] <= baseline[k] for k in counts) or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.25)
+
+
+@pytest.mark.async_timeout(240)
+async def test_every_kind_of_connection_returns_to_baseline() -> None:
+    loop = asyncio.get_running_loop()
+    async with running() as (server, port):
+        with ThreadPoolExecutor(WORKERS) as pool:
+            # One round first: lazily built singletons are not leaks.
+            await asyncio.gather(*(loop.run_in_executor(pool, kind, port, -1) for kind in KINDS.values()))
+            baseline = await back_to(dict.fromkeys(COUNTED, 0), 5)
+            for name, kind in KINDS.items():
+                seen: list[dict[str, int]] = []
+
+                def count_while_open() -> None:
+                    # in the worker thread: the loop counts while this connection is open
+                    seen.append(asyncio.run_coroutine_threadsafe(counted(), loop).result(10))
+
+                await loop.run_in_executor(pool, kind, port, -2, count_while_open)
+                assert seen and seen[0] != baseline, (name, seen)  # the kind is among the counted
+                await asyncio.gather(*(loop.run_in_executor(pool, kind, port, n, nothing)
+                                       for n in range(PER_KIND)))
+                after = await back_to(baseline, 15)
+                assert after == baseline, (name, seen[0], after)
+        assert len(server.router.registry) == 0 and server.router.registry.scheduled() == 0
+        assert server.node.hub.num_clients == 0
+
+
+async def counted() -> dict[str, int]:
+    return live()

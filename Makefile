@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
+SOAK_ARGS ?=
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run demo test bench base-deps system-deps venv js clean
+.PHONY: run demo test bench soak base-deps system-deps venv js clean
 
 # Installs what is missing, then serves (memory engine, admin page and demo) until Ctrl-C.
 run: base-deps venv js config.json
@@ -22,6 +23,10 @@ test: base-deps system-deps venv js
 # The benchmark's peers (outside the package), then `bench/run.py --help`.
 bench: base-deps venv js
 	bash bench/setup.sh
+
+# The 10-minute soak of one node under churn (bench/soak.py): `make soak SOAK_ARGS="--duration 60"`.
+soak: base-deps venv js
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 config.json: | venv
 	$(BIN)/sockhub genconfig config.json

@@ -2,7 +2,7 @@
 
 Module map (one job each):
 
-* ``interfaces`` - the Session/Connection seam with the application.
+* ``interfaces`` - the SessionHandle/Connection seam with the application.
 * ``frames`` - message encodings built once per broadcast; SockJS frames.
 * ``settings`` - ``SockJSSettings``.
 * ``router`` - ``SockJSRouter``: the Tornado rules of a prefix.

@@ -1,9 +1,10 @@
 """One logical client connection: outbound queue, inbound order, lifecycle.
 
 A :class:`Session` is what the application sees (it implements
-:class:`transports.interfaces.Session`).  Frames leave through a :class:`Sink`:
-the websocket of a websocket session, or whichever HTTP response is attached
-right now for the HTTP transports (none between two polls).
+:class:`transports.interfaces.SessionHandle`).  Frames leave through a
+:class:`Sink`: the websocket of a websocket session, or whichever HTTP
+response is attached right now for the HTTP transports (none between two
+polls).
 
 Guarantees kept here, whatever the transport:
 
@@ -151,7 +152,7 @@ class Session:
         #: closed with a grace period: output half-closed, not held by a drain
         self._cut = False
 
-    # -- the application's side (interfaces.Session) ------------------------
+    # -- the application's side (interfaces.SessionHandle) ------------------
 
     @property
     def closed(self) -> bool:

@@ -14,7 +14,7 @@ from tests.support.net import free_port
 from tests.transports.clients import WsClient, collect
 from tests.transports.conftest import FAST, Recorder
 from tests.transports.test_behaviour import wait_for
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 
 
@@ -34,7 +34,7 @@ async def test_websockets_over_tls(tmp_path: Path) -> None:
     client_ctx = ssl.create_default_context(cafile=cert)
     connections: list[Recorder] = []
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         return Recorder(session, connections)
 
     router = SockJSRouter(factory, "/echo", replace(FAST, heartbeat_delay=5, ping_interval=5))

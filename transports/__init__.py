@@ -6,6 +6,7 @@ Module map (one job each):
 * ``frames`` - message encodings built once per broadcast; SockJS frames.
 * ``settings`` - ``SockJSSettings``.
 * ``router`` - ``SockJSRouter``: the Tornado rules of a prefix.
+* ``host`` - ``SessionHost``: what the handlers use of the router.
 * ``session`` - one session: outbound queue, inbound order, lifecycle.
 * ``registry`` - all sessions, the one flush callback and the one tick.
 * ``headers`` - CORS, cookie and cache headers; the base handler.

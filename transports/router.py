@@ -7,6 +7,7 @@ Usage::
 
 The router owns the session registry (one flush callback, one tick; both
 start lazily on the running loop, so a router may be built before the loop).
+Its handlers see it only as a :class:`~transports.host.SessionHost`.
 """
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def admit_all() -> str | None:
 
 
 class SockJSRouter:
-    """A SockJS service at ``prefix`` (see the module docstring)."""
+    """A SockJS service at ``prefix`` (see the module docstring); the
+    :class:`~transports.host.SessionHost` of its handlers."""
 
     def __init__(
         self,
@@ -67,6 +69,10 @@ class SockJSRouter:
         self.settings = settings if settings is not None else SockJSSettings()
         self.sockjs_url = self.settings.sockjs_url or self.prefix + "/static/sockjs.min.js"
         self.registry = SessionRegistry(self.settings.tick_interval, clock)
+        #: the registry's (SessionHost): read per websocket flush, so a plain
+        #: attribute; neither is ever rebound
+        self.batches = self.registry.batches
+        self.finishing = self.registry.finishing
         self.urls: list[Rule] = self._rules()
         # What the fast route claims: a subset of the websocket rules' paths.
         # No "%" (Tornado would unescape it in the session id): such paths go
@@ -77,7 +83,7 @@ class SockJSRouter:
     def _rules(self) -> list[Rule]:
         base = re.escape(self.prefix)
         session = base + r"/([^/.]+)/([^/.]+)/"
-        kw: dict[str, Any] = {"router": self}
+        kw: dict[str, Any] = {"host": self}
         client_js = self.settings.client_js_path
         rules: list[Rule] = [
             (base + r"/?", GreetingHandler, kw),
@@ -86,11 +92,11 @@ class SockJSRouter:
             (base + r"/static/(" + re.escape(os.path.basename(client_js)) + r"(?:\.map)?)",
              StaticFileHandler, {"path": os.path.dirname(client_js)}),
             (session + "websocket", SockJSWebSocketHandler, kw),
-            (session + "xhr_send", SendHandler, {"router": self, "jsonp": False}),
-            (session + "jsonp_send", SendHandler, {"router": self, "jsonp": True}),
+            (session + "xhr_send", SendHandler, {"host": self, "jsonp": False}),
+            (session + "jsonp_send", SendHandler, {"host": self, "jsonp": True}),
         ]
         for name, framing in FRAMINGS.items():
-            rules.append((session + name, ReceiverHandler, {"router": self, "framing": framing}))
+            rules.append((session + name, ReceiverHandler, {"host": self, "framing": framing}))
         if self.settings.raw_websocket:
             rules.append((base + r"/websocket", RawWebSocketHandler, kw))
         return rules
@@ -133,6 +139,10 @@ class SockJSRouter:
             def make_peer(handshake: bytes, leftover: bytes) -> RawWebSocket:
                 return RawWebSocket(self, remote_ip, handshake, leftover)
         return UpgradeDelegate(conn, make_peer)
+
+    def get_session(self, session_id: str) -> Session | None:
+        """The live HTTP session with this id, if any."""
+        return self.registry.get(session_id)
 
     def new_session(self, session_id: str, transport: str, remote_ip: str) -> Session:
         """Create and register a session (the caller starts it)."""

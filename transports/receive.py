@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
 from transports.host import SessionHost
+from transports.tornado_compat import ContentTypeOn204
 from transports.strictjson import loads
 
 
@@ -29,8 +30,10 @@ def parse_messages(payload: bytes) -> list[str]:
     return [m if isinstance(m, str) else json.dumps(m) for m in items]
 
 
-class SendHandler(BaseHandler):
-    """POST messages to an existing session (xhr_send or jsonp_send)."""
+class SendHandler(ContentTypeOn204, BaseHandler):
+    """POST messages to an existing session (xhr_send or jsonp_send); its
+    204 keeps Content-Type text/plain, as sockjs-protocol wants (Firefox
+    would otherwise parse the empty body as XML)."""
 
     SUPPORTED_METHODS = ("POST", "OPTIONS")
 
@@ -75,9 +78,3 @@ class SendHandler(BaseHandler):
             form = parse_qs(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
             return form.get("d", [""])[0].encode("latin-1")
         return body
-
-    def _clear_representation_headers(self) -> None:
-        # Tornado drops Content-Type from a 204; sockjs-protocol wants
-        # text/plain on xhr_send's 204 (Firefox would otherwise parse XML).
-        if self.get_status() != 204:
-            super()._clear_representation_headers()

@@ -30,8 +30,9 @@ from transports.session import Session
 from transports.settings import SockJSSettings
 from transports.static import GreetingHandler, IframeHandler, InfoHandler
 from transports.streaming import FRAMINGS, ReceiverHandler
+from transports.tornado_compat import connection_remote_ip
 from transports.websocket import SockJSWebSocket, SockJSWebSocketHandler
-from transports.wsbase import PeerFactory, UpgradeDelegate, request_ip, upgrade_error
+from transports.wsbase import PeerFactory, UpgradeDelegate, upgrade_error
 
 HTTP_TRANSPORTS = frozenset(FRAMINGS)
 #: how often a graceful shutdown's drain looks at what is still undelivered
@@ -124,7 +125,9 @@ class SockJSRouter:
         if match is None or upgrade_error(headers) is not None:
             return None
         session_id = match.group(1)
-        remote_ip = request_ip(conn)
+        # the address Tornado's request would report (X-Real-Ip /
+        # X-Forwarded-For already applied when the server trusts them)
+        remote_ip = connection_remote_ip(conn)
         make_peer: PeerFactory
         if session_id is not None:
             if not self.settings.websocket_enabled:

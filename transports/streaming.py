@@ -20,6 +20,7 @@ from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
 from transports.host import SessionHost
 from transports.session import Session
 from transports.sockbuf import unacked_bytes
+from transports.tornado_compat import request_socket
 
 #: sockjs-protocol: a callback may use only these characters.  The length cap
 #: is ours (sockjs-client's callbacks are about a dozen characters).
@@ -161,8 +162,7 @@ class ReceiverHandler(BaseHandler):
         pending = self._inflight
         if self._finishing is not None and not self._finishing.done():
             pending += 1
-        stream = getattr(self.request.connection, "stream", None)
-        return pending + unacked_bytes(getattr(stream, "socket", None))
+        return pending + unacked_bytes(request_socket(self.request))
 
     def half_close(self) -> None:
         """Nothing to do: a closed session's response has ended already."""

@@ -20,4 +20,6 @@ Module map (one job each):
 * ``websocket`` / ``rawws`` - the SockJS and raw websocket adapters.
 * ``static`` - greeting, /info, iframe page.
 * ``testserver`` - the sockjs-protocol conformance server.
+* ``tornado_compat`` - the one place that reads Tornado internals (why each,
+  and the version range setup.cfg pins).
 """

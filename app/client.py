@@ -45,7 +45,7 @@ from app.protocol import (
     reply_error,
     reply,
 )
-from transports.interfaces import Session
+from transports.interfaces import SessionHandle
 
 if TYPE_CHECKING:
     from app.node import Node
@@ -75,7 +75,7 @@ class Client:
                  "closing", "channels", "opened_at", "expire_at", "presence_at", "timers",
                  "_after_reply")
 
-    def __init__(self, node: "Node", session: Session) -> None:
+    def __init__(self, node: "Node", session: SessionHandle) -> None:
         self.node = node
         self.session = session
         self.id = ""  # set by a successful connect
@@ -193,7 +193,7 @@ class Client:
 
     def disconnect(self, exc: Disconnect, grace: float | None = None) -> None:
         """A ``disconnect`` push, then close 3000 with the JSON advice
-        (``grace``: see Session.close)."""
+        (``grace``: see SessionHandle.close)."""
         if self.closing:
             return
         if exc.push and not self.session.closed:

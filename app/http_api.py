@@ -41,6 +41,7 @@ from tornado.web import RequestHandler, stream_request_body
 from app.auth import api_sign, check_sign
 from app.options import Options
 from transports.front import FastRoute
+from transports.tornado_compat import connection_remote_ip, response_finished
 
 logger = logging.getLogger("sockhub.http_api")
 
@@ -302,7 +303,7 @@ class _FastApi(httputil.HTTPMessageDelegate):
         default, see app.logs)."""
         level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
         if access_log.isEnabledFor(level):
-            remote_ip = getattr(getattr(self._conn, "context", None), "remote_ip", "")
+            remote_ip = connection_remote_ip(self._conn)
             summary = f"{self._start_line.method} {self._start_line.path} ({remote_ip})"
             access_log.log(level, "%d %s %.2fms", status, summary, 1000.0 * (time.time() - self._started))
 
@@ -353,7 +354,7 @@ class ApiHandler(RequestHandler):
             self._send(early)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._api is not None and not self._finished:
+        if self._api is not None and not response_finished(self):
             self._api.feed(chunk)
 
     async def post(self) -> None:

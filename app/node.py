@@ -51,7 +51,7 @@ from app.protocol import (EXPIRED, INSUFFICIENT_STATE, SHUTTING_DOWN, STALE, Dis
                           push)
 from transports.deadlines import Deadlines
 from transports.frames import Prepared
-from transports.interfaces import Session
+from transports.interfaces import SessionHandle
 
 logger = logging.getLogger("sockhub.node")
 
@@ -133,7 +133,7 @@ class Node:
             await asyncio.wait(list(self._tasks), timeout=self.options.shutdown_timeout)
         await self.engine.shutdown()
 
-    def connection_factory(self, session: Session) -> Client:
+    def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router calls for every new session."""
         return Client(self, session)
 

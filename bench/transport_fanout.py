@@ -42,13 +42,13 @@ def serve_sockhub(port: int) -> None:
     from tornado.web import Application
 
     from transports.frames import Prepared
-    from transports.interfaces import Connection, Session
+    from transports.interfaces import Connection, SessionHandle
     from transports.router import SockJSRouter
 
-    sessions: set[Session] = set()
+    sessions: set[SessionHandle] = set()
 
     class Member:
-        def __init__(self, session: Session) -> None:
+        def __init__(self, session: SessionHandle) -> None:
             self.session = session
 
         def on_open(self) -> None:
@@ -62,7 +62,7 @@ def serve_sockhub(port: int) -> None:
         def on_close(self) -> None:
             sessions.discard(self.session)
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         return Member(session)
 
     async def main() -> None:

@@ -2,10 +2,11 @@
 
 Module map (one job each):
 
-* ``interfaces`` - the Session/Connection seam with the application.
+* ``interfaces`` - the SessionHandle/Connection seam with the application.
 * ``frames`` - message encodings built once per broadcast; SockJS frames.
 * ``settings`` - ``SockJSSettings``.
 * ``router`` - ``SockJSRouter``: the Tornado rules of a prefix.
+* ``host`` - ``SessionHost``: what the handlers use of the router.
 * ``session`` - one session: outbound queue, inbound order, lifecycle.
 * ``registry`` - all sessions, the one flush callback and the one tick.
 * ``headers`` - CORS, cookie and cache headers; the base handler.
@@ -19,4 +20,6 @@ Module map (one job each):
 * ``websocket`` / ``rawws`` - the SockJS and raw websocket adapters.
 * ``static`` - greeting, /info, iframe page.
 * ``testserver`` - the sockjs-protocol conformance server.
+* ``tornado_compat`` - the one place that reads Tornado internals (why each,
+  and the version range setup.cfg pins).
 """

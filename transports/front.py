@@ -49,6 +49,8 @@ from tornado import httputil, netutil
 from tornado.http1connection import HTTP1Connection
 from tornado.httpserver import HTTPServer
 
+from transports.tornado_compat import connection_remote_ip, disable_header_timeout, request_context
+
 #: ``(start_line, headers, request_conn) -> delegate``, or None to pass.
 FastRoute = Callable[
     [httputil.RequestStartLine, httputil.HTTPHeaders, httputil.HTTPConnection],
@@ -290,7 +292,7 @@ class _Dispatch(httputil.HTTPMessageDelegate):
     def _refuse(self, start_line: httputil.RequestStartLine, limit: int | None) -> None:
         """413 with ``Connection: close``; Tornado closes the connection once
         it is written, as the body was not read (nothing more is)."""
-        remote_ip = getattr(getattr(self._conn, "context", None), "remote_ip", "")
+        remote_ip = connection_remote_ip(self._conn)
         logger.info("413 %s %s (%s): body over its limit%s", start_line.method, start_line.path, remote_ip,
                     "" if limit is None else f" of {limit} bytes")
         body = b"" if start_line.method == "HEAD" else TOO_LARGE_BODY
@@ -330,11 +332,12 @@ def apply_proxy_headers(conn: httputil.HTTPConnection, headers: httputil.HTTPHea
     ``X-Forwarded-Proto`` (its last entry), kept if http or https.  Returns
     what to restore after the request, or None without a context.
 
-    Tornado has no public setter: ``conn.context`` (its _HTTPRequestContext)
-    holds the plain ``remote_ip`` and ``protocol`` attributes that
-    HTTPServerRequest copies when it is built and that HTTPServer itself
-    rewrites the same way for xheaders; this is the one place we write them."""
-    context = getattr(conn, "context", None)
+    Tornado has no public setter: the connection's request context
+    (:func:`transports.tornado_compat.request_context`) holds the plain
+    ``remote_ip`` and ``protocol`` attributes that HTTPServerRequest copies
+    when it is built and that HTTPServer itself rewrites the same way for
+    xheaders; this is the one place we write them."""
+    context = request_context(conn)
     if context is None:
         return None
     saved: _Saved = (context, context.remote_ip, context.protocol)
@@ -383,6 +386,6 @@ def front_server(fallback: httputil.HTTPServerConnectionDelegate, routes: Sequen
                      keepalive_timeout=keepalive_timeout, body_limits=body_limits)
     server = FrontServer(door, xheaders=False, **options)
     # HTTPServer offers no "no header timeout" argument (0 and None mean its
-    # 3600 s default); its connection parameters are read per connection.
-    server.conn_params.header_timeout = None
+    # 3600 s default): the door has its own.
+    disable_header_timeout(server)
     return server

@@ -4,12 +4,11 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 from http.client import responses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tornado.web import RequestHandler
 
-if TYPE_CHECKING:
-    from transports.router import SockJSRouter
+from transports.host import SessionHost
 
 NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
 ONE_YEAR = 31536000
@@ -48,12 +47,12 @@ def session_cookie(handler: RequestHandler, needed: bool) -> None:
 
 
 class BaseHandler(RequestHandler):
-    """Plain-text errors, no automatic ETag, access to the router."""
+    """Plain-text errors, no automatic ETag, access to the service."""
 
-    router: SockJSRouter
+    host: SessionHost
 
-    def initialize(self, router: SockJSRouter, **_: Any) -> None:
-        self.router = router
+    def initialize(self, host: SessionHost, **_: Any) -> None:
+        self.host = host
 
     def compute_etag(self) -> str | None:
         return None

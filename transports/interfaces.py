@@ -1,8 +1,10 @@
 """The seam between transports and the application.
 
-A transport hands the application a :class:`Session`; the application gives
-each session a :class:`Connection`.  Ordering guarantees, whatever the
-transport (websocket, any HTTP streaming or polling transport, raw websocket):
+A transport hands the application a :class:`SessionHandle` (the
+application's handle on one session; :class:`transports.session.Session`
+implements it); the application gives each session a :class:`Connection`.
+Ordering guarantees, whatever the transport (websocket, any HTTP streaming or
+polling transport, raw websocket):
 
 * ``on_open`` is called exactly once, before any ``on_message``.
 * ``on_message`` is awaited; the next message of the same session is not
@@ -19,7 +21,7 @@ from typing import Callable, Protocol
 from transports.frames import Prepared
 
 
-class Session(Protocol):
+class SessionHandle(Protocol):
     """One logical client connection as the application sees it."""
 
     id: str
@@ -71,4 +73,4 @@ class Connection(Protocol):
     def on_close(self) -> None: ...
 
 
-ConnectionFactory = Callable[[Session], Connection]
+ConnectionFactory = Callable[[SessionHandle], Connection]

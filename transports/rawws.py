@@ -7,29 +7,25 @@ carrying the code and reason; the server sends a ping every
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
-
 from transports.frames import Prepared
+from transports.host import SessionHost
 from transports.wsbase import UpgradeHandler, WebSocketPeer
-
-if TYPE_CHECKING:
-    from transports.router import SockJSRouter
 
 
 class RawWebSocket(WebSocketPeer):
     """The Sink of a raw websocket session."""
 
-    __slots__ = ("_router", "_remote_ip")
+    __slots__ = ("_host", "_remote_ip")
 
-    def __init__(self, router: SockJSRouter, remote_ip: str, handshake: bytes, leftover: bytes) -> None:
-        super().__init__(handshake, leftover, router.settings.max_message_size)
-        self._router = router
+    def __init__(self, host: SessionHost, remote_ip: str, handshake: bytes, leftover: bytes) -> None:
+        super().__init__(handshake, leftover, host.settings.max_message_size)
+        self._host = host
         self._remote_ip = remote_ip
 
     def start(self) -> None:
-        session = self._router.new_session(uuid.uuid4().hex, "raw_websocket", self._remote_ip)
+        session = self._host.new_session(uuid.uuid4().hex, "raw_websocket", self._remote_ip)
         self.session = session
-        session.start(self._router.connection_factory, self)
+        session.start(self._host.connection_factory, self)
 
     def write_open(self) -> None:
         """No open frame on a raw websocket."""
@@ -55,4 +51,4 @@ class RawWebSocketHandler(UpgradeHandler):
     """Upgrade ``<prefix>/websocket``."""
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
-        return RawWebSocket(self.router, self.request.remote_ip or "", handshake, leftover)
+        return RawWebSocket(self.host, self.request.remote_ip or "", handshake, leftover)

@@ -6,6 +6,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
+from transports.host import SessionHost
+from transports.tornado_compat import ContentTypeOn204
 from transports.strictjson import loads
 
 
@@ -28,35 +30,37 @@ def parse_messages(payload: bytes) -> list[str]:
     return [m if isinstance(m, str) else json.dumps(m) for m in items]
 
 
-class SendHandler(BaseHandler):
-    """POST messages to an existing session (xhr_send or jsonp_send)."""
+class SendHandler(ContentTypeOn204, BaseHandler):
+    """POST messages to an existing session (xhr_send or jsonp_send); its
+    204 keeps Content-Type text/plain, as sockjs-protocol wants (Firefox
+    would otherwise parse the empty body as XML)."""
 
     SUPPORTED_METHODS = ("POST", "OPTIONS")
 
-    def initialize(self, router: Any, jsonp: bool = False, **_: Any) -> None:
-        super().initialize(router)
+    def initialize(self, host: SessionHost, jsonp: bool = False, **_: Any) -> None:
+        super().initialize(host)
         self._jsonp = jsonp
 
     def options(self, *_: str) -> None:
         self.preflight("OPTIONS, POST")
 
     async def post(self, server_id: str, session_id: str) -> None:
-        session = self.router.registry.get(session_id)
+        session = self.host.get_session(session_id)
         if session is None:
             self.set_status(404)
             self.finish()
             return
         body = self.request.body
-        if len(body) > self.router.settings.max_body_size:
+        if len(body) > self.host.settings.max_body_size:
             return self.plain_error(413, "Payload too large.")
         try:
             messages = parse_messages(self._payload(body))
         except BadPayload as exc:
-            return self.plain_error(self.router.settings.bad_input_status, str(exc))
+            return self.plain_error(self.host.settings.bad_input_status, str(exc))
         self.set_header("Content-Type", "text/plain;charset=UTF-8")
         no_cache(self)
         allow_cors(self)
-        session_cookie(self, self.router.settings.cookie_needed)
+        session_cookie(self, self.host.settings.cookie_needed)
         worker = session.receive(messages)
         if worker is not None:
             # Answer once the application has handled them: backpressure,
@@ -74,9 +78,3 @@ class SendHandler(BaseHandler):
             form = parse_qs(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
             return form.get("d", [""])[0].encode("latin-1")
         return body
-
-    def _clear_representation_headers(self) -> None:
-        # Tornado drops Content-Type from a 204; sockjs-protocol wants
-        # text/plain on xhr_send's 204 (Firefox would otherwise parse XML).
-        if self.get_status() != 204:
-            super()._clear_representation_headers()

@@ -36,7 +36,8 @@ class Outgoing(Protocol):
 
 
 class SessionRegistry:
-    """Owns the sessions of one router (see the module docstring)."""
+    """Owns the sessions of one router (see the module docstring); each
+    session's :class:`~transports.session.Scheduler`."""
 
     def __init__(self, tick_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock

@@ -7,6 +7,7 @@ Usage::
 
 The router owns the session registry (one flush callback, one tick; both
 start lazily on the running loop, so a router may be built before the loop).
+Its handlers see it only as a :class:`~transports.host.SessionHost`.
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ from transports.session import Session
 from transports.settings import SockJSSettings
 from transports.static import GreetingHandler, IframeHandler, InfoHandler
 from transports.streaming import FRAMINGS, ReceiverHandler
+from transports.tornado_compat import connection_remote_ip
 from transports.websocket import SockJSWebSocket, SockJSWebSocketHandler
-from transports.wsbase import PeerFactory, UpgradeDelegate, request_ip, upgrade_error
+from transports.wsbase import PeerFactory, UpgradeDelegate, upgrade_error
 
 HTTP_TRANSPORTS = frozenset(FRAMINGS)
 #: how often a graceful shutdown's drain looks at what is still undelivered
@@ -48,7 +50,8 @@ def admit_all() -> str | None:
 
 
 class SockJSRouter:
-    """A SockJS service at ``prefix`` (see the module docstring)."""
+    """A SockJS service at ``prefix`` (see the module docstring); the
+    :class:`~transports.host.SessionHost` of its handlers."""
 
     def __init__(
         self,
@@ -67,6 +70,10 @@ class SockJSRouter:
         self.settings = settings if settings is not None else SockJSSettings()
         self.sockjs_url = self.settings.sockjs_url or self.prefix + "/static/sockjs.min.js"
         self.registry = SessionRegistry(self.settings.tick_interval, clock)
+        #: the registry's (SessionHost): read per websocket flush, so a plain
+        #: attribute; neither is ever rebound
+        self.batches = self.registry.batches
+        self.finishing = self.registry.finishing
         self.urls: list[Rule] = self._rules()
         # What the fast route claims: a subset of the websocket rules' paths.
         # No "%" (Tornado would unescape it in the session id): such paths go
@@ -77,7 +84,7 @@ class SockJSRouter:
     def _rules(self) -> list[Rule]:
         base = re.escape(self.prefix)
         session = base + r"/([^/.]+)/([^/.]+)/"
-        kw: dict[str, Any] = {"router": self}
+        kw: dict[str, Any] = {"host": self}
         client_js = self.settings.client_js_path
         rules: list[Rule] = [
             (base + r"/?", GreetingHandler, kw),
@@ -86,11 +93,11 @@ class SockJSRouter:
             (base + r"/static/(" + re.escape(os.path.basename(client_js)) + r"(?:\.map)?)",
              StaticFileHandler, {"path": os.path.dirname(client_js)}),
             (session + "websocket", SockJSWebSocketHandler, kw),
-            (session + "xhr_send", SendHandler, {"router": self, "jsonp": False}),
-            (session + "jsonp_send", SendHandler, {"router": self, "jsonp": True}),
+            (session + "xhr_send", SendHandler, {"host": self, "jsonp": False}),
+            (session + "jsonp_send", SendHandler, {"host": self, "jsonp": True}),
         ]
         for name, framing in FRAMINGS.items():
-            rules.append((session + name, ReceiverHandler, {"router": self, "framing": framing}))
+            rules.append((session + name, ReceiverHandler, {"host": self, "framing": framing}))
         if self.settings.raw_websocket:
             rules.append((base + r"/websocket", RawWebSocketHandler, kw))
         return rules
@@ -118,7 +125,9 @@ class SockJSRouter:
         if match is None or upgrade_error(headers) is not None:
             return None
         session_id = match.group(1)
-        remote_ip = request_ip(conn)
+        # the address Tornado's request would report (X-Real-Ip /
+        # X-Forwarded-For already applied when the server trusts them)
+        remote_ip = connection_remote_ip(conn)
         make_peer: PeerFactory
         if session_id is not None:
             if not self.settings.websocket_enabled:
@@ -133,6 +142,10 @@ class SockJSRouter:
             def make_peer(handshake: bytes, leftover: bytes) -> RawWebSocket:
                 return RawWebSocket(self, remote_ip, handshake, leftover)
         return UpgradeDelegate(conn, make_peer)
+
+    def get_session(self, session_id: str) -> Session | None:
+        """The live HTTP session with this id, if any."""
+        return self.registry.get(session_id)
 
     def new_session(self, session_id: str, transport: str, remote_ip: str) -> Session:
         """Create and register a session (the caller starts it)."""

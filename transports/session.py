@@ -1,9 +1,10 @@
 """One logical client connection: outbound queue, inbound order, lifecycle.
 
 A :class:`Session` is what the application sees (it implements
-:class:`transports.interfaces.Session`).  Frames leave through a :class:`Sink`:
-the websocket of a websocket session, or whichever HTTP response is attached
-right now for the HTTP transports (none between two polls).
+:class:`transports.interfaces.SessionHandle`).  Frames leave through a
+:class:`Sink`: the websocket of a websocket session, or whichever HTTP
+response is attached right now for the HTTP transports (none between two
+polls).
 
 Guarantees kept here, whatever the transport:
 
@@ -22,20 +23,17 @@ Guarantees kept here, whatever the transport:
 * A close with a ``grace`` half-closes after the close frame and aborts the
   sink ``grace`` seconds later; other closes wait ``linger`` for the closing
   handshake, or until a graceful shutdown's drain decides
-  (``SessionRegistry.closing_held_until``).
+  (:attr:`Scheduler.closing_held_until`).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Awaitable, Iterable, Protocol
+from typing import Awaitable, Iterable, Protocol
 
 from transports.frames import Prepared
 from transports.interfaces import Connection, ConnectionFactory
-
-if TYPE_CHECKING:
-    from transports.registry import SessionRegistry
 
 logger = logging.getLogger("sockhub.transports.session")
 
@@ -86,6 +84,38 @@ class Sink(Protocol):
         ...
 
 
+class Scheduler(Protocol):
+    """What a session needs of whoever drives it (the router's
+    :class:`~transports.registry.SessionRegistry`): a clock, the one flush
+    callback, the deadline heap and a graceful shutdown's hold on closing
+    handshakes.  A session is one scheduler's from its creation to its
+    :meth:`forget`."""
+
+    def clock(self) -> float:
+        """Now, on the clock every deadline of the session is measured by."""
+        ...
+
+    @property
+    def closing_held_until(self) -> float:
+        """A closing handshake under way is not aborted before this time
+        (clock time; -inf when no shutdown holds them)."""
+        ...
+
+    def want_flush(self, session: Session) -> None:
+        """``session`` has queued output: call its :meth:`Session.flush`
+        soon, once per loop iteration however many sends asked."""
+        ...
+
+    def reschedule(self, session: Session) -> None:
+        """``session``'s deadline (:meth:`Session.next_due`) may have moved
+        earlier: make sure its :meth:`Session.on_tick` runs by then."""
+        ...
+
+    def forget(self, session: Session) -> None:
+        """``session`` is gone: drop it and its deadline now."""
+        ...
+
+
 class Session:
     """A SockJS (or raw websocket) session; see the module docstring.
 
@@ -95,7 +125,7 @@ class Session:
 
     __slots__ = (
         "id", "transport", "remote_ip", "detachable", "heap_due", "heap_handle",
-        "_registry", "_conn", "_queue", "_queued", "_sink", "_closed",
+        "_scheduler", "_conn", "_queue", "_queued", "_sink", "_closed",
         "_close_code", "_close_reason", "_inbound", "_worker", "_beat_at",
         "_detached_at", "_closed_at", "_dirty", "_gone", "_notified",
         "_heartbeat", "_linger", "_blocked", "_close_wait", "_cut", "_close_after",
@@ -106,7 +136,7 @@ class Session:
         session_id: str,
         transport: str,
         remote_ip: str,
-        registry: SessionRegistry,
+        scheduler: Scheduler,
         heartbeat: float,
         linger: float,
         detachable: bool,
@@ -119,7 +149,7 @@ class Session:
         self.heap_due = float("inf")
         #: its handle there (-1: none)
         self.heap_handle = -1
-        self._registry = registry
+        self._scheduler = scheduler
         self._conn: Connection | None = None
         self._queue: list[Prepared] = []
         self._queued = 0
@@ -131,7 +161,7 @@ class Session:
         self._worker: asyncio.Task[None] | None = None
         #: a close waiting for the messages received before it (close_after_inbound)
         self._close_after: tuple[int, str] | None = None
-        now = registry.clock()
+        now = scheduler.clock()
         #: last heartbeat, or when the current sink attached: heartbeats go
         #: every ``heartbeat`` seconds whatever the traffic (a poll waits at
         #: most that long; the raw websocket gets its ping every interval)
@@ -151,7 +181,7 @@ class Session:
         #: closed with a grace period: output half-closed, not held by a drain
         self._cut = False
 
-    # -- the application's side (interfaces.Session) ------------------------
+    # -- the application's side (interfaces.SessionHandle) ------------------
 
     @property
     def closed(self) -> bool:
@@ -181,7 +211,7 @@ class Session:
 
     def send_frame(self, frame: Prepared) -> None:
         """Queue ``frame``; the first one of a loop iteration asks the
-        registry for the flush (once per session per iteration)."""
+        scheduler for the flush (once per session per iteration)."""
         if self._closed:
             return
         self._queue.append(frame)
@@ -189,7 +219,7 @@ class Session:
         self._queued += len(frame.text)
         if not self._dirty and self._sink is not None:
             self._dirty = True
-            self._registry.want_flush(self)
+            self._scheduler.want_flush(self)
 
     def close(self, code: int = 3000, reason: str = "Go away!", grace: float | None = None) -> None:
         """Flush the queue, send the close frame, then tell the application.
@@ -202,7 +232,7 @@ class Session:
             return
         self._closed = True
         self._close_code, self._close_reason = code, reason
-        self._closed_at = self._registry.clock()
+        self._closed_at = self._scheduler.clock()
         self._inbound.clear()
         if grace is not None:
             self._close_wait, self._cut = grace, True
@@ -215,7 +245,7 @@ class Session:
                 if grace is not None:
                     sink.half_close()
         self._notify_close()
-        self._registry.reschedule(self)
+        self._scheduler.reschedule(self)
 
     def close_after_inbound(self, code: int, reason: str) -> None:
         """Close once the messages already received are handled: a peer that
@@ -238,7 +268,7 @@ class Session:
     def start(self, factory: ConnectionFactory, sink: Sink) -> None:
         """Open the session on its first sink: open frame, then ``on_open``."""
         self._sink = sink
-        self._beat_at = self._registry.clock()
+        self._beat_at = self._scheduler.clock()
         sink.write_open()
         try:
             self._conn = factory(self)
@@ -246,7 +276,7 @@ class Session:
         except Exception:
             logger.exception("connection set-up failed for session %s", self.id)
             self.close(*INTERNAL_ERROR)
-        self._registry.reschedule(self)
+        self._scheduler.reschedule(self)
 
     def attach(self, sink: Sink) -> None:
         """A new HTTP receiver for an existing session.
@@ -259,19 +289,19 @@ class Session:
             sink.write_close(*CONFLICT)
             return
         self._sink = sink
-        self._beat_at = self._registry.clock()
+        self._beat_at = self._scheduler.clock()
         if self._queue:
             self.flush()
         if self._closed and self._sink is sink:
             sink.write_close(self._close_code, self._close_reason)
-        self._registry.reschedule(self)
+        self._scheduler.reschedule(self)
 
     def detach(self, sink: Sink, aborted: bool) -> None:
         """``sink`` has ended.  ``aborted``: the peer dropped it (network)."""
         if self._sink is not sink:
             return
         self._sink = None
-        self._detached_at = self._registry.clock()
+        self._detached_at = self._scheduler.clock()
         if not self.detachable:
             self._expire(*INTERRUPTED)
             return
@@ -279,7 +309,7 @@ class Session:
             # The client went away mid-response: what it received is unknown,
             # so the session ends (sockjs-protocol's "Connection interrupted").
             self.close(*INTERRUPTED)
-        self._registry.reschedule(self)
+        self._scheduler.reschedule(self)
 
     def flush(self) -> None:
         """Write the whole queue as one frame (called by the registry); while
@@ -310,7 +340,7 @@ class Session:
         self._blocked = False
         if self._queue and self._sink is not None and not self._closed:
             self._dirty = True
-            self._registry.want_flush(self)
+            self._scheduler.want_flush(self)
 
     def receive(self, messages: Iterable[str]) -> Awaitable[None] | None:
         """Queue inbound messages for ``on_message``; returns the worker that
@@ -362,7 +392,7 @@ class Session:
         ``closing_held_until`` (a graceful shutdown's deadline) unless the
         close had a grace period of its own."""
         due = self._closed_at + self._close_wait
-        return due if self._cut else max(due, self._registry.closing_held_until)
+        return due if self._cut else max(due, self._scheduler.closing_held_until)
 
     def on_tick(self, now: float) -> None:
         """Heartbeat the sink, abort a stuck closing handshake, expire a
@@ -401,7 +431,7 @@ class Session:
         # side lets reference counting free both as soon as the transport
         # lets go, without waiting for a full cyclic collection.
         self._conn = None
-        self._registry.forget(self)
+        self._scheduler.forget(self)
 
     def _notify_close(self) -> None:
         if self._notified or self._conn is None:

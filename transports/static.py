@@ -37,7 +37,7 @@ class InfoHandler(BaseHandler):
     SUPPORTED_METHODS = ("GET", "OPTIONS")
 
     def get(self) -> None:
-        settings = self.router.settings
+        settings = self.host.settings
         self.set_header("Content-Type", "application/json;charset=UTF-8")
         no_cache(self)
         allow_cors(self)
@@ -67,5 +67,5 @@ class IframeHandler(BaseHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "text/html;charset=UTF-8")
         cache_for_a_year(self)
-        self.finish(IFRAME_PAGE.format(sockjs_url=self.router.sockjs_url))
+        self.finish(IFRAME_PAGE.format(sockjs_url=self.host.sockjs_url))
 

@@ -17,8 +17,10 @@ from typing import Any, Callable
 
 from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, messages_frame
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
+from transports.host import SessionHost
 from transports.session import Session
 from transports.sockbuf import unacked_bytes
+from transports.tornado_compat import request_socket
 
 #: sockjs-protocol: a callback may use only these characters.  The length cap
 #: is ours (sockjs-client's callbacks are about a dozen characters).
@@ -85,13 +87,13 @@ FRAMINGS: dict[str, Framing] = {
 
 class ReceiverHandler(BaseHandler):
     """One HTTP response that receives frames of one session (a Sink).  A
-    request that would make a new session is answered 503 when the router's
+    request that would make a new session is answered 503 when the host's
     admission refuses it (the application's connection limits)."""
 
     framing: Framing
 
-    def initialize(self, router: Any, framing: Framing | None = None, **_: Any) -> None:
-        super().initialize(router)
+    def initialize(self, host: SessionHost, framing: Framing | None = None, **_: Any) -> None:
+        super().initialize(host)
         assert framing is not None, "the router passes each rule its framing"
         self.framing = framing
         self.SUPPORTED_METHODS = (framing.method, "OPTIONS")
@@ -117,30 +119,30 @@ class ReceiverHandler(BaseHandler):
         framing = self.framing
         if framing.needs_callback:
             callback = self.get_query_argument("c", "", strip=False)
-            status = self.router.settings.bad_input_status  # sockjs-protocol's 500, or 400
+            status = self.host.settings.bad_input_status  # sockjs-protocol's 500, or 400
             if not callback:
                 return self.plain_error(status, '"callback" parameter required')
             if not CALLBACK.fullmatch(callback):
                 return self.plain_error(status, 'invalid "callback" parameter')
             self._callback = callback
-        if self.router.registry.get(session_id) is None:
-            refusal = self.router.admission()
+        if self.host.get_session(session_id) is None:
+            refusal = self.host.admission()
             if refusal is not None:
                 allow_cors(self)
                 return self.plain_error(503, f"Service Unavailable: {refusal}")
         self.set_header("Content-Type", framing.content_type)
         no_cache(self)
         allow_cors(self)
-        session_cookie(self, self.router.settings.cookie_needed)
+        session_cookie(self, self.host.settings.cookie_needed)
         if framing.prelude is not None:
             self.write(framing.prelude(self._callback))
             self.flush()
         self._done = asyncio.get_running_loop().create_future()
-        session = self.router.registry.get(session_id)
+        session = self.host.get_session(session_id)
         if session is None:
-            session = self.router.new_session(session_id, framing.name, self.request.remote_ip or "")
+            session = self.host.new_session(session_id, framing.name, self.request.remote_ip or "")
             self._session = session
-            session.start(self.router.connection_factory, self)
+            session.start(self.host.connection_factory, self)
         else:
             self._session = session
             session.attach(self)
@@ -160,8 +162,7 @@ class ReceiverHandler(BaseHandler):
         pending = self._inflight
         if self._finishing is not None and not self._finishing.done():
             pending += 1
-        stream = getattr(self.request.connection, "stream", None)
-        return pending + unacked_bytes(getattr(stream, "socket", None))
+        return pending + unacked_bytes(request_socket(self.request))
 
     def half_close(self) -> None:
         """Nothing to do: a closed session's response has ended already."""
@@ -194,7 +195,7 @@ class ReceiverHandler(BaseHandler):
         data = self.framing.wrap(frame, self._callback)
         self.write(data)
         self._sent += len(data)
-        if not self.framing.streaming or self._sent >= self.router.settings.response_limit:
+        if not self.framing.streaming or self._sent >= self.host.settings.response_limit:
             # Polling answers are finished unflushed, so they get a
             # Content-Length (and HTTP/1.0 keep-alive stays valid).
             self._end()
@@ -229,7 +230,7 @@ class ReceiverHandler(BaseHandler):
         """Known to the registry until written: a graceful shutdown waits
         for the end of a response its session has already let go of."""
         self._finishing = finished
-        finishing = self.router.registry.finishing
+        finishing = self.host.finishing
         finishing.add(self)
         finished.add_done_callback(lambda _f: finishing.discard(self))
 

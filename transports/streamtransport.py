@@ -12,6 +12,8 @@ from typing import Any
 
 from tornado.iostream import IOStream, StreamClosedError
 
+from transports.tornado_compat import write_buffer_size
+
 
 class StreamTransport(asyncio.Transport):
     """write/close/abort/pause/resume and the write buffer size, nothing more."""
@@ -49,8 +51,7 @@ class StreamTransport(asyncio.Transport):
         self._last_write = self._stream.write(bytes(data))
 
     def get_write_buffer_size(self) -> int:
-        # Tornado has no public accessor for its pending output.
-        return int(getattr(self._stream, "_write_buffer_size", 0))
+        return write_buffer_size(self._stream)
 
     def is_closing(self) -> bool:
         return self._closing

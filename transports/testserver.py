@@ -16,7 +16,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from transports.front import front_server
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 
@@ -24,7 +24,7 @@ from transports.settings import SockJSSettings
 class Echo:
     """Sends every message back."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionHandle) -> None:
         self.session = session
 
     def on_open(self) -> None:
@@ -49,10 +49,10 @@ def make_routers(base: SockJSSettings | None = None) -> list[SockJSRouter]:
     base = base or SockJSSettings()
     echo = replace(base, response_limit=4096)
 
-    def echo_factory(session: Session) -> Connection:
+    def echo_factory(session: SessionHandle) -> Connection:
         return Echo(session)
 
-    def close_factory(session: Session) -> Connection:
+    def close_factory(session: SessionHandle) -> Connection:
         return CloseAtOnce(session)
 
     return [

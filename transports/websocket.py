@@ -8,14 +8,10 @@ settings' ``bad_frame_close`` says; nothing after it reaches the application.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
-
 from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, ws_frame
+from transports.host import SessionHost
 from transports.strictjson import loads
 from transports.wsbase import UpgradeHandler, WebSocketPeer
-
-if TYPE_CHECKING:
-    from transports.router import SockJSRouter
 
 OPEN_FRAME = ws_frame(OPEN.encode())
 HEARTBEAT_FRAME = ws_frame(HEARTBEAT.encode())
@@ -24,19 +20,19 @@ HEARTBEAT_FRAME = ws_frame(HEARTBEAT.encode())
 class SockJSWebSocket(WebSocketPeer):
     """The Sink of a SockJS websocket session."""
 
-    __slots__ = ("_router", "_session_id", "_remote_ip")
+    __slots__ = ("_host", "_session_id", "_remote_ip")
 
-    def __init__(self, router: SockJSRouter, session_id: str, remote_ip: str,
+    def __init__(self, host: SessionHost, session_id: str, remote_ip: str,
                  handshake: bytes, leftover: bytes) -> None:
-        super().__init__(handshake, leftover, router.settings.max_message_size)
-        self._router = router
+        super().__init__(handshake, leftover, host.settings.max_message_size)
+        self._host = host
         self._session_id = session_id
         self._remote_ip = remote_ip
 
     def start(self) -> None:
-        session = self._router.new_session(self._session_id, "websocket", self._remote_ip)
+        session = self._host.new_session(self._session_id, "websocket", self._remote_ip)
         self.session = session
-        session.start(self._router.connection_factory, self)
+        session.start(self._host.connection_factory, self)
 
     def write_open(self) -> None:
         self.write(OPEN_FRAME)
@@ -47,7 +43,7 @@ class SockJSWebSocket(WebSocketPeer):
             self.write(items[0].sockjs_ws)
         else:
             # Sessions that got the same messages in this tick share one frame.
-            self.write(self._router.registry.batches.sockjs_ws(items))
+            self.write(self._host.batches.sockjs_ws(items))
 
     def write_heartbeat(self) -> None:
         self.write(HEARTBEAT_FRAME)
@@ -70,7 +66,7 @@ class SockJSWebSocket(WebSocketPeer):
 
     def _broken_frame(self) -> None:
         """Close for a frame that is not JSON (SockJSSettings.bad_frame_close)."""
-        close = self._router.settings.bad_frame_close
+        close = self._host.settings.bad_frame_close
         if close is None or self.session is None:
             self._fail(3000, "Broken framing.")
         else:
@@ -81,13 +77,13 @@ class SockJSWebSocketHandler(UpgradeHandler):
     """Upgrade ``<prefix>/<server>/<session>/websocket`` (404 when disabled)."""
 
     def enabled(self) -> bool:
-        return self.router.settings.websocket_enabled
+        return self.host.settings.websocket_enabled
 
     async def get(self, server_id: str = "", session_id: str = "") -> None:  # type: ignore[override]
         self._session_id = session_id
         await super().get()
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
-        return SockJSWebSocket(self.router, self._session_id, self.request.remote_ip or "",
+        return SockJSWebSocket(self.host, self._session_id, self.request.remote_ip or "",
                                handshake, leftover)
 

@@ -33,6 +33,7 @@ from transports.inframes import MORE, NOT_SIMPLE, read_simple
 from transports.session import Session
 from transports.sockbuf import unacked_bytes
 from transports.streamtransport import StreamTransport
+from transports.tornado_compat import read_ahead
 
 logger = logging.getLogger("sockhub.transports.websocket")
 
@@ -342,9 +343,8 @@ async def take_over(stream: IOStream, key: str, make_peer: PeerFactory) -> None:
         # TLS state lives in Tornado's stream: keep it (slower path).
         StreamTransport(stream, make_peer(handshake, b"")).start()
         return
-    # Tornado keeps bytes it read ahead in a private buffer; they belong
-    # to the websocket now.
-    leftover = bytes(getattr(stream, "_read_buffer", b""))
+    # Bytes Tornado read past the request belong to the websocket now.
+    leftover = read_ahead(stream)
     try:
         sock = stream.socket.dup()
     except OSError:
@@ -384,12 +384,6 @@ class UpgradeDelegate(httputil.HTTPMessageDelegate):
 
     def on_connection_close(self) -> None:
         return None
-
-
-def request_ip(conn: HTTP1Connection) -> str:
-    """The client address Tornado's request would report (X-Real-Ip /
-    X-Forwarded-For already applied when the server trusts them)."""
-    return str(getattr(conn.context, "remote_ip", "") or "")
 
 
 class UpgradeHandler(BaseHandler):

@@ -31,7 +31,7 @@ class FakeClock:
 
 
 class RecordingSession:
-    """Implements transports.interfaces.Session and records what was sent.
+    """Implements transports.interfaces.SessionHandle and records what was sent.
 
     ``pending`` is what pending_bytes reports (tests raise it to simulate a
     peer that does not read).  close() ends the session and calls the

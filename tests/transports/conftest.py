@@ -15,7 +15,7 @@ from tornado.web import Application
 
 from tests.support.net import free_port
 from transports.front import front_server
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 
@@ -32,7 +32,7 @@ class Recorder:
     """A Connection that echoes and records; a few messages are commands:
     ``close`` closes the session, ``burst:N`` sends "0".."N-1" over several loop iterations."""
 
-    session: Session
+    session: SessionHandle
     log: list[Recorder]
     opened: int = 0
     closed: int = 0
@@ -76,7 +76,7 @@ async def serve(prefix: str = "/echo", **overrides: object) -> AsyncIterator[Ser
     """A SockJS echo service at ``prefix`` on a free port, FAST timings."""
     connections: list[Recorder] = []
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         return Recorder(session, connections)
 
     router = SockJSRouter(factory, prefix, replace(FAST, **overrides))  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from collections import Counter
 from tornado.web import Application, RequestHandler
 
 from tests.support.browser import sockjs_page
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 from transports.testserver import Echo
@@ -23,7 +23,7 @@ from transports.testserver import Echo
 def make_app(name: str, heartbeat: float) -> tuple[Application, SockJSRouter]:
     opened: Counter[str] = Counter()
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         opened[session.transport] += 1
         return Echo(session)
 

@@ -13,7 +13,7 @@ from tests.support.net import free_port
 from tests.transports.clients import (FrameParser, HttpClient, WsClient, collect, fetch, messages,
                                       request, sockjs_client)
 from tests.transports.conftest import POLLING, serve
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 from transports.session import Session as SessionImpl
 from transports.settings import SockJSSettings
@@ -313,7 +313,7 @@ async def test_slow_application_pauses_a_flooding_websocket() -> None:
     received: list[str] = []
 
     class Slow:
-        def __init__(self, session: Session) -> None:
+        def __init__(self, session: SessionHandle) -> None:
             self.session = session
 
         def on_open(self) -> None: ...
@@ -324,9 +324,9 @@ async def test_slow_application_pauses_a_flooding_websocket() -> None:
 
         def on_close(self) -> None: ...
 
-    sessions: list[Session] = []
+    sessions: list[SessionHandle] = []
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         sessions.append(session)
         return Slow(session)
 

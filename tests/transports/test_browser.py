@@ -8,7 +8,7 @@ from tornado.web import Application, RequestHandler
 from tests.support.browser import BROWSER_TRANSPORTS, chromium, roundtrip, sockjs_page
 from tests.support.net import free_port
 from tests.transports.conftest import Recorder
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 
@@ -28,7 +28,7 @@ class PageHandler(RequestHandler):
 async def test_sockjs_client_over_every_transport(origin: str) -> None:
     connections: list[Recorder] = []
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         return Recorder(session, connections)
 
     router = SockJSRouter(factory, "/connection", SockJSSettings(heartbeat_delay=2))

@@ -14,7 +14,7 @@ from tests.transports.clients import FrameParser, HttpClient, WsClient, collect,
 from tests.transports.conftest import serve
 from tests.transports.test_behaviour import wait_for
 from transports.frames import Prepared
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
 
@@ -44,10 +44,10 @@ class Hub:
     """A broadcast app: every message of any session goes to all sessions."""
 
     def __init__(self) -> None:
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, SessionHandle] = {}
         self.closed: dict[str, int] = {}
 
-    def factory(self, session: Session) -> Connection:
+    def factory(self, session: SessionHandle) -> Connection:
         hub = self
 
         class Member:
@@ -180,7 +180,7 @@ def test_router_built_before_the_loop_expires_sessions() -> None:
     closed: list[str] = []
 
     class Conn:
-        def __init__(self, session: Session) -> None:
+        def __init__(self, session: SessionHandle) -> None:
             self.session = session
 
         def on_open(self) -> None: ...

@@ -1,12 +1,12 @@
 """Sessions, the flush callback and the tick with an injected clock and a
-fake sink (no sockets: this is the Session seam from the transport side)."""
+fake sink (no sockets: this is the SessionHandle seam from the transport side)."""
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
 from transports.frames import Prepared
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 from transports.session import Session as SessionImpl
 from transports.settings import SockJSSettings
@@ -76,7 +76,7 @@ class Conn:
 def make(clock: Clock) -> tuple[SockJSRouter, list[str]]:
     events: list[str] = []
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         return Conn(events)
 
     settings = SockJSSettings(heartbeat_delay=10, disconnect_delay=5)

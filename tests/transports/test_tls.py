@@ -6,6 +6,7 @@ import ssl
 import subprocess
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
@@ -14,8 +15,9 @@ from tests.support.net import free_port
 from tests.transports.clients import WsClient, collect
 from tests.transports.conftest import FAST, Recorder
 from tests.transports.test_behaviour import wait_for
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
+from transports.session import Session as SessionImpl
 
 
 def make_cert(tmp: Path) -> tuple[str, str]:
@@ -34,7 +36,7 @@ async def test_websockets_over_tls(tmp_path: Path) -> None:
     client_ctx = ssl.create_default_context(cafile=cert)
     connections: list[Recorder] = []
 
-    def factory(session: Session) -> Connection:
+    def factory(session: SessionHandle) -> Connection:
         return Recorder(session, connections)
 
     router = SockJSRouter(factory, "/echo", replace(FAST, heartbeat_delay=5, ping_interval=5))
@@ -56,6 +58,49 @@ async def test_websockets_over_tls(tmp_path: Path) -> None:
         assert raw.close_event is not None and raw.close_event.code == 3000
         await sockjs.close()
         await wait_for(lambda: [c.closed for c in connections] == [1, 1])
+    finally:
+        server.stop()
+        await router.stop()
+        await server.close_all_connections()
+
+
+async def test_a_tls_websocket_counts_what_tornado_still_holds(tmp_path: Path) -> None:
+    """A TLS websocket's output waits in Tornado's SSL stream, not in the
+    session's queue: pending_bytes (the application's slow-client bound)
+    and graceful shutdown's undelivered must count it."""
+    cert, key = make_cert(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=cert)
+    connections: list[Recorder] = []
+
+    def factory(session: SessionHandle) -> Connection:
+        return Recorder(session, connections)
+
+    router = SockJSRouter(factory, "/echo", replace(FAST, heartbeat_delay=5, ping_interval=5))
+    port = free_port()
+    server = HTTPServer(Application(router.urls), ssl_options=server_ctx)
+    server.listen(port, "127.0.0.1")
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx,
+                                                       server_hostname="localhost")
+        writer.write(b"GET /echo/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+        await wait_for(lambda: len(connections) == 1)
+        session = connections[0].session
+        chunk = "x" * (256 << 10)
+        held = 0
+        for _ in range(64):  # 16 MiB at most: far past what the kernel buffers
+            session.send(chunk)
+            await asyncio.sleep(0.01)  # flushed into the stream; the client reads nothing
+            held = session.pending_bytes
+            if held:
+                break
+        assert held > 0
+        assert cast(SessionImpl, session).undelivered >= held
+        writer.close()
     finally:
         server.stop()
         await router.stop()

@@ -20,7 +20,7 @@ from tests.transports.conftest import FAST, Recorder
 from tests.transports.test_behaviour import masked_text_frame, wait_for
 from tests.transports.test_tls import make_cert
 from transports.front import front_server
-from transports.interfaces import Connection, Session
+from transports.interfaces import Connection, SessionHandle
 from transports.router import SockJSRouter
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -35,7 +35,7 @@ class Front:
     def __init__(self, tls: ssl.SSLContext | None = None, **overrides: object) -> None:
         self.connections: list[Recorder] = []
 
-        def factory(session: Session) -> Connection:
+        def factory(session: SessionHandle) -> Connection:
             return Recorder(session, self.connections)
 
         self.router = SockJSRouter(factory, "/echo", replace(FAST, **overrides))  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, TypeVar, get_type_hints
 
 # The one strict decoder (bounded depth, finite numbers, no lone surrogates),
 # shared with the transports, which never import app.
-from transports.strictjson import loads
+from transports.strictjson import loads as loads
 
 # Error strings of §2, used as reply errors and close reasons.
 INVALID_MESSAGE = "invalid message"

@@ -342,8 +342,10 @@ def apply_proxy_headers(conn: httputil.HTTPConnection, headers: httputil.HTTPHea
         return None
     saved: _Saved = (context, context.remote_ip, context.protocol)
     trusted = getattr(context, "trusted_downstream", ())
-    ip = headers.get("X-Forwarded-For", context.remote_ip)
-    for ip in (candidate.strip() for candidate in reversed(ip.split(","))):
+    ip = context.remote_ip
+    # the right-most address of X-Forwarded-For that is not a trusted proxy
+    for candidate in reversed(headers.get("X-Forwarded-For", ip).split(",")):
+        ip = candidate.strip()
         if ip not in trusted:
             break
     ip = headers.get("X-Real-Ip", ip)

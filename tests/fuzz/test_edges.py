@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest

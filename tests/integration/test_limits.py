@@ -213,7 +213,7 @@ def test_four_concurrent_90_mib_bodies_are_refused_before_they_are_read(sockhub:
     with ThreadPoolExecutor(len(jobs)) as pool:
         outcomes = list(pool.map(lambda job: push_body(hub.port, job[0], job[1], 90 * MiB, job[2]), jobs))
     after = proc_status(hub.pid)
-    for (method, path, chunked), outcome in zip(jobs, outcomes):
+    for (_, path, chunked), outcome in zip(jobs, outcomes):
         assert outcome.status == 413, (path, chunked, outcome)
         assert "connection: close" in outcome.headers, (path, outcome)
         assert outcome.closed, (path, outcome)

@@ -26,7 +26,7 @@ def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> None
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s") from None
             time.sleep(0.05)
 
 

@@ -70,7 +70,7 @@ def who_fast(start_line: httputil.RequestStartLine, headers: httputil.HTTPHeader
     """A route that answers what the connection's context says at claim time."""
     if start_line.path != "/fast-who":
         return None
-    context = getattr(conn, "context")
+    context = conn.context
     return Answer(conn, f"{context.remote_ip} {context.protocol}".encode())
 
 

@@ -1,11 +1,11 @@
 """The server API command logic (PROTOCOL.md §10), shared by the HTTP API,
 the Redis API queue and the admin websocket.
 
-:meth:`ApiExecutor.execute` takes one command object or an array and always
+:meth:`ApiRunner.execute` takes one command object or an array and always
 answers a JSON array of reply items, in command order:
 ``{"uid"?, "method", "error": null|"..", "advice"?, "body"}``.
 
-The whole request fails with :class:`ApiError` (status and text) when:
+The whole request fails with :class:`~app.core.errors.HttpError` (status and message) when:
 
 * 400: the data is empty, not UTF-8, not JSON, does not start with ``{`` or
   ``[``, is an empty array, a command has an unknown method or params of the
@@ -38,6 +38,7 @@ from app.commands.channel_ops import (
     publish,
     publish_now,
 )
+from app.core.errors import HttpError
 from app.options import ChannelOptions
 from app.engines.base import EngineError
 from app.models import Message, UidSource
@@ -61,21 +62,12 @@ logger = logging.getLogger("sockhub.api")
 QUEUE_METHODS = frozenset({"publish", "broadcast", "unsubscribe", "disconnect"})
 
 
-class ApiError(Exception):
-    """The whole API request fails with HTTP ``status`` and plain ``text``."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(f"{status} {text}")
-        self.status = status
-        self.text = text
-
-
-def bad_request(why: str) -> ApiError:
-    return ApiError(400, "Bad Request: " + why)
+def bad_request(why: str) -> HttpError:
+    return HttpError(400, "Bad Request: " + why)
 
 
 @dataclass(slots=True)
-class PublishParams:
+class ApiPublishParams:
     channel: str = ""
     data: Raw | None = None
     client: str = ""
@@ -100,15 +92,15 @@ class NoParams:
     pass
 
 
-Handler = Callable[["ApiExecutor", Any], Awaitable[str | None]]
+Handler = Callable[["ApiRunner", Any], Awaitable[str | None]]
 #: The same command done before returning, on an engine that publishes immediately.
-NowHandler = Callable[["ApiExecutor", ImmediateEngine, Any], str | None]
+NowHandler = Callable[["ApiRunner", ImmediateEngine, Any], str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class ApiSpec:
     """``params`` dataclass, ``handler`` -> body JSON text (None: null),
-    ``validate`` raising ApiError(400) for params that fail the whole request,
+    ``validate`` raising HttpError(400) for params that fail the whole request,
     and ``now``: the handler's effects without awaiting, for commands that
     only need the engine to publish (None: the command always awaits)."""
 
@@ -139,7 +131,7 @@ def item(method: str, uid: str = "", body: str | None = None, error: str = "", a
     return out + ',"body":' + (body if body is not None else "null") + "}"
 
 
-class ApiExecutor:
+class ApiRunner:
     """Runs API commands against one node (``node.api``)."""
 
     def __init__(self, node: "Node") -> None:
@@ -157,8 +149,8 @@ class ApiExecutor:
         handler and the engine publishes immediately: the memory engine),
         else a coroutine to await for it.  Commands run in order either way.
 
-        Raises ApiError(400) for bad data before anything runs; the
-        coroutine raises ApiError(503) when the engine fails.  Skipping the
+        Raises HttpError(400) for bad data before anything runs; the
+        coroutine raises HttpError(503) when the engine fails.  Skipping the
         coroutine chain per command and the HTTP API's task per request:
         bench/run.py api_1k and batch_1k, figures in the commit."""
         started = time.perf_counter()
@@ -231,7 +223,7 @@ class ApiExecutor:
             wanted = [r for r in raws if isinstance(r, dict) and r.get("method") in QUEUE_METHODS]
             for command in [self._prepare(raw) for raw in wanted]:
                 await self._run(command)
-        except ApiError as exc:
+        except HttpError as exc:
             logger.warning("API queue item refused: %s", exc)
 
     def _decode(self, data: bytes) -> list[Any]:
@@ -279,19 +271,19 @@ class ApiExecutor:
         if isinstance(exc, ProtocolError):
             return item(command.method, command.uid, None, exc.error, exc.advice)
         logger.warning("API %s: engine failed: %s", command.method, exc)
-        raise ApiError(503, "Service Unavailable: engine error") from None
+        raise HttpError(503, "Service Unavailable: engine error") from None
 
     # -- the commands -----------------------------------------------------------------
 
-    def _message(self, p: PublishParams) -> tuple[Message, ChannelOptions]:
+    def _message(self, p: ApiPublishParams) -> tuple[Message, ChannelOptions]:
         options = self._node.rules.options(p.channel)
         assert p.data is not None  # validated
         return Message(p.uid or self._uids.take(), p.channel, p.data, p.client), options
 
-    async def publish(self, p: PublishParams) -> None:
+    async def publish(self, p: ApiPublishParams) -> None:
         await publish(self._node, *self._message(p))
 
-    def publish_now(self, engine: ImmediateEngine, p: PublishParams) -> None:
+    def publish_now(self, engine: ImmediateEngine, p: ApiPublishParams) -> None:
         """:meth:`publish` done when it returns (the path of every message of a batch)."""
         publish_now(self._node, engine, *self._message(p))
 
@@ -348,7 +340,7 @@ class ApiExecutor:
         return dumps({"data": self._node.node_info()})
 
 
-def _validate_publish(p: PublishParams) -> None:
+def _validate_publish(p: ApiPublishParams) -> None:
     if not p.channel or p.data is None:
         raise bad_request("publish needs a channel and data")
 
@@ -359,17 +351,17 @@ def _spec(params: type, method: Callable[..., Awaitable[str | None]],
 
 
 API_COMMANDS: dict[str, ApiSpec] = {
-    "publish": _spec(PublishParams, ApiExecutor.publish, _validate_publish, ApiExecutor.publish_now),
-    "broadcast": _spec(BroadcastParams, ApiExecutor.broadcast),
-    "unsubscribe": _spec(UserChannelParams, ApiExecutor.unsubscribe),
-    "disconnect": _spec(UserChannelParams, ApiExecutor.disconnect),
-    "subscribe": _spec(UserChannelParams, ApiExecutor.subscribe),
-    "presence": _spec(ChannelParams, ApiExecutor.presence),
-    "history": _spec(ChannelParams, ApiExecutor.history),
-    "history_remove": _spec(ChannelParams, ApiExecutor.history_remove),
-    "channels": _spec(NoParams, ApiExecutor.channels),
-    "stats": _spec(NoParams, ApiExecutor.stats),
-    "node": _spec(NoParams, ApiExecutor.node),
+    "publish": _spec(ApiPublishParams, ApiRunner.publish, _validate_publish, ApiRunner.publish_now),
+    "broadcast": _spec(BroadcastParams, ApiRunner.broadcast),
+    "unsubscribe": _spec(UserChannelParams, ApiRunner.unsubscribe),
+    "disconnect": _spec(UserChannelParams, ApiRunner.disconnect),
+    "subscribe": _spec(UserChannelParams, ApiRunner.subscribe),
+    "presence": _spec(ChannelParams, ApiRunner.presence),
+    "history": _spec(ChannelParams, ApiRunner.history),
+    "history_remove": _spec(ChannelParams, ApiRunner.history_remove),
+    "channels": _spec(NoParams, ApiRunner.channels),
+    "stats": _spec(NoParams, ApiRunner.stats),
+    "node": _spec(NoParams, ApiRunner.node),
 }
 """The ONE API dispatch table: method -> (params, handler, whole-request check)."""
 

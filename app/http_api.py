@@ -15,7 +15,7 @@ the connection rather than read the rest); then, once the body is in:
 shutting down (503), body larger than the limit while streamed (413),
 missing sign unless ``insecure_api`` (400), empty data (400), no secret
 configured (400), sign mismatch (401).  Then the node's executor runs the
-commands: 200 with its JSON array, or the status and text of its ApiError.
+commands: 200 with its JSON array, or the status and message of its HttpError.
 
 :class:`ApiRequest` holds those checks, ONE copy.  Every POST to the API path
 is served by the fast route of :func:`api_fast_routes`, which skips Tornado's
@@ -39,6 +39,7 @@ from tornado.log import access_log
 from tornado.web import RequestHandler, stream_request_body
 
 from app.auth import api_sign, check_sign
+from app.core.errors import HttpError
 from app.options import Options
 from transports.front import FastRoute
 
@@ -51,11 +52,11 @@ SERVER_HEADER = "TornadoServer/" + tornado.version
 _OK = httputil.ResponseStartLine("HTTP/1.1", 200, "OK")
 
 
-class ApiExecutor(Protocol):
-    """The node's API (app.api.ApiExecutor): a JSON command or array in, a JSON
+class ApiBackend(Protocol):
+    """The node's API (app.api.ApiRunner): a JSON command or array in, a JSON
     array out, at once or as an awaitable when a command has to wait; raises
-    (or the awaitable raises) an error carrying ``status`` and ``text`` for a
-    request that must fail as a whole."""
+    (or the awaitable raises) :class:`HttpError` for a request that must fail
+    as a whole."""
 
     def submit(self, data: bytes) -> bytes | Awaitable[bytes]: ...
 
@@ -71,7 +72,7 @@ class ApiContext(Protocol):
     def shutting_down(self) -> bool: ...
 
     @property
-    def api(self) -> ApiExecutor: ...
+    def api(self) -> ApiBackend: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +86,6 @@ class Answer:
 
 def text_answer(status: int, text: str) -> Answer:
     return Answer(status, (text + "\n").encode())
-
-
-class RequestRejected(Exception):
-    """The request fails before the executor sees it."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status = status
-        self.text = text
 
 
 def _header_length(headers: httputil.HTTPHeaders) -> int | None:
@@ -147,8 +139,8 @@ class ApiRequest:
         answered 500."""
         try:
             data = self._checked_data(self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks))
-        except RequestRejected as exc:
-            return text_answer(exc.status, exc.text)
+        except HttpError as exc:
+            return text_answer(exc.status, exc.message)
         try:
             result = self._context.api.submit(data)
         except Exception as exc:  # the loop boundary of one API request
@@ -161,29 +153,29 @@ class ApiRequest:
         return text_answer(413, f"Request Entity Too Large: limit {self._limit} bytes")
 
     def _checked_data(self, body: bytes) -> bytes:
-        """The command bytes of an accepted request, or RequestRejected."""
+        """The command bytes of an accepted request, or HttpError."""
         if self._context.shutting_down:
-            raise RequestRejected(503, "Service Unavailable: shutting down")
+            raise HttpError(503, "Service Unavailable: shutting down")
         if self._too_big:
-            raise RequestRejected(413, f"Request Entity Too Large: limit {self._limit} bytes")
+            raise HttpError(413, f"Request Entity Too Large: limit {self._limit} bytes")
         data, sign = self._data_and_sign(body)
         options = self._context.options
         if options.insecure_api:
             if not data:
-                raise RequestRejected(400, "Bad Request: empty data")
+                raise HttpError(400, "Bad Request: empty data")
             return data
         if not sign:
-            raise RequestRejected(400, "Bad Request: missing sign")
+            raise HttpError(400, "Bad Request: missing sign")
         if not data:
-            raise RequestRejected(400, "Bad Request: empty data")
+            raise HttpError(400, "Bad Request: empty data")
         if not options.secret:
-            raise RequestRejected(400, "Bad Request: no secret configured")
+            raise HttpError(400, "Bad Request: no secret configured")
         if not check_sign(api_sign(options.secret, data), sign):
-            raise RequestRejected(401, "Unauthorized: wrong sign")
+            raise HttpError(401, "Unauthorized: wrong sign")
         return data
 
     def _data_and_sign(self, body: bytes) -> tuple[bytes, str]:
-        """``(data, sign)`` of either request form; RequestRejected for a
+        """``(data, sign)`` of either request form; HttpError for a
         form body that does not parse."""
         content_type = self._headers.get("Content-Type", "")
         if content_type.startswith("application/json"):
@@ -194,7 +186,7 @@ class ApiRequest:
             try:
                 httputil.parse_body_arguments(content_type, body, fields, files, self._headers)
             except httputil.HTTPInputError as exc:
-                raise RequestRejected(400, f"Bad Request: {exc}") from None
+                raise HttpError(400, f"Bad Request: {exc}") from None
         for name, values in parse_qs_bytes(self._query, keep_blank_values=True).items():
             fields.setdefault(name, values)
         data = fields.get("data", [b""])[0]
@@ -210,10 +202,10 @@ async def _answer_later(result: Awaitable[bytes]) -> Answer:
 
 
 def _failure(exc: Exception) -> Answer:
-    """The executor's error as its status and text; anything else is a 500, logged."""
-    status, text = getattr(exc, "status", None), getattr(exc, "text", None)
-    if isinstance(status, int) and isinstance(text, str):
-        return text_answer(status, text)
+    """The executor's HttpError as its status and message; anything else is a
+    500, logged."""
+    if isinstance(exc, HttpError):
+        return text_answer(exc.status, exc.message)
     logger.error("API request failed", exc_info=exc)
     return text_answer(500, "Internal Server Error")
 

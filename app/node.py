@@ -37,7 +37,7 @@ import uuid
 from typing import Any, Awaitable, Callable, Coroutine
 
 import app
-from app.api import ApiExecutor
+from app.api import ApiRunner
 from app.channels import ChannelRules
 from app.client import Client
 from app.commands import control
@@ -86,7 +86,7 @@ class Node:
         self.metrics = Metrics()
         self.uid = str(uuid.uuid4())
         self.started_at = clock()
-        self.api = ApiExecutor(self)
+        self.api = ApiRunner(self)
         self.shutting_down = False
         self._tick_interval = tick_interval
         self._open: set[Client] = set()

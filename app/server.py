@@ -32,7 +32,7 @@ from tornado.web import Application, RedirectHandler, RequestHandler, StaticFile
 from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
 from app.engines import make_engine
-from app.http_api import ApiExecutor, api_fast_routes, api_urls
+from app.http_api import ApiBackend, api_fast_routes, api_urls
 from app.logs import setup_logging
 from app.metrics_http import metrics_urls
 from app.node import Node
@@ -129,7 +129,7 @@ class Server:
         return self._options
 
     @property
-    def api(self) -> ApiExecutor:
+    def api(self) -> ApiBackend:
         return self.node.api
 
     # -- routes ------------------------------------------------------------

@@ -62,7 +62,7 @@ class ChannelParams:
 
 
 @dataclass(slots=True)
-class PublishParams:
+class ClientPublishParams:
     channel: str = ""
     data: Raw | None = None
 
@@ -181,7 +181,7 @@ async def unsubscribe(client: "Client", p: ChannelParams) -> str:
     return channel_status(p.channel, True)
 
 
-async def publish(client: "Client", p: PublishParams) -> str:
+async def publish(client: "Client", p: ClientPublishParams) -> str:
     """§4.5: only into a held channel, when its ``publish`` option allows."""
     node = client.node
     if not p.channel or p.data is None:
@@ -234,7 +234,7 @@ async def history(client: "Client", p: ChannelParams) -> str:
 SPECS: dict[str, CommandSpec] = {
     "subscribe": CommandSpec(SubscribeParams, subscribe, lambda p: subscribe_body(p.channel, False)),
     "unsubscribe": CommandSpec(ChannelParams, unsubscribe, lambda p: channel_status(p.channel, False)),
-    "publish": CommandSpec(PublishParams, publish, lambda p: channel_status(p.channel, False)),
+    "publish": CommandSpec(ClientPublishParams, publish, lambda p: channel_status(p.channel, False)),
     "presence": CommandSpec(ChannelParams, presence, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
     "history": CommandSpec(ChannelParams, history, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
 }

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.api import ApiError
+from app.core.errors import HttpError
 
 
 async def run(h, payload) -> list:
@@ -45,9 +45,9 @@ async def test_cent_body_bytes_array_with_uid_echo(harness_factory) -> None:
 ])
 async def test_bad_requests_are_400(harness_factory, data: bytes) -> None:
     async with harness_factory() as h:
-        with pytest.raises(ApiError) as err:
+        with pytest.raises(HttpError) as err:
             await h.node.api.execute(data)
-        assert err.value.status == 400 and err.value.text.startswith("Bad Request")
+        assert err.value.status == 400 and err.value.message.startswith("Bad Request")
 
 
 async def test_bad_command_in_batch_runs_nothing(harness_factory) -> None:
@@ -55,7 +55,7 @@ async def test_bad_command_in_batch_runs_nothing(harness_factory) -> None:
         s = await h.connect("1")
         await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "news"}})
         before = len(s.sent)
-        with pytest.raises(ApiError):
+        with pytest.raises(HttpError):
             await run(h, [{"method": "publish", "params": {"channel": "news", "data": 1}}, {"method": "nope"}])
         assert len(s.sent) == before
 
@@ -129,7 +129,7 @@ async def test_engine_failure_is_503_and_client_error(harness_factory, clock, op
         for command in ({"method": "publish", "params": {"channel": "public:p", "data": 1}},
                         {"method": "presence", "params": {"channel": "public:p"}},
                         {"method": "channels"}):
-            with pytest.raises(ApiError) as err:
+            with pytest.raises(HttpError) as err:
                 await run(h, command)
             assert err.value.status == 503
         reply = await h.send(s, {"uid": "p", "method": "publish", "params": {"channel": "public:p", "data": 1}})
@@ -189,7 +189,7 @@ async def test_a_batch_publishes_in_order_with_distinct_uids(harness_factory) ->
 
 
 async def test_immediate_and_awaited_publishing_have_the_same_effects(harness_factory) -> None:
-    """The memory engine publishes without awaiting (ApiExecutor.submit); with
+    """The memory engine publishes without awaiting (ApiRunner.submit); with
     that turned off the API awaits every command: same items, same pushes."""
     results = []
     for immediate in (True, False):

@@ -24,20 +24,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine
 
 from app.commands import control
 from app.commands.channel_cmds import ChannelParams  # the same params as the client's
-from app.commands.channel_ops import (
-    ImmediateEngine,
-    history_data,
-    immediate_engine,
-    presence_data,
-    publish,
-    publish_now,
-)
+from app.commands.channel_ops import history_data, presence_data
 from app.core.errors import HttpError
 from app.options import ChannelOptions
 from app.engines.base import EngineError
@@ -92,22 +84,19 @@ class NoParams:
     pass
 
 
-Handler = Callable[["ApiRunner", Any], Awaitable[str | None]]
-#: The same command done before returning, on an engine that publishes immediately.
-NowHandler = Callable[["ApiRunner", ImmediateEngine, Any], str | None]
+#: A command's handler: its body JSON text (None: null), or an awaitable of
+#: it when the command has to wait (an engine call that awaits).
+Handler = Callable[["ApiRunner", Any], "str | None | Awaitable[str | None]"]
 
 
 @dataclass(frozen=True, slots=True)
 class ApiSpec:
-    """``params`` dataclass, ``handler`` -> body JSON text (None: null),
-    ``validate`` raising HttpError(400) for params that fail the whole request,
-    and ``now``: the handler's effects without awaiting, for commands that
-    only need the engine to publish (None: the command always awaits)."""
+    """``params`` dataclass, ``handler`` (see :data:`Handler`) and
+    ``validate`` raising HttpError(400) for params that fail the whole request."""
 
     params: type
     handler: Handler
     validate: Callable[[Any], None] | None = None
-    now: NowHandler | None = None
 
 
 @dataclass(slots=True)
@@ -144,73 +133,63 @@ class ApiRunner:
         return answer if isinstance(answer, bytes) else await answer
 
     def submit(self, data: bytes) -> bytes | Coroutine[Any, Any, bytes]:
-        """:meth:`execute` without a coroutine when it can: the answer itself
-        when every command completes without waiting (each has a ``now``
-        handler and the engine publishes immediately: the memory engine),
-        else a coroutine to await for it.  Commands run in order either way.
+        """:meth:`execute` without a coroutine when it can.  The commands run
+        in order, each started at once: when none has to wait (every publish
+        on an ImmediateEngine, the memory engine) the answer itself, else a
+        coroutine that awaits the first one that waits and runs the rest.
 
-        Raises HttpError(400) for bad data before anything runs; the
-        coroutine raises HttpError(503) when the engine fails.  Skipping the
-        coroutine chain per command and the HTTP API's task per request:
-        bench/run.py api_1k and batch_1k, figures in the commit."""
+        Raises HttpError(400) for bad data before anything runs, and
+        HttpError(503) (or the coroutine does) when the engine fails.  No
+        coroutine chain per command, nor the HTTP API's task per request, on
+        the memory engine: bench/run.py api_1k and batch_1k."""
         started = time.perf_counter()
-        waiting = False
+        handed_over = False
         try:
             commands = [self._prepare(raw) for raw in self._decode(data)]
-            engine = immediate_engine(self._node)
-            if engine is not None and all(command.spec.now is not None for command in commands):
-                return self._run_now(engine, commands)
-            waiting = True
-            return self._run_later(commands, started)
+            items: list[str] = []
+            for index, command in enumerate(commands):
+                done = self._start(command)
+                if not isinstance(done, str):
+                    handed_over = True
+                    return self._finish(command, done, commands[index + 1:], items, started)
+                items.append(done)
+            return ("[" + ",".join(items) + "]").encode()
         finally:
-            if not waiting:
+            if not handed_over:
                 self._node.metrics.api_latency.observe(time.perf_counter() - started)
 
-    def _run_now(self, engine: ImmediateEngine, commands: list[_Prepared]) -> bytes:
-        """Every command in order, without awaiting; counted once per method
-        at the end, and the per-message counters settled then too (nothing
-        can read them meanwhile: no command here awaits or reads metrics)."""
-        items: list[str] = []
-        metrics = self._node.metrics
-        metrics.tally.deferred += 1  # the per-message counts are settled once, at the end
+    def _start(self, command: _Prepared) -> str | Awaitable[str | None]:
+        """Count and start one command: its item when it is done, else what
+        to await for its body (see :meth:`_item_of`)."""
+        counts = self._node.metrics.tally.api_requests
+        counts[command.method] = counts.get(command.method, 0) + 1
         try:
-            for command in commands:
-                now = command.spec.now
-                assert now is not None
-                try:
-                    body = now(self, engine, command.params)
-                except (ProtocolError, EngineError) as exc:
-                    items.append(self._failed(command, exc))
-                else:
-                    plain = body is None and not command.uid
-                    items.append(_DONE[command.method] if plain else item(command.method, command.uid, body))
-        finally:
-            metrics.tally.deferred -= 1
-            if not metrics.tally.deferred:
-                metrics.settle()
-            self._count(commands, len(items) + 1)
-        return ("[" + ",".join(items) + "]").encode()
+            body = command.spec.handler(self, command.params)
+        except (ProtocolError, EngineError) as exc:
+            return self._failed(command, exc)
+        if body is None:
+            return item(command.method, command.uid) if command.uid else _DONE[command.method]
+        if isinstance(body, str):
+            return item(command.method, command.uid, body)
+        return body
 
-    async def _run_later(self, commands: list[_Prepared], started: float) -> bytes:
-        items: list[str] = []
+    async def _item_of(self, command: _Prepared, body: Awaitable[str | None]) -> str:
         try:
-            for command in commands:
-                items.append(await self._run(command))
+            return item(command.method, command.uid, await body)
+        except (ProtocolError, EngineError) as exc:
+            return self._failed(command, exc)
+
+    async def _finish(self, command: _Prepared, body: Awaitable[str | None], rest: list[_Prepared],
+                      items: list[str], started: float) -> bytes:
+        """The rest of :meth:`submit` from the first command that waits."""
+        try:
+            items.append(await self._item_of(command, body))
+            for command in rest:
+                done = self._start(command)
+                items.append(done if isinstance(done, str) else await self._item_of(command, done))
         finally:
             self._node.metrics.api_latency.observe(time.perf_counter() - started)
         return ("[" + ",".join(items) + "]").encode()
-
-    def _count(self, commands: list[_Prepared], ran: int) -> None:
-        """Count the first ``ran`` commands (the one that failed the request
-        included), once per method rather than once per command."""
-        metrics = self._node.metrics
-        ran = min(ran, len(commands))
-        method = commands[0].method
-        if all(command.method == method for command in commands[1:ran]):  # the usual batch
-            metrics.child(metrics.api_requests, method).inc(ran)
-            return
-        for method, count in Counter(command.method for command in commands[:ran]).items():
-            metrics.child(metrics.api_requests, method).inc(count)
 
     async def execute_queued(self, data: bytes) -> None:
         """One Redis API queue item: a command, or the pre-1.6 ``{"data":[..]}``
@@ -222,7 +201,9 @@ class ApiRunner:
                 raws = raws[0]["data"]
             wanted = [r for r in raws if isinstance(r, dict) and r.get("method") in QUEUE_METHODS]
             for command in [self._prepare(raw) for raw in wanted]:
-                await self._run(command)
+                done = self._start(command)
+                if not isinstance(done, str):
+                    await self._item_of(command, done)
         except HttpError as exc:
             logger.warning("API queue item refused: %s", exc)
 
@@ -254,17 +235,6 @@ class ApiRunner:
             spec.validate(params)
         return _Prepared(command.uid, command.method, spec, params)
 
-    async def _run(self, command: _Prepared) -> str:
-        """One command's item, counted before it runs (``node`` and ``stats``
-        include themselves)."""
-        metrics = self._node.metrics
-        metrics.child(metrics.api_requests, command.method).inc()
-        try:
-            body = await command.spec.handler(self, command.params)
-        except (ProtocolError, EngineError) as exc:
-            return self._failed(command, exc)
-        return item(command.method, command.uid, body)
-
     @staticmethod
     def _failed(command: _Prepared, exc: ProtocolError | EngineError) -> str:
         """The item of a command that failed; an engine failure fails the request (503)."""
@@ -280,12 +250,10 @@ class ApiRunner:
         assert p.data is not None  # validated
         return Message(p.uid or self._uids.take(), p.channel, p.data, p.client), options
 
-    async def publish(self, p: ApiPublishParams) -> None:
-        await publish(self._node, *self._message(p))
-
-    def publish_now(self, engine: ImmediateEngine, p: ApiPublishParams) -> None:
-        """:meth:`publish` done when it returns (the path of every message of a batch)."""
-        publish_now(self._node, engine, *self._message(p))
+    def publish(self, p: ApiPublishParams) -> Awaitable[None] | None:
+        """Done when it returns None (see Publisher.publish): the path of
+        every message of a batch."""
+        return self._node.publisher.publish(*self._message(p))
 
     async def broadcast(self, p: BroadcastParams) -> None:
         """Each channel gets its own message and uid; namespaces checked first."""
@@ -294,7 +262,9 @@ class ApiRunner:
         node = self._node
         targets = [(channel, node.rules.options(channel)) for channel in p.channels]
         for channel, options in targets:
-            await publish(node, Message(self._uids.take(), channel, p.data, p.client), options)
+            waiting = node.publisher.publish(Message(self._uids.take(), channel, p.data, p.client), options)
+            if waiting is not None:
+                await waiting
 
     async def unsubscribe(self, p: UserChannelParams) -> None:
         if not p.user:
@@ -345,13 +315,12 @@ def _validate_publish(p: ApiPublishParams) -> None:
         raise bad_request("publish needs a channel and data")
 
 
-def _spec(params: type, method: Callable[..., Awaitable[str | None]],
-          validate: Callable[[Any], None] | None = None, now: Callable[..., str | None] | None = None) -> ApiSpec:
-    return ApiSpec(params, method, validate, now)
+def _spec(params: type, method: Callable[..., Any], validate: Callable[[Any], None] | None = None) -> ApiSpec:
+    return ApiSpec(params, method, validate)
 
 
 API_COMMANDS: dict[str, ApiSpec] = {
-    "publish": _spec(ApiPublishParams, ApiRunner.publish, _validate_publish, ApiRunner.publish_now),
+    "publish": _spec(ApiPublishParams, ApiRunner.publish, _validate_publish),
     "broadcast": _spec(BroadcastParams, ApiRunner.broadcast),
     "unsubscribe": _spec(UserChannelParams, ApiRunner.unsubscribe),
     "disconnect": _spec(UserChannelParams, ApiRunner.disconnect),

@@ -41,7 +41,7 @@ from app.api import ApiRunner
 from app.channels import ChannelRules
 from app.client import Client
 from app.commands import control
-from app.commands.channel_ops import leave
+from app.commands.channel_ops import Publisher, leave
 from app.engines.base import Engine, EngineError
 from app.hub import Hub
 from app.metrics import Metrics
@@ -84,6 +84,7 @@ class Node:
         self.rules = ChannelRules(options)
         self.hub: Hub[Client] = Hub(engine)
         self.metrics = Metrics()
+        self.publisher = Publisher(engine, self.metrics)
         self.uid = str(uuid.uuid4())
         self.started_at = clock()
         self.api = ApiRunner(self)
@@ -359,8 +360,6 @@ class Node:
         if clients:
             text = _MESSAGE_OPEN + message.to_json() + _MESSAGE_CLOSE
             self._deliver(message.channel, clients, Prepared(text), "", message.uid)
-        if not tally.deferred:
-            self.metrics.settle()
 
     # -- pushes held back during a recovering subscribe -------------------------------
 
@@ -408,8 +407,6 @@ class Node:
         clients = self.hub.channel_clients(channel)
         if clients:
             self._deliver(channel, clients, Prepared(encode()), skip, "")
-        if not self.metrics.tally.deferred:
-            self.metrics.settle()
 
     def _deliver(self, channel: str, clients: tuple[Client, ...], prepared: Prepared, skip: str,
                  uid: str) -> None:

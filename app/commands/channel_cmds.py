@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from app.auth import channel_sign, check_sign
-from app.commands.channel_ops import history_data, join, leave, messages_json, presence_data, publish as publish_message
+from app.commands.channel_ops import history_data, join, leave, messages_json, presence_data
 from app.commands.spec import CommandSpec
 from app.engines.base import EngineError
 from app.models import Message, new_uid
@@ -196,7 +196,9 @@ async def publish(client: "Client", p: ClientPublishParams) -> str:
         raise _denied()
     message = Message(new_uid(), p.channel, p.data, client.id, client.info(p.channel))
     try:
-        await publish_message(node, message, options)
+        waiting = node.publisher.publish(message, options)
+        if waiting is not None:
+            await waiting
     except EngineError:
         raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
     node.metrics.client_published.inc()

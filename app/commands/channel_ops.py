@@ -3,10 +3,10 @@
 * :func:`join` / :func:`leave`: a client takes or drops a channel (hub and
   engine registration, presence, join/leave pushes), undoing its own partial
   work when the engine fails;
-* :func:`publish`: one message to the engine (history options of its
-  channel) and, for ``watch`` channels, to the admin watchers;
-  :func:`publish_now` the same without awaiting, on an engine that can
-  (:class:`ImmediateEngine`: the memory engine);
+* :class:`Publisher`: THE publish path: one message to the engine
+  (history options of its channel) and, for ``watch`` channels, to the
+  admin watchers; done when the call returns on an
+  :class:`~app.engines.base.ImmediateEngine`, else an awaitable;
 * :func:`presence_data` / :func:`history_data`: the JSON ``data`` of the
   presence and history replies; ProtocolError with the advice the HTTP API
   gives (client commands re-advise), EngineError passed on (the client says
@@ -15,9 +15,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Awaitable
 
-from app.engines.base import EngineError, HistoryOptions
+from app.engines.base import Engine, EngineError, HistoryOptions, ImmediateEngine
+from app.metrics import Metrics
 from app.models import Message
 from app.options import ChannelOptions
 from app.protocol import (
@@ -43,25 +44,6 @@ def history_options(options: ChannelOptions) -> HistoryOptions:
     if options.history_size <= 0 or options.history_lifetime <= 0:
         return _NO_HISTORY  # not enabled: engines keep nothing, touch nothing
     return HistoryOptions(options.history_size, options.history_lifetime, options.history_drop_inactive)
-
-
-class ImmediateEngine(Protocol):
-    """An engine that can publish without awaiting: the effects and
-    guarantees of its ``publish_message`` and ``publish_admin``, complete
-    when the call returns (no coroutine per message on the API's path).
-    ``immediate`` False: use the async forms after all."""
-
-    immediate: bool
-
-    def publish_message_now(self, message: Message, history: HistoryOptions) -> None: ...
-
-    def publish_admin_now(self, data: bytes) -> None: ...
-
-
-def immediate_engine(node: "Node") -> ImmediateEngine | None:
-    """The node's engine if it is an :class:`ImmediateEngine` now, else None."""
-    engine = node.engine
-    return cast(ImmediateEngine, engine) if getattr(engine, "immediate", False) else None
 
 
 async def join(client: "Client", channel: str, channel_info: str = "", server_side: bool = False) -> None:
@@ -124,31 +106,46 @@ async def leave(client: "Client", channel: str, quiet: bool = False) -> None:
         logger.warning("engine failed while undoing a subscription to %r", channel)
 
 
-async def publish(node: "Node", message: Message, options: ChannelOptions) -> None:
-    """Publish through the engine; raises EngineError."""
-    try:
-        await node.engine.publish_message(message, history_options(options))
-        node.metrics.published.inc()
-        if options.watch:
-            await node.engine.publish_admin(message.to_json().encode())
-    except EngineError:
-        node.metrics.engine_errors.inc()
-        raise
+class Publisher:
+    """The one path of every publication (client, API, broadcast).
 
+    Whether the engine publishes without awaiting
+    (:class:`~app.engines.base.ImmediateEngine`) is decided once, here, when
+    the publisher is made; :meth:`publish` branches on that answer."""
 
-def publish_now(node: "Node", engine: ImmediateEngine, message: Message, options: ChannelOptions) -> None:
-    """:func:`publish` on ``engine`` (the node's) without awaiting; raises EngineError."""
-    try:
-        engine.publish_message_now(message, history_options(options))
-        tally = node.metrics.tally
-        tally.published += 1
-        if not tally.deferred:
-            node.metrics.settle()
-        if options.watch:
-            engine.publish_admin_now(message.to_json().encode())
-    except EngineError:
-        node.metrics.engine_errors.inc()
-        raise
+    __slots__ = ("_engine", "_now", "_metrics")
+
+    def __init__(self, engine: Engine, metrics: Metrics) -> None:
+        self._engine = engine
+        self._now = engine if isinstance(engine, ImmediateEngine) else None
+        self._metrics = metrics
+
+    def publish(self, message: Message, options: ChannelOptions) -> Awaitable[None] | None:
+        """Publish ``message`` (history options and ``watch`` of its channel):
+        done when it returns None, else the awaitable that does it.  Raises
+        (or the awaitable raises) EngineError."""
+        now = self._now
+        if now is None:
+            return self._publish_later(message, options)
+        try:
+            now.publish_message_now(message, history_options(options))
+            self._metrics.tally.published += 1
+            if options.watch:
+                now.publish_admin_now(message.to_json().encode())
+        except EngineError:
+            self._metrics.engine_errors.inc()
+            raise
+        return None
+
+    async def _publish_later(self, message: Message, options: ChannelOptions) -> None:
+        try:
+            await self._engine.publish_message(message, history_options(options))
+            self._metrics.tally.published += 1
+            if options.watch:
+                await self._engine.publish_admin(message.to_json().encode())
+        except EngineError:
+            self._metrics.engine_errors.inc()
+            raise
 
 
 async def presence_data(node: "Node", channel: str) -> str:

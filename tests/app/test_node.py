@@ -211,9 +211,9 @@ async def test_shutdown_closes_everyone_with_reconnect() -> None:
 
 
 async def test_engine_subscribe_failure_rolls_back(harness_factory, clock, options) -> None:
-    from tests.app.conftest import FaultyMemoryEngine
+    from tests.app.conftest import FaultyEngine
 
-    engine = FaultyMemoryEngine(options, clock)
+    engine = FaultyEngine(MemoryEngine(options, clock=clock))
     async with harness_factory(options, engine) as h:
         ok = await h.connect("2")
         s = await h.connect("1")

@@ -266,7 +266,7 @@ Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
 class NamedEngine(Protocol):
     @property
     def name(self) -> str:
-        """ "Memory" or "Redis" (app.engines.base.Engine.name)."""
+        """ "Memory" or "Redis" (app.core.engine.Engine.name)."""
         ...
 
 

@@ -32,18 +32,10 @@ from app.commands.channel_cmds import ChannelParams  # the same params as the cl
 from app.commands.channel_ops import history_data, presence_data
 from app.core.errors import HttpError
 from app.options import ChannelOptions
-from app.engines.base import EngineError
-from app.models import Message, UidSource
-from app.protocol import (
-    ADVICE_FIX,
-    INVALID_MESSAGE,
-    ProtocolError,
-    Raw,
-    command_from,
-    decode_batch,
-    dumps,
-    parse_params,
-)
+from app.core.engine import EngineError
+from app.core.values import Message, UidSource
+from app.core.errors import ADVICE_FIX, INVALID_MESSAGE, ProtocolError
+from app.protocol import Raw, command_from, decode_batch, dumps, parse_params
 
 if TYPE_CHECKING:
     from app.node import Node

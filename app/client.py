@@ -27,17 +27,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from app.commands import COMMANDS
-from app.models import ClientInfo
-from app.protocol import (
+from app.core.values import ClientInfo
+from app.core.errors import (
     INTERNAL_SERVER_ERROR,
     INVALID_MESSAGE,
     LIMIT_EXCEEDED,
     METHOD_NOT_FOUND,
     SLOW,
     UNAUTHORIZED,
-    Command,
     Disconnect,
     ProtocolError,
+)
+from app.protocol import (
+    Command,
     disconnect_push,
     join_replies,
     parse_commands,

@@ -4,7 +4,7 @@ Duties and guarantees:
 
 * :meth:`Node.connection_factory` gives every transport session a
   :class:`~app.client.Client`;
-* as the engine's :class:`~app.engines.base.EngineHandler`, it fans every
+* as the engine's :class:`~app.core.engine.EngineHandler`, it fans every
   message, join and leave out to the local subscribers: the push is encoded
   ONCE into one :class:`~transports.frames.Prepared` shared by every session,
   each send is followed by that client's queue-bound check (``slow``), and
@@ -38,17 +38,17 @@ from typing import Any, Awaitable, Callable, Coroutine
 
 import app
 from app.api import ApiRunner
-from app.channels import ChannelRules
+from app.core.channels import ChannelRules
 from app.client import Client
 from app.commands import control
 from app.commands.channel_ops import Publisher, leave
-from app.engines.base import Engine, EngineError
-from app.hub import Hub
-from app.metrics import Metrics
-from app.models import ClientInfo, Message
+from app.core.engine import Engine, EngineError
+from app.core.hub import Hub
+from app.core.metrics import Metrics
+from app.core.values import ClientInfo, Message
 from app.options import Options
-from app.protocol import (EXPIRED, INSUFFICIENT_STATE, SHUTTING_DOWN, STALE, Disconnect, ProtocolError, dumps,
-                          push)
+from app.core.errors import EXPIRED, INSUFFICIENT_STATE, SHUTTING_DOWN, STALE, Disconnect, ProtocolError
+from app.protocol import dumps, push
 from transports.deadlines import Deadlines
 from transports.frames import Prepared
 from transports.interfaces import Session

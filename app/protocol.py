@@ -30,34 +30,7 @@ from typing import Any, Callable, Iterable, TypeVar, get_type_hints
 # shared with the transports, which never import app.
 from transports.strictjson import loads
 
-# Error strings of §2, used as reply errors and close reasons.
-INVALID_MESSAGE = "invalid message"
-METHOD_NOT_FOUND = "method not found"
-NAMESPACE_NOT_FOUND = "namespace not found"
-INTERNAL_SERVER_ERROR = "internal server error"
-NOT_AVAILABLE = "not available"
-UNAUTHORIZED = "unauthorized"
-CLIENT_CLOSED = "client is closed"
-INVALID_TOKEN = "invalid token"
-PERMISSION_DENIED = "permission denied"
-ALREADY_SUBSCRIBED = "already subscribed"
-LIMIT_EXCEEDED = "limit exceeded"
-
-# Close reasons of §6 that are not error strings.
-STALE = "stale"
-EXPIRED = "expired"
-SLOW = "slow"
-DISCONNECT = "disconnect"
-SHUTTING_DOWN = "shutting down"
-#: Close reason when the node lost messages of a channel (Redis PUB/SUB was
-#: down); the client reconnects and recovers from history.  Centrifugo 2's name.
-INSUFFICIENT_STATE = "insufficient state"
-
-ADVICE_FIX = "fix"
-ADVICE_RETRY = "retry"
-
-#: The websocket/SockJS close code that carries a JSON advice reason.
-CLOSE_CODE = 3000
+from app.core.errors import Disconnect, ProtocolError, INVALID_MESSAGE
 
 _encoder = json.JSONEncoder(separators=(",", ":"))
 _dumps = _encoder.encode
@@ -67,33 +40,6 @@ _dumps = _encoder.encode
 _make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
 _c_encode = None if _make_c_encoder is None else _make_c_encoder(
     None, _encoder.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
-
-
-class ProtocolError(Exception):
-    """A command failed; the reply carries ``error`` and ``advice``."""
-
-    def __init__(self, error: str, advice: str = "") -> None:
-        super().__init__(error)
-        self.error = error
-        self.advice = advice
-
-
-class Disconnect(Exception):
-    """Close the client with advice: a ``disconnect`` push, then close 3000.
-
-    ``push`` False skips the push (``slow`` has one too: the queue it was
-    too slow for is dropped to make room for it, see Client.close_slow)."""
-
-    def __init__(self, reason: str, reconnect: bool = False, push: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.reconnect = reconnect
-        self.push = push
-
-    @property
-    def advice(self) -> str:
-        """The close frame's reason: ``{"reason":..,"reconnect":..}``."""
-        return _dumps({"reason": self.reason, "reconnect": self.reconnect})
 
 
 class Raw(str):

@@ -38,7 +38,7 @@ from app.metrics_http import metrics_urls
 from app.node import Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
-from app.protocol import CLOSE_CODE, INVALID_MESSAGE, Disconnect
+from app.core.errors import CLOSE_CODE, INVALID_MESSAGE, Disconnect
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from app.auth import channel_sign, check_sign
 from app.commands.channel_ops import history_data, join, leave, messages_json, presence_data
 from app.commands.spec import CommandSpec
-from app.engines.base import EngineError
-from app.models import Message, new_uid
+from app.core.engine import EngineError
+from app.core.values import Message, new_uid
 from app.options import ChannelOptions
-from app.protocol import (
+from app.core.errors import (
     ADVICE_FIX,
     ADVICE_RETRY,
     ALREADY_SUBSCRIBED,
@@ -32,11 +32,8 @@ from app.protocol import (
     PERMISSION_DENIED,
     Disconnect,
     ProtocolError,
-    Raw,
-    channel_status,
-    dumps,
-    valid_raw_json,
 )
+from app.protocol import Raw, channel_status, dumps, valid_raw_json
 
 if TYPE_CHECKING:
     from app.client import Client

@@ -6,7 +6,7 @@
 * :class:`Publisher`: THE publish path: one message to the engine
   (history options of its channel) and, for ``watch`` channels, to the
   admin watchers; done when the call returns on an
-  :class:`~app.engines.base.ImmediateEngine`, else an awaitable;
+  :class:`~app.core.engine.ImmediateEngine`, else an awaitable;
 * :func:`presence_data` / :func:`history_data`: the JSON ``data`` of the
   presence and history replies; ProtocolError with the advice the HTTP API
   gives (client commands re-advise), EngineError passed on (the client says
@@ -17,17 +17,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Awaitable
 
-from app.engines.base import Engine, EngineError, HistoryOptions, ImmediateEngine
-from app.metrics import Metrics
-from app.models import Message
+from app.core.engine import Engine, EngineError, HistoryOptions, ImmediateEngine
+from app.core.metrics import Metrics
+from app.core.values import Message
 from app.options import ChannelOptions
-from app.protocol import (
-    ADVICE_FIX,
-    INVALID_MESSAGE,
-    NOT_AVAILABLE,
-    ProtocolError,
-    dumps,
-)
+from app.core.errors import ADVICE_FIX, INVALID_MESSAGE, NOT_AVAILABLE, ProtocolError
+from app.protocol import dumps
 
 if TYPE_CHECKING:
     from app.client import Client
@@ -110,7 +105,7 @@ class Publisher:
     """The one path of every publication (client, API, broadcast).
 
     Whether the engine publishes without awaiting
-    (:class:`~app.engines.base.ImmediateEngine`) is decided once, here, when
+    (:class:`~app.core.engine.ImmediateEngine`) is decided once, here, when
     the publisher is made; :meth:`publish` branches on that answer."""
 
     __slots__ = ("_engine", "_now", "_metrics")

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from app.commands.channel_cmds import SubscribeParams, recovery_body
 from app.commands.channel_ops import join, leave
-from app.engines.base import EngineError
-from app.protocol import DISCONNECT, Disconnect, ProtocolError, channel_status, dumps, push
+from app.core.engine import EngineError
+from app.core.errors import DISCONNECT, Disconnect, ProtocolError
+from app.protocol import channel_status, dumps, push
 from transports.strictjson import loads
 
 if TYPE_CHECKING:

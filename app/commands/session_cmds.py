@@ -19,14 +19,8 @@ from typing import TYPE_CHECKING
 import app
 from app.auth import check_sign, connection_token
 from app.commands.spec import CommandSpec
-from app.protocol import (
-    INVALID_MESSAGE,
-    INVALID_TOKEN,
-    LIMIT_EXCEEDED,
-    Disconnect,
-    dumps,
-    valid_raw_json,
-)
+from app.core.errors import INVALID_MESSAGE, INVALID_TOKEN, LIMIT_EXCEEDED, Disconnect
+from app.protocol import dumps, valid_raw_json
 
 if TYPE_CHECKING:
     from app.client import Client

@@ -40,8 +40,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.engines.base import EngineHandler, HistoryOptions
-from app.models import ClientInfo, Message
+from app.core.engine import EngineHandler, HistoryOptions
+from app.core.values import ClientInfo, Message
 from app.options import Options
 
 logger = logging.getLogger("sockhub.engines.memory")
@@ -134,7 +134,7 @@ class MemoryEngine:
 
     def publish_message_now(self, message: Message, history: HistoryOptions) -> None:
         """:meth:`publish_message` without a coroutine
-        (app.engines.base.ImmediateEngine)."""
+        (app.core.engine.ImmediateEngine)."""
         if self._expiry.heap:  # else nothing can be due: no clock read per message
             self._expire()
         if history.enabled:

@@ -15,7 +15,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 from app.admin import AdminContext, AdminHub, AdminSocket
 from app.admin_auth import AdminGate
 from app.core.errors import HttpError
-from app.models import Message
+from app.core.values import Message
 from app.options import Options
 from tests.admin.clients import read_json
 from tests.support.net import free_port

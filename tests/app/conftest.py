@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator, Callable
 import pytest
 
 from app import auth
-from app.engines.base import EngineError
+from app.core.engine import EngineError
 from app.engines.memory import MemoryEngine
 from app.node import Node
 from app.options import ChannelOptions, Namespace, Options
@@ -120,7 +120,7 @@ def make_options(**kw: Any) -> Options:
 class WrappedEngine:
     """An engine that forwards the async Engine methods to ``inner`` (a real
     engine), and only those: it lacks the memory engine's immediate forms
-    (app.engines.base.ImmediateEngine), so the node awaits every publish.
+    (app.core.engine.ImmediateEngine), so the node awaits every publish.
     Test doubles change what they need by overriding a method."""
 
     def __init__(self, inner: Any) -> None:

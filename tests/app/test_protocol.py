@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from app.core.errors import Disconnect, ProtocolError
 from app.protocol import (
-    Disconnect,
-    ProtocolError,
     Raw,
     disconnect_push,
     join_replies,

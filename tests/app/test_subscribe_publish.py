@@ -5,9 +5,9 @@ import json
 from typing import Any
 
 from tests.app.conftest import WrappedEngine, make_options
-from app.engines.base import HistoryOptions
+from app.core.engine import HistoryOptions
 from app.engines.memory import MemoryEngine
-from app.models import Message, new_uid
+from app.core.values import Message, new_uid
 from app.protocol import Raw
 
 

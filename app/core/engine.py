@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from app.models import ClientInfo, Message
+from app.core.values import ClientInfo, Message
 
 
 class EngineError(Exception):

@@ -49,7 +49,7 @@ JsonObject = dict[str, Any]
 
 
 class AdminApi(Protocol):
-    """The node's API (app.api.ApiRunner): one JSON command or array in,
+    """The node's API (app.dialects.v1x.api.ApiRunner): one JSON command or array in,
     always a JSON array out; raises HttpError for a request that fails as a
     whole, which an admin socket turns into an error reply item."""
 

@@ -53,7 +53,7 @@ _OK = httputil.ResponseStartLine("HTTP/1.1", 200, "OK")
 
 
 class ApiBackend(Protocol):
-    """The node's API (app.api.ApiRunner): a JSON command or array in, a JSON
+    """The node's API (app.dialects.v1x.api.ApiRunner): a JSON command or array in, a JSON
     array out, at once or as an awaitable when a command has to wait; raises
     (or the awaitable raises) :class:`HttpError` for a request that must fail
     as a whole."""

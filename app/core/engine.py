@@ -138,7 +138,7 @@ class ImmediateEngine(Protocol):
     memory engine): each method has the effects and guarantees of its
     :class:`Engine` namesake, complete when the call returns, so the API's
     batches need no coroutine per message.  Whoever publishes checks for it
-    ONCE, when it is given the engine (app.commands.channel_ops.Publisher);
+    ONCE, when it is given the engine (app.core.publisher.Publisher);
     an engine wrapped by something that only forwards the async methods
     (a test double injecting faults) simply does not have it."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.app.conftest import FakeClock, RecordingSession, make_options, token
-from app.commands import control
+from app.core import control
 from app.engines.memory import MemoryEngine
 from app.node import Node
 from app.options import ChannelOptions, Namespace

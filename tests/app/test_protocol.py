@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from app.core.errors import Disconnect, ProtocolError
-from app.protocol import (
+from app.dialects.v1x.wire import (
     Raw,
     disconnect_push,
     join_replies,

@@ -8,7 +8,7 @@ from tests.app.conftest import WrappedEngine, make_options
 from app.core.engine import HistoryOptions
 from app.engines.memory import MemoryEngine
 from app.core.values import Message, new_uid
-from app.protocol import Raw
+from app.dialects.v1x.wire import Raw
 
 
 def sub(channel: str, uid: str = "s", **params) -> dict:

@@ -1,4 +1,5 @@
-"""connect, refresh and ping (PROTOCOL.md §4.1, §4.2, §4.8).
+"""connect, refresh and ping (PROTOCOL.md §4.1, §4.2, §4.8): the
+1.x credentials are verified here, then the core connects or refreshes.
 
 Choices beyond 1.8, documented here:
 
@@ -14,16 +15,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import app
 from app.auth import check_sign, connection_token
-from app.commands.spec import CommandSpec
-from app.core.errors import INVALID_MESSAGE, INVALID_TOKEN, LIMIT_EXCEEDED, Disconnect
-from app.protocol import dumps, valid_raw_json
-
-if TYPE_CHECKING:
-    from app.client import Client
+from app.core.client import Client
+from app.core.errors import INVALID_MESSAGE, INVALID_TOKEN, Disconnect
+from app.core.values import Credentials
+from app.dialects.v1x.context import V1xContext
+from app.dialects.v1x.spec import CommandSpec
+from app.dialects.v1x.wire import credentials_body, dumps, valid_raw_json
+from app.options import Options
 
 _TIMESTAMP = re.compile(r"[+-]?[0-9]{1,19}")
 
@@ -43,8 +44,8 @@ class PingParams:
     data: str = ""
 
 
-def _token_valid(client: "Client", p: CredentialsParams) -> bool:
-    secret = client.node.options.secret
+def _token_valid(options: Options, p: CredentialsParams) -> bool:
+    secret = options.secret
     return bool(secret) and check_sign(connection_token(secret, p.user, p.timestamp, p.info), p.token)
 
 
@@ -61,61 +62,33 @@ def _checked_info(info: str) -> str:
     return info
 
 
-def credentials_body(client_id: str, expires: bool, expired: bool, ttl: float) -> str:
-    """The body of connect and refresh replies."""
-    return dumps({"version": app.PROTOCOL_VERSION, "client": client_id, "expires": expires,
-                  "expired": expired, "ttl": int(ttl)})
-
-
-async def connect(client: "Client", p: CredentialsParams) -> str:
+async def connect(ctx: V1xContext, client: Client, p: CredentialsParams) -> str:
     """Authenticate the connection (§4.1), checks in the order of 1.8."""
-    node = client.node
-    options = node.options
+    options = ctx.options
     if client.authenticated:
         raise Disconnect(INVALID_MESSAGE)
-    now = node.clock()
     if options.insecure:
-        timestamp = int(now)
+        timestamp = int(ctx.clock())
     else:
-        if not _token_valid(client, p):
+        if not _token_valid(options, p):
             raise Disconnect(INVALID_TOKEN)
         timestamp = _timestamp(p.timestamp)
     info = _checked_info(p.info)
-    limit = options.user_connection_limit
-    if limit > 0 and p.user and len(node.hub.user_clients(p.user)) >= limit:
-        raise Disconnect(LIMIT_EXCEEDED)
-    lifetime = options.connection_lifetime
-    if lifetime > 0 and not options.insecure and timestamp + lifetime - now <= 0:
-        # A success that leaves the connection unauthenticated: the JS client
-        # disconnects, refreshes its credentials and connects again.
-        return credentials_body("", True, True, lifetime)
-    client.authenticate(p.user, info, timestamp)
-    node.metrics.num_connect.inc()
-    return credentials_body(client.id, lifetime > 0, False, lifetime)
+    return credentials_body(app.PROTOCOL_VERSION, ctx.clients.connect(client, Credentials(p.user, info, timestamp)))
 
 
-async def refresh(client: "Client", p: CredentialsParams) -> str:
+async def refresh(ctx: V1xContext, client: Client, p: CredentialsParams) -> str:
     """Renew the connection's lifetime (§4.2); the token is always checked."""
-    node = client.node
-    if not _token_valid(client, p):
+    if not _token_valid(ctx.options, p):
         raise Disconnect(INVALID_TOKEN)
     timestamp = _timestamp(p.timestamp)
     if p.user != client.user:
         raise Disconnect(INVALID_TOKEN)
     info = _checked_info(p.info)
-    lifetime = node.options.connection_lifetime
-    if lifetime <= 0:
-        return credentials_body(client.id, False, False, 0)
-    if timestamp + lifetime - node.clock() <= 0:
-        return credentials_body(client.id, True, True, lifetime)
-    client.timestamp = timestamp
-    if info:
-        client.default_info = info
-    node.schedule_expiry(client)
-    return credentials_body(client.id, True, False, lifetime)
+    return credentials_body(app.PROTOCOL_VERSION, ctx.clients.refresh(client, Credentials(p.user, info, timestamp)))
 
 
-async def ping(client: "Client", p: PingParams) -> str | None:
+async def ping(ctx: V1xContext, client: Client, p: PingParams) -> str | None:
     """No body, or ``{"data":..}`` echoed when given (§4.8)."""
     return dumps({"data": p.data}) if p.data else None
 

@@ -1,5 +1,5 @@
-"""The server API command logic (PROTOCOL.md §10), shared by the HTTP API,
-the Redis API queue and the admin websocket.
+"""The 1.x server API (PROTOCOL.md §10): its body format and
+commands, shared by the HTTP API, the Redis API queue and the admin websocket.
 
 :meth:`ApiRunner.execute` takes one command object or an array and always
 answers a JSON array of reply items, in command order:
@@ -16,7 +16,7 @@ The whole request fails with :class:`~app.core.errors.HttpError` (status and mes
 Other failures are the item's ``error`` (``invalid message``, ``namespace not
 found``, ``not available``).  Beyond 1.x: ``subscribe`` (user, channel: every
 connection of the user on every node joins the channel; see
-app.commands.control for what clients receive) and ``history_remove``
+app.core.control for what clients receive) and ``history_remove``
 (channel).  API ``unsubscribe``, ``disconnect`` and ``subscribe`` act on this
 node, then tell the others with a control message.
 """
@@ -25,20 +25,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine
+from typing import Any, Awaitable, Callable, Coroutine
 
-from app.commands import control
-from app.commands.channel_cmds import ChannelParams  # the same params as the client's
-from app.commands.channel_ops import history_data, presence_data
-from app.core.errors import HttpError
-from app.options import ChannelOptions
+from app.core import control
 from app.core.engine import EngineError
+from app.core.errors import ADVICE_FIX, INVALID_MESSAGE, HttpError, ProtocolError
 from app.core.values import Message, UidSource
-from app.core.errors import ADVICE_FIX, INVALID_MESSAGE, ProtocolError
-from app.protocol import Raw, command_from, decode_batch, dumps, parse_params
-
-if TYPE_CHECKING:
-    from app.node import Node
+# ChannelParams: the same params as the client's
+from app.dialects.v1x.channel_cmds import ChannelParams, history_data, presence_data
+from app.dialects.v1x.context import V1xContext
+from app.dialects.v1x.wire import Plan, Raw, channel_data, command_from, decode_batch, dumps, parse_planned, plan
+from app.options import ChannelOptions
 
 logger = logging.getLogger("sockhub.api")
 
@@ -89,6 +86,10 @@ class ApiSpec:
     params: type
     handler: Handler
     validate: Callable[[Any], None] | None = None
+    plan: Plan = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan", plan(self.params))
 
 
 @dataclass(slots=True)
@@ -115,8 +116,8 @@ def item(method: str, uid: str = "", body: str | None = None, error: str = "", a
 class ApiRunner:
     """Runs API commands against one node (``node.api``)."""
 
-    def __init__(self, node: "Node") -> None:
-        self._node = node
+    def __init__(self, ctx: V1xContext) -> None:
+        self._ctx = ctx
         self._uids = UidSource()
 
     async def execute(self, data: bytes) -> bytes:
@@ -148,12 +149,12 @@ class ApiRunner:
             return ("[" + ",".join(items) + "]").encode()
         finally:
             if not handed_over:
-                self._node.metrics.api_latency.observe(time.perf_counter() - started)
+                self._ctx.metrics.api_latency.observe(time.perf_counter() - started)
 
     def _start(self, command: _Prepared) -> str | Awaitable[str | None]:
         """Count and start one command: its item when it is done, else what
         to await for its body (see :meth:`_item_of`)."""
-        counts = self._node.metrics.tally.api_requests
+        counts = self._ctx.metrics.tally.api_requests
         counts[command.method] = counts.get(command.method, 0) + 1
         try:
             body = command.spec.handler(self, command.params)
@@ -180,7 +181,7 @@ class ApiRunner:
                 done = self._start(command)
                 items.append(done if isinstance(done, str) else await self._item_of(command, done))
         finally:
-            self._node.metrics.api_latency.observe(time.perf_counter() - started)
+            self._ctx.metrics.api_latency.observe(time.perf_counter() - started)
         return ("[" + ",".join(items) + "]").encode()
 
     async def execute_queued(self, data: bytes) -> None:
@@ -220,7 +221,7 @@ class ApiRunner:
         if spec is None:
             raise bad_request(f"unknown method {command.method!r}")
         try:
-            params: Any = parse_params(spec.params, command.params)
+            params: Any = parse_planned(spec.params, spec.plan, command.params)
         except ValueError as exc:
             raise bad_request(f"{command.method} params: {exc}") from None
         if spec.validate is not None:
@@ -238,23 +239,23 @@ class ApiRunner:
     # -- the commands -----------------------------------------------------------------
 
     def _message(self, p: ApiPublishParams) -> tuple[Message, ChannelOptions]:
-        options = self._node.rules.options(p.channel)
+        options = self._ctx.rules.options(p.channel)
         assert p.data is not None  # validated
         return Message(p.uid or self._uids.take(), p.channel, p.data, p.client), options
 
     def publish(self, p: ApiPublishParams) -> Awaitable[None] | None:
         """Done when it returns None (see Publisher.publish): the path of
         every message of a batch."""
-        return self._node.publisher.publish(*self._message(p))
+        return self._ctx.publisher.publish(*self._message(p))
 
     async def broadcast(self, p: BroadcastParams) -> None:
         """Each channel gets its own message and uid; namespaces checked first."""
         if not p.channels or p.data is None or not all(p.channels):
             raise _invalid()
-        node = self._node
-        targets = [(channel, node.rules.options(channel)) for channel in p.channels]
+        ctx = self._ctx
+        targets = [(channel, ctx.rules.options(channel)) for channel in p.channels]
         for channel, options in targets:
-            waiting = node.publisher.publish(Message(self._uids.take(), channel, p.data, p.client), options)
+            waiting = ctx.publisher.publish(Message(self._uids.take(), channel, p.data, p.client), options)
             if waiting is not None:
                 await waiting
 
@@ -262,44 +263,44 @@ class ApiRunner:
         if not p.user:
             raise _invalid()
         if p.channel:
-            self._node.rules.options(p.channel)
-        await control.unsubscribe_user(self._node, p.user, p.channel)
-        await self._node.send_control("unsubscribe", {"user": p.user, "channel": p.channel})
+            self._ctx.rules.options(p.channel)
+        await control.unsubscribe_user(self._ctx, p.user, p.channel)
+        await self._ctx.control.send("unsubscribe", {"user": p.user, "channel": p.channel})
 
     async def disconnect(self, p: UserChannelParams) -> None:
         if not p.user:
             raise _invalid()
-        await control.disconnect_user(self._node, p.user)
-        await self._node.send_control("disconnect", {"user": p.user})
+        await control.disconnect_user(self._ctx, p.user)
+        await self._ctx.control.send("disconnect", {"user": p.user})
 
     async def subscribe(self, p: UserChannelParams) -> None:
         if not p.user or not p.channel:
             raise _invalid()
-        self._node.rules.options(p.channel)
-        await control.subscribe_user(self._node, p.user, p.channel)
-        await self._node.send_control("subscribe", {"user": p.user, "channel": p.channel})
+        self._ctx.rules.options(p.channel)
+        await control.subscribe_user(self._ctx, p.user, p.channel)
+        await self._ctx.control.send("subscribe", {"user": p.user, "channel": p.channel})
 
     async def presence(self, p: ChannelParams) -> str:
-        return '{"channel":' + dumps(p.channel) + ',"data":' + await presence_data(self._node, p.channel) + "}"
+        return channel_data(p.channel, await presence_data(self._ctx, p.channel))
 
     async def history(self, p: ChannelParams) -> str:
-        return '{"channel":' + dumps(p.channel) + ',"data":' + await history_data(self._node, p.channel) + "}"
+        return channel_data(p.channel, await history_data(self._ctx, p.channel))
 
     async def history_remove(self, p: ChannelParams) -> None:
         if not p.channel:
             raise _invalid()
-        self._node.rules.options(p.channel)
-        await self._node.engine.remove_history(p.channel)
+        self._ctx.rules.options(p.channel)
+        await self._ctx.engine.remove_history(p.channel)
 
     async def channels(self, p: NoParams) -> str:
-        return '{"data":' + dumps(sorted(await self._node.engine.channels())) + "}"
+        return '{"data":' + dumps(sorted(await self._ctx.engine.channels())) + "}"
 
     async def stats(self, p: NoParams) -> str:
-        return dumps({"data": {"nodes": self._node.nodes(),
-                               "metrics_interval": self._node.options.node_metrics_interval}})
+        return dumps({"data": {"nodes": self._ctx.directory.nodes(),
+                               "metrics_interval": self._ctx.options.node_metrics_interval}})
 
     async def node(self, p: NoParams) -> str:
-        return dumps({"data": self._node.node_info()})
+        return dumps({"data": self._ctx.directory.node_info()})
 
 
 def _validate_publish(p: ApiPublishParams) -> None:

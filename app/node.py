@@ -12,6 +12,7 @@ from typing import Callable
 from app.core.client import Client
 from app.core.engine import Engine
 from app.core.node import NodeCore
+from app.dialects.choose import V1X, DialectTable
 from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
 from app.options import Options
@@ -28,10 +29,12 @@ class Node(NodeCore):
                  tick_interval: float | None = None) -> None:
         super().__init__(options, engine, clock, tick_interval)
         self.v1x = V1x(self)
+        #: The dialects of each client endpoint (app.dialects.choose).
+        self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
 
     def connection_factory(self, session: Session) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for
-        every new session: a 1.x client."""
-        return Client(self.clients, session, self.v1x)
+        every new session: a client in the dialect the endpoint decides."""
+        return Client(self.clients, session, self.dialects.dialect_for(CLIENT_ENDPOINT))

@@ -31,6 +31,7 @@ from tornado.web import Application, RedirectHandler, RequestHandler, StaticFile
 
 from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
+from app.core.errors import CLOSE_CODE, INVALID_MESSAGE, Disconnect
 from app.engines import make_engine
 from app.http_api import ApiBackend, api_fast_routes, api_urls
 from app.logs import setup_logging
@@ -38,7 +39,6 @@ from app.metrics_http import metrics_urls
 from app.node import CLIENT_ENDPOINT, Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
-from app.core.errors import CLOSE_CODE, INVALID_MESSAGE, Disconnect
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings

@@ -9,8 +9,8 @@ options (``private_channel_prefix``, ``namespace_channel_boundary``,
 from __future__ import annotations
 
 from app.core.engine import HistoryOptions
-from app.options import ChannelOptions, Options
 from app.core.errors import NAMESPACE_NOT_FOUND, ProtocolError
+from app.options import ChannelOptions, Options
 
 
 class ChannelRules:

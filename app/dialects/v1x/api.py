@@ -31,8 +31,7 @@ from app.core import control
 from app.core.engine import EngineError
 from app.core.errors import ADVICE_FIX, INVALID_MESSAGE, HttpError, ProtocolError
 from app.core.values import Message, UidSource
-# ChannelParams: the same params as the client's
-from app.dialects.v1x.channel_cmds import ChannelParams, history_data, presence_data
+from app.dialects.v1x.channel_cmds import ChannelParams, history_data, presence_data  # the client's params
 from app.dialects.v1x.context import V1xContext
 from app.dialects.v1x.wire import Plan, Raw, channel_data, command_from, decode_batch, dumps, parse_planned, plan
 from app.options import ChannelOptions

@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Awaitable, Callable
 
-from app.core.client import Client
+from app.core.client import Client, ClientDialect
 from app.core.context import Context
 from app.core.engine import EngineError
 from app.core.errors import EXPIRED, LIMIT_EXCEEDED, SHUTTING_DOWN, STALE, Disconnect, ProtocolError
@@ -56,6 +56,11 @@ class ClientRegistry:
         #: the open clients that have not connected yet (client_unauthenticated_limit)
         self._unauthenticated: set[Client] = set()
         self._refusal_logged_at = -_REFUSAL_LOG_INTERVAL
+        #: dialect -> its authenticated clients (a client's dialect is final by then)
+        self._dialects: dict[ClientDialect, int] = {}
+        #: The dialect every authenticated (so every subscribed) client
+        #: speaks; None when they speak several (or there are none).
+        self.only_dialect: ClientDialect | None = None
         self._deadlines: Deadlines[_Deadline] = Deadlines()
         self._on_deadline: dict[str, Callable[[Client, float, float], Awaitable[None]]] = {
             "stale": self._stale_due, "expire": self._expire_due, "presence": self._presence_due,
@@ -110,6 +115,8 @@ class ClientRegistry:
 
     def client_authenticated(self, client: Client) -> None:
         self._unauthenticated.discard(client)
+        self._dialects[client.dialect] = self._dialects.get(client.dialect, 0) + 1
+        self._recount()
         self._ctx.hub.add_client(client)
         self.schedule_expiry(client)
         self._schedule_presence(client)
@@ -127,6 +134,12 @@ class ClientRegistry:
             metrics.child(metrics.connections, client.session.transport).dec()
         if client.authenticated:
             self._ctx.hub.remove_client(client)
+            left = self._dialects[client.dialect] - 1
+            if left:
+                self._dialects[client.dialect] = left
+            else:
+                del self._dialects[client.dialect]
+                self._recount()
         if client.channels:
             self._ctx.spawn(self._cleanup(client), f"cleanup of {client}")
 
@@ -136,6 +149,9 @@ class ClientRegistry:
                 await leave(self._ctx, client, channel)
             except EngineError:
                 logger.warning("engine failed to unsubscribe closed %s from %r", client, channel)
+
+    def _recount(self) -> None:
+        self.only_dialect = next(iter(self._dialects)) if len(self._dialects) == 1 else None
 
     def close_all(self) -> None:
         """Close every client with ``shutting down`` (reconnect); refuse new ones the same way."""

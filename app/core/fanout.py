@@ -18,7 +18,7 @@ subscribers of its channel.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from app.core.client import Client, ClientDialect
 from app.core.context import Context
@@ -44,11 +44,21 @@ def _leave(dialect: ClientDialect, channel: str, info: Any) -> str:
     return dialect.leave(channel, info)
 
 
+class DialectsInUse(Protocol):
+    """Which dialects the subscribed clients speak (app.core.clients.ClientRegistry)."""
+
+    @property
+    def only_dialect(self) -> ClientDialect | None:
+        """The one every subscribed client speaks; None when they speak several."""
+        ...
+
+
 class Fanout:
     """Deliveries of one node; see the module docstring."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, dialects: DialectsInUse) -> None:
         self._ctx = ctx
+        self._dialects = dialects
         self._hub = ctx.hub  # the node's for its whole life, unlike its options
         self._metrics = ctx.metrics
         #: channel -> client -> pushes held back while its subscribe recovers (see hold()).
@@ -85,18 +95,23 @@ class Fanout:
         after its own send.
 
         The loop binds per publication what every delivery reads (the
-        bound, the held table); a dialect's push is encoded when its first
-        subscriber comes; metrics are tallied once per publication."""
+        bound, the held table); a dialect's push is encoded once: before the
+        loop when every client speaks one dialect (no check per client),
+        else when the dialect's first subscriber comes; metrics are tallied
+        once per publication."""
         held = self._held.get(channel) if self._held else None
         limit = self._ctx.options.client_queue_max_size
-        dialect: ClientDialect | None = None
-        prepared: Prepared  # set at the first client (its dialect is not None)
+        only = dialect = self._dialects.only_dialect
+        prepared: Prepared  # set now for the only dialect, else at the first client
         others: dict[ClientDialect, Prepared] | None = None  # from a second dialect on
         size = sent = counted = out = 0
+        if only is not None:  # one push, and no comparison per client
+            prepared = Prepared(encode(only, channel, payload))
+            size = len(prepared)
         for client in clients:
             if client.closing or (skip and client.id == skip):
                 continue
-            if client.dialect is not dialect:
+            if only is None and client.dialect is not dialect:
                 if dialect is None:
                     prepared = Prepared(encode(client.dialect, channel, payload))
                 else:

@@ -72,8 +72,8 @@ class NodeCore:
         #: owns the API body format); None: items are dropped.
         self.api_queue: Callable[[bytes], Coroutine[Any, Any, None]] | None = None
         self.publisher = Publisher(engine, self.metrics)
-        self.fanout = Fanout(self)
-        self.clients = ClientRegistry(self, self.fanout.release_all)
+        self.clients = ClientRegistry(self, lambda client: self.fanout.release_all(client))
+        self.fanout = Fanout(self, self.clients)
         self.uid = str(uuid.uuid4())
         self.control = ControlBus(self, self.uid, self._node_seen)
         self.directory = Directory(self, self.uid, clock(), self.control.send)

@@ -100,3 +100,47 @@ def test_an_endpoint_with_several_dialects_waits_for_the_first_frame() -> None:
     other = FakeClient()
     with pytest.raises(Disconnect):
         asyncio.run(chooser.on_frame(other, "nonsense"))  # type: ignore[arg-type]
+
+
+class TaggedV1x:
+    """The node's 1.x dialect, but its message pushes carry a tag: a second
+    dialect on the same node, counting how often it encodes a message."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.encoded = 0
+
+    def message(self, message: Any) -> str:
+        self.encoded += 1
+        return self.inner.message(message)[:-1] + ',"tag":"other"}'
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_channel_shared_by_two_dialects_gets_one_push_per_dialect(harness_factory) -> None:
+    from app.core.client import Client
+    from tests.app.conftest import RecordingSession, token
+
+    async with harness_factory() as h:
+        other = TaggedV1x(h.node.v1x)
+        plain = [await h.connect(str(i)) for i in range(3)]
+        tagged = []
+        for i in range(2):
+            session = RecordingSession()
+            session.connection = client = Client(h.node.clients, session, other)  # type: ignore[arg-type]
+            client.on_open()
+            await h.send(session, {"uid": "1", "method": "connect", "params": token(f"t{i}", h.clock())})
+            tagged.append(session)
+        for session in plain + tagged:
+            await h.send(session, {"uid": "s", "method": "subscribe", "params": {"channel": "public:x"}})
+        await h.node.api.execute(b'{"method":"publish","params":{"channel":"public:x","data":{"n":1}}}')
+        assert other.encoded == 1  # once for both of its clients
+        assert [s.last().get("tag") for s in plain] == [None] * 3
+        assert [s.last().get("tag") for s in tagged] == ["other"] * 2
+        assert len({id(s.frames[-1]) for s in plain}) == 1 and len({id(s.frames[-1]) for s in tagged}) == 1
+        for session in tagged:
+            session.close()
+        await h.node.idle()
+        await h.node.api.execute(b'{"method":"publish","params":{"channel":"public:x","data":{"n":2}}}')
+        assert other.encoded == 1 and [s.last()["body"]["data"] for s in plain] == [{"n": 2}] * 3

@@ -38,8 +38,8 @@ from tornado.escape import parse_qs_bytes
 from tornado.log import access_log
 from tornado.web import RequestHandler, stream_request_body
 
-from app.auth import api_sign, check_sign
 from app.core.errors import HttpError
+from app.dialects.v1x.auth import api_sign, check_sign
 from app.options import Options
 from transports.front import FastRoute
 

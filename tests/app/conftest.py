@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
-from app import auth
+from app.dialects.v1x import auth
 from app.core.engine import EngineError
 from app.engines.memory import MemoryEngine
 from app.node import Node

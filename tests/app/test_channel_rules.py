@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.app.conftest import SECRET, make_options
-from app import auth
+from app.dialects.v1x import auth
 from app.core.channels import ChannelRules
 from app.options import ChannelOptions, Namespace, Options
 from app.core.errors import ProtocolError

@@ -19,7 +19,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from app.core.errors import HttpError
-from app.auth import api_sign
+from app.dialects.v1x.auth import api_sign
 from app.engines.memory import MemoryEngine
 from app.http_api import api_fast_routes, api_urls
 from app.node import Node

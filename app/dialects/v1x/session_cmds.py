@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass
 
 import app
-from app.auth import check_sign, connection_token
 from app.core.client import Client
 from app.core.errors import INVALID_MESSAGE, INVALID_TOKEN, Disconnect
 from app.core.values import Credentials
+from app.dialects.v1x.auth import check_sign, connection_token
 from app.dialects.v1x.context import V1xContext
 from app.dialects.v1x.spec import CommandSpec
 from app.dialects.v1x.wire import credentials_body, dumps, valid_raw_json

@@ -1,20 +1,12 @@
 """The HTTP server API endpoint: ``POST {http_prefix}/api/`` (PROTOCOL.md §10).
 
-Two request forms, as Centrifugo 1.x accepts them:
-
-* ``Content-Type: application/json``: the raw body is the command JSON, its
-  sign in the ``X-API-Sign`` header (cent 2.x);
-* anything else: form fields ``data`` and ``sign`` (cent 1.3), read from the
-  body first, then from the query string (Go's ``FormValue``).
-
-The sign is checked over the exact bytes received, never over re-encoded JSON.
 Checks, in order: body larger than ``api_max_body_size`` by its
 Content-Length (413, before the body is read); a streamed (chunked) body
 past the limit (413 as soon as it is, by the fast route, which then closes
 the connection rather than read the rest); then, once the body is in:
-shutting down (503), body larger than the limit while streamed (413),
-missing sign unless ``insecure_api`` (400), empty data (400), no secret
-configured (400), sign mismatch (401).  Then the node's executor runs the
+shutting down (503), body larger than the limit while streamed (413), then
+the 1.x request envelope, its two forms and its sign
+(app.dialects.v1x.envelope: 400 or 401).  Then the node's API runs the
 commands: 200 with its JSON array, or the status and message of its HttpError.
 
 :class:`ApiRequest` holds those checks, ONE copy.  Every POST to the API path
@@ -34,12 +26,11 @@ from typing import Any, Awaitable, Protocol
 
 import tornado
 from tornado import httputil
-from tornado.escape import parse_qs_bytes
 from tornado.log import access_log
 from tornado.web import RequestHandler, stream_request_body
 
 from app.core.errors import HttpError
-from app.dialects.v1x.auth import api_sign, check_sign
+from app.dialects.v1x.envelope import command_data
 from app.options import Options
 from transports.front import FastRoute
 
@@ -158,40 +149,7 @@ class ApiRequest:
             raise HttpError(503, "Service Unavailable: shutting down")
         if self._too_big:
             raise HttpError(413, f"Request Entity Too Large: limit {self._limit} bytes")
-        data, sign = self._data_and_sign(body)
-        options = self._context.options
-        if options.insecure_api:
-            if not data:
-                raise HttpError(400, "Bad Request: empty data")
-            return data
-        if not sign:
-            raise HttpError(400, "Bad Request: missing sign")
-        if not data:
-            raise HttpError(400, "Bad Request: empty data")
-        if not options.secret:
-            raise HttpError(400, "Bad Request: no secret configured")
-        if not check_sign(api_sign(options.secret, data), sign):
-            raise HttpError(401, "Unauthorized: wrong sign")
-        return data
-
-    def _data_and_sign(self, body: bytes) -> tuple[bytes, str]:
-        """``(data, sign)`` of either request form; HttpError for a
-        form body that does not parse."""
-        content_type = self._headers.get("Content-Type", "")
-        if content_type.startswith("application/json"):
-            return body, self._headers.get("X-API-Sign", "")
-        fields: dict[str, list[bytes]] = {}
-        files: dict[str, list[httputil.HTTPFile]] = {}
-        if body:
-            try:
-                httputil.parse_body_arguments(content_type, body, fields, files, self._headers)
-            except httputil.HTTPInputError as exc:
-                raise HttpError(400, f"Bad Request: {exc}") from None
-        for name, values in parse_qs_bytes(self._query, keep_blank_values=True).items():
-            fields.setdefault(name, values)
-        data = fields.get("data", [b""])[0]
-        sign = fields.get("sign", [b""])[0].decode("utf-8", "replace")
-        return data, sign
+        return command_data(self._context.options, self._headers, self._query, body)
 
 
 async def _answer_later(result: Awaitable[bytes]) -> Answer:

@@ -4,7 +4,7 @@ An admin socket speaks the HTTP API's command format, ``{"uid","method",
 "params"}`` or an array of them, and every reply is an array of
 ``{"uid"?,"method","error","body"}`` items in command order.  Three methods
 are the admin's own (``connect``, ``ping``, ``info``); every other method is
-handed, one command at a time, to the node's ApiExecutor, so the admin and the
+handed, one command at a time, to the node's API runner, so the admin and the
 HTTP API share one dispatch table (the executor's) and cannot drift apart.
 
 Before a successful ``connect {token, watch}`` any message closes the socket
@@ -31,9 +31,9 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 import app
 from app.admin_auth import AdminGate, AuthHandler
 from app.admin_throttle import LoginThrottle, login_policy
-from app.api import ApiError
+from app.core.errors import HttpError
 from app.options import Options
-from app.protocol import loads
+from transports.strictjson import loads
 
 logger = logging.getLogger("sockhub.admin")
 
@@ -48,26 +48,23 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 JsonObject = dict[str, Any]
 
 
-class ApiExecutor(Protocol):
-    """The node's API: one JSON command or array in, always a JSON array out."""
+class AdminApi(Protocol):
+    """The node's API (app.dialects.v1x.api.ApiRunner): one JSON command or array in,
+    always a JSON array out; raises HttpError for a request that fails as a
+    whole, which an admin socket turns into an error reply item."""
 
     async def execute(self, data: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)
 class AdminContext:
-    """What an admin socket needs from the node; built once in admin_urls.
+    """What an admin socket needs from the node; built once in admin_urls."""
 
-    ``api_error`` is the executor's whole-request error type (an exception
-    with ``status`` and ``text``), which an admin socket turns into an error
-    reply item instead of aborting the socket."""
-
-    api: ApiExecutor
+    api: AdminApi
     gate: AdminGate
     hub: "AdminHub"
     options: Callable[[], Options]
     engine_name: Callable[[], str]
-    api_error: type[Exception]
 
 
 def reply_item(method: str, uid: Any = "", error: str | None = None, body: Any = None) -> str:
@@ -211,9 +208,8 @@ class AdminSocket(WebSocketHandler):
         """Hand one API command to the node's executor; its error is a reply item."""
         try:
             reply = await self._ctx.api.execute(_dumps(command).encode())
-        except self._ctx.api_error as exc:
-            text = getattr(exc, "text", str(exc))
-            return reply_item(str(command.get("method") or ""), command.get("uid") or "", text)
+        except HttpError as exc:
+            return reply_item(str(command.get("method") or ""), command.get("uid") or "", exc.message)
         # The executor answers an array; one command in, its one item out.
         item = reply.decode().strip()[1:-1].strip()
         if not item:
@@ -270,7 +266,7 @@ Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
 class NamedEngine(Protocol):
     @property
     def name(self) -> str:
-        """ "Memory" or "Redis" (app.engines.base.Engine.name)."""
+        """ "Memory" or "Redis" (app.core.engine.Engine.name)."""
         ...
 
 
@@ -278,7 +274,7 @@ class AdminNode(Protocol):
     """What the admin needs from app.node.Node."""
 
     @property
-    def api(self) -> ApiExecutor: ...
+    def api(self) -> AdminApi: ...
 
     @property
     def engine(self) -> NamedEngine: ...
@@ -317,7 +313,7 @@ def admin_urls(node: AdminNode, hub: AdminHub | None = None,
     if throttle is None:
         throttle = LoginThrottle(lambda: login_policy(node.options))
     ctx = AdminContext(api=node.api, gate=gate, hub=hub, options=options,
-                       engine_name=lambda: node.engine.name, api_error=ApiError)
+                       engine_name=lambda: node.engine.name)
     rules: Rules = [(prefix + r"/socket", AdminSocket, {"context": ctx})]
     if opts.web:
         page_dir = opts.web_path or str(ADMIN_PAGE_DIR)

@@ -28,6 +28,7 @@ from typing import Callable
 from tornado.web import RequestHandler
 
 from app.admin_throttle import LoginThrottle
+from app.core.errors import HttpError
 from app.options import Options
 
 logger = logging.getLogger("sockhub.admin_auth")
@@ -42,15 +43,6 @@ WRONG_PASSWORD = 401
 
 Clock = Callable[[], float]
 OptionsSource = Callable[[], Options]
-
-
-class LoginError(Exception):
-    """A refused login, carrying the HTTP status and a human-readable reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def _mac(secret: str, expires: int, nonce: str) -> str:
@@ -98,14 +90,14 @@ class AdminGate:
         return self._options().insecure_admin
 
     def login(self, password: str) -> str:
-        """A fresh token for the right password; raises :class:`LoginError`."""
+        """A fresh token for the right password; raises :class:`HttpError` (status and reason)."""
         opts = self._options()
         if opts.insecure_admin:
             return INSECURE_TOKEN
         if not opts.admin_password or not opts.admin_secret:
-            raise LoginError(400, "admin login is disabled: set admin_password and admin_secret (or use --insecure_admin)")
+            raise HttpError(400, "admin login is disabled: set admin_password and admin_secret (or use --insecure_admin)")
         if not hmac.compare_digest(password.encode(), opts.admin_password.encode()):
-            raise LoginError(WRONG_PASSWORD, "wrong password")
+            raise HttpError(WRONG_PASSWORD, "wrong password")
         return make_admin_token(opts.admin_secret, self._clock(), self._ttl)
 
     def accepts(self, token: object) -> bool:
@@ -144,11 +136,11 @@ class AuthHandler(RequestHandler):
         password = self.get_body_argument("password", default="")
         try:
             token = self._gate.login(password)
-        except LoginError as exc:
-            logger.warning("admin login refused from %s: %s", address, exc.reason)
+        except HttpError as exc:
+            logger.warning("admin login refused from %s: %s", address, exc.message)
             if exc.status == WRONG_PASSWORD:
                 self._throttle.failure(address)
-            self._refuse(exc.status, exc.reason)
+            self._refuse(exc.status, exc.message)
             return
         self._throttle.success(address)
         self.finish(json.dumps({"token": token}))

@@ -123,7 +123,7 @@ def checkconfig(argv: Sequence[str]) -> int:
 
 def gentoken(argv: Sequence[str]) -> int:
     """Print connect parameters (user, timestamp, info, token) as JSON."""
-    from app.auth import connection_token
+    from app.dialects.v1x.auth import connection_token
 
     parser = OneLineParser(prog="sockhub gentoken", description="print connect parameters for a user")
     parser.add_argument("--user", required=True, help="user id ('' for anonymous)")

@@ -1,21 +1,13 @@
 """The HTTP server API endpoint: ``POST {http_prefix}/api/`` (PROTOCOL.md §10).
 
-Two request forms, as Centrifugo 1.x accepts them:
-
-* ``Content-Type: application/json``: the raw body is the command JSON, its
-  sign in the ``X-API-Sign`` header (cent 2.x);
-* anything else: form fields ``data`` and ``sign`` (cent 1.3), read from the
-  body first, then from the query string (Go's ``FormValue``).
-
-The sign is checked over the exact bytes received, never over re-encoded JSON.
 Checks, in order: body larger than ``api_max_body_size`` by its
 Content-Length (413, before the body is read); a streamed (chunked) body
 past the limit (413 as soon as it is, by the fast route, which then closes
 the connection rather than read the rest); then, once the body is in:
-shutting down (503), body larger than the limit while streamed (413),
-missing sign unless ``insecure_api`` (400), empty data (400), no secret
-configured (400), sign mismatch (401).  Then the node's executor runs the
-commands: 200 with its JSON array, or the status and text of its ApiError.
+shutting down (503), body larger than the limit while streamed (413), then
+the 1.x request envelope, its two forms and its sign
+(app.dialects.v1x.envelope: 400 or 401).  Then the node's API runs the
+commands: 200 with its JSON array, or the status and message of its HttpError.
 
 :class:`ApiRequest` holds those checks, ONE copy.  Every POST to the API path
 is served by the fast route of :func:`api_fast_routes`, which skips Tornado's
@@ -34,11 +26,11 @@ from typing import Any, Awaitable, Protocol
 
 import tornado
 from tornado import httputil
-from tornado.escape import parse_qs_bytes
 from tornado.log import access_log
 from tornado.web import RequestHandler, stream_request_body
 
-from app.auth import api_sign, check_sign
+from app.core.errors import HttpError
+from app.dialects.v1x.envelope import command_data
 from app.options import Options
 from transports.front import FastRoute
 from transports.tornado_compat import connection_remote_ip, response_finished
@@ -52,11 +44,11 @@ SERVER_HEADER = "TornadoServer/" + tornado.version
 _OK = httputil.ResponseStartLine("HTTP/1.1", 200, "OK")
 
 
-class ApiExecutor(Protocol):
-    """The node's API (app.api.ApiExecutor): a JSON command or array in, a JSON
+class ApiBackend(Protocol):
+    """The node's API (app.dialects.v1x.api.ApiRunner): a JSON command or array in, a JSON
     array out, at once or as an awaitable when a command has to wait; raises
-    (or the awaitable raises) an error carrying ``status`` and ``text`` for a
-    request that must fail as a whole."""
+    (or the awaitable raises) :class:`HttpError` for a request that must fail
+    as a whole."""
 
     def submit(self, data: bytes) -> bytes | Awaitable[bytes]: ...
 
@@ -72,7 +64,7 @@ class ApiContext(Protocol):
     def shutting_down(self) -> bool: ...
 
     @property
-    def api(self) -> ApiExecutor: ...
+    def api(self) -> ApiBackend: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +78,6 @@ class Answer:
 
 def text_answer(status: int, text: str) -> Answer:
     return Answer(status, (text + "\n").encode())
-
-
-class RequestRejected(Exception):
-    """The request fails before the executor sees it."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status = status
-        self.text = text
 
 
 def _header_length(headers: httputil.HTTPHeaders) -> int | None:
@@ -148,8 +131,8 @@ class ApiRequest:
         answered 500."""
         try:
             data = self._checked_data(self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks))
-        except RequestRejected as exc:
-            return text_answer(exc.status, exc.text)
+        except HttpError as exc:
+            return text_answer(exc.status, exc.message)
         try:
             result = self._context.api.submit(data)
         except Exception as exc:  # the loop boundary of one API request
@@ -162,45 +145,12 @@ class ApiRequest:
         return text_answer(413, f"Request Entity Too Large: limit {self._limit} bytes")
 
     def _checked_data(self, body: bytes) -> bytes:
-        """The command bytes of an accepted request, or RequestRejected."""
+        """The command bytes of an accepted request, or HttpError."""
         if self._context.shutting_down:
-            raise RequestRejected(503, "Service Unavailable: shutting down")
+            raise HttpError(503, "Service Unavailable: shutting down")
         if self._too_big:
-            raise RequestRejected(413, f"Request Entity Too Large: limit {self._limit} bytes")
-        data, sign = self._data_and_sign(body)
-        options = self._context.options
-        if options.insecure_api:
-            if not data:
-                raise RequestRejected(400, "Bad Request: empty data")
-            return data
-        if not sign:
-            raise RequestRejected(400, "Bad Request: missing sign")
-        if not data:
-            raise RequestRejected(400, "Bad Request: empty data")
-        if not options.secret:
-            raise RequestRejected(400, "Bad Request: no secret configured")
-        if not check_sign(api_sign(options.secret, data), sign):
-            raise RequestRejected(401, "Unauthorized: wrong sign")
-        return data
-
-    def _data_and_sign(self, body: bytes) -> tuple[bytes, str]:
-        """``(data, sign)`` of either request form; RequestRejected for a
-        form body that does not parse."""
-        content_type = self._headers.get("Content-Type", "")
-        if content_type.startswith("application/json"):
-            return body, self._headers.get("X-API-Sign", "")
-        fields: dict[str, list[bytes]] = {}
-        files: dict[str, list[httputil.HTTPFile]] = {}
-        if body:
-            try:
-                httputil.parse_body_arguments(content_type, body, fields, files, self._headers)
-            except httputil.HTTPInputError as exc:
-                raise RequestRejected(400, f"Bad Request: {exc}") from None
-        for name, values in parse_qs_bytes(self._query, keep_blank_values=True).items():
-            fields.setdefault(name, values)
-        data = fields.get("data", [b""])[0]
-        sign = fields.get("sign", [b""])[0].decode("utf-8", "replace")
-        return data, sign
+            raise HttpError(413, f"Request Entity Too Large: limit {self._limit} bytes")
+        return command_data(self._context.options, self._headers, self._query, body)
 
 
 async def _answer_later(result: Awaitable[bytes]) -> Answer:
@@ -211,10 +161,10 @@ async def _answer_later(result: Awaitable[bytes]) -> Answer:
 
 
 def _failure(exc: Exception) -> Answer:
-    """The executor's error as its status and text; anything else is a 500, logged."""
-    status, text = getattr(exc, "status", None), getattr(exc, "text", None)
-    if isinstance(status, int) and isinstance(text, str):
-        return text_answer(status, text)
+    """The executor's HttpError as its status and message; anything else is a
+    500, logged."""
+    if isinstance(exc, HttpError):
+        return text_answer(exc.status, exc.message)
     logger.error("API request failed", exc_info=exc)
     return text_answer(500, "Internal Server Error")
 

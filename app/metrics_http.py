@@ -1,6 +1,6 @@
 """``GET /metrics``: the node's Prometheus registry in the text exposition format.
 
-The figures are those of the node's own ``CollectorRegistry`` (app.metrics),
+The figures are those of the node's own ``CollectorRegistry`` (app.core.metrics),
 the same counters the ``stats`` and ``node`` API methods read, so the two
 views never disagree.  Scrapes only read the registry; nothing is reset.
 """
@@ -14,7 +14,7 @@ from tornado.web import RequestHandler
 
 
 class HasRegistry(Protocol):
-    """What /metrics needs from app.metrics.Metrics."""
+    """What /metrics needs from app.core.metrics.Metrics."""
 
     registry: CollectorRegistry
 

@@ -31,14 +31,14 @@ from tornado.web import Application, RedirectHandler, RequestHandler, StaticFile
 
 from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
+from app.core.errors import CLOSE_CODE, INVALID_MESSAGE, Disconnect
 from app.engines import make_engine
-from app.http_api import ApiExecutor, api_fast_routes, api_urls
+from app.http_api import ApiBackend, api_fast_routes, api_urls
 from app.logs import setup_logging
 from app.metrics_http import metrics_urls
-from app.node import Node
+from app.node import CLIENT_ENDPOINT, Node
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
-from app.protocol import CLOSE_CODE, INVALID_MESSAGE, Disconnect
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.router import SockJSRouter
 from transports.settings import SockJSSettings
@@ -129,7 +129,7 @@ class Server:
         return self._options
 
     @property
-    def api(self) -> ApiExecutor:
+    def api(self) -> ApiBackend:
         return self.node.api
 
     # -- routes ------------------------------------------------------------
@@ -338,6 +338,6 @@ def make_app(options: Options, source: ConfigSource | None = None) -> Server:
     engine = make_engine(options)
     node = Node(options, engine)
     router = SockJSRouter(node.connection_factory, admission=node.admission,
-                          prefix=options.http_prefix + "/connection",
+                          prefix=options.http_prefix + CLIENT_ENDPOINT,
                           settings=sockjs_settings(options))
     return Server(options, source, node, router)

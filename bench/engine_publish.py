@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.engines.base import Engine, HistoryOptions  # noqa: E402
+from app.core.engine import Engine, HistoryOptions  # noqa: E402
 from app.engines.memory import MemoryEngine  # noqa: E402
 from app.engines.redis import RedisEngine  # noqa: E402
-from app.models import ClientInfo, Message, new_uid  # noqa: E402
+from app.core.values import ClientInfo, Message, new_uid  # noqa: E402
 from app.options import Options  # noqa: E402
 from tests.support.redis import redis_server  # noqa: E402
 

@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 from playwright.async_api import Browser, Page, Playwright, ViewportSize, async_playwright  # noqa: E402
 
-from app.auth import connection_token  # noqa: E402
+from app.dialects.v1x.auth import connection_token  # noqa: E402
 from tests.support.server import SockhubProcess  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

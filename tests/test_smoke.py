@@ -14,7 +14,7 @@ def test_every_module_imports() -> None:
         for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
             importlib.import_module(info.name)
             names.append(info.name)
-    assert "transports.frames" in names and "app.models" in names
+    assert "transports.frames" in names and "app.core.values" in names
 
 
 async def test_async_runner_runs_coroutines() -> None:

@@ -1,7 +1,7 @@
 """Engines: the broker, history and presence behind a node (memory or Redis)."""
 from __future__ import annotations
 
-from app.engines.base import Engine
+from app.core.engine import Engine
 from app.options import Options
 
 

@@ -40,8 +40,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.engines.base import EngineHandler, HistoryOptions
-from app.models import ClientInfo, Message
+from app.core.engine import EngineHandler, HistoryOptions
+from app.core.values import ClientInfo, Message
 from app.options import Options
 
 logger = logging.getLogger("sockhub.engines.memory")
@@ -106,10 +106,6 @@ class MemoryEngine:
         self._touched: dict[str, float] = {}
         self._presence: dict[str, dict[str, tuple[ClientInfo, float]]] = {}
         self._expiry = _Expiry()
-        #: The API publishes through publish_message_now (no coroutine) only
-        #: while it means the same as publish_message: not for a subclass
-        #: that changed the async form alone (test doubles injecting failures).
-        self.immediate = _immediate_forms_hold(type(self))
 
     # -- life cycle ---------------------------------------------------------
 
@@ -137,8 +133,8 @@ class MemoryEngine:
         self.publish_message_now(message, history)
 
     def publish_message_now(self, message: Message, history: HistoryOptions) -> None:
-        """:meth:`publish_message` without a coroutine (the API's batches,
-        app.commands.channel_ops.ImmediateEngine)."""
+        """:meth:`publish_message` without a coroutine
+        (app.core.engine.ImmediateEngine)."""
         if self._expiry.heap:  # else nothing can be due: no clock read per message
             self._expire()
         if history.enabled:
@@ -280,13 +276,3 @@ class MemoryEngine:
             del entries[uid]
             if not entries:
                 del self._presence[channel]
-
-
-def _immediate_forms_hold(cls: type[MemoryEngine]) -> bool:
-    """True unless ``cls`` overrides publish_message or publish_admin but
-    not its ``_now`` form."""
-    for name in ("publish_message", "publish_admin"):
-        changed = getattr(cls, name) is not getattr(MemoryEngine, name)
-        if changed and getattr(cls, name + "_now") is getattr(MemoryEngine, name + "_now"):
-            return False
-    return True

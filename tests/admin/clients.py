@@ -10,7 +10,7 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from app.auth import api_sign, connection_token
+from app.dialects.v1x.auth import api_sign, connection_token
 
 
 class RawClient:

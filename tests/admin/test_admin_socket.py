@@ -1,5 +1,5 @@
 """The admin socket's own commands, its gate, watch pushes and forwarding to an
-ApiExecutor.  The executor here is a recording fake at the node seam: the real
+AdminApi.  The executor here is a recording fake at the node seam: the real
 node's answers are covered by the end-to-end tests."""
 from __future__ import annotations
 
@@ -14,18 +14,13 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from app.admin import AdminContext, AdminHub, AdminSocket
 from app.admin_auth import AdminGate
-from app.models import Message
+from app.core.errors import HttpError
+from app.core.values import Message
 from app.options import Options
 from tests.admin.clients import read_json
 from tests.support.net import free_port
 
 OPTS = Options(admin_password="pa55", admin_secret="s3cret", secret="api-secret")
-
-
-class FakeApiError(Exception):
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status, self.text = status, text
 
 
 @dataclass
@@ -36,7 +31,7 @@ class FakeApi:
         command = json.loads(data)
         self.received.append(command)
         if command.get("method") == "nope":
-            raise FakeApiError(400, "unknown method")
+            raise HttpError(400, "unknown method")
         if command.get("method") == "explode":
             raise RuntimeError("a bug in the executor")
         item = {"method": command["method"], "error": None, "body": {"echo": command.get("params")}}
@@ -72,7 +67,7 @@ async def call(ws: WebSocketClientConnection, payload: Any) -> Any:
 async def start(opts: Options, hub: AdminHub | None = None) -> tuple[Server, HTTPServer]:
     api, hub = FakeApi(), (hub if hub is not None else AdminHub())
     gate = AdminGate(lambda: opts)
-    ctx = AdminContext(api=api, gate=gate, hub=hub, options=lambda: opts, engine_name=lambda: "Memory", api_error=FakeApiError)
+    ctx = AdminContext(api=api, gate=gate, hub=hub, options=lambda: opts, engine_name=lambda: "Memory")
     port = free_port()
     http = HTTPServer(Application([(r"/socket", AdminSocket, {"context": ctx})]))
     http.listen(port, "127.0.0.1")

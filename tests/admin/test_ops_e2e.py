@@ -14,7 +14,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from app.auth import connection_token
+from app.dialects.v1x.auth import connection_token
 from tests.admin.clients import read_json
 from tests.admin.test_ops import make_cert
 from tests.support.net import free_port

@@ -7,8 +7,8 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
-from app import auth
-from app.engines.base import EngineError
+from app.dialects.v1x import auth
+from app.core.engine import EngineError
 from app.engines.memory import MemoryEngine
 from app.node import Node
 from app.options import ChannelOptions, Namespace, Options
@@ -117,12 +117,71 @@ def make_options(**kw: Any) -> Options:
     return options
 
 
-class FaultyMemoryEngine(MemoryEngine):
-    """The real MemoryEngine, whose calls named in ``failing`` raise
-    EngineError (as a Redis engine does when Redis is unreachable)."""
+class WrappedEngine:
+    """An engine that forwards the async Engine methods to ``inner`` (a real
+    engine), and only those: it lacks the memory engine's immediate forms
+    (app.core.engine.ImmediateEngine), so the node awaits every publish.
+    Test doubles change what they need by overriding a method."""
 
-    def __init__(self, options: Options, clock: Callable[[], float]) -> None:
-        super().__init__(options, clock=clock)
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return str(self.inner.name)
+
+    async def run(self, handler: Any) -> None:
+        await self.inner.run(handler)
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def publish_message(self, message: Any, history: Any) -> None:
+        await self.inner.publish_message(message, history)
+
+    async def publish_join(self, channel: str, info: Any) -> None:
+        await self.inner.publish_join(channel, info)
+
+    async def publish_leave(self, channel: str, info: Any) -> None:
+        await self.inner.publish_leave(channel, info)
+
+    async def publish_control(self, data: bytes) -> None:
+        await self.inner.publish_control(data)
+
+    async def publish_admin(self, data: bytes) -> None:
+        await self.inner.publish_admin(data)
+
+    async def subscribe(self, channel: str) -> None:
+        await self.inner.subscribe(channel)
+
+    async def unsubscribe(self, channel: str, history: Any = None) -> None:
+        await self.inner.unsubscribe(channel, history)
+
+    async def add_presence(self, channel: str, uid: str, info: Any, expire: int) -> None:
+        await self.inner.add_presence(channel, uid, info, expire)
+
+    async def remove_presence(self, channel: str, uid: str) -> None:
+        await self.inner.remove_presence(channel, uid)
+
+    async def presence(self, channel: str) -> Any:
+        return await self.inner.presence(channel)
+
+    async def history(self, channel: str, limit: int = 0) -> Any:
+        return await self.inner.history(channel, limit)
+
+    async def remove_history(self, channel: str) -> None:
+        await self.inner.remove_history(channel)
+
+    async def channels(self) -> list[str]:
+        return list(await self.inner.channels())
+
+
+class FaultyEngine(WrappedEngine):
+    """A real engine whose calls named in ``failing`` raise EngineError (as a
+    Redis engine does when Redis is unreachable)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
         self.failing: set[str] = set()
 
     def _check(self, name: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import auth
+from app.dialects.v1x import auth
 
 CLIENT = "0b7e2f1c-2d3a-4c9d-8a3b-6a3f1b2c4d5e"
 

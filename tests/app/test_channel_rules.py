@@ -6,10 +6,10 @@ import json
 import pytest
 
 from tests.app.conftest import SECRET, make_options
-from app import auth
-from app.channels import ChannelRules
+from app.dialects.v1x import auth
+from app.core.channels import ChannelRules
 from app.options import ChannelOptions, Namespace, Options
-from app.protocol import ProtocolError
+from app.core.errors import ProtocolError
 
 
 def sub(channel: str, **params) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from tests.app.conftest import SECRET, token
-from app import auth
+from app.dialects.v1x import auth
 from app.options import Options
 
 

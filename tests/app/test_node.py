@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.app.conftest import FakeClock, RecordingSession, make_options, token
-from app.commands import control
+from app.core import control
 from app.engines.memory import MemoryEngine
 from app.node import Node
 from app.options import ChannelOptions, Namespace
@@ -211,9 +211,9 @@ async def test_shutdown_closes_everyone_with_reconnect() -> None:
 
 
 async def test_engine_subscribe_failure_rolls_back(harness_factory, clock, options) -> None:
-    from tests.app.conftest import FaultyMemoryEngine
+    from tests.app.conftest import FaultyEngine
 
-    engine = FaultyMemoryEngine(options, clock)
+    engine = FaultyEngine(MemoryEngine(options, clock=clock))
     async with harness_factory(options, engine) as h:
         ok = await h.connect("2")
         s = await h.connect("1")

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from app.protocol import (
-    Disconnect,
-    ProtocolError,
+from app.core.errors import Disconnect, ProtocolError
+from app.dialects.v1x.wire import (
     Raw,
     disconnect_push,
     join_replies,

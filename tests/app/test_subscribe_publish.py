@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.app.conftest import make_options
-from app.engines.base import HistoryOptions
+from tests.app.conftest import WrappedEngine, make_options
+from app.core.engine import HistoryOptions
 from app.engines.memory import MemoryEngine
-from app.models import Message, new_uid
-from app.protocol import Raw
+from app.core.values import Message, new_uid
+from app.dialects.v1x.wire import Raw
 
 
 def sub(channel: str, uid: str = "s", **params) -> dict:
@@ -75,13 +75,13 @@ async def test_close_cleans_up_presence_and_publishes_leave(harness_factory) -> 
         assert await h.node.engine.channels() == []
 
 
-class PublishDuringHistoryRead(MemoryEngine):
-    """The real MemoryEngine; while ``during`` is set, a full history read
+class PublishDuringHistoryRead(WrappedEngine):
+    """A real engine; while ``during`` is set, a full history read
     first lets those messages be published (as when a publication reaches the
     node between a subscribe's registration and its history read)."""
 
-    def __init__(self, options: Any, clock: Any) -> None:
-        super().__init__(options, clock=clock)
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
         self.during: list[Message] = []
 
     async def history(self, channel: str, limit: int = 0) -> list[Message]:
@@ -95,7 +95,7 @@ async def test_recovering_subscribe_gets_a_concurrent_message_once_and_in_order(
     """Regression: the message came live BEFORE the subscribe reply that also
     recovered it (a duplicate, out of order, in centrifuge-js)."""
     options = make_options()
-    engine = PublishDuringHistoryRead(options, clock)
+    engine = PublishDuringHistoryRead(MemoryEngine(options, clock=clock))
     async with harness_factory(options, engine) as h:
         s = await h.connect("1")
         await h.send(s, {"uid": "1", "method": "subscribe", "params": {"channel": "hist:a"}})

@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator
 
 from tornado.web import Application, RequestHandler
 
-from app.auth import connection_token
+from app.dialects.v1x.auth import connection_token
 from tests.support.net import free_port, serving
 
 PAGE = """<!doctype html>

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from app.engines.base import Engine
+from app.core.engine import Engine
 from app.engines.memory import MemoryEngine
 from app.engines.redis import RedisEngine
 from app.options import Options

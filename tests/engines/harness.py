@@ -8,8 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.engines.base import Engine, HistoryOptions
-from app.models import ClientInfo, Message, new_uid
+from app.core.engine import Engine, HistoryOptions
+from app.core.values import ClientInfo, Message, new_uid
 from app.options import Options
 
 

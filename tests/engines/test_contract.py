@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.engines.base import HistoryOptions
-from app.models import ClientInfo, Message, new_uid
+from app.core.engine import HistoryOptions
+from app.core.values import ClientInfo, Message, new_uid
 from tests.engines.harness import HarnessFactory
 
 HIST = HistoryOptions(size=3, lifetime=60)
@@ -211,7 +211,7 @@ async def test_recovery_reads_newest_with_limit_one(harness_factory: HarnessFact
 def test_engine_implements_every_method_of_the_seam_with_its_signature(engine_class: str) -> None:
     import inspect
 
-    from app.engines.base import Engine
+    from app.core.engine import Engine
     from app.engines.memory import MemoryEngine
     from app.engines.redis import RedisEngine
 

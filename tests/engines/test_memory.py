@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import asyncio
 
-from app.engines.base import HistoryOptions
+from app.core.engine import HistoryOptions
 from app.engines.memory import MemoryEngine
-from app.models import ClientInfo, Message, new_uid
+from app.core.values import ClientInfo, Message, new_uid
 from app.options import Options
 from tests.engines.harness import FakeClock, RecordingHandler
 

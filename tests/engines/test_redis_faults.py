@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from app.engines.base import EngineError, HistoryOptions
+from app.core.engine import EngineError, HistoryOptions
 from app.engines.redis import RedisEngine
-from app.models import ClientInfo, Message, new_uid
+from app.core.values import ClientInfo, Message, new_uid
 from tests.engines.harness import RecordingHandler, redis_options, running
 from tests.support.redis import redis_server
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.engines.base import HistoryOptions
+from app.core.engine import HistoryOptions
 from app.engines.redis import RedisEngine
 from app.engines.redis.keys import Names
-from app.models import ClientInfo, Message, new_uid
+from app.core.values import ClientInfo, Message, new_uid
 from app.options import Options
 from tests.engines.harness import RecordingHandler, redis_options, running
 from tests.support.redis import RedisServer

@@ -6,7 +6,7 @@ import pytest
 from app.engines.redis import codec
 from app.engines.redis.connection import addresses, build_endpoints
 from app.engines.redis.keys import Names
-from app.models import ClientInfo, Message
+from app.core.values import ClientInfo, Message
 from app.options import Options
 
 

@@ -43,7 +43,7 @@ SENTINEL_COMMAND = json.dumps({"uid": SENTINEL, "method": "ping"})
 #: Close reasons of the websocket layer (ours, transports.wsbase / websocket).
 WS_REASONS = frozenset({"Invalid UTF-8", "Protocol error", "Message too big", "Normal closure",
                         "Broken framing.", ""})
-#: Reasons a client may be closed with for bad input (app.protocol, §2), and
+#: Reasons a client may be closed with for bad input (app.core.errors, §2), and
 #: ``stale``: a case that never connects is closed after the stale delay
 #: when the machine is slow enough for its frames to take that long.
 ADVICE_REASONS = frozenset({"invalid message", "method not found", "unauthorized", "invalid token",

@@ -20,7 +20,7 @@ import string
 from typing import Any, Callable
 from urllib.parse import quote_from_bytes
 
-from app.auth import channel_sign, connection_token
+from app.dialects.v1x.auth import channel_sign, connection_token
 
 SECRET = "fuzz-secret"
 #: What the fuzz server is started with (tests/fuzz/drive.py).

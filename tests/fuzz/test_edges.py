@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import websocket
 
-from app.auth import connection_token
+from app.dialects.v1x.auth import connection_token
 from tests.fuzz import drive, generators as gen
 from tests.support.server import SockhubProcess
 

@@ -5,7 +5,7 @@ The backend is a Tornado app in the test process, on its own port, playing
 the role of the web application next to sockhub: it serves the test page
 (which loads centrifuge 1.5.0 and sockjs-client 1.6.1 from sockhub's
 /static/js/), answers the private-channel auth endpoint with
-``app.auth.channel_sign`` and the refresh endpoint with fresh connect
+``app.dialects.v1x.auth.channel_sign`` and the refresh endpoint with fresh connect
 parameters, and counts the calls.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator
 
 from tornado.web import Application, RequestHandler
 
-from app.auth import channel_sign, connection_token
+from app.dialects.v1x.auth import channel_sign, connection_token
 from tests.support.browser import chromium
 from tests.support.net import free_port, serving
 

@@ -11,7 +11,7 @@ from typing import Callable
 import cent
 import pytest
 
-from app.auth import connection_token
+from app.dialects.v1x.auth import connection_token
 from tests.integration.browser import Backend, chromium, events, wait_events
 from tests.integration.conftest import SECRET
 from tests.integration.wsclient import ProtocolClient

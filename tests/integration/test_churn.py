@@ -28,8 +28,8 @@ from tornado.httputil import HTTPServerRequest
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
 
-from app.auth import connection_token
-from app.client import Client
+from app.dialects.v1x.auth import connection_token
+from app.core.client import Client
 from app.options import Options
 from app.server import Server, make_app
 from tests.support.net import free_port

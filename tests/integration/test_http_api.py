@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from app.auth import api_sign
+from app.dialects.v1x.auth import api_sign
 from tests.integration.conftest import SECRET
 from tests.integration.httpclient import Response, request
 from tests.support.net import free_port

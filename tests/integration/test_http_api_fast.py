@@ -18,8 +18,8 @@ from tornado import httputil
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from app.api import ApiError
-from app.auth import api_sign
+from app.core.errors import HttpError
+from app.dialects.v1x.auth import api_sign
 from app.engines.memory import MemoryEngine
 from app.http_api import api_fast_routes, api_urls
 from app.node import Node
@@ -47,7 +47,7 @@ class ScriptedApi:
         if data == b'"later"':
             return self._later(data)
         if data == b'"later-503"':
-            return self._later(data, ApiError(503, "Service Unavailable: engine error"))
+            return self._later(data, HttpError(503, "Service Unavailable: engine error"))
         return self._real.submit(data)
 
     async def _later(self, data: bytes, error: Exception | None = None) -> bytes:

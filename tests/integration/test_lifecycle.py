@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from app.auth import api_sign, connection_token
+from app.dialects.v1x.auth import api_sign, connection_token
 from tests.integration.conftest import SECRET
 from tests.integration.httpclient import request
 from tests.integration.wsclient import Closed, ProtocolClient

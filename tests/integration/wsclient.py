@@ -13,7 +13,7 @@ from typing import Any
 
 import websocket
 
-from app.auth import connection_token
+from app.dialects.v1x.auth import connection_token
 
 
 class Closed(Exception):

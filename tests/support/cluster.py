@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from app.auth import api_sign
+from app.dialects.v1x.auth import api_sign
 from tests.support.net import free_port
 from tests.support.nginx import NginxProcess
 from tests.support.redis import RedisServer, redis_server

@@ -29,7 +29,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
-from app.engines.base import EngineError
+from app.core.engine import EngineError
 from app.engines.redis.scripts import ALL as ALL_SCRIPTS
 
 logger = logging.getLogger("sockhub.engines.redis")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.models import ClientInfo, Message
+from app.core.values import ClientInfo, Message
 
 # ensure_ascii: lone surrogates a client smuggled in as \ud800 still round-trip.
 _dumps = json.JSONEncoder(separators=(",", ":")).encode

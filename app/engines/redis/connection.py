@@ -103,7 +103,6 @@ def _sentinel(options: Options) -> list[Endpoint]:
         raise ValueError("redis_master_name needs redis_sentinels")
     common = _common(options)
     sentinel_kwargs = {k: common[k] for k in ("socket_connect_timeout", "socket_timeout", "retry")}
-    # redis-py leaves Sentinel.__init__ unannotated
     sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, db=options.redis_db, **common)  # type: ignore[no-untyped-call,unused-ignore]
     out = []
     for master in _split(options.redis_master_name):

@@ -32,7 +32,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from app.engines.base import EngineError, EngineHandler, HistoryOptions
+from app.core.engine import EngineError, EngineHandler, HistoryOptions
+from app.core.values import ClientInfo, Message
 from app.engines.redis import codec
 from app.engines.redis.api_queue import ApiQueueConsumer
 from app.engines.redis.batcher import Batcher
@@ -40,7 +41,6 @@ from app.engines.redis.connection import Endpoint, build_endpoints
 from app.engines.redis.keys import Names, shard_index
 from app.engines.redis.scripts import PRESENCE_ADD, PRESENCE_GET, PRESENCE_REMOVE, PUBLISH_WITH_HISTORY
 from app.engines.redis.subscriber import Subscriber
-from app.models import ClientInfo, Message
 from app.options import Options
 
 logger = logging.getLogger("sockhub.engines.redis")

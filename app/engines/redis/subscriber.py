@@ -32,7 +32,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from app.engines.base import EngineError
+from app.core.engine import EngineError
 
 logger = logging.getLogger("sockhub.engines.redis")
 

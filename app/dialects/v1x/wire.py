@@ -1,16 +1,17 @@
-"""The client wire protocol of Centrifugo 1.x (PROTOCOL.md §2, §5, §6).
+"""The client wire format of Centrifugo 1.x (PROTOCOL.md §2, §5, §6).
 
 Duties:
 
 * parse a client frame into commands: one JSON object or an array of them,
   decided by the first byte; anything malformed raises :class:`Disconnect`
   with ``invalid message`` (the whole connection is closed, §2);
-* parse a command's ``params`` into a typed dataclass (:func:`parse_params`),
+* parse a command's ``params`` into a typed dataclass (:func:`parse_params`,
+  or :func:`parse_planned` with the :func:`plan` a command table made once),
   shared by client commands and the HTTP API;
 * encode replies (object for an object request, array for an array) and
-  pushes (no ``uid``) as JSON text;
-* the two error values: :class:`ProtocolError` becomes a reply's
-  ``error``/``advice``; :class:`Disconnect` closes the client with advice.
+  pushes (no ``uid``) as JSON text, and the bodies they carry;
+* the core's error values on the wire: a ProtocolError becomes a reply's
+  ``error``/``advice``; a Disconnect closes the client with advice.
 
 Every frame is decoded by :func:`loads` (transports.strictjson): strings
 with a lone UTF-16 surrogate, nesting deeper than ``MAX_DEPTH``, NaN and
@@ -26,38 +27,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar, get_type_hints
 
+from app.core.errors import INVALID_MESSAGE, Disconnect, ProtocolError
+from app.core.values import ClientInfo, ConnectOutcome, Message, Recovery
+
 # The one strict decoder (bounded depth, finite numbers, no lone surrogates),
 # shared with the transports, which never import app.
 from transports.strictjson import loads as loads
-
-# Error strings of §2, used as reply errors and close reasons.
-INVALID_MESSAGE = "invalid message"
-METHOD_NOT_FOUND = "method not found"
-NAMESPACE_NOT_FOUND = "namespace not found"
-INTERNAL_SERVER_ERROR = "internal server error"
-NOT_AVAILABLE = "not available"
-UNAUTHORIZED = "unauthorized"
-CLIENT_CLOSED = "client is closed"
-INVALID_TOKEN = "invalid token"
-PERMISSION_DENIED = "permission denied"
-ALREADY_SUBSCRIBED = "already subscribed"
-LIMIT_EXCEEDED = "limit exceeded"
-
-# Close reasons of §6 that are not error strings.
-STALE = "stale"
-EXPIRED = "expired"
-SLOW = "slow"
-DISCONNECT = "disconnect"
-SHUTTING_DOWN = "shutting down"
-#: Close reason when the node lost messages of a channel (Redis PUB/SUB was
-#: down); the client reconnects and recovers from history.  Centrifugo 2's name.
-INSUFFICIENT_STATE = "insufficient state"
-
-ADVICE_FIX = "fix"
-ADVICE_RETRY = "retry"
-
-#: The websocket/SockJS close code that carries a JSON advice reason.
-CLOSE_CODE = 3000
 
 _encoder = json.JSONEncoder(separators=(",", ":"))
 _dumps = _encoder.encode
@@ -67,33 +42,6 @@ _dumps = _encoder.encode
 _make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
 _c_encode = None if _make_c_encoder is None else _make_c_encoder(
     None, _encoder.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
-
-
-class ProtocolError(Exception):
-    """A command failed; the reply carries ``error`` and ``advice``."""
-
-    def __init__(self, error: str, advice: str = "") -> None:
-        super().__init__(error)
-        self.error = error
-        self.advice = advice
-
-
-class Disconnect(Exception):
-    """Close the client with advice: a ``disconnect`` push, then close 3000.
-
-    ``push`` False skips the push (``slow`` has one too: the queue it was
-    too slow for is dropped to make room for it, see Client.close_slow)."""
-
-    def __init__(self, reason: str, reconnect: bool = False, push: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.reconnect = reconnect
-        self.push = push
-
-    @property
-    def advice(self) -> str:
-        """The close frame's reason: ``{"reason":..,"reconnect":..}``."""
-        return _dumps({"reason": self.reason, "reconnect": self.reconnect})
 
 
 class Raw(str):
@@ -204,7 +152,8 @@ P = TypeVar("P")
 #: What a field check returns for JSON null: the field keeps its default.
 _DEFAULT: Any = object()
 
-_PLANS: dict[type, tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+#: (field name, check) of a params dataclass: see :func:`plan`.
+Plan = tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
 def _as_raw(value: Any) -> Raw:
@@ -262,12 +211,16 @@ def parse_params(cls: type[P], params: dict[str, Any] | None) -> P:
     Unknown keys are ignored; absent keys and JSON null keep the default; a
     value of the wrong type raises ValueError (the caller's invalid message).
     Fields typed :class:`Raw` hold compact JSON text, None when absent."""
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = _PLANS[cls] = _plan(cls)  # a cache of immutable type facts, not state
+    return parse_planned(cls, plan(cls), params)
+
+
+def parse_planned(cls: type[P], fields: Plan, params: dict[str, Any] | None) -> P:
+    """:func:`parse_params` with the ``plan(cls)`` made once, by a command
+    table (dataclasses.fields() and dispatching on the declared type cost
+    more than the checks themselves on every command, bench/run.py batch_1k)."""
     kwargs: dict[str, Any] = {}
     if params:
-        for name, check in plan:
+        for name, check in fields:
             if name in params:
                 value = check(params[name])
                 if value is not _DEFAULT:
@@ -275,10 +228,8 @@ def parse_params(cls: type[P], params: dict[str, Any] | None) -> P:
     return cls(**kwargs)
 
 
-def _plan(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
-    """(field name, check) of a params dataclass, computed once per class:
-    dataclasses.fields() and dispatching on the declared type cost more than
-    the checks themselves on every command (bench/run.py batch_1k)."""
+def plan(cls: type) -> Plan:
+    """(field name, check) of a params dataclass."""
     hints = get_type_hints(cls)
     return tuple((f.name, _field_check(hints[f.name])) for f in dataclasses.fields(cls))
 
@@ -323,3 +274,44 @@ def disconnect_push(reason: str, reconnect: bool) -> str:
 def channel_status(channel: str, status: bool) -> str:
     """Body ``{"channel":..,"status":..}`` of unsubscribe and publish replies."""
     return '{"channel":' + _dumps(channel) + ',"status":' + ("true" if status else "false") + "}"
+
+
+# -- bodies ----------------------------------------------------------------------
+
+
+def messages_json(messages: list[Message]) -> str:
+    return "[" + ",".join(m.to_json() for m in messages) + "]"
+
+
+def presence_json(entries: dict[str, ClientInfo]) -> str:
+    """``{"<client id>": ClientInfo, ...}``."""
+    return "{" + ",".join(_dumps(uid) + ":" + info.to_json() for uid, info in entries.items()) + "}"
+
+
+def channel_data(channel: str, data: str) -> str:
+    """Body ``{"channel":..,"data":..}`` of presence and history (``data``: JSON text)."""
+    return '{"channel":' + _dumps(channel) + ',"data":' + data + "}"
+
+
+def membership_body(channel: str, info: ClientInfo) -> str:
+    """Body of join and leave pushes."""
+    return '{"channel":' + _dumps(channel) + ',"data":' + info.to_json() + "}"
+
+
+def subscribe_body(channel: str, status: bool, last: str = "", messages: str = "null",
+                   recovered: bool = False) -> str:
+    return ('{"channel":' + _dumps(channel) + ',"status":' + _dumps(status) + ',"last":' + _dumps(last)
+            + ',"messages":' + messages + ',"recovered":' + _dumps(recovered) + "}")
+
+
+def recovery_body(channel: str, recovery: Recovery) -> str:
+    """The body of a successful subscribe: ``last``, ``messages`` and
+    ``recovered`` per §8."""
+    messages = "null" if recovery.messages is None else messages_json(recovery.messages)
+    return subscribe_body(channel, True, recovery.last, messages, recovery.recovered)
+
+
+def credentials_body(version: str, outcome: ConnectOutcome) -> str:
+    """The body of connect and refresh replies."""
+    return _dumps({"version": version, "client": outcome.client, "expires": outcome.expires,
+                   "expired": outcome.expired, "ttl": int(outcome.ttl)})

@@ -1,4 +1,6 @@
-"""Messages and client infos as they travel between node, engines and clients.
+"""The protocol-neutral values: messages and client infos as they travel
+between node, engines and clients, verified credentials, connect outcomes
+and subscribe recoveries.
 
 Raw JSON fields (``data``, ``default_info``, ``channel_info``) are kept as the
 JSON text they arrived as and are written out byte for byte; they are
@@ -105,3 +107,38 @@ def _raw(value: object) -> str:
     if value is None or value == "":
         return ""
     return _dumps(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A connect or refresh whose credentials the dialect has verified: the
+    user, its connection info (valid raw JSON or "") and the token's time."""
+
+    user: str
+    info: str
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOutcome:
+    """The outcome of a connect or refresh: the client id ("" when the
+    credentials had expired and the connection stays unauthenticated),
+    whether the connection expires, whether it has expired, and its
+    lifetime in seconds."""
+
+    client: str
+    expires: bool
+    expired: bool
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What a successful subscribe tells about the channel's stream: the
+    newest message uid (``last``; "" when unknown or none kept), and when the
+    client asked to recover, the messages it missed, newest first (None: it
+    did not ask, or recovery is off), and whether those are all of them."""
+
+    last: str = ""
+    messages: list[Message] | None = None
+    recovered: bool = False

@@ -1,4 +1,5 @@
-"""HMAC-SHA256 tokens and signs (PROTOCOL.md §3).
+"""The 1.x credentials: HMAC-SHA256 tokens and signs (PROTOCOL.md §3), for
+client connections, private channels and the HTTP API.
 
 Every sign is lowercase hex of HMAC-SHA256 keyed by the secret, over the plain
 concatenation of its parts.  A given sign that is not exactly 64 characters is

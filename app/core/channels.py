@@ -8,9 +8,9 @@ options (``private_channel_prefix``, ``namespace_channel_boundary``,
 """
 from __future__ import annotations
 
-from app.engines.base import HistoryOptions
+from app.core.engine import HistoryOptions
+from app.core.errors import NAMESPACE_NOT_FOUND, ProtocolError
 from app.options import ChannelOptions, Options
-from app.protocol import NAMESPACE_NOT_FOUND, ProtocolError
 
 
 class ChannelRules:

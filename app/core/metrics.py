@@ -12,6 +12,8 @@ import os
 from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 PREFIX = "sockhub_"
 
@@ -29,14 +31,14 @@ def resident_bytes() -> float:
 class Tally:
     """Counts of the per-message counters not yet added to them.
 
-    A prometheus ``inc`` takes a lock and checks its argument (~0.6 µs); the
-    fan-out of one message counted three of them, the API one more.  Adding
-    to these plain ints and settling them into the counters once per API
-    request (or at once, outside one) removed ~2 µs per message of
-    bench/run.py batch_1k.  ``deferred`` > 0 while a synchronous API batch
-    runs: nothing can read the counters until it settles them."""
+    A prometheus ``inc`` takes a lock and checks its argument; the fan-out
+    of one message counted three of them, the API two more.  The hot paths
+    add to these plain ints (and to ``api_requests``, per method) instead,
+    and :class:`_SettleOnScrape` adds them to the counters whenever the
+    registry is collected (a /metrics scrape, ``stats``, ``node``), so the
+    counters are exact whenever anyone reads them."""
 
-    __slots__ = ("received", "delivered", "bytes_out", "published", "deferred")
+    __slots__ = ("received", "delivered", "bytes_out", "published", "api_requests")
     #: the tallies, each named as the Metrics counter it settles into
     COUNTED = ("received", "delivered", "bytes_out", "published")
 
@@ -45,7 +47,23 @@ class Tally:
         self.delivered = 0
         self.bytes_out = 0
         self.published = 0
-        self.deferred = 0
+        #: API commands by method, for the ``api_requests`` counter's children
+        self.api_requests: dict[str, int] = {}
+
+
+class _SettleOnScrape(Collector):
+    """Registered first in the registry: every collection settles the tally
+    into the counters before they are read; it exports nothing itself."""
+
+    def __init__(self, settle: Callable[[], None]) -> None:
+        self._settle = settle
+
+    def describe(self) -> list[Metric]:
+        return []  # no names of its own (and no collect() at registration)
+
+    def collect(self) -> list[Metric]:
+        self._settle()
+        return []
 
 
 class Metrics:
@@ -55,6 +73,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        #: per-message counts waiting for the next collection
+        self.tally = Tally()
+        r.register(_SettleOnScrape(self._settle))  # first: collected before the counters
 
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(PREFIX + name, doc, labels, registry=r)
@@ -91,18 +112,19 @@ class Metrics:
         # labels() costs ~1 µs per call (a tuple, a lock, a dict); the
         # children of a label value never change, so they are looked up once.
         self._children: dict[tuple[int, str], Any] = {}
-        #: per-message counts waiting for :meth:`settle`
-        self.tally = Tally()
 
-    def settle(self) -> None:
-        """Add the tally to its counters; call it whenever ``tally.deferred``
-        drops to 0 (every count is in the counters before anyone reads them)."""
+    def _settle(self) -> None:
+        """Add the tally to its counters (on every collection of the registry)."""
         tally = self.tally
         for name in Tally.COUNTED:
             count = getattr(tally, name)
             if count:
                 getattr(self, name).inc(count)
                 setattr(tally, name, 0)
+        if tally.api_requests:
+            counts, tally.api_requests = tally.api_requests, {}
+            for method, count in counts.items():
+                self.child(self.api_requests, method).inc(count)
 
     def child(self, metric: Counter | Gauge, value: str) -> Any:
         """``metric.labels(value)``, looked up once per value."""
@@ -130,8 +152,8 @@ class Metrics:
         return counters | gauges
 
     def split_values(self) -> tuple[dict[str, int], dict[str, int]]:
-        """(counters, gauges) as :meth:`values` names them."""
-        self.settle()
+        """(counters, gauges) as :meth:`values` names them (the collection
+        settles the tally first)."""
         counters: dict[str, int] = {}
         gauges: dict[str, int] = {}
         for family in self.registry.collect():

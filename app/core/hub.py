@@ -22,7 +22,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Generic, Protocol, TypeVar
 
-from app.engines.base import Engine, HistoryOptions
+from app.core.engine import Engine, HistoryOptions
 
 logger = logging.getLogger("sockhub.hub")
 

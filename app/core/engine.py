@@ -6,9 +6,9 @@ through the :class:`EngineHandler` given to :meth:`Engine.run`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from app.models import ClientInfo, Message
+from app.core.values import ClientInfo, Message
 
 
 class EngineError(Exception):
@@ -130,3 +130,18 @@ class Engine(Protocol):
     async def channels(self) -> list[str]:
         """Channels with at least one subscriber on any node."""
         ...
+
+
+@runtime_checkable
+class ImmediateEngine(Protocol):
+    """The capability of an engine that publishes without awaiting (the
+    memory engine): each method has the effects and guarantees of its
+    :class:`Engine` namesake, complete when the call returns, so the API's
+    batches need no coroutine per message.  Whoever publishes checks for it
+    ONCE, when it is given the engine (app.core.publisher.Publisher);
+    an engine wrapped by something that only forwards the async methods
+    (a test double injecting faults) simply does not have it."""
+
+    def publish_message_now(self, message: Message, history: HistoryOptions) -> None: ...
+
+    def publish_admin_now(self, data: bytes) -> None: ...

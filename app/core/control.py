@@ -1,0 +1,163 @@
+"""Control messages between nodes, and the per-user operations they carry.
+
+A control message is JSON ``{"uid": <sender node>, "method": .., "params": {..}}``
+(opaque bytes to the engine, which delivers it to every node, the sender
+included; the sender ignores its own, having acted locally already).
+
+Methods (one dispatch table, :data:`CONTROL`, run by :class:`ControlBus`):
+
+* ``ping`` ``{"info": NodeInfo}``: the sender is alive (``stats`` lists it);
+* ``unsubscribe`` ``{"user", "channel"}``: every connection of ``user`` on
+  this node leaves ``channel`` ("" = every channel) and gets the
+  server-side unsubscribe push of its dialect (1.x: ``unsubscribe``, no uid);
+* ``disconnect`` ``{"user"}``: every connection of ``user`` is closed with
+  ``{"reason":"disconnect","reconnect":false}``;
+* ``subscribe`` ``{"user", "channel"}`` (beyond 1.x): every connection of
+  ``user`` joins ``channel`` and gets its dialect's server-side subscribe
+  push (1.x: an unsolicited subscribe reply without uid,
+  ``{"method":"subscribe","body":{"channel":..,"status":true,..}}``).
+  centrifuge-js 1.5 routes it by ``body.channel``: with no Subscription object
+  for that channel it ignores it (message pushes for the channel are ignored
+  too, until the page calls ``subscribe``, which this server then answers
+  with success, adopting the server-side subscription); a Subscription that
+  is "subscribing" is marked subscribed.  Nothing in the client breaks.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, Coroutine
+
+from app.core.context import Context
+from app.core.engine import EngineError
+from app.core.errors import DISCONNECT, Disconnect, ProtocolError
+from app.core.subscriptions import join, leave, recovery
+from transports.strictjson import loads
+
+logger = logging.getLogger("sockhub.control")
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def encode(node_uid: str, method: str, params: dict[str, Any]) -> bytes:
+    return _dumps({"uid": node_uid, "method": method, "params": params}).encode()
+
+
+def decode(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    """(sender uid, method, params); ValueError when malformed."""
+    value = loads(data)
+    if not isinstance(value, dict):
+        raise ValueError("control message is not an object")
+    uid, method, params = value.get("uid"), value.get("method"), value.get("params") or {}
+    if not isinstance(uid, str) or not isinstance(method, str) or not isinstance(params, dict):
+        raise ValueError("control message has the wrong shape")
+    return uid, method, params
+
+
+def _text(params: dict[str, Any], key: str) -> str:
+    value = params.get(key, "")
+    if not isinstance(value, str):
+        raise ValueError(f"control param {key} is not a string")
+    return value
+
+
+async def unsubscribe_user(ctx: Context, user: str, channel: str = "") -> None:
+    """Every local connection of ``user`` leaves ``channel`` (or all)."""
+    for client in ctx.hub.user_clients(user):
+        for name in [channel] if channel else list(client.channels):
+            if name not in client.channels:
+                continue
+            try:
+                await leave(ctx, client, name)
+            except EngineError:
+                logger.warning("engine failed to unsubscribe %s from %r", client, name)
+            client.send(client.dialect.unsubscribed(name))
+
+
+async def disconnect_user(ctx: Context, user: str) -> None:
+    """Close every local connection of ``user`` with the ``disconnect`` advice."""
+    for client in ctx.hub.user_clients(user):
+        client.disconnect(Disconnect(DISCONNECT, reconnect=False))
+
+
+async def subscribe_user(ctx: Context, user: str, channel: str) -> None:
+    """Every local connection of ``user`` joins ``channel`` (server side).
+
+    Connections already holding it, at their ``client_channel_limit``, or
+    excluded by a client-limited (``&``) name are left alone."""
+    limit = ctx.options.client_channel_limit
+    for client in ctx.hub.user_clients(user):
+        if client.closing or channel in client.channels or not ctx.rules.client_allowed(channel, client.id):
+            continue
+        if limit > 0 and len(client.channels) >= limit:
+            logger.info("server-side subscribe of %s to %r: channel limit reached", client, channel)
+            continue
+        try:
+            await join(ctx, client, channel, server_side=True)
+            found = await recovery(ctx, channel, ctx.rules.options(channel))
+        except (EngineError, ProtocolError) as exc:
+            logger.warning("server-side subscribe of %s to %r failed: %s", client, channel, exc)
+            continue
+        client.send(client.dialect.subscribed(channel, found))
+
+
+class ControlBus:
+    """Control messages of one node: sent through the engine to every node,
+    received by :meth:`handle` and run by the :data:`CONTROL` table."""
+
+    def __init__(self, ctx: Context, uid: str, node_seen: Callable[[str, dict[str, Any]], None]) -> None:
+        self._ctx = ctx
+        self._uid = uid
+        self.node_seen = node_seen
+
+    @property
+    def ctx(self) -> Context:
+        return self._ctx
+
+    async def send(self, method: str, params: dict[str, Any]) -> None:
+        """Tell the other nodes (raises EngineError)."""
+        await self._ctx.engine.publish_control(encode(self._uid, method, params))
+
+    def handle(self, data: bytes) -> None:
+        """One control message from the engine: run in a task, unless this
+        node sent it (acted on locally before it was sent)."""
+        self._ctx.metrics.control.inc()
+        try:
+            sender, method, params = decode(data)
+        except ValueError:
+            logger.warning("malformed control message dropped (%d bytes)", len(data))
+            return
+        if sender == self._uid:
+            return
+        handler = CONTROL.get(method)
+        if handler is None:
+            logger.warning("unknown control method %r", method)
+            return
+        self._ctx.spawn(handler(self, sender, params), f"control {method}")
+
+
+async def _ping(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    info = params.get("info")
+    if not isinstance(info, dict):
+        raise ValueError("ping without NodeInfo")
+    bus.node_seen(sender, info)
+
+
+async def _unsubscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    await unsubscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"))
+
+
+async def _disconnect(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    await disconnect_user(bus.ctx, _text(params, "user"))
+
+
+async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"))
+
+
+CONTROL: dict[str, Callable[[ControlBus, str, dict[str, Any]], Coroutine[Any, Any, None]]] = {
+    "ping": _ping,
+    "unsubscribe": _unsubscribe,
+    "disconnect": _disconnect,
+    "subscribe": _subscribe,
+}

@@ -1,0 +1,81 @@
+"""The node directory: this node's NodeInfo, the other nodes it heard from,
+and the interval metrics.
+
+Every ``node_ping_interval`` the node tells the others it is alive (a
+control ``ping`` carrying its NodeInfo); a node silent for 2*interval+1 s is
+forgotten.  Every ``node_metrics_interval`` the counters' deltas since the
+last interval become what ``stats`` reports, as Centrifugo 1.8 does (§14).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Awaitable, Callable
+
+import app
+from app.core.context import Context
+from app.core.engine import EngineError
+
+logger = logging.getLogger("sockhub.directory")
+
+#: How the directory tells the other nodes: ``send(method, params)`` (app.core.control).
+SendControl = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class Directory:
+    """See the module docstring."""
+
+    def __init__(self, ctx: Context, uid: str, started_at: float, send_control: SendControl) -> None:
+        self._ctx = ctx
+        self.uid = uid
+        self.started_at = started_at
+        self._send_control = send_control
+        self._nodes: dict[str, tuple[dict[str, Any], float]] = {}
+        self._next_ping = 0.0
+        self._next_metrics = started_at + ctx.options.node_metrics_interval
+        self._metrics_base: dict[str, int] = {}
+        self._interval_metrics: dict[str, int] = {}
+
+    def node_info(self, raw: bool = True) -> dict[str, Any]:
+        """NodeInfo (1.8 shape): raw totals, or the last interval's deltas."""
+        options = self._ctx.options
+        metrics = self._ctx.metrics.values() if raw else self._current_interval()
+        name = options.name or f"{socket.gethostname()}_{options.port}"
+        return {"uid": self.uid, "version": app.PROTOCOL_VERSION, "name": name,
+                "started_at": int(self.started_at), "metrics": metrics}
+
+    def _current_interval(self) -> dict[str, int]:
+        return self._interval_metrics or self._ctx.metrics.values()
+
+    def _roll_metrics(self) -> None:
+        counters, gauges = self._ctx.metrics.split_values()
+        base = self._metrics_base
+        self._interval_metrics = {k: v - base.get(k, 0) for k, v in counters.items()} | gauges
+        self._metrics_base = counters
+
+    def node_seen(self, uid: str, info: dict[str, Any]) -> None:
+        self._nodes[uid] = (info, self._ctx.clock())
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every live node, this one first (interval metrics, as 1.8 stats)."""
+        horizon = self._ctx.clock() - (2 * self._ctx.options.node_ping_interval + 1)
+        for uid in [u for u, (_, seen) in self._nodes.items() if seen < horizon]:
+            del self._nodes[uid]
+        return [self.node_info(raw=False)] + [info for info, _ in self._nodes.values()]
+
+    async def tick(self, now: float) -> None:
+        """The node ping and the metrics interval, when due at ``now``."""
+        options = self._ctx.options
+        if now >= self._next_ping:
+            self._next_ping = now + options.node_ping_interval
+            await self._ping_nodes()
+        if now >= self._next_metrics:
+            self._next_metrics = now + options.node_metrics_interval
+            self._roll_metrics()
+
+    async def _ping_nodes(self) -> None:
+        try:
+            await self._send_control("ping", {"info": self.node_info(raw=False)})
+        except EngineError as exc:
+            self._ctx.metrics.engine_errors.inc()
+            logger.warning("node ping failed: %s", exc)

@@ -1,0 +1,83 @@
+"""Errors that are protocol: each carries what its answer needs.
+
+* :class:`ProtocolError` (``error``, ``advice``): a command failed; the
+  dialect writes it into the command's reply;
+* :class:`Disconnect` (``reason``, ``reconnect``): close the client with
+  advice, raised anywhere below a client's frame handling;
+* :class:`HttpError` (``status``, ``message``): a whole HTTP request fails
+  (the API, the API endpoint's own checks, the admin login).
+
+The error and reason strings are those of the Centrifugo 1.x protocol
+(PROTOCOL.md §2, §6); they name the errors for every dialect, and a
+dialect with other codes maps them where it writes them.
+"""
+from __future__ import annotations
+
+import json
+
+# Error strings of §2, used as reply errors and close reasons.
+INVALID_MESSAGE = "invalid message"
+METHOD_NOT_FOUND = "method not found"
+NAMESPACE_NOT_FOUND = "namespace not found"
+INTERNAL_SERVER_ERROR = "internal server error"
+NOT_AVAILABLE = "not available"
+UNAUTHORIZED = "unauthorized"
+CLIENT_CLOSED = "client is closed"
+INVALID_TOKEN = "invalid token"
+PERMISSION_DENIED = "permission denied"
+ALREADY_SUBSCRIBED = "already subscribed"
+LIMIT_EXCEEDED = "limit exceeded"
+
+# Close reasons of §6 that are not error strings.
+STALE = "stale"
+EXPIRED = "expired"
+SLOW = "slow"
+DISCONNECT = "disconnect"
+SHUTTING_DOWN = "shutting down"
+#: Close reason when the node lost messages of a channel (Redis PUB/SUB was
+#: down); the client reconnects and recovers from history.  Centrifugo 2's name.
+INSUFFICIENT_STATE = "insufficient state"
+
+ADVICE_FIX = "fix"
+ADVICE_RETRY = "retry"
+
+#: The websocket/SockJS close code that carries a JSON advice reason.
+CLOSE_CODE = 3000
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class ProtocolError(Exception):
+    """A command failed; the reply carries ``error`` and ``advice``."""
+
+    def __init__(self, error: str, advice: str = "") -> None:
+        super().__init__(error)
+        self.error = error
+        self.advice = advice
+
+
+class Disconnect(Exception):
+    """Close the client with advice: a ``disconnect`` push, then close 3000.
+
+    ``push`` False skips the push (``slow`` has one too: the queue it was
+    too slow for is dropped to make room for it, see Client.close_slow)."""
+
+    def __init__(self, reason: str, reconnect: bool = False, push: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reconnect = reconnect
+        self.push = push
+
+    @property
+    def advice(self) -> str:
+        """The close frame's reason: ``{"reason":..,"reconnect":..}``."""
+        return _dumps({"reason": self.reason, "reconnect": self.reconnect})
+
+
+class HttpError(Exception):
+    """A request fails as a whole: HTTP ``status`` with the plain ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status} {message}")
+        self.status = status
+        self.message = message

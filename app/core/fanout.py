@@ -1,0 +1,194 @@
+"""Fan-out: every message, join and leave the engine delivers, to the local
+subscribers of its channel.
+
+* The push is encoded ONCE per dialect that has a subscriber in the channel
+  into one :class:`~transports.frames.Prepared` shared by those sessions
+  (which encode it once per transport format); nothing here awaits a peer;
+* each send is followed by that client's queue-bound check (``slow``):
+  only the receiving client's own state decides it, so a ``slow`` close
+  never affects the sends to the others;
+* a client whose subscribe is recovering has its pushes of that channel held
+  back (:meth:`Fanout.hold`) until the subscribe reply is out
+  (:meth:`Fanout.release`), without those the reply recovered;
+* when the engine lost messages of channels (Redis PUB/SUB was down), the
+  local subscribers of those with ``recover`` are closed with ``insufficient
+  state`` and reconnect advice, so they resubscribe and recover from history
+  (their own last uid) rather than carry on with a gap.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Protocol
+
+from app.core.client import Client, ClientDialect
+from app.core.context import Context
+from app.core.errors import INSUFFICIENT_STATE, Disconnect, ProtocolError
+from app.core.values import ClientInfo, Message
+from transports.frames import Prepared
+
+logger = logging.getLogger("sockhub.fanout")
+
+#: A push of one kind, as each dialect writes it: ``encode(dialect, channel, payload)``.
+Encode = Callable[[ClientDialect, str, Any], str]
+
+
+def _message(dialect: ClientDialect, channel: str, message: Any) -> str:
+    return dialect.message(message)
+
+
+def _join(dialect: ClientDialect, channel: str, info: Any) -> str:
+    return dialect.join(channel, info)
+
+
+def _leave(dialect: ClientDialect, channel: str, info: Any) -> str:
+    return dialect.leave(channel, info)
+
+
+class DialectsInUse(Protocol):
+    """Which dialects the subscribed clients speak (app.core.clients.ClientRegistry)."""
+
+    @property
+    def only_dialect(self) -> ClientDialect | None:
+        """The one every subscribed client speaks; None when they speak several."""
+        ...
+
+
+class Fanout:
+    """Deliveries of one node; see the module docstring."""
+
+    def __init__(self, ctx: Context, dialects: DialectsInUse) -> None:
+        self._ctx = ctx
+        self._dialects = dialects
+        self._hub = ctx.hub  # the node's for its whole life, unlike its options
+        self._metrics = ctx.metrics
+        #: channel -> client -> pushes held back while its subscribe recovers (see hold()).
+        self._held: dict[str, dict[Client, list[tuple[str, Prepared]]]] = {}
+
+    def message(self, message: Message) -> None:
+        """The ``message`` push to every local subscriber (see :meth:`_deliver`)."""
+        self._metrics.tally.received += 1
+        clients = self._hub.channel_clients(message.channel)
+        if clients:
+            self._deliver(message.channel, clients, _message, message, "", message.uid)
+
+    def join(self, channel: str, info: ClientInfo) -> None:
+        """Every local subscriber but the joiner itself (1.8 sent the joiner
+        its own join, even before its subscribe reply)."""
+        self._metrics.join_leave.inc()
+        self._fan_out(channel, _join, info)
+
+    def leave(self, channel: str, info: ClientInfo) -> None:
+        self._metrics.join_leave.inc()
+        self._fan_out(channel, _leave, info)
+
+    def _fan_out(self, channel: str, encode: Encode, info: ClientInfo) -> None:
+        """Join or leave: every subscriber but the client itself."""
+        clients = self._hub.channel_clients(channel)
+        if clients:
+            self._deliver(channel, clients, encode, info, info.client, "")
+
+    def _deliver(self, channel: str, clients: tuple[Client, ...], encode: Encode, payload: Any, skip: str,
+                 uid: str) -> None:
+        """The push ``encode(dialect, channel, payload)`` writes to each of ``clients`` (a snapshot of
+        the channel's, in the hub's order) but client id ``skip``; held back
+        for those in :meth:`hold`; each client's queue bound is checked right
+        after its own send.
+
+        The loop binds per publication what every delivery reads (the
+        bound, the held table); a dialect's push is encoded once: before the
+        loop when every client speaks one dialect (no check per client),
+        else when the dialect's first subscriber comes; metrics are tallied
+        once per publication."""
+        held = self._held.get(channel) if self._held else None
+        limit = self._ctx.options.client_queue_max_size
+        only = dialect = self._dialects.only_dialect
+        prepared: Prepared  # set now for the only dialect, else at the first client
+        others: dict[ClientDialect, Prepared] | None = None  # from a second dialect on
+        size = sent = counted = out = 0
+        if only is not None:  # one push, and no comparison per client
+            prepared = Prepared(encode(only, channel, payload))
+            size = len(prepared)
+        for client in clients:
+            if client.closing or (skip and client.id == skip):
+                continue
+            if only is None and client.dialect is not dialect:
+                if dialect is None:
+                    prepared = Prepared(encode(client.dialect, channel, payload))
+                else:
+                    out += (sent - counted) * size  # the bytes of the last dialect's sends
+                    counted = sent
+                    if others is None:
+                        others = {dialect: prepared}
+                    found = others.get(client.dialect)
+                    if found is None:
+                        found = others[client.dialect] = Prepared(encode(client.dialect, channel, payload))
+                    prepared = found
+                dialect = client.dialect
+                size = len(prepared)
+            if held is not None and client in held:
+                held[client].append((uid, prepared))
+                continue
+            session = client.session
+            session.send_frame(prepared)
+            sent += 1
+            if limit > 0 and session.pending_bytes > limit:
+                client.close_slow()
+        tally = self._metrics.tally
+        tally.delivered += sent
+        tally.bytes_out += out + (sent - counted) * size
+
+    # -- pushes held back during a recovering subscribe -------------------------------
+
+    def hold(self, channel: str, client: Client) -> None:
+        """Keep ``client``'s pushes of ``channel`` back until :meth:`release`.
+
+        A subscribe with recover registers the subscription, then reads the
+        history; a message published in between would reach the client live
+        BEFORE the subscribe reply that also recovers it (a duplicate, out of
+        order).  Held pushes go out after the reply instead, without those
+        the reply recovered."""
+        self._held.setdefault(channel, {})[client] = []
+
+    def release(self, channel: str, client: Client, recovered: set[str]) -> None:
+        """Send what was held for ``client`` in ``channel`` (in arrival order)
+        but the messages whose uid is in ``recovered``; stop holding."""
+        held = self._held.get(channel)
+        pushes = held.pop(client, []) if held is not None else []
+        if held is not None and not held:
+            del self._held[channel]
+        sent = 0
+        for uid, prepared in pushes:
+            if client.closing:
+                return
+            if uid and uid in recovered:
+                continue
+            client.session.send_frame(prepared)
+            client.check_queue()
+            sent += 1
+        self._metrics.tally.delivered += sent
+
+    def release_all(self, client: Client) -> None:
+        """A closing client: nothing is held for it any more."""
+        for channel in [ch for ch, held in self._held.items() if client in held]:
+            self.release(channel, client, set())
+
+    # -- lost messages ---------------------------------------------------------------
+
+    def lost(self, channels: list[str]) -> None:
+        """Close the local subscribers of the ``recover`` channels among
+        ``channels`` (see the module docstring); called before any message
+        of the restored subscription is delivered.  Clients of channels
+        without recover keep their connection: reconnecting gains them nothing."""
+        victims: set[Client] = set()
+        for channel in channels:
+            try:
+                recover = self._ctx.rules.options(channel).recover
+            except ProtocolError:  # its namespace went away in a reload
+                continue
+            if recover:
+                victims.update(self._hub.channel_clients(channel))
+        if victims:
+            logger.warning("messages of %d channels lost while the engine was away: closing %d clients "
+                           "so they recover", len(channels), len(victims))
+        for client in victims:
+            client.disconnect(Disconnect(INSUFFICIENT_STATE, reconnect=True))

@@ -1,0 +1,198 @@
+"""The node core: composition root of the protocol-neutral objects, the
+engine's handler, the periodic tick and the life cycle.
+
+Duties and guarantees:
+
+* it makes the node's objects and gives each what it uses (the
+  :class:`~app.core.context.Context` protocol, which it implements, or less):
+  the hub, channel rules, metrics, the :class:`~app.core.publisher.Publisher`,
+  the :class:`~app.core.fanout.Fanout`, the
+  :class:`~app.core.clients.ClientRegistry`, the
+  :class:`~app.core.directory.Directory` and the
+  :class:`~app.core.control.ControlBus`;
+* as the engine's :class:`~app.core.engine.EngineHandler` it hands every
+  message, join and leave to the fan-out, control messages to the control
+  bus, admin messages to the admin listeners, and lost channels to the
+  fan-out; the Redis API queue's items to the API consumer a dialect set
+  (:attr:`NodeCore.api_queue`);
+* ONE periodic tick (not a timer per client) runs the clients' deadlines,
+  the node ping and the metrics interval; its period follows the shortest
+  of the intervals involved;
+* :meth:`NodeCore.shutdown` closes every client with ``shutting down`` and
+  reconnect advice, waits for their cleanup, then shuts the engine down.
+
+It never imports a dialect: app.node puts the 1.x dialect over it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, Callable, Coroutine
+
+from app.core.channels import ChannelRules
+from app.core.client import Client
+from app.core.clients import ClientRegistry
+from app.core.control import ControlBus
+from app.core.directory import Directory
+from app.core.engine import Engine
+from app.core.fanout import Fanout
+from app.core.hub import Hub
+from app.core.metrics import Metrics
+from app.core.publisher import Publisher
+from app.core.values import ClientInfo, Message
+from app.options import Options
+
+logger = logging.getLogger("sockhub.node")
+
+#: A tick never sleeps longer than this, nor shorter than _MIN_TICK.
+_MAX_TICK = 1.0
+_MIN_TICK = 0.01
+
+
+class NodeCore:
+    """One sockhub node without a dialect; see the module docstring."""
+
+    def __init__(self, options: Options, engine: Engine, clock: Callable[[], float] = time.time,
+                 tick_interval: float | None = None) -> None:
+        # The Context, as plain attributes (read on every delivery); options
+        # and rules are replaced by reload().
+        self.options = options
+        self.rules = ChannelRules(options)
+        self.engine = engine
+        self.clock = clock
+        self.hub: Hub[Client] = Hub(engine)
+        self.metrics = Metrics()
+        self._tick_interval = tick_interval
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._admin_listeners: list[Callable[[bytes], None]] = []
+        #: What runs an item of the Redis API queue (set by the dialect that
+        #: owns the API body format); None: items are dropped.
+        self.api_queue: Callable[[bytes], Coroutine[Any, Any, None]] | None = None
+        self.publisher = Publisher(engine, self.metrics)
+        self.clients = ClientRegistry(self, lambda client: self.fanout.release_all(client))
+        self.fanout = Fanout(self, self.clients)
+        self.uid = str(uuid.uuid4())
+        self.control = ControlBus(self, self.uid, self._node_seen)
+        self.directory = Directory(self, self.uid, clock(), self.control.send)
+        hub = self.hub
+        self.metrics.bind_gauges(lambda: hub.num_clients, lambda: hub.num_users,
+                                 lambda: hub.num_channels, lambda: hub.num_subscriptions,
+                                 lambda: self.clock() - self.directory.started_at)
+
+    # -- Context (with the attributes above) ----------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``coro`` in a task kept until done; its failure is logged."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(t, what))
+
+    def _task_done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", what, exc_info=task.exception())
+
+    # -- life cycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the engine (this node as its handler) and the periodic tick."""
+        await self.engine.run(self)
+        await self.tick()
+        self._ticker = asyncio.create_task(self._tick_forever(), name="sockhub-node-tick")
+
+    async def shutdown(self) -> None:
+        """Close every client (``shutting down``, reconnect), finish their
+        cleanup, stop the tick, shut the engine down."""
+        self.clients.close_all()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.options.shutdown_timeout)
+        await self.engine.shutdown()
+
+    def reload(self, options: Options) -> None:
+        """New secret, channel options, namespaces and limits (SIGHUP);
+        connections stay, and every later check reads the new values."""
+        self.options = options
+        self.rules = ChannelRules(options)
+
+    def admission(self) -> str | None:
+        """Why a new client connection is refused now, or None (see ClientRegistry)."""
+        return self.clients.admission()
+
+    def add_admin_listener(self, listener: Callable[[bytes], None]) -> None:
+        """``listener(data)`` for every admin message (Message JSON bytes)."""
+        self._admin_listeners.append(listener)
+
+    async def idle(self) -> None:
+        """Wait until every spawned task is done (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    # -- the periodic tick ------------------------------------------------------------
+
+    def _tick_period(self) -> float:
+        if self._tick_interval is not None:
+            return self._tick_interval
+        o = self.options
+        shortest = min(o.stale_connection_close_delay, o.presence_ping_interval,
+                       o.node_ping_interval, o.expired_connection_close_delay)
+        return max(_MIN_TICK, min(_MAX_TICK, shortest / 4))
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_period())
+            try:
+                await self.tick()
+            except Exception:  # loop boundary: the tick must go on
+                logger.exception("node tick failed")
+
+    async def tick(self) -> None:
+        """Everything due at ``clock()``: client deadlines, node ping, metrics."""
+        now = self.clock()
+        await self.clients.tick(now)
+        await self.directory.tick(now)
+
+    # -- nodes ------------------------------------------------------------------------
+
+    def node_info(self, raw: bool = True) -> dict[str, Any]:
+        return self.directory.node_info(raw)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self.directory.nodes()
+
+    def _node_seen(self, uid: str, info: dict[str, Any]) -> None:
+        self.directory.node_seen(uid, info)
+
+    # -- EngineHandler ----------------------------------------------------------------
+
+    def handle_message(self, message: Message) -> None:
+        self.fanout.message(message)
+
+    def handle_join(self, channel: str, info: ClientInfo) -> None:
+        self.fanout.join(channel, info)
+
+    def handle_leave(self, channel: str, info: ClientInfo) -> None:
+        self.fanout.leave(channel, info)
+
+    def handle_control(self, data: bytes) -> None:
+        self.control.handle(data)
+
+    def handle_admin(self, data: bytes) -> None:
+        for listener in self._admin_listeners:
+            listener(data)
+
+    def handle_lost(self, channels: list[str]) -> None:
+        self.fanout.lost(channels)
+
+    def handle_api(self, data: bytes) -> None:
+        """One Redis API queue item, run in a task by :attr:`api_queue`."""
+        if self.api_queue is None:
+            logger.warning("API queue item dropped: no API on this node (%d bytes)", len(data))
+            return
+        self.spawn(self.api_queue(data), "API queue item")

@@ -1,0 +1,82 @@
+"""Publishing: :class:`Publisher`, the one path of every publication
+(client, API, broadcast), and :func:`publish_from_client`, the checks of a
+client's publish (PROTOCOL.md §4.5)."""
+from __future__ import annotations
+
+from typing import Awaitable
+
+from app.core.client import Client
+from app.core.context import Context
+from app.core.engine import Engine, EngineError, ImmediateEngine
+from app.core.errors import ADVICE_FIX, ADVICE_RETRY, INTERNAL_SERVER_ERROR, INVALID_MESSAGE, ProtocolError
+from app.core.metrics import Metrics
+from app.core.subscriptions import denied, history_options
+from app.core.values import Message, new_uid
+from app.options import ChannelOptions
+
+
+class Publisher:
+    """One message to the engine (the history options of its channel) and,
+    for ``watch`` channels, to the admin watchers.
+
+    Whether the engine publishes without awaiting
+    (:class:`~app.core.engine.ImmediateEngine`) is decided once, here, when
+    the publisher is made; :meth:`publish` branches on that answer."""
+
+    __slots__ = ("_engine", "_now", "_metrics")
+
+    def __init__(self, engine: Engine, metrics: Metrics) -> None:
+        self._engine = engine
+        self._now = engine if isinstance(engine, ImmediateEngine) else None
+        self._metrics = metrics
+
+    def publish(self, message: Message, options: ChannelOptions) -> Awaitable[None] | None:
+        """Publish ``message`` (history options and ``watch`` of its channel):
+        done when it returns None, else the awaitable that does it.  Raises
+        (or the awaitable raises) EngineError."""
+        now = self._now
+        if now is None:
+            return self._publish_later(message, options)
+        try:
+            now.publish_message_now(message, history_options(options))
+            self._metrics.tally.published += 1
+            if options.watch:
+                now.publish_admin_now(message.to_json().encode())
+        except EngineError:
+            self._metrics.engine_errors.inc()
+            raise
+        return None
+
+    async def _publish_later(self, message: Message, options: ChannelOptions) -> None:
+        try:
+            await self._engine.publish_message(message, history_options(options))
+            self._metrics.tally.published += 1
+            if options.watch:
+                await self._engine.publish_admin(message.to_json().encode())
+        except EngineError:
+            self._metrics.engine_errors.inc()
+            raise
+
+
+async def publish_from_client(ctx: Context, publisher: Publisher, client: Client, channel: str,
+                              data: str | None) -> None:
+    """§4.5: only into a held channel, when its ``publish`` option allows;
+    ``data`` is raw JSON text (None: absent)."""
+    if not channel or data is None:
+        raise ProtocolError(INVALID_MESSAGE, ADVICE_FIX)
+    if channel not in client.channels:
+        raise denied()
+    try:
+        options = ctx.rules.options(channel)
+    except ProtocolError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+    if not options.publish and not ctx.options.insecure:
+        raise denied()
+    message = Message(new_uid(), channel, data, client.id, client.info(channel))
+    try:
+        waiting = publisher.publish(message, options)
+        if waiting is not None:
+            await waiting
+    except EngineError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR, ADVICE_RETRY) from None
+    ctx.metrics.client_published.inc()

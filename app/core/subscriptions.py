@@ -1,0 +1,237 @@
+"""Subscriptions, presence, history and recovery: the channel operations of
+client commands, the API and control messages.
+
+* :func:`join` / :func:`leave`: a client takes or drops a channel (hub and
+  engine registration, presence, join/leave pushes), undoing its own partial
+  work when the engine fails;
+* :func:`check_subscribe`, :func:`subscribe`, :func:`recovery`: a client
+  subscribe after the dialect verified its credentials, and what it recovers
+  from history (PROTOCOL.md §4.3, §8);
+* :func:`presence` / :func:`history`: a channel's presence and history;
+  ProtocolError with the advice the HTTP API gives (client commands
+  re-advise), EngineError passed on (the client says ``internal server
+  error``, the API answers 503).
+
+Choices beyond 1.8, documented here:
+
+* recovery fills ``last`` with the newest uid in the recover branch too
+  (the fix of §8), so a reconnect after "nothing missed" does not replay the
+  whole history;
+* subscribing to a channel the API ``subscribe`` gave this connection is a
+  success (the subscription is adopted), not ``already subscribed``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from app.core.client import Client, Subscription
+from app.core.context import Context
+from app.core.engine import EngineError, HistoryOptions
+from app.core.errors import (
+    ADVICE_FIX,
+    ALREADY_SUBSCRIBED,
+    INTERNAL_SERVER_ERROR,
+    INVALID_MESSAGE,
+    LIMIT_EXCEEDED,
+    NOT_AVAILABLE,
+    PERMISSION_DENIED,
+    Disconnect,
+    ProtocolError,
+)
+from app.core.values import ClientInfo, Message, Recovery
+from app.options import ChannelOptions
+
+logger = logging.getLogger("sockhub.subscriptions")
+
+#: What every channel without history gets: no new object per publish.
+_NO_HISTORY = HistoryOptions()
+
+
+class Holds(Protocol):
+    """Holding a client's pushes of a channel back while its subscribe
+    recovers (app.core.fanout.Fanout)."""
+
+    def hold(self, channel: str, client: Client) -> None: ...
+
+    def release(self, channel: str, client: Client, recovered: set[str]) -> None: ...
+
+
+def history_options(options: ChannelOptions) -> HistoryOptions:
+    if options.history_size <= 0 or options.history_lifetime <= 0:
+        return _NO_HISTORY  # not enabled: engines keep nothing, touch nothing
+    return HistoryOptions(options.history_size, options.history_lifetime, options.history_drop_inactive)
+
+
+def denied() -> ProtocolError:
+    return ProtocolError(PERMISSION_DENIED, ADVICE_FIX)
+
+
+async def join(ctx: Context, client: Client, channel: str, channel_info: str = "",
+               server_side: bool = False) -> None:
+    """Subscribe ``client`` to ``channel`` (options already checked).
+
+    The client holds the channel before the first await, so a close that
+    happens meanwhile unsubscribes it too.  Raises EngineError after undoing."""
+    options = ctx.rules.options(channel)
+    client.channels[channel] = Subscription(channel_info, server_side)
+    try:
+        await ctx.hub.subscribe(channel, client)
+    except BaseException as exc:
+        client.channels.pop(channel, None)
+        if isinstance(exc, EngineError):
+            ctx.metrics.engine_errors.inc()
+        raise
+    if client.closing or channel not in client.channels:
+        return  # closed meanwhile: the cleanup is unsubscribing it
+    try:
+        if options.presence:
+            await ctx.engine.add_presence(channel, client.id, client.info(channel),
+                                          ctx.options.presence_expire_interval)
+        if options.join_leave:
+            await ctx.engine.publish_join(channel, client.info(channel))
+    except BaseException as exc:
+        if isinstance(exc, EngineError):
+            ctx.metrics.engine_errors.inc()
+        await leave(ctx, client, channel, quiet=True)
+        raise
+
+
+async def leave(ctx: Context, client: Client, channel: str, quiet: bool = False) -> None:
+    """Unsubscribe ``client`` from ``channel`` if it holds it: hub first (so
+    the leaver gets no leave of its own), then presence and the leave push.
+
+    ``quiet``: undoing a failed join; engine errors are logged, not raised."""
+    sub = client.channels.get(channel)
+    if sub is None:
+        return
+    info = client.info(channel)
+    del client.channels[channel]
+    try:
+        options: ChannelOptions | None = ctx.rules.options(channel)
+    except ProtocolError:  # the namespace went away in a reload
+        options = None
+    try:
+        await ctx.hub.unsubscribe(channel, client, history_options(options) if options else None)
+        if options is not None and options.presence:
+            await ctx.engine.remove_presence(channel, client.id)
+        if options is not None and options.join_leave and not quiet:
+            await ctx.engine.publish_leave(channel, info)
+    except EngineError:
+        ctx.metrics.engine_errors.inc()
+        if not quiet:
+            raise
+        logger.warning("engine failed while undoing a subscription to %r", channel)
+
+
+def check_subscribe(ctx: Context, client: Client, channel: str) -> ChannelOptions:
+    """The checks of §4.3 steps 1-7, in order; the channel's options."""
+    if not channel:
+        raise Disconnect(INVALID_MESSAGE)
+    rules = ctx.rules
+    if rules.too_long(channel):
+        raise ProtocolError(LIMIT_EXCEEDED, ADVICE_FIX)
+    held = client.channels.get(channel)
+    limit = ctx.options.client_channel_limit
+    if held is None and limit > 0 and len(client.channels) >= limit:
+        raise ProtocolError(LIMIT_EXCEEDED, ADVICE_FIX)
+    if held is not None and not held.server_side:
+        raise ProtocolError(ALREADY_SUBSCRIBED, ADVICE_FIX)
+    if not rules.user_allowed(channel, client.user) or not rules.client_allowed(channel, client.id):
+        raise denied()
+    options = rules.options(channel)
+    if not options.anonymous and not client.user and not ctx.options.insecure:
+        raise denied()
+    return options
+
+
+async def subscribe(ctx: Context, holds: Holds, client: Client, channel: str, options: ChannelOptions,
+                    channel_info: str = "", recover: bool = False, last: str = "") -> Recovery:
+    """A checked subscribe (:func:`check_subscribe`, then the dialect's own
+    checks): registration, then recovery (§8).  A recovering subscribe holds
+    the channel's live pushes back until the client's reply is out."""
+    existing = client.channels.get(channel)
+    holding = existing is None and options.recover and recover
+    if holding:  # live pushes wait until the reply (with the recovered ones) is out
+        holds.hold(channel, client)
+    try:
+        if existing is not None:  # made by the API subscribe: adopt it
+            existing.server_side = False
+            existing.channel_info = channel_info or existing.channel_info
+        else:
+            try:
+                await join(ctx, client, channel, channel_info)
+            except EngineError:
+                raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
+        ctx.metrics.num_subscribe.inc()
+        result = await recovery(ctx, channel, options, recover, last)
+    except BaseException:
+        if holding:
+            holds.release(channel, client, set())
+        raise
+    if holding:
+        recovered = {m.uid for m in result.messages or ()}
+        client.after_reply(lambda: holds.release(channel, client, recovered))
+    return result
+
+
+async def recovery(ctx: Context, channel: str, options: ChannelOptions, recover: bool = False,
+                   last: str = "") -> Recovery:
+    """What a successful subscribe recovers, per §8."""
+    if not options.recover:
+        return Recovery()
+    engine = ctx.engine
+    if not recover:
+        try:
+            newest = await engine.history(channel, limit=1)
+        except EngineError:
+            newest = []
+        return Recovery(newest[0].uid if newest else "")
+    try:
+        messages = await engine.history(channel)
+    except EngineError:
+        return Recovery("", [], False)
+    missed, found = messages, False
+    if last:
+        for index, message in enumerate(messages):
+            if message.uid == last:
+                missed, found = messages[:index], True
+                break
+    return Recovery(messages[0].uid if messages else "", missed, found)
+
+
+async def unsubscribe(ctx: Context, client: Client, channel: str) -> None:
+    """§4.4: a success whether or not the channel was held."""
+    if not channel:
+        raise Disconnect(INVALID_MESSAGE)
+    ctx.rules.options(channel)  # namespace not found
+    try:
+        await leave(ctx, client, channel)
+    except EngineError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR) from None
+
+
+async def presence(ctx: Context, channel: str) -> dict[str, ClientInfo]:
+    """``{client id: ClientInfo}`` of a channel."""
+    if not channel:
+        raise ProtocolError(INVALID_MESSAGE, ADVICE_FIX)
+    if not ctx.rules.options(channel).presence:
+        raise ProtocolError(NOT_AVAILABLE, ADVICE_FIX)
+    try:
+        return await ctx.engine.presence(channel)
+    except EngineError:
+        ctx.metrics.engine_errors.inc()
+        raise
+
+
+async def history(ctx: Context, channel: str) -> list[Message]:
+    """The channel's messages, newest first."""
+    if not channel:
+        raise ProtocolError(INVALID_MESSAGE, ADVICE_FIX)
+    if not history_options(ctx.rules.options(channel)).enabled:
+        raise ProtocolError(NOT_AVAILABLE, ADVICE_FIX)
+    try:
+        return await ctx.engine.history(channel)
+    except EngineError:
+        ctx.metrics.engine_errors.inc()
+        raise

@@ -1,0 +1,101 @@
+"""The shape of app/ (docs/architecture.md): no import circles (imports under
+TYPE_CHECKING included), the core never imports a dialect nor the edge,
+modules under ~500 lines, loggers under ``sockhub.*``."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_LINES = 500
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the app modules it imports, wherever the import statement is."""
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    edges.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names)
+        graph[name] = {edge for edge in edges if edge in modules and edge != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circles_in_app() -> None:
+    assert _cycles(_imports(_modules())) == []
+
+
+def test_the_core_imports_no_dialect_and_no_edge() -> None:
+    graph = _imports(_modules())
+    allowed = ("app.core", "app.options")
+    for module, imported in graph.items():
+        if module.startswith("app.core"):
+            outside = {m for m in imported if not m.startswith(allowed) and m != "app"}
+            assert outside == set(), f"{module} imports {outside}"
+        if module.startswith("app.engines"):  # engines implement the core's seam
+            assert not {m for m in imported if m.startswith(("app.dialects", "app.node", "app.server"))}
+
+
+def test_modules_stay_small() -> None:
+    sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_loggers_are_under_sockhub() -> None:
+    for name, path in _modules().items():
+        if name == "app.logs":  # sets the "sockhub" and "tornado" loggers up
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "getLogger" and node.args:
+                arg = node.args[0]
+                assert isinstance(arg, ast.Constant) and str(arg.value).startswith(("sockhub.", "tornado")), \
+                    f"{name}: logger {ast.unparse(arg)}"

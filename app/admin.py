@@ -1,4 +1,4 @@
-"""The admin websocket ``/socket`` (PROTOCOL.md §11) and the hub of watchers.
+"""The admin websocket ``/socket`` (docs/protocol-1x.md §11) and the hub of watchers.
 
 An admin socket speaks the HTTP API's command format, ``{"uid","method",
 "params"}`` or an array of them, and every reply is an array of

@@ -1,4 +1,4 @@
-"""The HTTP server API endpoint: ``POST {http_prefix}/api/`` (PROTOCOL.md §10).
+"""The HTTP server API endpoint: ``POST {http_prefix}/api/`` (docs/protocol-1x.md §10).
 
 Checks, in order: body larger than ``api_max_body_size`` by its
 Content-Length (413, before the body is read); a streamed (chunked) body

@@ -19,7 +19,7 @@ honours ``X-Real-Ip`` / ``X-Forwarded-For`` and ``X-Scheme`` /
 ``X-Forwarded-Proto`` with Tornado's rules, for the routes and the
 application alike, but only for a request that carries one of them: Tornado's
 own ``HTTPServer(xheaders=True)`` checks the address with a ``getaddrinfo``
-on every request, ~12 µs of an API publish (bench/run.py api_1k).
+on every request, a large share of an API publish (bench/run.py api_1k).
 
 With ``idle_timeout`` the door also closes a connection that waits longer
 than that for its first request's headers (``keepalive_timeout``: for the

@@ -59,7 +59,7 @@ def _finite_float(text: str) -> float:
 
 
 #: One decoder for every call: json.loads(text, parse_constant=...) builds a
-#: new JSONDecoder each time, 1.5 µs of a 2.5 µs decode (bench/run.py api_1k).
+#: new JSONDecoder each time, most of the cost of a small decode (bench/run.py api_1k).
 _decode = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
 
 #: Encodes a decoded value without escaping: a lone surrogate stays one, and

@@ -1,4 +1,4 @@
-"""Channel name rules and channel options (PROTOCOL.md §7).
+"""Channel name rules and channel options (docs/protocol-1x.md §7).
 
 A :class:`ChannelRules` is built from one :class:`~app.options.Options` and
 never changes; a reload builds a new one.  Special characters come from the

@@ -162,7 +162,7 @@ class ClientRegistry:
     # -- connect and refresh ------------------------------------------------------------
 
     def connect(self, client: Client, credentials: Credentials) -> ConnectOutcome:
-        """Authenticate ``client`` (§4.1, after the dialect's checks): the
+        """Authenticate ``client`` (docs/protocol-1x.md §4.1, after the dialect's checks): the
         user's connection limit, then the credentials' lifetime."""
         ctx, options = self._ctx, self._ctx.options
         limit = options.user_connection_limit

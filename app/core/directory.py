@@ -4,7 +4,7 @@ and the interval metrics.
 Every ``node_ping_interval`` the node tells the others it is alive (a
 control ``ping`` carrying its NodeInfo); a node silent for 2*interval+1 s is
 forgotten.  Every ``node_metrics_interval`` the counters' deltas since the
-last interval become what ``stats`` reports, as Centrifugo 1.8 does (§14).
+last interval become what ``stats`` reports, as Centrifugo 1.8 does (docs/protocol-1x.md §14).
 """
 from __future__ import annotations
 

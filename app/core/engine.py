@@ -111,7 +111,7 @@ class Engine(Protocol):
 
         Pass the channel's ``history`` options when they have ``drop_inactive``:
         new history is then still started for ``history.lifetime`` seconds
-        after the last subscriber left (the "touch" of PROTOCOL.md §13), so a
+        after the last subscriber left (the "touch" of docs/protocol-1x.md §13), so a
         client that reconnects can recover what it missed meanwhile."""
         ...
 

@@ -8,7 +8,7 @@
   (the API, the API endpoint's own checks, the admin login).
 
 The error and reason strings are those of the Centrifugo 1.x protocol
-(PROTOCOL.md §2, §6); they name the errors for every dialect, and a
+(docs/protocol-1x.md §2, §6); they name the errors for every dialect, and a
 dialect with other codes maps them where it writes them.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Publishing: :class:`Publisher`, the one path of every publication
 (client, API, broadcast), and :func:`publish_from_client`, the checks of a
-client's publish (PROTOCOL.md §4.5)."""
+client's publish (docs/protocol-1x.md §4.5)."""
 from __future__ import annotations
 
 from typing import Awaitable

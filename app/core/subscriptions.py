@@ -6,7 +6,7 @@ client commands, the API and control messages.
   work when the engine fails;
 * :func:`check_subscribe`, :func:`subscribe`, :func:`recovery`: a client
   subscribe after the dialect verified its credentials, and what it recovers
-  from history (PROTOCOL.md §4.3, §8);
+  from history (docs/protocol-1x.md §4.3, §8);
 * :func:`presence` / :func:`history`: a channel's presence and history;
   ProtocolError with the advice the HTTP API gives (client commands
   re-advise), EngineError passed on (the client says ``internal server

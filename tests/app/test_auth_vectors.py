@@ -1,4 +1,4 @@
-"""PROTOCOL.md §18 test vectors 1-7, and the sign checks around them."""
+"""docs/protocol-1x.md §18 test vectors 1-7, and the sign checks around them."""
 from __future__ import annotations
 
 import pytest

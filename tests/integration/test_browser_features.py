@@ -1,5 +1,5 @@
 """More of centrifuge 1.5.0's behaviour in Chromium against a real sockhub
-(PROTOCOL.md §15): a token that expired before connecting is refreshed through
+(docs/protocol-1x.md §15): a token that expired before connecting is refreshed through
 the backend, client-side publish and unsubscribe, and the server-initiated
 unsubscribe and disconnect of the API."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The HTTP API endpoint against a real sockhub: both request forms, every
-status of PROTOCOL.md §10, and inputs that must not hurt the server."""
+status of docs/protocol-1x.md §10, and inputs that must not hurt the server."""
 from __future__ import annotations
 
 import json

@@ -1,6 +1,6 @@
 """The API's fast route (app.http_api.api_fast_routes in a FrontDoor in front
 of the application, as app.server wires them) over a real socket: every
-status of PROTOCOL.md §10, each answered exactly as the application alone
+status of docs/protocol-1x.md §10, each answered exactly as the application alone
 answers it; keep-alive with several requests on one connection, HTTP/1.0, a
 streamed oversized body (413 at the limit, connection closed); requests it does not claim reach the application."""
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A blocking raw-websocket protocol client for integration tests.
 
 It speaks the Centrifugo 1.x client protocol over ``/connection/websocket``
-(PROTOCOL.md §2) with websocket-client: commands out, replies matched by uid,
+(docs/protocol-1x.md §2) with websocket-client: commands out, replies matched by uid,
 pushes (no uid) kept in order in ``pushes``.
 """
 from __future__ import annotations

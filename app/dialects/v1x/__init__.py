@@ -1,2 +1,2 @@
-"""The Centrifugo 1.x dialect (PROTOCOL.md): client frames
+"""The Centrifugo 1.x dialect (docs/protocol-1x.md): client frames
 (dialect.V1x, commands, wire) and the HTTP API body format (api.ApiRunner)."""

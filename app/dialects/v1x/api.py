@@ -1,4 +1,4 @@
-"""The 1.x server API (PROTOCOL.md §10): its body format and
+"""The 1.x server API (docs/protocol-1x.md §10): its body format and
 commands, shared by the HTTP API, the Redis API queue and the admin websocket.
 
 :meth:`ApiRunner.execute` takes one command object or an array and always

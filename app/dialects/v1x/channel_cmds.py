@@ -1,4 +1,4 @@
-"""subscribe, unsubscribe, publish, presence and history (PROTOCOL.md
+"""subscribe, unsubscribe, publish, presence and history (docs/protocol-1x.md
 §4.3-§4.7, §8): the 1.x params and bodies, and the private-channel sign;
 the rest is the core's (app.core.subscriptions, app.core.publisher).
 

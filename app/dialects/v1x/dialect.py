@@ -1,4 +1,4 @@
-"""The Centrifugo 1.x dialect of client connections (PROTOCOL.md).
+"""The Centrifugo 1.x dialect of client connections (docs/protocol-1x.md).
 
 :class:`V1x` is the :class:`~app.core.client.ClientDialect` every 1.x client
 of a node shares: it reads a client's frames and writes what the core sends.

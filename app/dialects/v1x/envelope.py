@@ -1,4 +1,4 @@
-"""The 1.x HTTP API request envelope (PROTOCOL.md §10): where a request
+"""The 1.x HTTP API request envelope (docs/protocol-1x.md §10): where a request
 carries its command data and sign, and the checks of the sign.
 
 Two request forms, as Centrifugo 1.x accepts them:

@@ -1,4 +1,4 @@
-"""connect, refresh and ping (PROTOCOL.md §4.1, §4.2, §4.8): the
+"""connect, refresh and ping (docs/protocol-1x.md §4.1, §4.2, §4.8): the
 1.x credentials are verified here, then the core connects or refreshes.
 
 Choices beyond 1.8, documented here:

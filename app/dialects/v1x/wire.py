@@ -1,4 +1,4 @@
-"""The client wire format of Centrifugo 1.x (PROTOCOL.md §2, §5, §6).
+"""The client wire format of Centrifugo 1.x (docs/protocol-1x.md §2, §5, §6).
 
 Duties:
 
@@ -37,8 +37,8 @@ from transports.strictjson import loads as loads
 _encoder = json.JSONEncoder(separators=(",", ":"))
 _dumps = _encoder.encode
 #: JSONEncoder.encode builds a C encoder on every call for a dict or a list;
-#: this one is built once (0.6 instead of 1.4 µs for a publish's data, bench
-#: batch_1k).  No circular check: decoded JSON has no cycles.  Same output.
+#: this one is built once (measured by bench/run.py batch_1k).  No circular
+#: check: decoded JSON has no cycles.  Same output.
 _make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
 _c_encode = None if _make_c_encoder is None else _make_c_encoder(
     None, _encoder.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)

@@ -1,4 +1,4 @@
-"""Key and PUB/SUB topic names (PROTOCOL.md §13) and shard selection.
+"""Key and PUB/SUB topic names (docs/protocol-1x.md §13) and shard selection.
 
 With prefix P and chID = ``P.message.<channel>``:
 

@@ -65,7 +65,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.auth import api_sign, connection_token  # noqa: E402
+from app.dialects.v1x.auth import api_sign, connection_token  # noqa: E402
 from tests.support.server import SockhubProcess  # noqa: E402
 
 SECRET = "soak-secret"

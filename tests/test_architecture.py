@@ -1,6 +1,9 @@
-"""The shape of app/ (docs/architecture.md): no import circles (imports under
-TYPE_CHECKING included), the core never imports a dialect nor the edge,
-modules under ~500 lines, loggers under ``sockhub.*``."""
+"""The shape of app/ and transports/ (docs/architecture.md): no import
+circles (imports under ``if TYPE_CHECKING:`` count: they are dependencies
+too, and the circles they hid are what the core's Context, the SessionHost
+and the Scheduler protocols replaced), the core never imports a dialect nor
+the edge, transports/ never imports app/, modules under ~500 lines, loggers
+under ``sockhub.*``."""
 from __future__ import annotations
 
 import ast
@@ -10,29 +13,36 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 500
 
 
-def _modules() -> dict[str, Path]:
+PACKAGES = ("app", "transports")
+
+
+def _modules(packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:
     found = {}
-    for path in sorted((ROOT / "app").rglob("*.py")):
+    for path in sorted(p for package in packages for p in (ROOT / package).rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         found[name] = path
     return found
 
 
+def _imported(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The modules an absolute import anywhere in ``path`` names (a name
+    imported from a package counts as its submodule when it is one)."""
+    edges: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                edges.add(sub if sub in modules else node.module)
+        elif isinstance(node, ast.Import):
+            edges.update(alias.name for alias in node.names)
+    return edges
+
+
 def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
-    """module -> the app modules it imports, wherever the import statement is."""
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        edges: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                for alias in node.names:
-                    sub = f"{node.module}.{alias.name}"
-                    edges.add(sub if sub in modules else node.module)
-            elif isinstance(node, ast.Import):
-                edges.update(alias.name for alias in node.names)
-        graph[name] = {edge for edge in edges if edge in modules and edge != name}
-    return graph
+    """module -> the project modules it imports, wherever the import statement is."""
+    return {name: {edge for edge in _imported(path, modules) if edge in modules and edge != name}
+            for name, path in modules.items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -70,13 +80,30 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_no_import_circles_in_app() -> None:
-    assert _cycles(_imports(_modules())) == []
+def test_no_import_circles() -> None:
+    graph = _imports(_modules())
+    assert "transports.session" in graph and "app.core.node" in graph
+    assert _cycles(graph) == []
+
+
+def test_the_circle_check_sees_type_checking_imports(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from transports.b import B\n")
+    modules = {"transports.a": tmp_path / "a.py", "transports.b": tmp_path / "b.py"}
+    assert "transports.b" in _imported(tmp_path / "a.py", modules)
+    assert _cycles({"transports.a": {"transports.b"}, "transports.b": {"transports.a"}}) == [
+        ["transports.a", "transports.b"]]
+
+
+def test_transports_never_imports_app() -> None:
+    modules = _modules()
+    offenders = {name: sorted(m for m in _imported(path, modules) if m == "app" or m.startswith("app."))
+                 for name, path in modules.items() if name.startswith("transports")}
+    assert {name: found for name, found in offenders.items() if found} == {}
 
 
 def test_the_core_imports_no_dialect_and_no_edge() -> None:
     graph = _imports(_modules())
-    allowed = ("app.core", "app.options")
+    allowed = ("app.core", "app.options", "transports")  # transports knows nothing of app
     for module, imported in graph.items():
         if module.startswith("app.core"):
             outside = {m for m in imported if not m.startswith(allowed) and m != "app"}

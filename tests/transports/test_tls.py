@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
+from typing import AsyncIterator, cast
 
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
@@ -29,11 +30,13 @@ def make_cert(tmp: Path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-async def test_websockets_over_tls(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def tls_echo(tmp_path: Path) -> AsyncIterator[tuple[int, ssl.SSLContext, list[Recorder]]]:
+    """An echo router served over TLS: its port, a client context that
+    trusts it, and the connections it made."""
     cert, key = make_cert(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=cert)
     connections: list[Recorder] = []
 
     def factory(session: SessionHandle) -> Connection:
@@ -44,6 +47,15 @@ async def test_websockets_over_tls(tmp_path: Path) -> None:
     server = HTTPServer(Application(router.urls), ssl_options=server_ctx)
     server.listen(port, "127.0.0.1")
     try:
+        yield port, ssl.create_default_context(cafile=cert), connections
+    finally:
+        server.stop()
+        await router.stop()
+        await server.close_all_connections()
+
+
+async def test_websockets_over_tls(tmp_path: Path) -> None:
+    async with tls_echo(tmp_path) as (port, client_ctx, connections):
         sockjs = WsClient(port, "/echo/0/tls/websocket", ssl=client_ctx)
         assert await sockjs.connect() == "o"
         await sockjs.send("secure", "twice")
@@ -58,30 +70,13 @@ async def test_websockets_over_tls(tmp_path: Path) -> None:
         assert raw.close_event is not None and raw.close_event.code == 3000
         await sockjs.close()
         await wait_for(lambda: [c.closed for c in connections] == [1, 1])
-    finally:
-        server.stop()
-        await router.stop()
-        await server.close_all_connections()
 
 
 async def test_a_tls_websocket_counts_what_tornado_still_holds(tmp_path: Path) -> None:
     """A TLS websocket's output waits in Tornado's SSL stream, not in the
     session's queue: pending_bytes (the application's slow-client bound)
     and graceful shutdown's undelivered must count it."""
-    cert, key = make_cert(tmp_path)
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=cert)
-    connections: list[Recorder] = []
-
-    def factory(session: SessionHandle) -> Connection:
-        return Recorder(session, connections)
-
-    router = SockJSRouter(factory, "/echo", replace(FAST, heartbeat_delay=5, ping_interval=5))
-    port = free_port()
-    server = HTTPServer(Application(router.urls), ssl_options=server_ctx)
-    server.listen(port, "127.0.0.1")
-    try:
+    async with tls_echo(tmp_path) as (port, client_ctx, connections):
         reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx,
                                                        server_hostname="localhost")
         writer.write(b"GET /echo/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
@@ -101,7 +96,3 @@ async def test_a_tls_websocket_counts_what_tornado_still_holds(tmp_path: Path) -
         assert held > 0
         assert cast(SessionImpl, session).undelivered >= held
         writer.close()
-    finally:
-        server.stop()
-        await router.stop()
-        await server.close_all_connections()

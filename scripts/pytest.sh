@@ -21,7 +21,7 @@ if [ "$rc" -eq 5 ]; then
 fi
 "$BIN/coverage" combine -q >/dev/null 2>&1
 if [ "$rc" -eq 0 ] && [ "$#" -eq 0 ]; then
-  "$BIN/coverage" report --precision=1 | tail -1
+  "$BIN/coverage" report --precision=1 | grep "^TOTAL"
   "$BIN/coverage" report >/dev/null || { echo "coverage under the floor (setup.cfg fail_under)" >&2; exit 1; }
 fi
 exit "$rc"

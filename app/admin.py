@@ -107,7 +107,7 @@ class AdminHub:
     def broadcast(self, data: bytes) -> None:
         """Push one message to every watcher.
 
-        ``data`` is a Message's JSON (``Message.to_json().encode()``), as the
+        ``data`` is a Message's 1.x JSON (``message_json`` of app.dialects.v1x.wire), as the
         node published it with ``engine.publish_admin``; it is checked once,
         since with the Redis engine anyone with access could have written it,
         and a broken JSON push would break every admin page."""

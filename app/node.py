@@ -12,9 +12,11 @@ from typing import Callable
 from app.core.client import Client
 from app.core.engine import Engine
 from app.core.node import NodeCore
+from app.core.values import Message
 from app.dialects.choose import V1X, DialectTable
 from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
+from app.dialects.v1x.wire import message_json
 from app.options import Options
 from transports.interfaces import SessionHandle
 
@@ -22,12 +24,17 @@ from transports.interfaces import SessionHandle
 CLIENT_ENDPOINT = "/connection"
 
 
+def _watch_body(message: Message) -> bytes:
+    """A publication of a ``watch`` channel as the admin page reads it."""
+    return message_json(message).encode()
+
+
 class Node(NodeCore):
     """A node core whose clients and API speak the 1.x dialect."""
 
     def __init__(self, options: Options, engine: Engine, clock: Callable[[], float] = time.time,
                  tick_interval: float | None = None) -> None:
-        super().__init__(options, engine, clock, tick_interval)
+        super().__init__(options, engine, _watch_body, clock, tick_interval)
         self.v1x = V1x(self)
         #: The dialects of each client endpoint (app.dialects.choose).
         self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}})
@@ -37,4 +44,4 @@ class Node(NodeCore):
     def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for
         every new session: a client in the dialect the endpoint decides."""
-        return Client(self.clients, session, self.dialects.dialect_for(CLIENT_ENDPOINT))
+        return Client(self.clients, session, self.dialects.dialect_for(CLIENT_ENDPOINT, session.request))

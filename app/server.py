@@ -31,7 +31,8 @@ from tornado.web import Application, RedirectHandler, RequestHandler, StaticFile
 
 from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
-from app.core.errors import CLOSE_CODE, INVALID_MESSAGE, Disconnect
+from app.core.errors import INVALID_MESSAGE, Disconnect
+from app.dialects.v1x.wire import CLOSE_CODE, close_advice
 from app.engines import make_engine
 from app.http_api import ApiBackend, api_fast_routes, api_urls
 from app.logs import setup_logging
@@ -104,9 +105,10 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         max_message_size=options.client_request_max_size,
         max_body_size=options.sockjs_max_body_size,
         # Input the transports refuse: a client error (400, not sockjs-protocol's
-        # 500), and a SockJS frame that is not JSON closes as any invalid message.
+        # 500), and a SockJS frame that is not JSON closes as any invalid message
+        # of the 1.x dialect (the one this SockJS endpoint speaks).
         bad_input_status=400,
-        bad_frame_close=(CLOSE_CODE, Disconnect(INVALID_MESSAGE).advice),
+        bad_frame_close=(CLOSE_CODE, close_advice(Disconnect(INVALID_MESSAGE))),
     )
 
 

@@ -36,15 +36,34 @@ class Prepared:
     the element of a SockJS ``a[...]`` frame.  ``sockjs_ws`` is the whole
     websocket frame carrying ``a[quoted]``; ``raw_ws`` the websocket frame
     carrying ``text`` itself (raw websocket endpoint).
+
+    A binary message (:meth:`binary`, raw websocket only) has ``data`` and
+    an empty ``text``; its ``raw_ws`` is a binary frame.  ``size`` is what a
+    session's queue bound counts: characters of text, bytes of data.
     """
 
-    __slots__ = ("text", "_quoted", "_sockjs_ws", "_raw_ws")
+    __slots__ = ("text", "data", "size", "_quoted", "_sockjs_ws", "_raw_ws")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.data: bytes | None = None
+        self.size = len(text)
         self._quoted: str | None = None
         self._sockjs_ws: bytes | None = None
         self._raw_ws: bytes | None = None
+
+    @classmethod
+    def binary(cls, data: bytes) -> "Prepared":
+        """A binary message (a protobuf push); raw websocket only."""
+        prepared = cls("")
+        prepared.data = data
+        prepared.size = len(data)
+        return prepared
+
+    @classmethod
+    def of(cls, message: str | bytes) -> "Prepared":
+        """Text for a str, binary for bytes."""
+        return cls(message) if isinstance(message, str) else cls.binary(message)
 
     @property
     def quoted(self) -> str:
@@ -76,13 +95,16 @@ class Prepared:
     @property
     def raw_ws(self) -> bytes:
         if self._raw_ws is None:
-            # A lone surrogate (legal in a JSON string, not in UTF-8) must not
-            # make a broadcast raise: it goes out as U+FFFD.
-            self._raw_ws = ws_frame(self.text.encode("utf-8", "replace"))
+            if self.data is not None:
+                self._raw_ws = ws_frame(self.data, 0x2)
+            else:
+                # A lone surrogate (legal in a JSON string, not in UTF-8) must not
+                # make a broadcast raise: it goes out as U+FFFD.
+                self._raw_ws = ws_frame(self.text.encode("utf-8", "replace"))
         return self._raw_ws
 
     def __len__(self) -> int:
-        return len(self.text)
+        return self.size
 
 
 # SockJS framing (https://github.com/sockjs/sockjs-protocol): the text frames a
@@ -94,6 +116,24 @@ HEARTBEAT = "h"
 def close_frame(code: int, reason: str) -> str:
     """``c[code,"reason"]``: the last frame a SockJS session sends."""
     return "c" + json.dumps([code, reason], separators=(",", ":"))
+
+
+#: How a raw websocket session writes several queued messages at once
+#: (:attr:`transports.session.Session.batching`): each in its own frame (the
+#: default), text joined by newlines in one text frame (JSON streaming), or
+#: binary concatenated in one binary frame (length-delimited protobuf).
+SEPARATE, LINES, CONCAT = "separate", "lines", "concat"
+
+
+def batched_ws(items: "list[Prepared]", batching: str) -> bytes:
+    """The websocket bytes of ``items`` (non-empty) in a ``batching`` mode."""
+    if len(items) == 1:
+        return items[0].raw_ws
+    if batching == LINES:
+        return ws_frame("\n".join([item.text for item in items]).encode("utf-8", "replace"))
+    if batching == CONCAT:
+        return ws_frame(b"".join([item.data or b"" for item in items]), 0x2)
+    return b"".join([item.raw_ws for item in items])
 
 
 def messages_frame(items: "list[Prepared]") -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from transports.frames import BatchMemo
-from transports.interfaces import ConnectionFactory
+from transports.interfaces import NO_REQUEST, ConnectionFactory, OpenRequest
 from transports.registry import Outgoing
 from transports.session import Session
 from transports.settings import SockJSSettings
@@ -60,7 +60,8 @@ class SessionHost(Protocol):
         """The live HTTP session (detachable) with this id, if any."""
         ...
 
-    def new_session(self, session_id: str, transport: str, remote_ip: str) -> Session:
+    def new_session(self, session_id: str, transport: str, remote_ip: str,
+                    request: OpenRequest = NO_REQUEST) -> Session:
         """Create and register a session; the caller starts it with
         :attr:`connection_factory` and its sink."""
         ...

@@ -17,6 +17,8 @@ from __future__ import annotations
 MORE = 0
 #: the frame that starts here is not a simple one: wsproto's job
 NOT_SIMPLE = -1
+#: the opcodes of a simple frame read here
+TEXT, BINARY = 0x1, 0x2
 
 _SIMPLE_FIRST_BYTES = (0x81, 0x82)  # FIN, no RSV bits, text or binary
 

@@ -16,9 +16,25 @@ polling transport, raw websocket):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from transports.frames import Prepared
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    """The HTTP request that opened a session, as far as the application
+    may tell its client's protocol from it: the path, the raw query string,
+    and the websocket subprotocol the server accepted ("" when none)."""
+
+    path: str = ""
+    query: str = ""
+    subprotocol: str = ""
+
+
+#: The request of a session made without one (tests, the echo servers).
+NO_REQUEST = OpenRequest()
 
 
 class SessionHandle(Protocol):
@@ -29,6 +45,11 @@ class SessionHandle(Protocol):
     #: "jsonp" or "raw_websocket".
     transport: str
     remote_ip: str
+    #: the request that opened the session
+    request: OpenRequest
+    #: how a raw websocket merges several queued messages into one write
+    #: (transports.frames: SEPARATE, LINES or CONCAT); the application sets it
+    batching: str
 
     @property
     def closed(self) -> bool: ...
@@ -43,6 +64,12 @@ class SessionHandle(Protocol):
 
     def send(self, text: str) -> None:
         """Queue one message.  Never blocks, never raises on a dead peer."""
+        ...
+
+    def send_binary(self, data: bytes) -> None:
+        """Queue one binary message (raw websocket only: the other
+        transports carry text; they drop it and count it as a bug, see
+        Session.send_binary)."""
         ...
 
     def send_frame(self, frame: Prepared) -> None:
@@ -68,7 +95,10 @@ class Connection(Protocol):
 
     def on_open(self) -> None: ...
 
-    async def on_message(self, text: str) -> None: ...
+    async def on_message(self, data: str | bytes) -> None:
+        """One inbound message: text, or bytes for a binary websocket frame
+        (raw websocket only; every other transport delivers text)."""
+        ...
 
     def on_close(self) -> None: ...
 

@@ -1,29 +1,37 @@
 """The raw websocket endpoint ``<prefix>/websocket``: no SockJS framing.
 
-Each message is one text frame both ways; close is a websocket close frame
-carrying the code and reason; the server sends a ping every
-``ping_interval`` (the registry's tick drives it like SockJS heartbeats).
+Text frames reach the application as text, binary frames as bytes when
+the settings' ``binary_messages`` say so (else as UTF-8 text); what it
+sends goes out one message per frame, or several merged in one frame as the
+session's ``batching`` says (JSON lines, concatenated protobuf).  The
+subprotocol is the first one the client offers among the settings'
+``subprotocols``.  Close is a websocket close frame carrying the code and
+reason; the server sends a ping every ``ping_interval`` (the registry's tick
+drives it like SockJS heartbeats).
 """
 from __future__ import annotations
 
 import uuid
-from transports.frames import Prepared
+from transports.frames import SEPARATE, Prepared, batched_ws
 from transports.host import SessionHost
-from transports.wsbase import UpgradeHandler, WebSocketPeer
+from transports.interfaces import OpenRequest
+from transports.wsbase import UpgradeHandler, WebSocketPeer, choose_subprotocol
 
 
 class RawWebSocket(WebSocketPeer):
     """The Sink of a raw websocket session."""
 
-    __slots__ = ("_host", "_remote_ip")
+    __slots__ = ("_host", "_remote_ip", "_request")
 
-    def __init__(self, host: SessionHost, remote_ip: str, handshake: bytes, leftover: bytes) -> None:
+    def __init__(self, host: SessionHost, remote_ip: str, request: OpenRequest, handshake: bytes,
+                 leftover: bytes) -> None:
         super().__init__(handshake, leftover, host.settings.max_message_size)
         self._host = host
         self._remote_ip = remote_ip
+        self._request = request
 
     def start(self) -> None:
-        session = self._host.new_session(uuid.uuid4().hex, "raw_websocket", self._remote_ip)
+        session = self._host.new_session(uuid.uuid4().hex, "raw_websocket", self._remote_ip, self._request)
         self.session = session
         session.start(self._host.connection_factory, self)
 
@@ -34,7 +42,8 @@ class RawWebSocket(WebSocketPeer):
         if len(items) == 1:
             self.write(items[0].raw_ws)
         else:
-            self.write(b"".join([item.raw_ws for item in items]))
+            session = self.session
+            self.write(batched_ws(items, session.batching if session is not None else SEPARATE))
 
     def write_heartbeat(self) -> None:
         self.send_ping()
@@ -46,9 +55,21 @@ class RawWebSocket(WebSocketPeer):
         if self.session is not None:
             self.session.receive((text,))
 
+    def on_binary(self, data: bytes) -> None:
+        """With the settings' ``binary_messages``, binary frames reach the
+        application as bytes (protobuf dialects); else as UTF-8 text."""
+        if not self._host.settings.binary_messages:
+            super().on_binary(data)
+        elif self.session is not None:
+            self.session.receive((data,))
+
 
 class RawWebSocketHandler(UpgradeHandler):
     """Upgrade ``<prefix>/websocket``."""
 
+    def subprotocol(self) -> str:
+        return choose_subprotocol(self.request.headers, self.host.settings.subprotocols)
+
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
-        return RawWebSocket(self.host, self.request.remote_ip or "", handshake, leftover)
+        request = OpenRequest(self.request.path, self.request.query, self.subprotocol())
+        return RawWebSocket(self.host, self.request.remote_ip or "", request, handshake, leftover)

@@ -22,7 +22,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.web import StaticFileHandler
 
 from transports.front import BodyRule, FastRoute
-from transports.interfaces import ConnectionFactory
+from transports.interfaces import NO_REQUEST, ConnectionFactory, OpenRequest
 from transports.rawws import RawWebSocket, RawWebSocketHandler
 from transports.receive import SendHandler
 from transports.registry import SessionRegistry
@@ -32,7 +32,7 @@ from transports.static import GreetingHandler, IframeHandler, InfoHandler
 from transports.streaming import FRAMINGS, ReceiverHandler
 from transports.tornado_compat import connection_remote_ip
 from transports.websocket import SockJSWebSocket, SockJSWebSocketHandler
-from transports.wsbase import PeerFactory, UpgradeDelegate, upgrade_error
+from transports.wsbase import PeerFactory, UpgradeDelegate, choose_subprotocol, upgrade_error
 
 HTTP_TRANSPORTS = frozenset(FRAMINGS)
 #: how often a graceful shutdown's drain looks at what is still undelivered
@@ -133,27 +133,35 @@ class SockJSRouter:
             if not self.settings.websocket_enabled:
                 return None
 
+            path, _, query = start_line.path.partition("?")
+            sockjs_request = OpenRequest(path, query)
+
             def make_peer(handshake: bytes, leftover: bytes) -> SockJSWebSocket:
-                return SockJSWebSocket(self, session_id, remote_ip, handshake, leftover)
+                return SockJSWebSocket(self, session_id, remote_ip, sockjs_request, handshake, leftover)
         else:
             if not self.settings.raw_websocket:
                 return None
+            path, _, query = start_line.path.partition("?")
+            subprotocol = choose_subprotocol(headers, self.settings.subprotocols)
+            request = OpenRequest(path, query, subprotocol)
 
             def make_peer(handshake: bytes, leftover: bytes) -> RawWebSocket:
-                return RawWebSocket(self, remote_ip, handshake, leftover)
+                return RawWebSocket(self, remote_ip, request, handshake, leftover)
+            return UpgradeDelegate(conn, make_peer, subprotocol)
         return UpgradeDelegate(conn, make_peer)
 
     def get_session(self, session_id: str) -> Session | None:
         """The live HTTP session with this id, if any."""
         return self.registry.get(session_id)
 
-    def new_session(self, session_id: str, transport: str, remote_ip: str) -> Session:
+    def new_session(self, session_id: str, transport: str, remote_ip: str,
+                    request: OpenRequest = NO_REQUEST) -> Session:
         """Create and register a session (the caller starts it)."""
         settings = self.settings
         detachable = transport in HTTP_TRANSPORTS
         heartbeat = settings.ping_interval if transport == "raw_websocket" else settings.heartbeat_delay
         session = Session(session_id, transport, remote_ip, self.registry, heartbeat,
-                          settings.disconnect_delay, detachable)
+                          settings.disconnect_delay, detachable, request)
         self.registry.add(session)
         return session
 

@@ -32,8 +32,8 @@ import logging
 from collections import deque
 from typing import Awaitable, Iterable, Protocol
 
-from transports.frames import Prepared
-from transports.interfaces import Connection, ConnectionFactory
+from transports.frames import SEPARATE, Prepared
+from transports.interfaces import NO_REQUEST, Connection, ConnectionFactory, OpenRequest
 
 logger = logging.getLogger("sockhub.transports.session")
 
@@ -124,7 +124,7 @@ class Session:
     """
 
     __slots__ = (
-        "id", "transport", "remote_ip", "detachable", "heap_due", "heap_handle",
+        "id", "transport", "remote_ip", "request", "batching", "detachable", "heap_due", "heap_handle",
         "_scheduler", "_conn", "_queue", "_queued", "_sink", "_closed",
         "_close_code", "_close_reason", "_inbound", "_worker", "_beat_at",
         "_detached_at", "_closed_at", "_dirty", "_gone", "_notified",
@@ -140,10 +140,14 @@ class Session:
         heartbeat: float,
         linger: float,
         detachable: bool,
+        request: OpenRequest = NO_REQUEST,
     ) -> None:
         self.id = session_id
         self.transport = transport
         self.remote_ip = remote_ip
+        self.request = request
+        #: how a raw websocket writes several queued messages (transports.frames)
+        self.batching = SEPARATE
         self.detachable = detachable
         #: deadline of this session's live entry in the registry's heap
         self.heap_due = float("inf")
@@ -157,7 +161,7 @@ class Session:
         self._closed = False
         self._close_code = 0
         self._close_reason = ""
-        self._inbound: deque[str] = deque()
+        self._inbound: deque[str | bytes] = deque()
         self._worker: asyncio.Task[None] | None = None
         #: a close waiting for the messages received before it (close_after_inbound)
         self._close_after: tuple[int, str] | None = None
@@ -209,6 +213,14 @@ class Session:
     def send(self, text: str) -> None:
         self.send_frame(Prepared(text))
 
+    def send_binary(self, data: bytes) -> None:
+        """A binary message: raw websocket sessions only (the SockJS
+        transports carry text); elsewhere it is dropped and logged."""
+        if self.transport != "raw_websocket":
+            logger.error("session %s: a binary message on %s dropped", self.id, self.transport)
+            return
+        self.send_frame(Prepared.binary(data))
+
     def send_frame(self, frame: Prepared) -> None:
         """Queue ``frame``; the first one of a loop iteration asks the
         scheduler for the flush (once per session per iteration)."""
@@ -216,7 +228,7 @@ class Session:
             return
         self._queue.append(frame)
         # Characters, not UTF-8 bytes: cheap, and the bound is a coarse one.
-        self._queued += len(frame.text)
+        self._queued += frame.size
         if not self._dirty and self._sink is not None:
             self._dirty = True
             self._scheduler.want_flush(self)
@@ -342,7 +354,7 @@ class Session:
             self._dirty = True
             self._scheduler.want_flush(self)
 
-    def receive(self, messages: Iterable[str]) -> Awaitable[None] | None:
+    def receive(self, messages: Iterable[str | bytes]) -> Awaitable[None] | None:
         """Queue inbound messages for ``on_message``; returns the worker that
         delivers them (await it to know they were handled), or None."""
         if self._closed:
@@ -360,9 +372,9 @@ class Session:
         conn = self._conn
         try:
             while self._inbound and not self._closed and conn is not None:
-                text = self._inbound.popleft()
+                message = self._inbound.popleft()
                 try:
-                    await conn.on_message(text)
+                    await conn.on_message(message)
                 except Exception:
                     # Loop boundary: one failing message ends this session only.
                     logger.exception("on_message failed for session %s", self.id)

@@ -24,7 +24,11 @@ class SockJSSettings:
     port's FrontDoor refuses a larger one before reading it, see
     :meth:`SockJSRouter.body_rules`).  ``sockjs_url`` is the
     script the iframe page loads; empty means the copy served by the router.
-    ``ping_interval`` is how often a raw websocket gets a ping frame.
+    ``ping_interval`` is how often a raw websocket gets a ping frame;
+    ``subprotocols`` are the websocket subprotocols its upgrade may accept
+    (the client's first offer among them is chosen); ``binary_messages``:
+    its binary frames reach the application as bytes (else they are read
+    as UTF-8 text, like SockJS frames).
 
     Input the transport layer itself refuses (see :mod:`transports.strictjson`):
     ``bad_input_status`` is the status of an xhr_send/jsonp_send body that is
@@ -53,6 +57,8 @@ class SockJSSettings:
     client_js_path: str = DEFAULT_CLIENT_JS
     bad_input_status: int = 500
     bad_frame_close: tuple[int, str] | None = None
+    subprotocols: tuple[str, ...] = ()
+    binary_messages: bool = False
 
     @property
     def tick_interval(self) -> float:

@@ -30,8 +30,11 @@ class Echo:
     def on_open(self) -> None:
         pass
 
-    async def on_message(self, text: str) -> None:
-        self.session.send(text)
+    async def on_message(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            self.session.send(data)
+        else:
+            self.session.send_binary(data)
 
     def on_close(self) -> None:
         pass

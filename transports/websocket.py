@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, ws_frame
 from transports.host import SessionHost
+from transports.interfaces import OpenRequest
 from transports.strictjson import loads
 from transports.wsbase import UpgradeHandler, WebSocketPeer
 
@@ -20,17 +21,18 @@ HEARTBEAT_FRAME = ws_frame(HEARTBEAT.encode())
 class SockJSWebSocket(WebSocketPeer):
     """The Sink of a SockJS websocket session."""
 
-    __slots__ = ("_host", "_session_id", "_remote_ip")
+    __slots__ = ("_host", "_session_id", "_remote_ip", "_request")
 
-    def __init__(self, host: SessionHost, session_id: str, remote_ip: str,
+    def __init__(self, host: SessionHost, session_id: str, remote_ip: str, request: OpenRequest,
                  handshake: bytes, leftover: bytes) -> None:
         super().__init__(handshake, leftover, host.settings.max_message_size)
         self._host = host
         self._session_id = session_id
         self._remote_ip = remote_ip
+        self._request = request
 
     def start(self) -> None:
-        session = self._host.new_session(self._session_id, "websocket", self._remote_ip)
+        session = self._host.new_session(self._session_id, "websocket", self._remote_ip, self._request)
         self.session = session
         session.start(self._host.connection_factory, self)
 
@@ -85,5 +87,5 @@ class SockJSWebSocketHandler(UpgradeHandler):
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
         return SockJSWebSocket(self.host, self._session_id, self.request.remote_ip or "",
-                               handshake, leftover)
+                               OpenRequest(self.request.path, self.request.query), handshake, leftover)
 

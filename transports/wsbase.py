@@ -29,7 +29,7 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.utilities import LocalProtocolError
 
 from transports.headers import BaseHandler
-from transports.inframes import MORE, NOT_SIMPLE, read_simple
+from transports.inframes import BINARY, MORE, NOT_SIMPLE, read_simple
 from transports.session import Session
 from transports.sockbuf import unacked_bytes
 from transports.streamtransport import StreamTransport
@@ -62,14 +62,28 @@ def upgrade_error(headers: Any) -> tuple[int, str] | None:
     return None
 
 
-def handshake_response(key: str) -> bytes:
+def choose_subprotocol(headers: Any, accepted: tuple[str, ...]) -> str:
+    """The first subprotocol the client offers (``Sec-WebSocket-Protocol``,
+    in its order of preference) that the server accepts; "" for none."""
+    if not accepted:
+        return ""
+    for offer in headers.get_list("Sec-WebSocket-Protocol"):
+        for token in offer.split(","):
+            token = token.strip()
+            if token in accepted:
+                return str(token)
+    return ""
+
+
+def handshake_response(key: str, subprotocol: str = "") -> bytes:
     digest = hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
     accept = base64.b64encode(digest).decode()
+    chosen = f"Sec-WebSocket-Protocol: {subprotocol}\r\n" if subprotocol else ""
     return (
         "HTTP/1.1 101 Switching Protocols\r\n"
         "Upgrade: websocket\r\n"
         "Connection: Upgrade\r\n"
-        f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        f"Sec-WebSocket-Accept: {accept}\r\n{chosen}\r\n"
     ).encode()
 
 
@@ -98,7 +112,7 @@ class WebSocketPeer(asyncio.Protocol):
         self._pending = leftover
         self._handshake = handshake
         self._max_size = max_size
-        self._parts: list[str] = []
+        self._parts: list[str | bytes] = []
         self._size = 0
         self._open = False
         self._paused = False
@@ -109,6 +123,16 @@ class WebSocketPeer(asyncio.Protocol):
 
     def on_text(self, text: str) -> None:
         raise NotImplementedError
+
+    def on_binary(self, data: bytes) -> None:
+        """A binary message: read as UTF-8 text (SockJS carries text only);
+        the raw websocket passes the bytes on instead."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self._fail(1007, "Invalid UTF-8")
+            return
+        self.on_text(text)
 
     def start(self) -> None:
         """Create and start the session (called once the handshake is out)."""
@@ -242,10 +266,14 @@ class WebSocketPeer(asyncio.Protocol):
             if opcode == MORE:
                 self._pending = data[pos:]
                 break
+            if opcode == BINARY:
+                pos = end
+                self.on_binary(payload)
+                continue
             try:
                 text = payload.decode("utf-8") if opcode != NOT_SIMPLE else None
             except UnicodeDecodeError:
-                text = None  # wsproto's (text) or _on_data's (binary) answer
+                text = None  # wsproto's answer
             if text is None:
                 self._fast = False
                 self._wsproto().receive_data(data[pos:])
@@ -276,13 +304,9 @@ class WebSocketPeer(asyncio.Protocol):
             self._transport.pause_reading()  # type: ignore[union-attr]
 
     def _on_data(self, event: TextMessage | BytesMessage) -> None:
-        data = event.data
-        if isinstance(data, (bytes, bytearray)):
-            try:
-                data = bytes(data).decode("utf-8")
-            except UnicodeDecodeError:
-                self._fail(1007, "Invalid UTF-8")
-                return
+        """A data frame from wsproto: fragments are joined (text with text,
+        bytes with bytes) up to ``max_size``, then the message is handed on."""
+        data: str | bytes = event.data if isinstance(event.data, str) else bytes(event.data)
         self._size += len(data)
         if self._size > self._max_size:
             self._fail(1009, "Message too big")
@@ -292,10 +316,13 @@ class WebSocketPeer(asyncio.Protocol):
             return
         if self._parts:
             self._parts.append(data)
-            data = "".join(self._parts)
+            data = "".join(self._parts) if isinstance(data, str) else b"".join(self._parts)  # type: ignore[arg-type]
             self._parts = []
         self._size = 0
-        self.on_text(data)
+        if isinstance(data, str):
+            self.on_text(data)
+        else:
+            self.on_binary(data)
 
     def _on_close(self, event: CloseConnection) -> None:
         ws = self._wsproto()
@@ -334,11 +361,12 @@ class WebSocketPeer(asyncio.Protocol):
 PeerFactory = Callable[[bytes, bytes], "WebSocketPeer"]
 
 
-async def take_over(stream: IOStream, key: str, make_peer: PeerFactory) -> None:
-    """Answer a valid upgrade (101 with Sec-WebSocket-Accept for ``key``) and
-    move the detached ``stream`` to the peer ``make_peer`` builds; the peer
-    writes the 101 first, then its own frames."""
-    handshake = handshake_response(key)
+async def take_over(stream: IOStream, key: str, make_peer: PeerFactory, subprotocol: str = "") -> None:
+    """Answer a valid upgrade (101 with Sec-WebSocket-Accept for ``key``, and
+    the chosen ``subprotocol`` if any) and move the detached ``stream`` to the
+    peer ``make_peer`` builds; the peer writes the 101 first, then its own
+    frames."""
+    handshake = handshake_response(key, subprotocol)
     if isinstance(stream, SSLIOStream):
         # TLS state lives in Tornado's stream: keep it (slower path).
         StreamTransport(stream, make_peer(handshake, b"")).start()
@@ -364,17 +392,18 @@ class UpgradeDelegate(httputil.HTTPMessageDelegate):
     (``upgrade_error`` is None for its headers): detach as soon as the headers
     are in and :func:`take_over`; no Application, no RequestHandler."""
 
-    __slots__ = ("_conn", "_make_peer")
+    __slots__ = ("_conn", "_make_peer", "_subprotocol")
 
-    def __init__(self, conn: HTTP1Connection, make_peer: PeerFactory) -> None:
+    def __init__(self, conn: HTTP1Connection, make_peer: PeerFactory, subprotocol: str = "") -> None:
         self._conn = conn
         self._make_peer = make_peer
+        self._subprotocol = subprotocol
 
     def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
                          headers: httputil.HTTPHeaders) -> Awaitable[None]:
         # Tornado stops reading this connection once headers_received returns
         # after a detach (and awaits the take-over first).
-        return take_over(self._conn.detach(), headers["Sec-WebSocket-Key"], self._make_peer)
+        return take_over(self._conn.detach(), headers["Sec-WebSocket-Key"], self._make_peer, self._subprotocol)
 
     def data_received(self, chunk: bytes) -> None:
         return None
@@ -398,6 +427,10 @@ class UpgradeHandler(BaseHandler):
     def enabled(self) -> bool:
         return True
 
+    def subprotocol(self) -> str:
+        """The subprotocol this upgrade answers with ("" for none)."""
+        return ""
+
     async def get(self, *_: str) -> None:
         if not self.enabled():
             self.set_status(404)
@@ -408,7 +441,7 @@ class UpgradeHandler(BaseHandler):
             if error[0] == 426:
                 self.set_header("Sec-WebSocket-Version", "13")
             return self.plain_error(*error)
-        await take_over(self.detach(), self.request.headers["Sec-WebSocket-Key"], self.make_peer)
+        await take_over(self.detach(), self.request.headers["Sec-WebSocket-Key"], self.make_peer, self.subprotocol())
 
     def post(self, *_: str) -> None:
         self.method_not_allowed("GET")

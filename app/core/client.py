@@ -39,32 +39,39 @@ from transports.interfaces import SessionHandle
 logger = logging.getLogger("sockhub.client")
 
 
+#: One message to a client as a dialect encodes it: text, or bytes for a
+#: binary websocket frame (a protobuf dialect).
+Push = str | bytes
+
+
 class ClientDialect(Protocol):
     """A wire dialect as one client speaks it: the dialect reads the client's
     frames and writes everything the core sends it.  One object per dialect
-    (and node), shared by its clients; the text it returns is one frame."""
+    and format (and node), shared by its clients; each push it returns is
+    one message."""
 
-    async def on_frame(self, client: "Client", text: str) -> None:
-        """Handle one client frame (parse, dispatch, reply); may raise Disconnect."""
+    async def on_frame(self, client: "Client", data: str | bytes) -> None:
+        """Handle one client frame, text or binary (parse, dispatch, reply);
+        may raise Disconnect."""
         ...
 
-    def message(self, message: Message) -> str:
+    def message(self, message: Message) -> Push:
         """The push of a publication (encoded once per fan-out)."""
         ...
 
-    def join(self, channel: str, info: ClientInfo) -> str: ...
+    def join(self, channel: str, info: ClientInfo) -> Push: ...
 
-    def leave(self, channel: str, info: ClientInfo) -> str: ...
+    def leave(self, channel: str, info: ClientInfo) -> Push: ...
 
-    def unsubscribed(self, channel: str) -> str:
+    def unsubscribed(self, channel: str) -> Push:
         """The push of a server-side unsubscribe."""
         ...
 
-    def subscribed(self, channel: str, recovery: Recovery) -> str:
+    def subscribed(self, channel: str, recovery: Recovery) -> Push:
         """The push of a server-side subscribe."""
         ...
 
-    def disconnect(self, exc: Disconnect) -> str:
+    def disconnect(self, exc: Disconnect) -> Push:
         """The push sent before a close with advice."""
         ...
 
@@ -137,12 +144,12 @@ class Client:
     def on_open(self) -> None:
         self.host.client_opened(self)
 
-    async def on_message(self, text: str) -> None:
+    async def on_message(self, data: str | bytes) -> None:
         """Handle one frame; never raises (this is a loop boundary)."""
         if self.closing:
             return
         try:
-            await self.dialect.on_frame(self, text)
+            await self.dialect.on_frame(self, data)
         except Disconnect as exc:
             self.disconnect(exc)
         except Exception:
@@ -166,13 +173,19 @@ class Client:
 
     # -- sending and closing ------------------------------------------------------
 
-    def send(self, text: str) -> None:
-        """Queue one frame to the session, then check the queue bound."""
+    def send(self, message: Push) -> None:
+        """Queue one message to the session, then check the queue bound."""
         if self.closing:
             return
-        self.session.send(text)
-        self.host.metrics.tally.bytes_out += len(text)
+        self._write(message)
+        self.host.metrics.tally.bytes_out += len(message)
         self.check_queue()
+
+    def _write(self, message: Push) -> None:
+        if isinstance(message, str):
+            self.session.send(message)
+        else:
+            self.session.send_binary(message)
 
     def check_queue(self) -> None:
         """Close ``slow`` past the bound (see :meth:`close_slow`)."""
@@ -199,7 +212,7 @@ class Client:
         if self.closing:
             return
         if exc.push and not self.session.closed:
-            self.session.send(self.dialect.disconnect(exc))
+            self._write(self.dialect.disconnect(exc))
         self._finish()
         code, reason = self.dialect.close(exc)
         if grace is None:

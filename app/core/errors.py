@@ -7,13 +7,13 @@
 * :class:`HttpError` (``status``, ``message``): a whole HTTP request fails
   (the API, the API endpoint's own checks, the admin login).
 
-The error and reason strings are those of the Centrifugo 1.x protocol
-(docs/protocol-1x.md §2, §6); they name the errors for every dialect, and a
-dialect with other codes maps them where it writes them.
+The error and reason strings are the core's names for its errors and close
+reasons.  They were taken from the Centrifugo 1.x protocol
+(docs/protocol-1x.md §2, §6), which writes them as they are; every other
+dialect maps each name to its own codes in one table where it writes them
+(the core never formats a close frame or a reply: the dialect does).
 """
 from __future__ import annotations
-
-import json
 
 # Error strings of §2, used as reply errors and close reasons.
 INVALID_MESSAGE = "invalid message"
@@ -41,11 +41,6 @@ INSUFFICIENT_STATE = "insufficient state"
 ADVICE_FIX = "fix"
 ADVICE_RETRY = "retry"
 
-#: The websocket/SockJS close code that carries a JSON advice reason.
-CLOSE_CODE = 3000
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
 
 class ProtocolError(Exception):
     """A command failed; the reply carries ``error`` and ``advice``."""
@@ -57,7 +52,8 @@ class ProtocolError(Exception):
 
 
 class Disconnect(Exception):
-    """Close the client with advice: a ``disconnect`` push, then close 3000.
+    """Close the client: the dialect's ``disconnect`` push, then its close
+    frame for ``reason`` (whether the client should ``reconnect``).
 
     ``push`` False skips the push (``slow`` has one too: the queue it was
     too slow for is dropped to make room for it, see Client.close_slow)."""
@@ -67,11 +63,6 @@ class Disconnect(Exception):
         self.reason = reason
         self.reconnect = reconnect
         self.push = push
-
-    @property
-    def advice(self) -> str:
-        """The close frame's reason: ``{"reason":..,"reconnect":..}``."""
-        return _dumps({"reason": self.reason, "reconnect": self.reconnect})
 
 
 class HttpError(Exception):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
-from app.core.client import Client, ClientDialect
+from app.core.client import Client, ClientDialect, Push
 from app.core.context import Context
 from app.core.errors import INSUFFICIENT_STATE, Disconnect, ProtocolError
 from app.core.values import ClientInfo, Message
@@ -29,18 +29,18 @@ from transports.frames import Prepared
 logger = logging.getLogger("sockhub.fanout")
 
 #: A push of one kind, as each dialect writes it: ``encode(dialect, channel, payload)``.
-Encode = Callable[[ClientDialect, str, Any], str]
+Encode = Callable[[ClientDialect, str, Any], Push]
 
 
-def _message(dialect: ClientDialect, channel: str, message: Any) -> str:
+def _message(dialect: ClientDialect, channel: str, message: Any) -> Push:
     return dialect.message(message)
 
 
-def _join(dialect: ClientDialect, channel: str, info: Any) -> str:
+def _join(dialect: ClientDialect, channel: str, info: Any) -> Push:
     return dialect.join(channel, info)
 
 
-def _leave(dialect: ClientDialect, channel: str, info: Any) -> str:
+def _leave(dialect: ClientDialect, channel: str, info: Any) -> Push:
     return dialect.leave(channel, info)
 
 
@@ -106,14 +106,14 @@ class Fanout:
         others: dict[ClientDialect, Prepared] | None = None  # from a second dialect on
         size = sent = counted = out = 0
         if only is not None:  # one push, and no comparison per client
-            prepared = Prepared(encode(only, channel, payload))
+            prepared = Prepared.of(encode(only, channel, payload))
             size = len(prepared)
         for client in clients:
             if client.closing or (skip and client.id == skip):
                 continue
             if only is None and client.dialect is not dialect:
                 if dialect is None:
-                    prepared = Prepared(encode(client.dialect, channel, payload))
+                    prepared = Prepared.of(encode(client.dialect, channel, payload))
                 else:
                     out += (sent - counted) * size  # the bytes of the last dialect's sends
                     counted = sent
@@ -121,7 +121,7 @@ class Fanout:
                         others = {dialect: prepared}
                     found = others.get(client.dialect)
                     if found is None:
-                        found = others[client.dialect] = Prepared(encode(client.dialect, channel, payload))
+                        found = others[client.dialect] = Prepared.of(encode(client.dialect, channel, payload))
                     prepared = found
                 dialect = client.dialect
                 size = len(prepared)

@@ -54,8 +54,8 @@ _MIN_TICK = 0.01
 class NodeCore:
     """One sockhub node without a dialect; see the module docstring."""
 
-    def __init__(self, options: Options, engine: Engine, clock: Callable[[], float] = time.time,
-                 tick_interval: float | None = None) -> None:
+    def __init__(self, options: Options, engine: Engine, watch_body: Callable[[Message], bytes],
+                 clock: Callable[[], float] = time.time, tick_interval: float | None = None) -> None:
         # The Context, as plain attributes (read on every delivery); options
         # and rules are replaced by reload().
         self.options = options
@@ -71,7 +71,7 @@ class NodeCore:
         #: What runs an item of the Redis API queue (set by the dialect that
         #: owns the API body format); None: items are dropped.
         self.api_queue: Callable[[bytes], Coroutine[Any, Any, None]] | None = None
-        self.publisher = Publisher(engine, self.metrics)
+        self.publisher = Publisher(engine, self.metrics, watch_body)
         self.clients = ClientRegistry(self, lambda client: self.fanout.release_all(client))
         self.fanout = Fanout(self, self.clients)
         self.uid = str(uuid.uuid4())
@@ -126,7 +126,7 @@ class NodeCore:
         return self.clients.admission()
 
     def add_admin_listener(self, listener: Callable[[bytes], None]) -> None:
-        """``listener(data)`` for every admin message (Message JSON bytes)."""
+        """``listener(data)`` for every admin message (the bytes ``watch_body`` made)."""
         self._admin_listeners.append(listener)
 
     async def idle(self) -> None:

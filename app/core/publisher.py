@@ -3,7 +3,7 @@
 client's publish (docs/protocol-1x.md §4.5)."""
 from __future__ import annotations
 
-from typing import Awaitable
+from typing import Awaitable, Callable
 
 from app.core.client import Client
 from app.core.context import Context
@@ -17,18 +17,20 @@ from app.options import ChannelOptions
 
 class Publisher:
     """One message to the engine (the history options of its channel) and,
-    for ``watch`` channels, to the admin watchers.
+    for ``watch`` channels, to the admin watchers (as ``watch_body`` encodes
+    it: the admin's format, given by whoever composes the node).
 
     Whether the engine publishes without awaiting
     (:class:`~app.core.engine.ImmediateEngine`) is decided once, here, when
     the publisher is made; :meth:`publish` branches on that answer."""
 
-    __slots__ = ("_engine", "_now", "_metrics")
+    __slots__ = ("_engine", "_now", "_metrics", "_watch_body")
 
-    def __init__(self, engine: Engine, metrics: Metrics) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, watch_body: Callable[[Message], bytes]) -> None:
         self._engine = engine
         self._now = engine if isinstance(engine, ImmediateEngine) else None
         self._metrics = metrics
+        self._watch_body = watch_body
 
     def publish(self, message: Message, options: ChannelOptions) -> Awaitable[None] | None:
         """Publish ``message`` (history options and ``watch`` of its channel):
@@ -41,7 +43,7 @@ class Publisher:
             now.publish_message_now(message, history_options(options))
             self._metrics.tally.published += 1
             if options.watch:
-                now.publish_admin_now(message.to_json().encode())
+                now.publish_admin_now(self._watch_body(message))
         except EngineError:
             self._metrics.engine_errors.inc()
             raise
@@ -52,7 +54,7 @@ class Publisher:
             await self._engine.publish_message(message, history_options(options))
             self._metrics.tally.published += 1
             if options.watch:
-                await self._engine.publish_admin(message.to_json().encode())
+                await self._engine.publish_admin(self._watch_body(message))
         except EngineError:
             self._metrics.engine_errors.inc()
             raise

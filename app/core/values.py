@@ -4,18 +4,13 @@ and subscribe recoveries.
 
 Raw JSON fields (``data``, ``default_info``, ``channel_info``) are kept as the
 JSON text they arrived as and are written out byte for byte; they are
-validated once, where they enter the server.
+validated once, where they enter the server.  How a value looks on a wire is
+each dialect's (and each engine's) business: nothing here encodes itself.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from typing import Any
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-#: _dumps of a str, without the encoder's dispatch (the C string encoder it ends in)
-_quote = json.encoder.encode_basestring_ascii
 
 _B62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -55,23 +50,6 @@ class ClientInfo:
     default_info: str = ""  # raw JSON or ""
     channel_info: str = ""  # raw JSON or ""
 
-    def to_json(self) -> str:
-        out = '{"user":' + _dumps(self.user) + ',"client":' + _dumps(self.client)
-        if self.default_info:
-            out += ',"default_info":' + self.default_info
-        if self.channel_info:
-            out += ',"channel_info":' + self.channel_info
-        return out + "}"
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ClientInfo":
-        return cls(
-            user=d.get("user", ""),
-            client=d.get("client", ""),
-            default_info=_raw(d.get("default_info")),
-            channel_info=_raw(d.get("channel_info")),
-        )
-
 
 @dataclass(slots=True)
 class Message:
@@ -80,32 +58,6 @@ class Message:
     data: str  # raw JSON
     client: str = ""
     info: ClientInfo | None = None
-
-    def to_json(self) -> str:
-        out = '{"uid":' + _quote(self.uid) + ',"channel":' + _quote(self.channel) + ',"data":' + self.data
-        if self.client:
-            out += ',"client":' + _quote(self.client)
-        if self.info is not None:
-            out += ',"info":' + self.info.to_json()
-        return out + "}"
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Message":
-        info = d.get("info")
-        return cls(
-            uid=d["uid"],
-            channel=d["channel"],
-            data=_raw(d.get("data")) or "null",
-            client=d.get("client", ""),
-            info=ClientInfo.from_dict(info) if info else None,
-        )
-
-
-def _raw(value: object) -> str:
-    """Re-encode a decoded JSON value; None and "" mean absent."""
-    if value is None or value == "":
-        return ""
-    return _dumps(value)
 
 
 @dataclass(frozen=True, slots=True)

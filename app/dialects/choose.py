@@ -18,10 +18,12 @@ waits; the next dialects add a row to the table, not a branch to the core.
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import parse_qs
 
-from app.core.client import Client, ClientDialect
+from app.core.client import Client, ClientDialect, Push
 from app.core.errors import INVALID_MESSAGE, Disconnect
 from app.core.values import ClientInfo, Message, Recovery
+from transports.interfaces import NO_REQUEST, OpenRequest
 from transports.strictjson import loads
 
 #: The three generations of the Centrifugal client protocol.
@@ -126,29 +128,33 @@ class FirstFrame:
         self._dialects = dict(dialects)
         self._fallback = fallback
 
-    async def on_frame(self, client: Client, text: str) -> None:
-        dialect = self._dialects.get(generation_of_frame(text) or "")
+    async def on_frame(self, client: Client, data: str | bytes) -> None:
+        if isinstance(data, str):
+            generation = generation_of_frame(data)
+        else:
+            generation = generation_of_binary(data)
+        dialect = self._dialects.get(generation or "")
         if dialect is None:
             raise Disconnect(INVALID_MESSAGE)
         client.dialect = dialect
-        await dialect.on_frame(client, text)
+        await dialect.on_frame(client, data)
 
-    def message(self, message: Message) -> str:
+    def message(self, message: Message) -> Push:
         return self._fallback.message(message)
 
-    def join(self, channel: str, info: ClientInfo) -> str:
+    def join(self, channel: str, info: ClientInfo) -> Push:
         return self._fallback.join(channel, info)
 
-    def leave(self, channel: str, info: ClientInfo) -> str:
+    def leave(self, channel: str, info: ClientInfo) -> Push:
         return self._fallback.leave(channel, info)
 
-    def unsubscribed(self, channel: str) -> str:
+    def unsubscribed(self, channel: str) -> Push:
         return self._fallback.unsubscribed(channel)
 
-    def subscribed(self, channel: str, recovery: Recovery) -> str:
+    def subscribed(self, channel: str, recovery: Recovery) -> Push:
         return self._fallback.subscribed(channel, recovery)
 
-    def disconnect(self, exc: Disconnect) -> str:
+    def disconnect(self, exc: Disconnect) -> Push:
         return self._fallback.disconnect(exc)
 
     def close(self, exc: Disconnect) -> tuple[int, str]:
@@ -164,19 +170,29 @@ class DialectTable:
 
     def __init__(self, endpoints: Mapping[str, Mapping[str, ClientDialect]]) -> None:
         self._endpoints = {path: dict(dialects) for path, dialects in endpoints.items()}
-        #: one shared FirstFrame per endpoint with several candidates
+        #: per endpoint, its only dialect, or one FirstFrame shared by its
+        #: connections when it has several candidates
         self._undecided: dict[str, ClientDialect] = {
-            path: FirstFrame(dialects, next(iter(dialects.values())))
-            for path, dialects in self._endpoints.items() if len(dialects) > 1}
+            path: FirstFrame(dialects, next(iter(dialects.values()))) if len(dialects) > 1
+            else next(iter(dialects.values()))
+            for path, dialects in self._endpoints.items()}
 
-    def dialect_for(self, endpoint: str, path: str = "", query: Mapping[str, str] | None = None) -> ClientDialect:
+    def dialect_for(self, endpoint: str, request: OpenRequest = NO_REQUEST) -> ClientDialect:
         """The dialect of a connection made at ``endpoint`` (a key of the
-        table), with the request's ``path`` and ``query`` when the transport
-        gives them: the one the request fixes, the endpoint's only one, or
-        a :class:`FirstFrame` over its candidates.  KeyError for an endpoint
-        the table does not have."""
+        table) by ``request``: the one the request fixes (its path or
+        query), the endpoint's only one, or a :class:`FirstFrame` over its
+        candidates.  KeyError for an endpoint the table does not have."""
+        undecided = self._undecided[endpoint]
+        if not isinstance(undecided, FirstFrame):
+            return undecided  # the endpoint's only dialect: nothing to decide
         candidates = self._endpoints[endpoint]
-        fixed = generation_of_request(path, query or {})
+        fixed = generation_of_request(request.path, query_fields(request.query))
         if fixed is not None and fixed in candidates:
             return candidates[fixed]
-        return self._undecided.get(endpoint) or next(iter(candidates.values()))
+        return undecided
+
+
+def query_fields(query: str) -> dict[str, str]:
+    """The first value of each field of a raw query string (bounded: a
+    query string is at most what the header limit let through)."""
+    return {key: values[0] for key, values in parse_qs(query, max_num_fields=64).items()} if query else {}

@@ -16,6 +16,7 @@ from app.admin import AdminContext, AdminHub, AdminSocket
 from app.admin_auth import AdminGate
 from app.core.errors import HttpError
 from app.core.values import Message
+from app.dialects.v1x.wire import message_json
 from app.options import Options
 from tests.admin.clients import read_json
 from tests.support.net import free_port
@@ -139,7 +140,7 @@ async def test_watchers_get_pushes_and_everyone_gets_replies() -> None:
         assert len(srv.hub) == 1
         srv.hub.broadcast(b"not json")  # dropped, never sent as a broken frame
         message = Message(uid="m1", channel="watched", data='{"n":1}')
-        srv.hub.broadcast(message.to_json().encode())
+        srv.hub.broadcast(message_json(message).encode())
         push = await read_json(watcher)
         assert push == {"method": "message", "error": None, "body": {"uid": "m1", "channel": "watched", "data": {"n": 1}}}
         # the plain socket got no push: its next frame is the reply to its ping (no 1.8 quirk)
@@ -165,7 +166,7 @@ async def test_slow_watcher_is_closed() -> None:
     srv, http = await start(OPTS, hub=AdminHub(max_pending=0))
     try:
         watcher = await srv.login(watch=True)
-        srv.hub.broadcast(Message(uid="m1", channel="c", data="1").to_json().encode())
+        srv.hub.broadcast(message_json(Message(uid="m1", channel="c", data="1")).encode())
         await assert_closed(watcher, 1008)
         assert watcher.close_reason == "slow" and len(srv.hub) == 0
     finally:

@@ -13,6 +13,7 @@ from app.engines.memory import MemoryEngine
 from app.node import Node
 from app.options import ChannelOptions, Namespace, Options
 from transports.frames import Prepared
+from transports.interfaces import NO_REQUEST
 
 SECRET = "secret"
 
@@ -44,7 +45,10 @@ class RecordingSession:
         self.id = f"s{RecordingSession._ids}"
         self.transport = transport
         self.remote_ip = "127.0.0.1"
+        self.request = NO_REQUEST
+        self.batching = "separate"
         self.sent: list[str] = []
+        self.binary: list[bytes] = []
         self.frames: list[Prepared] = []
         self.close_args: tuple[int, str] | None = None
         self.close_grace: float | None = None
@@ -66,10 +70,17 @@ class RecordingSession:
         if not self._closed:
             self.sent.append(text)
 
+    def send_binary(self, data: bytes) -> None:
+        if not self._closed:
+            self.binary.append(data)
+
     def send_frame(self, frame: Prepared) -> None:
         if not self._closed:
             self.frames.append(frame)
-            self.sent.append(frame.text)
+            if frame.data is None:
+                self.sent.append(frame.text)
+            else:
+                self.binary.append(frame.data)
 
     def close(self, code: int = 3000, reason: str = "Go away!", grace: float | None = None) -> None:
         if self._closed:

@@ -3,6 +3,7 @@ on the first frames the clients of each generation send."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from app.dialects.choose import (
     generation_of_frame,
     generation_of_request,
 )
+from transports.interfaces import OpenRequest
 
 FRAMES = [
     # centrifuge-js 1.x: an object with uid and a string method, or a batch
@@ -64,9 +66,9 @@ def test_the_request_can_fix_the_generation() -> None:
 class FakeDialect:
     def __init__(self, name: str) -> None:
         self.name = name
-        self.frames: list[str] = []
+        self.frames: list[str | bytes] = []
 
-    async def on_frame(self, client: Any, text: str) -> None:
+    async def on_frame(self, client: Any, text: str | bytes) -> None:
         self.frames.append(text)
 
     def close(self, exc: Disconnect) -> tuple[int, str]:
@@ -88,7 +90,9 @@ def test_an_endpoint_with_one_dialect_needs_no_first_frame() -> None:
 def test_an_endpoint_with_several_dialects_waits_for_the_first_frame() -> None:
     old, v1, v2 = FakeDialect("1.x"), FakeDialect("v1"), FakeDialect("v2")
     table = DialectTable({"/connection/websocket": {V1X: old, V1: v1, V2: v2}})
-    assert table.dialect_for("/connection/websocket", "/connection/websocket", {"cf_protocol_version": "v2"}) is v2
+    assert table.dialect_for("/connection/websocket", OpenRequest("/connection/websocket", "cf_protocol_version=v2")) is v2
+    assert table.dialect_for("/connection/websocket", OpenRequest("/connection/websocket", "cf_protocol_version=v3")) \
+        is not v2
     chooser = table.dialect_for("/connection/websocket")
     assert isinstance(chooser, FirstFrame)
     assert table.dialect_for("/connection/websocket") is chooser  # one per endpoint, not per connection
@@ -100,6 +104,23 @@ def test_an_endpoint_with_several_dialects_waits_for_the_first_frame() -> None:
     other = FakeClient()
     with pytest.raises(Disconnect):
         asyncio.run(chooser.on_frame(other, "nonsense"))  # type: ignore[arg-type]
+
+
+def test_a_binary_first_frame_is_told_apart_by_its_protobuf_fields() -> None:
+    old, v1, v2 = FakeDialect("1.x"), FakeDialect("v1"), FakeDialect("v2")
+    chooser = DialectTable({"/ws": {V1X: old, V1: v1, V2: v2}}).dialect_for("/ws")
+    v2_connect = bytes([4, 0x08, 0x01, 0x22, 0x00])  # length 4: id=1, connect={}
+    client = FakeClient()
+    asyncio.run(chooser.on_frame(client, v2_connect))  # type: ignore[arg-type]
+    assert client.dialect is v2 and v2.frames == [v2_connect]
+    v1_subscribe = bytes([4, 0x08, 0x02, 0x10, 0x01])  # id=2, method=1
+    client = FakeClient()
+    asyncio.run(chooser.on_frame(client, v1_subscribe))  # type: ignore[arg-type]
+    assert client.dialect is v1 and v1.frames == [v1_subscribe]
+    for junk in (b"", b"\xff\xff", bytes([9, 0x08])):  # empty, a bad varint, truncated
+        with pytest.raises(Disconnect):
+            asyncio.run(chooser.on_frame(FakeClient(), junk))  # type: ignore[arg-type]
+    assert not old.frames
 
 
 class TaggedV1x:
@@ -144,3 +165,16 @@ async def test_a_channel_shared_by_two_dialects_gets_one_push_per_dialect(harnes
         await h.node.idle()
         await h.node.api.execute(b'{"method":"publish","params":{"channel":"public:x","data":{"n":2}}}')
         assert other.encoded == 1 and [s.last()["body"]["data"] for s in plain] == [{"n": 2}] * 3
+
+
+async def test_the_1x_dialect_reads_a_binary_frame_as_utf8_text(harness_factory) -> None:
+    from tests.app.conftest import token
+
+    async with harness_factory() as h:
+        session = h.open()
+        connect = {"uid": "1", "method": "connect", "params": token("42", h.clock())}
+        await session.connection.on_message(json.dumps(connect).encode())
+        assert session.last()["body"]["client"] and session.close_args is None
+        bad = h.open()
+        await bad.connection.on_message(b'{"uid":"1","method":"connect","params":{"user":"\xff"}}')
+        assert bad.close_advice() == {"reason": "invalid message", "reconnect": False}

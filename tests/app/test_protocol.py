@@ -10,6 +10,7 @@ import pytest
 from app.core.errors import Disconnect, ProtocolError
 from app.dialects.v1x.wire import (
     Raw,
+    close_advice,
     disconnect_push,
     join_replies,
     parse_commands,
@@ -68,7 +69,7 @@ def test_reply_shapes() -> None:
     assert push("join", "{}") == '{"method":"join","body":{}}'
     assert json.loads(disconnect_push("slow", False)) == {"method": "disconnect",
                                                           "body": {"reason": "slow", "reconnect": False}}
-    assert json.loads(Disconnect("expired", True).advice) == {"reason": "expired", "reconnect": True}
+    assert json.loads(close_advice(Disconnect("expired", True))) == {"reason": "expired", "reconnect": True}
     # odd characters in echoed strings come out as valid, ASCII-only JSON
     odd = reply("ping", None, "\ud800\n\"")
     assert odd.isascii() and json.loads(odd)["uid"] == "\ud800\n\""

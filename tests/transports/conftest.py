@@ -37,6 +37,7 @@ class Recorder:
     opened: int = 0
     closed: int = 0
     received: list[str] = field(default_factory=list)
+    received_binary: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.log.append(self)
@@ -44,7 +45,10 @@ class Recorder:
     def on_open(self) -> None:
         self.opened += 1
 
-    async def on_message(self, text: str) -> None:
+    async def on_message(self, text: str | bytes) -> None:
+        if isinstance(text, bytes):
+            self.binary(text)
+            return
         self.received.append(text)
         if text == "close":
             self.session.close(3000, "Go away!")
@@ -55,6 +59,18 @@ class Recorder:
                     await asyncio.sleep(0)  # let a flush happen: many frames
         else:
             self.session.send(text)
+
+    def binary(self, data: bytes) -> None:
+        """A binary message: recorded and echoed; ``batching:<mode>`` sets
+        the session's batching, ``bburst:N`` sends N binary messages."""
+        self.received_binary.append(data)
+        if data.startswith(b"batching:"):
+            self.session.batching = data[9:].decode()
+        elif data.startswith(b"bburst:"):
+            for i in range(int(data[7:])):
+                self.session.send_binary(bytes([i]))
+        else:
+            self.session.send_binary(data)
 
     def on_close(self) -> None:
         self.closed += 1

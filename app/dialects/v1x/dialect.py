@@ -21,7 +21,6 @@ from typing import Any
 
 from app.core.client import Client
 from app.core.errors import (
-    CLOSE_CODE,
     INVALID_MESSAGE,
     LIMIT_EXCEEDED,
     METHOD_NOT_FOUND,
@@ -33,11 +32,14 @@ from app.core.values import ClientInfo, Message, Recovery
 from app.dialects.v1x.commands import COMMANDS
 from app.dialects.v1x.context import V1xContext
 from app.dialects.v1x.wire import (
+    CLOSE_CODE,
     Command,
     channel_status,
+    close_advice,
     disconnect_push,
     join_replies,
     membership_body,
+    message_json,
     parse_commands,
     parse_planned,
     push,
@@ -65,8 +67,17 @@ class V1x:
 
     # -- frames and commands ------------------------------------------------------
 
-    async def on_frame(self, client: Client, text: str) -> None:
+    async def on_frame(self, client: Client, data: str | bytes) -> None:
         options = self._ctx.options
+        if isinstance(data, bytes):
+            # 1.x is JSON text; a binary frame is read as UTF-8 text
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self._ctx.metrics.bytes_in.inc(len(data))
+                raise Disconnect(INVALID_MESSAGE) from None
+        else:
+            text = data
         size = len(text.encode("utf-8", "surrogatepass"))
         self._ctx.metrics.bytes_in.inc(size)
         if size == 0 or not text.strip():
@@ -106,7 +117,7 @@ class V1x:
     # -- what the core sends ------------------------------------------------------
 
     def message(self, message: Message) -> str:
-        return _MESSAGE_OPEN + message.to_json() + _MESSAGE_CLOSE
+        return _MESSAGE_OPEN + message_json(message) + _MESSAGE_CLOSE
 
     def join(self, channel: str, info: ClientInfo) -> str:
         return push("join", membership_body(channel, info))
@@ -126,8 +137,8 @@ class V1x:
 
     def close(self, exc: Disconnect) -> tuple[int, str]:
         """Close 3000 with ``{"reason":..,"reconnect":..}``."""
-        return CLOSE_CODE, exc.advice
+        return CLOSE_CODE, close_advice(exc)
 
     def refusal(self, reason: str) -> tuple[int, str]:
         """1013 (try again later) with ``{"reason":..,"reconnect":true}``."""
-        return TRY_AGAIN_LATER, Disconnect(reason, reconnect=True).advice
+        return TRY_AGAIN_LATER, close_advice(Disconnect(reason, reconnect=True))

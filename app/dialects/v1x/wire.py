@@ -36,12 +36,18 @@ from transports.strictjson import loads as loads
 
 _encoder = json.JSONEncoder(separators=(",", ":"))
 _dumps = _encoder.encode
+#: _dumps of a str, without the encoder's dispatch (the C string encoder it ends in)
+_quote = json.encoder.encode_basestring_ascii
 #: JSONEncoder.encode builds a C encoder on every call for a dict or a list;
 #: this one is built once (measured by bench/run.py batch_1k).  No circular
 #: check: decoded JSON has no cycles.  Same output.
 _make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
 _c_encode = None if _make_c_encoder is None else _make_c_encoder(
     None, _encoder.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+
+
+#: The websocket/SockJS close code of a close with advice (§6).
+CLOSE_CODE = 3000
 
 
 class Raw(str):
@@ -276,16 +282,42 @@ def channel_status(channel: str, status: bool) -> str:
     return '{"channel":' + _dumps(channel) + ',"status":' + ("true" if status else "false") + "}"
 
 
+def close_advice(exc: Disconnect) -> str:
+    """The reason of a close with advice (§6): ``{"reason":..,"reconnect":..}``."""
+    return _dumps({"reason": exc.reason, "reconnect": exc.reconnect})
+
+
 # -- bodies ----------------------------------------------------------------------
 
 
+def info_json(info: ClientInfo) -> str:
+    """A ClientInfo (§5): ``default_info`` and ``channel_info`` only when set."""
+    out = '{"user":' + _dumps(info.user) + ',"client":' + _dumps(info.client)
+    if info.default_info:
+        out += ',"default_info":' + info.default_info
+    if info.channel_info:
+        out += ',"channel_info":' + info.channel_info
+    return out + "}"
+
+
+def message_json(message: Message) -> str:
+    """A Message (§5): ``client`` and ``info`` only when set; ``data`` as
+    the raw JSON text it arrived as."""
+    out = '{"uid":' + _quote(message.uid) + ',"channel":' + _quote(message.channel) + ',"data":' + message.data
+    if message.client:
+        out += ',"client":' + _quote(message.client)
+    if message.info is not None:
+        out += ',"info":' + info_json(message.info)
+    return out + "}"
+
+
 def messages_json(messages: list[Message]) -> str:
-    return "[" + ",".join(m.to_json() for m in messages) + "]"
+    return "[" + ",".join([message_json(m) for m in messages]) + "]"
 
 
 def presence_json(entries: dict[str, ClientInfo]) -> str:
     """``{"<client id>": ClientInfo, ...}``."""
-    return "{" + ",".join(_dumps(uid) + ":" + info.to_json() for uid, info in entries.items()) + "}"
+    return "{" + ",".join([_dumps(uid) + ":" + info_json(info) for uid, info in entries.items()]) + "}"
 
 
 def channel_data(channel: str, data: str) -> str:
@@ -295,7 +327,7 @@ def channel_data(channel: str, data: str) -> str:
 
 def membership_body(channel: str, info: ClientInfo) -> str:
     """Body of join and leave pushes."""
-    return '{"channel":' + _dumps(channel) + ',"data":' + info.to_json() + "}"
+    return '{"channel":' + _dumps(channel) + ',"data":' + info_json(info) + "}"
 
 
 def subscribe_body(channel: str, status: bool, last: str = "", messages: str = "null",

@@ -37,6 +37,7 @@ from app.http_api import ApiBackend, api_fast_routes, api_urls
 from app.logs import setup_logging
 from app.metrics_http import metrics_urls
 from app.node import CLIENT_ENDPOINT, Node
+from app.notices import admin_notice
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
@@ -232,6 +233,9 @@ class Server:
                 raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
             self._http_servers.append(server)
             logger.info("listening on %s:%d", self._options.address or "*", port)
+        notice = admin_notice(self._options, self._source)
+        if notice:
+            logger.info("%s", notice)
 
     def request_stop(self) -> None:
         """Ask :meth:`serve` to shut down (signal handlers, tests)."""

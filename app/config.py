@@ -67,6 +67,10 @@ class ConfigError(Exception):
     """A configuration problem, described in one line."""
 
 
+#: Longer unknown keys get no "did you mean" (difflib's cost grows with the length).
+MAX_GUESSED_KEY = 64
+
+
 class UnknownKey(str):
     """A warning about a key sockhub does not know at all (a typo?), as
     opposed to a Centrifugo key it accepts and does not use: the server logs
@@ -76,7 +80,8 @@ class UnknownKey(str):
     problem: str
 
     def __new__(cls, where: str, key: Any, known: Iterable[str]) -> "UnknownKey":
-        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75) if isinstance(key, str) else []
+        guess = isinstance(key, str) and len(key) <= MAX_GUESSED_KEY
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75) if guess else []
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         self = super().__new__(cls, f"{where}: unknown key {_shown(key)} ignored{hint}")
         self.problem = f"{where}: unknown key {_shown(key)}{hint}"

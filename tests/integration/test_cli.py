@@ -5,6 +5,7 @@ every option, ``version``/``--version``, ``-c/--config`` on every command,
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 from pathlib import Path
@@ -151,3 +152,52 @@ def test_server_without_any_config_file_says_so(tmp_path: Path) -> None:
         pass
     assert "no config file (none given, no ./config.json)" in hub.logs()
     assert f"sockhub {app.__version__}:" in hub.logs()
+
+
+# -- the same in process (what coverage measures; the commands above are subprocesses)
+
+def test_commands_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("SOCKHUB_")]:
+        monkeypatch.delenv(key)
+    assert main(["version"]) == 0 and capsys.readouterr().out == f"sockhub {app.__version__}\n"
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0 and DESCRIPTIONS["engine"] in one_line(capsys.readouterr().out)
+    assert main(["checkconfig"]) == 2 and "cannot read config file" in capsys.readouterr().err
+    assert main(["genconfig"]) == 0 and "config.json: written" in capsys.readouterr().out
+    assert main(["genconfig", "-c", "config.json"]) == 2 and "exists already" in capsys.readouterr().err
+    assert main(["genconfig", "c.toml"]) == 0 and load_options("c.toml").admin_secret
+    assert main(["checkconfig"]) == 0 and capsys.readouterr().out.endswith("config.json: ok\n")
+    token = main(["gentoken", "--user", "5", "--info", '{"a":1}'])
+    assert token == 0 and json.loads(capsys.readouterr().out)["user"] == "5"  # ./config.json's secret
+    Path("typo.yaml").write_text("secret: s\nhistory_sise: 3\n")
+    assert main(["checkconfig", "--config", "typo.yaml"]) == 2
+    assert "did you mean 'history_size'?" in capsys.readouterr().err
+    assert main(["checkconfig", "--config", "typo.yaml", "--lenient"]) == 0
+    assert main(["gentoken", "--user", "1", "--info", "{"]) == 2
+
+
+def test_admin_notice_for_each_case() -> None:
+    from app.config import ConfigSource
+    from app.notices import admin_notice
+    from app.options import Options
+
+    login = {"admin_password": "p", "admin_secret": "s"}
+    assert admin_notice(Options(port=9000), None) is None  # no --web, no page
+    assert admin_notice(Options(web=True, port=9000, insecure_admin=True), None) == \
+        "admin: http://localhost:9000/ (insecure_admin: no login)"
+    file = ConfigSource("/etc/sockhub.json", {}, {})
+    assert admin_notice(Options(web=True, port=9000, **login), file) == \
+        "admin: http://localhost:9000/ (password: admin_password in /etc/sockhub.json)"
+    env = ConfigSource("/etc/sockhub.json", {"SOCKHUB_ADMIN_PASSWORD": "p"}, {})
+    assert admin_notice(Options(web=True, address="10.0.0.5", admin_port=9001, http_prefix="/rt", **login),
+                        env) == "admin: http://10.0.0.5:9001/rt/ (password: in SOCKHUB_ADMIN_PASSWORD)"
+    flags = ConfigSource(None, {}, {"admin_password": "p"})
+    assert admin_notice(Options(web=True, ssl=True, address="::1", **login), flags) == \
+        "admin: https://[::1]:8000/ (password: given with --admin_password)"
+    disabled = admin_notice(Options(web=True, admin_password="p"), file) or ""
+    assert disabled.startswith("admin: http://localhost:8000/ (login disabled: set admin_password and admin_secret")

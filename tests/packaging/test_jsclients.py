@@ -36,3 +36,13 @@ def test_the_server_finds_them_as_package_data() -> None:
     assert Path(DEFAULT_CLIENT_JS).is_file() and Path(CLIENT_JS_DIR).name == "clientjs"
     assert (js_folder() / "centrifuge.js").is_file()
     assert js_folder().is_relative_to(ROOT / "app")
+
+
+def test_make_js_copies_into_the_checkout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.jsclients import main
+
+    assert main([str(tmp_path / "no-node-modules")]) == 1
+    assert "npm ci" in capsys.readouterr().err
+    assert main([]) == 0  # what `make js` runs: the same files again, in place
+    assert capsys.readouterr().out == f"copied {len(NPM_FILES)} npm files into app, transports\n"
+    assert missing_npm_files() == []

@@ -10,6 +10,7 @@ APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get inst
 .PHONY: run demo test bench soak base-deps system-deps venv js clean
 
 # Installs what is missing, then serves (memory engine, admin page and demo) until Ctrl-C.
+# The start-up log names the admin page and where its password is (config.json).
 run: base-deps venv js config.json
 	$(BIN)/sockhub --config config.json --port $(PORT) --engine memory --web
 
@@ -48,18 +49,21 @@ system-deps:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pip install -q --target $(VENV)/cent13 cent==1.3.0
 	touch $@
 
+# npm ci, then the files sockhub serves copied into app/ and transports/
+# (app/jsclients.py; git ignores the copies, the wheel build makes its own).
 js: node_modules/.installed
+	$(PY) -m app.jsclients
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) node_modules app/static/js transports/clientjs build

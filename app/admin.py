@@ -22,7 +22,6 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
 from tornado.web import RedirectHandler, RequestHandler, StaticFileHandler
@@ -33,6 +32,7 @@ from app.admin_auth import AdminGate, AuthHandler
 from app.admin_throttle import LoginThrottle, login_policy
 from app.core.errors import HttpError
 from app.options import Options
+from app.resources import admin_folder
 from transports.strictjson import loads
 
 logger = logging.getLogger("sockhub.admin")
@@ -258,7 +258,7 @@ class AdminSocket(WebSocketHandler):
 
 
 #: The admin page shipped with sockhub (``--web_path`` serves another directory).
-ADMIN_PAGE_DIR = Path(__file__).resolve().parent.parent / "static" / "admin"
+ADMIN_PAGE_DIR = admin_folder()
 
 Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
 
@@ -296,7 +296,7 @@ def admin_urls(node: AdminNode, hub: AdminHub | None = None,
     * ``--admin`` or ``--web``: ``{prefix}/socket``;
     * ``--web`` also: ``{prefix}/auth/`` and the page at ``{prefix}/`` (its
       files ``{prefix}/<name>.{html,css,js,...}``, from ``web_path`` or
-      static/admin), without a catch-all route that would hide other rules.
+      app/static/admin), without a catch-all route that would hide other rules.
 
     Handlers read ``node.options`` on every use, so a SIGHUP reload of
     admin_password, admin_secret, insecure_admin or admin_login_* applies at once.

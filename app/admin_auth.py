@@ -73,6 +73,11 @@ def check_admin_token(secret: str, token: str, now: float) -> bool:
     return now < expires
 
 
+#: The login's answer while no password is configured: what to set.
+LOGIN_DISABLED = ("admin login is disabled: set admin_password and admin_secret in the config file "
+                  "(sockhub genconfig writes both), or start with --insecure_admin for no login")
+
+
 class AdminGate:
     """Decides who may use the admin socket, reading the options each time.
 
@@ -95,7 +100,7 @@ class AdminGate:
         if opts.insecure_admin:
             return INSECURE_TOKEN
         if not opts.admin_password or not opts.admin_secret:
-            raise HttpError(400, "admin login is disabled: set admin_password and admin_secret (or use --insecure_admin)")
+            raise HttpError(400, LOGIN_DISABLED)
         if not hmac.compare_digest(password.encode(), opts.admin_password.encode()):
             raise HttpError(WRONG_PASSWORD, "wrong password")
         return make_admin_token(opts.admin_secret, self._clock(), self._ttl)

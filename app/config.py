@@ -20,12 +20,13 @@ not parse, is not UTF-8 or nests deeper than ``MAX_DEPTH`` is an error too.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, get_type_hints
+from typing import Any, Iterable, Mapping, get_type_hints
 
 import yaml
 
@@ -56,6 +57,7 @@ IGNORED_KEYS = frozenset({
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "fatal", "none")
 ENGINES = ("memory", "redis")
+LOG_FORMATS = ("text", "json")
 NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -63,6 +65,27 @@ _FALSE = frozenset({"0", "false", "no", "off", ""})
 
 class ConfigError(Exception):
     """A configuration problem, described in one line."""
+
+
+#: Longer unknown keys get no "did you mean" (difflib's cost grows with the length).
+MAX_GUESSED_KEY = 64
+
+
+class UnknownKey(str):
+    """A warning about a key sockhub does not know at all (a typo?), as
+    opposed to a Centrifugo key it accepts and does not use: the server logs
+    both, ``sockhub checkconfig`` fails on this kind unless ``--lenient``.
+    ``problem`` is the same without "ignored", for an error line."""
+
+    problem: str
+
+    def __new__(cls, where: str, key: Any, known: Iterable[str]) -> "UnknownKey":
+        guess = isinstance(key, str) and len(key) <= MAX_GUESSED_KEY
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75) if guess else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        self = super().__new__(cls, f"{where}: unknown key {_shown(key)} ignored{hint}")
+        self.problem = f"{where}: unknown key {_shown(key)}{hint}"
+        return self
 
 
 def _hints(cls: type) -> dict[str, type]:
@@ -76,6 +99,9 @@ OPTION_TYPES: dict[str, type] = {
 }
 CHANNEL_TYPES: dict[str, type] = _hints(ChannelOptions)
 SCALAR_TYPES: dict[str, type] = {**OPTION_TYPES, **CHANNEL_TYPES}
+#: Every key a file may hold without an "unknown key" warning (the ignored
+#: Centrifugo keys are warned about, as not used).
+KNOWN_KEYS: frozenset[str] = frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES)
 
 
 def _describe(key: str, source: str) -> str:
@@ -206,7 +232,7 @@ def parse_namespaces(value: Any, source: str, warnings: list[str]) -> list[dict[
             if key == "name":
                 continue
             if key not in CHANNEL_TYPES:
-                warnings.append(f"{where} ({label}): unknown key {_shown(key)} ignored")
+                warnings.append(UnknownKey(f"{where} ({label})", key, CHANNEL_TYPES))
                 continue
             entry[key] = check_typed(key, CHANNEL_TYPES[key], raw, f"{where} ({label})")
         result.append(entry)
@@ -229,7 +255,7 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
         elif name in IGNORED_KEYS:
             warnings.append(f"{source}: {_shown(key)} is a Centrifugo option sockhub does not use; ignored")
         else:
-            warnings.append(f"{source}: unknown key {_shown(key)} ignored")
+            warnings.append(UnknownKey(source, key, KNOWN_KEYS))
     return layer
 
 
@@ -315,7 +341,7 @@ def validate(options: Options) -> None:
         raise ConfigError(f"engine: unknown engine {_shown(options.engine)} (use memory or redis)")
     if options.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(f"log_level: unknown level {_shown(options.log_level)} ({', '.join(LOG_LEVELS)})")
-    if options.log_format not in ("text", "json"):
+    if options.log_format not in LOG_FORMATS:
         raise ConfigError(f"log_format: {_shown(options.log_format)} is neither text nor json")
     if not options.secret and not options.insecure:
         raise ConfigError("secret: required unless insecure is on (sockhub genconfig FILE writes one)")

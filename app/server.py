@@ -23,7 +23,6 @@ import json
 import logging
 import re
 import signal
-from pathlib import Path
 from typing import Any
 
 from tornado.httpserver import HTTPServer
@@ -35,14 +34,17 @@ from app.core.errors import INVALID_MESSAGE, Disconnect
 from app.dialects.v1x.wire import CLOSE_CODE, close_advice
 from app.engines import make_engine
 from app.http_api import ApiBackend, api_fast_routes, api_urls
+from app.jsclients import missing_npm_files
 from app.logs import setup_logging
 from app.metrics_http import metrics_urls
 from app.node import CLIENT_ENDPOINT, Node
+from app.notices import admin_notice
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
+from app.resources import demo_folder, js_folder
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.router import SockJSRouter
-from transports.settings import SockJSSettings
+from transports.settings import CLIENT_JS_DIR, SockJSSettings
 
 logger = logging.getLogger("sockhub.server")
 
@@ -60,9 +62,6 @@ LISTEN_BACKLOG = 4096
 #: it ran one (bench/run.py rate_10k).
 GC_THRESHOLDS = (700, 10, 100)
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC_DIR = ROOT / "static"
-NODE_MODULES = ROOT / "node_modules"
 SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, separators=(",", ":"))
 #: Options that only take effect at start; SIGHUP logs that they were not applied.
 RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
@@ -141,16 +140,15 @@ class Server:
         rules: Rules = self.health_rules()
         rules += list(self.router.urls)
         rules += [
-            (prefix + r"/static/js/(centrifuge(?:\.min)?\.js)", StaticFileHandler,
-             {"path": str(NODE_MODULES / "centrifuge")}),
             (prefix + r"/static/js/(sockjs(?:\.min)?\.js(?:\.map)?)", StaticFileHandler,
-             {"path": str(NODE_MODULES / "sockjs-client" / "dist")}),
+             {"path": CLIENT_JS_DIR}),
+            (prefix + r"/static/js/([\w-]+(?:\.[\w-]+)*)", StaticFileHandler, {"path": str(js_folder())}),
         ]
         if self._options.web:
             rules += [
                 (prefix + r"/demo", RedirectHandler, {"url": prefix + "/demo/"}),
                 (prefix + r"/demo/(.*)", StaticFileHandler,
-                 {"path": str(STATIC_DIR / "demo"), "default_filename": "index.html"}),
+                 {"path": str(demo_folder()), "default_filename": "index.html"}),
             ]
         return rules
 
@@ -216,6 +214,9 @@ class Server:
 
         TLS files and the pid file are checked before anything starts."""
         tls = ssl_context(self._options)
+        for missing in missing_npm_files():
+            logger.warning("%s is missing: the browser clients cannot load it (in a checkout, "
+                           "run `make js`)", missing)
         if self._options.pid_file:
             write_pid_file(self._options.pid_file)
         await self.node.start()
@@ -234,6 +235,9 @@ class Server:
                 raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
             self._http_servers.append(server)
             logger.info("listening on %s:%d", self._options.address or "*", port)
+        notice = admin_notice(self._options, self._source)
+        if notice:
+            logger.info("%s", notice)
 
     def request_stop(self) -> None:
         """Ask :meth:`serve` to shut down (signal handlers, tests)."""

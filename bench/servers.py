@@ -9,6 +9,7 @@ the reason :func:`missing` gives.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -65,9 +66,11 @@ def _centrifuge() -> str | None:
 
 
 def sockhub_argv(port: int, extra: tuple[str, ...] = ()) -> list[str]:
-    """sockhub as it ships (memory engine, real secret, quiet log)."""
-    return [str(ROOT / ".venv/bin/sockhub"), "--port", str(port), "--address", "127.0.0.1",
-            "--secret", SECRET, "--log_level", "error", *extra]
+    """sockhub as it ships (memory engine, real secret, quiet log).  An empty
+    config file: a ./config.json that `make run` left in the checkout (the
+    server's cwd) must not change what is measured."""
+    return [str(ROOT / ".venv/bin/sockhub"), "--config", os.devnull, "--port", str(port),
+            "--address", "127.0.0.1", "--secret", SECRET, "--log_level", "error", *extra]
 
 
 SOCKHUB_CLIENT = {"kind": "centrifugo", "path": "/connection", "secret": SECRET}

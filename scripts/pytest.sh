@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
-"$BIN/ruff" check app transports tests bench || exit 1
+"$BIN/ruff" check app transports sockhub tests bench setup.py || exit 1
 "$BIN/mypy" || exit 1
 
 rm -f .coverage .coverage.*

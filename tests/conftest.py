@@ -13,6 +13,19 @@ from typing import Any
 import pytest
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The npm files the server serves, copied into app/ and transports/ as
+    ``make js`` does when they are not there yet (a checkout or worktree
+    where only ``npm ci`` ran); the server finds them as package data."""
+    from pathlib import Path
+
+    from app.jsclients import copy_npm_files, missing_npm_files
+
+    if missing_npm_files():
+        root = Path(__file__).resolve().parent.parent
+        copy_npm_files(root / "node_modules", root)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: needs Debian's chromium")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")

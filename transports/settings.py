@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
 
-#: sockjs-client 1.6.1 as npm installs it from the repository's package.json.
-#: The router serves this file itself (``<prefix>/static/sockjs.min.js``) so the
-#: iframe transports need no CDN; it is never copied into the repository.
-DEFAULT_CLIENT_JS = str(
-    Path(__file__).resolve().parent.parent
-    / "node_modules" / "sockjs-client" / "dist" / "sockjs.min.js"
-)
+#: The folder of this package's copy of sockjs-client (the version package.json
+#: pins), made by ``make js`` and the wheel build from node_modules (see
+#: app.jsclients; git ignores it).  The router serves the file itself
+#: (``<prefix>/static/sockjs.min.js``) so the iframe transports need no CDN.
+CLIENT_JS_DIR = str(files("transports").joinpath("clientjs"))
+DEFAULT_CLIENT_JS = CLIENT_JS_DIR + "/sockjs.min.js"
 
 
 @dataclass

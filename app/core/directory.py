@@ -41,7 +41,7 @@ class Directory:
         options = self._ctx.options
         metrics = self._ctx.metrics.values() if raw else self._current_interval()
         name = options.name or f"{socket.gethostname()}_{options.port}"
-        return {"uid": self.uid, "version": app.PROTOCOL_VERSION, "name": name,
+        return {"uid": self.uid, "version": app.__version__, "name": name,
                 "started_at": int(self.started_at), "metrics": metrics}
 
     def _current_interval(self) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import app
 from tests.app.conftest import FakeClock, RecordingSession, make_options, token
 from app.core import control
 from app.engines.memory import MemoryEngine
@@ -137,7 +138,7 @@ async def test_node_publishes_its_ping(harness_factory) -> None:
         await h.node.tick()
         uid, method, params = control.decode(seen[-1])
         assert (uid, method) == (h.node.uid, "ping")
-        assert params["info"]["uid"] == h.node.uid and params["info"]["version"] == "1.8.0"
+        assert params["info"]["uid"] == h.node.uid and params["info"]["version"] == app.__version__
         assert set(params["info"]) == {"uid", "version", "name", "started_at", "metrics"}
 
 
@@ -147,7 +148,7 @@ async def test_node_command_metrics(harness_factory) -> None:
         await h.send(s, sub("news"))
         await api(h, {"method": "publish", "params": {"channel": "news", "data": 1}})
         info = (await api(h, {"method": "node"}))[0]["body"]["data"]
-        assert info["uid"] == h.node.uid and info["version"] == "1.8.0" and info["name"] == "test-node"
+        assert info["uid"] == h.node.uid and info["version"] == app.__version__ and info["name"] == "test-node"
         m = info["metrics"]
         assert m["node_num_clients"] == 1 and m["node_num_channels"] == 1 and m["node_num_subscriptions"] == 1
         assert m["client_num_connect"] == 1 and m["client_num_subscribe"] == 1

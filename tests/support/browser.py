@@ -1,9 +1,9 @@
 """Debian's Chromium through Python playwright, and a sockjs-client test page.
 
 ``chromium()`` launches the browser with the team's flags (never a downloaded
-one).  ``SOCKJS_PAGE`` is a page that loads sockjs-client 1.6.1 (from
-node_modules, as served by the router at ``<prefix>/static/sockjs.min.js``)
-and exposes ``window.roundtrip(url, transport)``: open a SockJS connection
+one).  ``SOCKJS_PAGE`` is a page that loads sockjs-client 1.6.1 (copied from
+node_modules into transports/clientjs, as served by the router at
+``<prefix>/static/sockjs.min.js``) and exposes ``window.roundtrip(url, transport)``: open a SockJS connection
 restricted to one transport, send a message, and report the transport in use
 and the echo.
 """

@@ -38,7 +38,8 @@ class SockhubProcess:
     def __init__(self, tmp_path: Path, config: Mapping[str, Any] | None = None,
                  args: Sequence[str] = (), env: Mapping[str, str] | None = None,
                  port: int | None = None, start_timeout: float = 20.0,
-                 stop_timeout: float = 15.0, name: str = "sockhub") -> None:
+                 stop_timeout: float = 15.0, name: str = "sockhub", cwd: Path | None = None,
+                 config_flag: bool = True) -> None:
         self.tmp_path = Path(tmp_path)
         self.config = {**FAST_TIMINGS, **(config or {})}
         self.args = list(args)
@@ -51,6 +52,10 @@ class SockhubProcess:
         self.log_path = self.tmp_path / f"{name}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
+        #: where it runs (the checkout by default); without ``config_flag`` no
+        #: config file is written nor given (the server looks for ./config.json)
+        self.cwd = cwd or ROOT
+        self.config_flag = config_flag
 
     # -- addresses ---------------------------------------------------------
     @property
@@ -68,13 +73,15 @@ class SockhubProcess:
 
     # -- life cycle --------------------------------------------------------
     def start(self) -> "SockhubProcess":
-        self.config_path.write_text(json.dumps(self.config))
-        command = [str(SOCKHUB), "--config", str(self.config_path), "--port", str(self.port),
-                   "--address", "127.0.0.1", *self.args]
+        config: list[str] = []
+        if self.config_flag:
+            self.config_path.write_text(json.dumps(self.config))
+            config = ["--config", str(self.config_path)]
+        command = [str(SOCKHUB), *config, "--port", str(self.port), "--address", "127.0.0.1", *self.args]
         env = {**os.environ, **self.env}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                         cwd=str(ROOT))
+                                         cwd=str(self.cwd))
         self.wait_healthy()
         return self
 

@@ -1,0 +1,110 @@
+"""One line about each option of :mod:`app.options`, for ``sockhub --help``.
+
+The table sits beside the dataclass rather than in it so the fields stay
+one line each; ``tests/integration/test_cli.py`` checks that every field has
+a line here and that ``--help`` shows it.  :data:`CHOICES` holds the options
+that take one of a few words (the values app.config accepts).
+"""
+from __future__ import annotations
+
+from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS
+
+#: The words an option accepts, shown in ``--help`` beside its description.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "engine": ENGINES,
+    "log_level": LOG_LEVELS,
+    "log_format": LOG_FORMATS,
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    # identity and modes
+    "secret": "HMAC key of connection tokens and signed API requests (genconfig writes a random one)",
+    "name": "this node's name in stats and the admin page (empty: hostname_port)",
+    "insecure": "clients connect without a token, anonymous and allowed everything (development only)",
+    "insecure_api": "the HTTP API accepts requests without a signature",
+    "insecure_admin": "the admin page and socket need no login",
+    "admin": "serve the admin socket (the API over a websocket) without the page",
+    "web": "serve the admin page and the demo (/demo/)",
+    "web_path": "directory of another admin page to serve instead of the built-in one",
+    "admin_password": "password of the admin page login; login is disabled while it or admin_secret is empty",
+    "admin_secret": "key signing admin session tokens; login is disabled while it or admin_password is empty",
+    "admin_login_max_failures": "wrong admin passwords in a row from one address that start a lockout",
+    "admin_login_backoff": "first admin login lockout in seconds, doubled for each further failure",
+    "admin_login_backoff_max": "longest admin login lockout in seconds; also how long a failure is remembered",
+    "admin_login_max_addresses": "client addresses the login throttle tracks at most (oldest evicted)",
+    "prometheus": "serve GET /metrics on the client port too (always served on admin_port when set)",
+    "log_level": "least severe log level written",
+    "log_format": "log lines as text or as one JSON object each",
+    "log_file": "write the log to this file instead of stderr",
+    "pid_file": "write the process id to this file while running",
+    "debug": "Centrifugo's debug flag, accepted and without effect (use --log_level debug)",
+    # network
+    "address": "interface address to listen on (empty: all)",
+    "port": "TCP port of client connections (and of the API and admin unless moved)",
+    "api_port": "serve the HTTP API on this port instead (0: the client port)",
+    "admin_port": "serve the admin socket, page and /metrics on this port instead (0: the client port)",
+    "http_prefix": "path prefix of every endpoint, e.g. /rt (starts with /, no trailing /)",
+    "ssl": "serve HTTPS and WSS (needs ssl_cert and ssl_key)",
+    "ssl_cert": "PEM certificate chain file for ssl",
+    "ssl_key": "PEM private key file for ssl",
+    "http_header_timeout": "seconds a new connection has to send its first request headers (0: no limit)",
+    "http_keepalive_timeout": "seconds a kept-alive connection may wait before its next request (0: no limit)",
+    # connections
+    "connection_lifetime": "seconds a connection token stays valid before the client must refresh (0: forever)",
+    "max_channel_length": "longest channel name in characters",
+    "user_connection_limit": "connections one user may hold on a node (0: no limit)",
+    "client_channel_limit": "channels one connection may subscribe to",
+    "client_request_max_size": "largest client message in bytes (websocket frame or SockJS message)",
+    "client_queue_max_size": "bytes queued for one client before it is closed as slow",
+    "client_slow_close_grace": "seconds a slow client gets to read its close before it is dropped",
+    "ping_interval": "seconds between pings on a raw websocket",
+    "presence_ping_interval": "seconds between refreshes of a connection's presence entries",
+    "presence_expire_interval": "seconds a presence entry lives without a refresh",
+    "expired_connection_close_delay": "seconds past its lifetime a connection may stay before it is closed",
+    "stale_connection_close_delay": "seconds a connection may stay without sending connect",
+    "client_connection_limit": "client connections per node over all transports (0: no limit)",
+    "client_unauthenticated_limit": "connections per node still waiting to send connect (0: no limit)",
+    "node_ping_interval": "seconds between this node's announcements to the other nodes",
+    "node_metrics_interval": "seconds between snapshots of the interval metrics in stats",
+    "api_max_body_size": "largest HTTP API request body in bytes (413 past it)",
+    "shutdown_timeout": "seconds a graceful shutdown waits for clients to take their queues",
+    "shutdown_drain": "seconds /health answers 503 before the listeners close",
+    # channel names
+    "private_channel_prefix": "prefix of private channels (subscribing needs a signature)",
+    "namespace_channel_boundary": "separator between a namespace and the rest of a channel name",
+    "user_channel_boundary": "separator before the user ids allowed in a channel name",
+    "user_channel_separator": "separator between the user ids allowed in a channel name",
+    "client_channel_boundary": "separator before the client id allowed in a channel name",
+    # SockJS
+    "sockjs_url": "sockjs-client script the SockJS iframe loads (empty: the copy sockhub serves)",
+    "sockjs_heartbeat_delay": "seconds between SockJS heartbeat frames",
+    "sockjs_disconnect_delay": "seconds a SockJS session outlives its last polling request",
+    "sockjs_response_limit": "bytes after which a streaming SockJS response is ended (the client reconnects)",
+    "sockjs_max_body_size": "largest xhr_send/jsonp_send body in bytes (413 past it)",
+    # engine
+    "engine": "where channels, history and presence live: memory (one node) or redis (several nodes)",
+    "redis_host": "Redis host; a comma-separated list shards channels over several",
+    "redis_port": "Redis port; a comma-separated list pairs with redis_host",
+    "redis_url": "redis:// URL (overrides host, port, password and db); a comma-separated list shards",
+    "redis_password": "Redis password",
+    "redis_db": "Redis database number",
+    "redis_prefix": "prefix of every Redis key and channel sockhub uses",
+    "redis_api": "also take API commands from Redis lists (Centrifugo's Redis API)",
+    "redis_api_num_shards": "number of sharded Redis API lists besides the main one (0: one list)",
+    "redis_master_name": "Sentinel master name (with redis_sentinels)",
+    "redis_sentinels": "Sentinel addresses host:port,host:port",
+    "redis_cluster": "the Redis servers given (host/port or url) form a Redis Cluster",
+    "redis_connect_timeout": "seconds to connect to Redis",
+    "redis_read_timeout": "seconds to wait for a Redis reply",
+    "redis_write_timeout": "seconds to send a command to Redis",
+    # channel options (top level: channels without a namespace)
+    "watch": "channel option: admin pages watching see its messages",
+    "publish": "channel option: clients may publish into it",
+    "anonymous": "channel option: connections without a user id may subscribe",
+    "presence": "channel option: keep who is subscribed",
+    "join_leave": "channel option: tell subscribers when someone subscribes or leaves",
+    "history_size": "channel option: messages kept in its history (0: none)",
+    "history_lifetime": "channel option: seconds its history lives after the last message",
+    "history_drop_inactive": "channel option: start no new history while it has no subscribers",
+    "recover": "channel option: a client reconnecting gets the messages it missed from history",
+}

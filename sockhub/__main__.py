@@ -1,0 +1,8 @@
+"""``python -m sockhub [ARGS]`` is ``sockhub [ARGS]``."""
+from __future__ import annotations
+
+import sys
+
+from app.cli import main
+
+sys.exit(main())

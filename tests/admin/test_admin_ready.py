@@ -1,0 +1,62 @@
+"""The admin page usable at once: ``sockhub genconfig`` then ``sockhub --web``
+in the same folder (no flag naming the file) logs the admin URL and where the
+password is, and Chromium logs in with that password and sees the version the
+API reports.  Without a password the page says what to set."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+
+import app
+from app.admin_auth import LOGIN_DISABLED
+from tests.admin.clients import api_call
+from tests.admin.test_admin_browser import shots
+from tests.support.server import SockhubProcess, run_sockhub
+
+pytestmark = [pytest.mark.browser, pytest.mark.async_timeout(90)]
+
+
+async def test_genconfig_then_web_logs_in_at_once(tmp_path: Path) -> None:
+    assert run_sockhub(["genconfig"], cwd=tmp_path).returncode == 0
+    written = json.loads((tmp_path / "config.json").read_text())
+    with SockhubProcess(tmp_path, cwd=tmp_path, config_flag=False, args=["--web"]) as hub:
+        notice = f"admin: http://127.0.0.1:{hub.port}/ (password: admin_password in {tmp_path / 'config.json'})"
+        assert notice in hub.logs()
+        (node,) = await api_call(hub.url, written["secret"], "node", {})
+        assert node["body"]["data"]["version"] == app.__version__
+        (stats,) = await api_call(hub.url, written["secret"], "stats", {})
+        assert [n["version"] for n in stats["body"]["data"]["nodes"]] == [app.__version__]
+        playwright = await async_playwright().start()
+        browser = await shots.launch(playwright)
+        try:
+            page = await browser.new_page(viewport=shots.VIEWPORT)
+            await shots.admin_login(page, hub.url, written["admin_password"])
+            header = await page.text_content("#server-info") or ""
+            assert re.match(rf"sockhub {re.escape(app.__version__)} · ", header), header
+        finally:
+            await browser.close()
+            await playwright.stop()
+
+
+async def test_login_disabled_says_what_to_set(tmp_path: Path) -> None:
+    with SockhubProcess(tmp_path, {"secret": "s"}, args=["--web"]) as hub:
+        assert f"admin: http://127.0.0.1:{hub.port}/ (login disabled: set admin_password and admin_secret" in hub.logs()
+        playwright = await async_playwright().start()
+        browser = await shots.launch(playwright)
+        try:
+            page = await browser.new_page(viewport=shots.VIEWPORT)
+            await page.goto(hub.url + "/")
+            await page.wait_for_selector("#login-form", state="visible")
+            await page.fill("#password", "anything")
+            await page.click("#login-form button[type=submit]")
+            await page.wait_for_function("document.getElementById('login-error').textContent !== ''")
+            shown = await page.text_content("#login-error")
+            assert shown == LOGIN_DISABLED
+            assert "set admin_password and admin_secret" in shown and "sockhub genconfig" in shown
+        finally:
+            await browser.close()
+            await playwright.stop()

@@ -8,8 +8,8 @@ with 3501 ``bad request``, as the reference server does.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from google.protobuf.message import Message
 
@@ -45,9 +45,12 @@ class Method(IntEnum):
 PRECEDENCE = (Method.CONNECT, Method.PING, Method.SUBSCRIBE, Method.UNSUBSCRIBE, Method.PUBLISH,
               Method.PRESENCE, Method.PRESENCE_STATS, Method.HISTORY, Method.RPC, Method.SEND,
               Method.REFRESH, Method.SUB_REFRESH)
+_RANK = {method.value: rank for rank, method in enumerate(PRECEDENCE)}
+_METHODS = {method.value: method for method in Method}
+_ID = pb.Command.ID_FIELD_NUMBER
 
-@dataclass(frozen=True, slots=True)
-class Request:
+
+class Request(NamedTuple):
     """One command to dispatch.  ``params`` is the request message of
     ``method`` (``pb.SubscribeRequest`` for SUBSCRIBE, ...); a PONG has an
     empty ``pb.PingRequest``."""
@@ -61,11 +64,13 @@ def request_of(command: pb.Command) -> Request | Close:
     """The command's request, or the close its shape calls for: a command
     without a known request field, or with ``id`` 0 and anything but
     ``send``, is 3501 (an empty ``{}`` with id 0 is a pong)."""
-    for method in PRECEDENCE:
-        if command.HasField(method.field):
-            if command.id == 0 and method is not Method.SEND:
-                return BAD_REQUEST
-            return Request(command.id, method, getattr(command, method.field))
-    if command.id == 0:
-        return Request(0, Method.PONG, pb.PingRequest())
-    return BAD_REQUEST
+    # One call for the fields that are set (HasField per method would be
+    # twelve for a pong); an unknown field number is not among them.
+    found = [(fd.number, value) for fd, value in command.ListFields() if fd.number != _ID]
+    if not found:
+        return Request(0, Method.PONG, pb.PingRequest()) if command.id == 0 else BAD_REQUEST
+    number, params = found[0] if len(found) == 1 else min(found, key=lambda item: _RANK[item[0]])
+    method = _METHODS[number]
+    if command.id == 0 and method is not Method.SEND:
+        return BAD_REQUEST
+    return Request(command.id, method, params)

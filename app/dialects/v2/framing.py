@@ -23,13 +23,12 @@ connection and never looks at the format again:
   instead, and the dialect closes the client with it.
 * ``ping``: the server's ping item (``{}``, or the single byte 0).
 
-:class:`PreparedPush` carries one push for every subscriber of a broadcast
-and encodes it at most once per format, whichever formats have subscribers.
+Pushes shared by every subscriber of a broadcast are prepared once per
+format in :mod:`app.dialects.v2.pushes`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol, Sequence, TypeVar
+from typing import NamedTuple, Protocol, Sequence, TypeVar
 
 from google.protobuf.message import DecodeError
 
@@ -47,12 +46,11 @@ MAX_COMMANDS = 1024
 W = TypeVar("W", str, bytes)
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A decoded frame: ``requests`` to dispatch in order, then ``close``
     if set (``detail`` says why, in our words, for the log)."""
 
-    requests: list[Request] = field(default_factory=list)
+    requests: list[Request]
     close: Close | None = None
     detail: str = ""
 
@@ -212,40 +210,3 @@ class ProtobufFrames:
 
     def join(self, items: Sequence[bytes]) -> bytes:
         return b"".join(items)
-
-
-class PreparedPush:
-    """One push for every subscriber of a broadcast: its JSON and protobuf
-    items, each encoded at most once, on first use."""
-
-    __slots__ = ("reply", "_json", "_protobuf")
-
-    def __init__(self, reply: pb.Reply) -> None:
-        self.reply = reply
-        self._json: str | Close | None = None
-        self._protobuf: bytes | None = None
-
-    @property
-    def json(self) -> str | Close:
-        """The JSON item, or INAPPROPRIATE_PROTOCOL when the data is not JSON."""
-        if self._json is None:
-            self._json = _JSON.encode(self.reply)
-        return self._json
-
-    @property
-    def protobuf(self) -> bytes:
-        """The length-prefixed protobuf item."""
-        if self._protobuf is None:
-            self._protobuf = _PROTOBUF.encode(self.reply)
-        return self._protobuf
-
-
-#: Stateless after construction: used by PreparedPush.
-_JSON = JsonFrames()
-_PROTOBUF = ProtobufFrames()
-
-
-def publication_push(channel: str, publication: pb.Publication) -> PreparedPush:
-    """The ``pub`` push of ``publication`` in ``channel``, ready for every
-    subscriber in either format."""
-    return PreparedPush(pb.Reply(push=pb.Push(channel=channel, pub=publication)))

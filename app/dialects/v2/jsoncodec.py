@@ -213,37 +213,47 @@ def _short(message: Message) -> str:
 # -- encoding ---------------------------------------------------------------------
 
 
-def encode(message: Message) -> str:
-    """The JSON object of ``message``: zero values left out, raw fields
-    embedded; raises :class:`NotJson` for a raw field that is not JSON."""
-    plan = PLANS[message.DESCRIPTOR.full_name].by_number
-    parts = []
-    for fd, value in message.ListFields():
-        spec = plan[fd.number]
-        parts.append(spec.key + _value(spec, value))
-    return "{" + ",".join(parts) + "}"
+class _Writer:
+    """Writes messages as JSON; ``check``: prove every raw field is JSON
+    (off only for messages whose raw fields are known to be: see
+    :func:`encode_checked_raw`)."""
 
+    __slots__ = ("_raw", "_plans")
 
-def _value(spec: _Field, value: Any) -> str:
-    if spec.map_value is not None:
-        item = spec.map_value
-        return "{" + ",".join([encode_basestring(k) + ":" + _one(item, v) for k, v in value.items()]) + "}"
-    if spec.repeated:
-        return "[" + ",".join([_one(spec, v) for v in value]) + "]"
-    return _one(spec, value)
+    def __init__(self, check: bool) -> None:
+        self._raw = raw_text if check else _trusted_raw
+        #: by descriptor object (the same object for every message of a type)
+        self._plans: Mapping[object, Mapping[int, _Field]] = MappingProxyType(
+            {pb.DESCRIPTOR.pool.FindMessageTypeByName(name): plan.by_number for name, plan in PLANS.items()})
 
+    def message(self, message: Message) -> str:
+        plan = self._plans[message.DESCRIPTOR]
+        parts = []
+        for fd, value in message.ListFields():
+            spec = plan[fd.number]
+            if spec.map_value is not None:
+                text = self._map(spec.map_value, value)
+            elif spec.repeated:
+                text = "[" + ",".join([self.one(spec.kind, v) for v in value]) + "]"
+            else:
+                text = self.one(spec.kind, value)
+            parts.append(spec.key + text)
+        return "{" + ",".join(parts) + "}"
 
-def _one(spec: _Field, value: Any) -> str:
-    kind = spec.kind
-    if kind == _MESSAGE:
-        return encode(value)
-    if kind == _STRING:
-        return encode_basestring(value)
-    if kind == _RAW:
-        return raw_text(value)
-    if kind == _BOOL:
-        return "true" if value else "false"
-    return str(value)
+    def one(self, kind: int, value: Any) -> str:
+        if kind == _STRING:
+            return encode_basestring(value)
+        if kind == _MESSAGE:
+            return self.message(value)
+        if kind == _RAW:
+            return self._raw(value)
+        if kind == _BOOL:
+            return "true" if value else "false"
+        return str(value)
+
+    def _map(self, spec: _Field, value: Any) -> str:
+        kind = spec.kind
+        return "{" + ",".join([encode_basestring(k) + ":" + self.one(kind, v) for k, v in value.items()]) + "}"
 
 
 def raw_text(data: bytes) -> str:
@@ -258,3 +268,24 @@ def raw_text(data: bytes) -> str:
     if "\n" in text or "\r" in text:
         return _dumps(value)
     return text
+
+
+def _trusted_raw(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+_CHECKED = _Writer(check=True)
+_TRUSTED = _Writer(check=False)
+
+
+def encode(message: Message) -> str:
+    """The JSON object of ``message``: zero values left out, raw fields
+    embedded; raises :class:`NotJson` for a raw field that is not JSON."""
+    return _CHECKED.message(message)
+
+
+def encode_checked_raw(message: Message) -> str:
+    """:func:`encode` without checking the raw fields, for a message whose
+    every raw field is known to be compact JSON without a line break: what
+    :func:`decode` stores, or what the caller checked once already."""
+    return _TRUSTED.message(message)

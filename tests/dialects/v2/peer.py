@@ -29,11 +29,13 @@ class Peer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.formats: list[str] = []
+        self.frames: list[str | bytes] = []  # as received
 
     async def handle(self, ws: ServerConnection) -> None:
         codec: JsonFrames | ProtobufFrames = ProtobufFrames() if ws.subprotocol == "centrifuge-protobuf" else JsonFrames()
         self.formats.append(codec.name)
         async for frame in ws:
+            self.frames.append(frame)
             decoded = codec.decode(frame)
             items: list[Any] = []
             for request in decoded.requests:

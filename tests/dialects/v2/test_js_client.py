@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.dialects.v2.commands import Method
+from app.dialects.v2.framing import JsonFrames, ProtobufFrames
 from tests.dialects.v2.peer import running_peer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,6 +34,7 @@ async def test_centrifuge_js_through_our_codec(format_name: str) -> None:
     assert peer.formats == [format_name]
 
     assert seen["connected"] == {"client": "c-1", "data": {"welcome": True}, "transport": "websocket"}
+    assert seen["early"] == "early"
     assert seen["serverSubscribed"] == {"channel": "server:news", "recoverable": True,
                                         "streamPosition": {"offset": 3, "epoch": "se"}}
     assert seen["serverPublications"][0]["offset"] == 4
@@ -49,11 +51,17 @@ async def test_centrifuge_js_through_our_codec(format_name: str) -> None:
     assert seen["rpcError"] == {"code": 103, "message": "permission denied"}
     assert seen["unsubscribed"] == {"code": 2000, "reason": "server unsubscribe"}
 
+    # the first frame: connect and the subscribe of a subscription made before it
+    if format_name == "json":
+        assert peer.frames[0] == ('{"connect":{"token":"eyJ.t.s","data":{"x":1},"name":"js"},"id":1}\n'
+                                  '{"subscribe":{"channel":"early","flag":1},"id":2}')
+    first = (JsonFrames() if format_name == "json" else ProtobufFrames()).decode(peer.frames[0])
+    assert [(r.id, r.method) for r in first.requests] == [(1, Method.CONNECT), (2, Method.SUBSCRIBE)]
     methods = [r.method for r in peer.requests]
     assert methods[0] is Method.CONNECT and Method.PONG in methods  # the ping came in the connect reply's frame
     connect = peer.requests[0].params
     assert (connect.token, connect.name, connect.data) == ("eyJ.t.s", "js", b'{"x":1}')
-    subscribe = next(r.params for r in peer.requests if r.method is Method.SUBSCRIBE)
+    subscribe = [r.params for r in peer.requests if r.method is Method.SUBSCRIBE][1]
     assert (subscribe.channel, subscribe.recoverable, subscribe.positioned, subscribe.join_leave, subscribe.flag) == (
         "news", True, True, True, 1)
     history = next(r.params for r in peer.requests if r.method is Method.HISTORY)

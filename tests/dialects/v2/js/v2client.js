@@ -24,10 +24,15 @@ async function session() {
   const client = new Centrifuge(url, { websocket: WebSocket, token: "eyJ.t.s", data: encode({ x: 1 }), timeout: 5000 });
   client.on("publication", (ctx) => seen.serverPublications.push(pub(ctx)));
   client.on("subscribed", (ctx) => { seen.serverSubscribed = { channel: ctx.channel, recoverable: ctx.recoverable, streamPosition: ctx.streamPosition }; });
+  // A subscription made before connect: its subscribe shares connect's frame.
+  const early = client.newSubscription("early");
+  const earlySubscribed = first(early, "subscribed");
+  early.subscribe();
   const connected = first(client, "connected");
   client.connect();
   const ctx = await connected;
   seen.connected = { client: ctx.client, data: decode(ctx.data), transport: ctx.transport };
+  seen.early = (await earlySubscribed).channel;
 
   const sub = client.newSubscription("news", { recoverable: true, positioned: true, joinLeave: true });
   sub.on("publication", (c) => seen.publications.push(pub(c)));

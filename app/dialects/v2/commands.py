@@ -9,7 +9,7 @@ with 3501 ``bad request``, as the reference server does.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from google.protobuf.message import Message
 
@@ -50,6 +50,9 @@ _METHODS = {method.value: method for method in Method}
 _ID = pb.Command.ID_FIELD_NUMBER
 
 
+M = TypeVar("M", bound=Message)
+
+
 class Request(NamedTuple):
     """One command to dispatch.  ``params`` is the request message of
     ``method`` (``pb.SubscribeRequest`` for SUBSCRIBE, ...); a PONG has an
@@ -74,3 +77,13 @@ def request_of(command: pb.Command) -> Request | Close:
     if command.id == 0 and method is not Method.SEND:
         return BAD_REQUEST
     return Request(command.id, method, params)
+
+
+def params_as(request: Request, kind: type[M]) -> M:
+    """``request.params`` typed as ``kind`` for a handler of one method
+    (``params_as(request, pb.SubscribeRequest).channel``); a handler given
+    another method's request is a bug of the dispatch table: TypeError."""
+    params = request.params
+    if not isinstance(params, kind):
+        raise TypeError(f"{request.method.name} carries {type(params).__name__}, not {kind.__name__}")
+    return params

@@ -12,7 +12,7 @@ from google.protobuf.json_format import MessageToDict
 
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.codes import BAD_REQUEST, INAPPROPRIATE_PROTOCOL
-from app.dialects.v2.commands import Method
+from app.dialects.v2.commands import Method, params_as
 from app.dialects.v2.pushes import PreparedPublication
 from app.dialects.v2.framing import (
     Decoded,
@@ -202,3 +202,15 @@ def test_varints() -> None:
 def test_decoded_is_a_plain_value() -> None:
     assert Decoded([]) == ([], None, "")
     assert json.loads(JSON.ping) == {}
+
+
+def test_each_method_carries_its_own_request_message() -> None:
+    for line, method, _ in JS_COMMANDS:
+        [request] = JSON.decode(line).requests
+        expected = {Method.PONG: "PingRequest", Method.PING: "PingRequest", Method.RPC: "RPCRequest"}.get(
+            method, "".join(part.title() for part in method.field.split("_")) + "Request")
+        assert type(request.params).__name__ == expected
+    [subscribe] = JSON.decode('{"subscribe":{"channel":"news"},"id":2}').requests
+    assert params_as(subscribe, pb.SubscribeRequest).channel == "news"
+    with pytest.raises(TypeError, match="SUBSCRIBE carries SubscribeRequest, not PublishRequest"):
+        params_as(subscribe, pb.PublishRequest)

@@ -1,5 +1,5 @@
-"""The protocol v2 decoders (app/dialects/v2/framing.py) under seeded
-hostile frames, JSON and protobuf (tests/fuzz/v2frames.py makes them): no
+"""The protocol v2 decoders (app/dialects/v2/framing.py, emulation.py) under
+seeded hostile frames and ``/emulation`` bodies, JSON and protobuf (tests/fuzz/v2frames.py makes them): no
 exception escapes, every refusal is 3501 with our own detail, and whatever
 a decoder accepts can be written back (JSON-decoded requests as JSON with
 every raw field checked, every request as protobuf).  The time limit is
@@ -14,6 +14,7 @@ import pytest
 from app.dialects.v2 import jsoncodec
 from app.dialects.v2.codes import BAD_REQUEST
 from app.dialects.v2.commands import Method, Request
+from app.dialects.v2.emulation import Emulated, decode_emulation
 from app.dialects.v2.framing import Decoded, JsonFrames, ProtobufFrames
 from tests.fuzz import v2frames
 
@@ -69,3 +70,17 @@ def test_a_frame_of_the_other_format() -> None:
         judge(JsonFrames().decode(v2frames.protobuf_frame(rng)), outcomes)
         judge(ProtobufFrames().decode(v2frames.json_frame(rng)), outcomes)
     assert outcomes["refused"] > 500, outcomes
+
+
+@pytest.mark.timeout(120)
+def test_emulation_bodies() -> None:
+    rng, outcomes = random.Random(SEED), Counter[str]()
+    for _ in range(CASES // 2):
+        body, protobuf = v2frames.emulation_body(rng)
+        emulated = decode_emulation(body, protobuf)
+        if emulated is None:
+            outcomes["not decoded"] += 1
+            continue
+        assert isinstance(emulated, Emulated) and isinstance(emulated.node, str)
+        judge((ProtobufFrames() if protobuf else JsonFrames()).decode(emulated.frame), outcomes)
+    assert outcomes["not decoded"] > CASES // 20 and outcomes["accepted"] > CASES // 20, outcomes

@@ -101,3 +101,16 @@ def many_empty(rng: random.Random, data: bytes) -> bytes:
 
 PROTOBUF_MUTATIONS = (flipped, flipped, huge_length, broken_varint, many_empty,
                       gen.truncated, gen.stray_bytes, gen.random_bytes)
+
+
+def emulation_body(rng: random.Random) -> tuple[bytes, bool]:
+    """A ``POST /emulation`` body, JSON or protobuf (the flag), mutated or not."""
+    if rng.random() < 0.5:
+        frame = json_frame(rng).decode("utf-8", "replace")
+        value: Any = {"session": "s-1", "node": "n-1", "data": frame}
+        return (gen.mutate(rng, value) if rng.random() < 0.5 else gen.encode(rng, value)), False
+    message = pb.EmulationRequest(node="n-1", session="s-1", data=protobuf_frame(rng))
+    body_bytes = message.SerializeToString()
+    if rng.random() < 0.5:
+        body_bytes = rng.choice(PROTOBUF_MUTATIONS)(rng, body_bytes)
+    return body_bytes, True

@@ -122,6 +122,12 @@ def _plans(descriptors: list[Descriptor]) -> Mapping[str, _Plan]:
 
 #: One plan per message type of the schema, by full name.
 PLANS = _plans(list(pb.DESCRIPTOR.message_types_by_name.values()))
+#: The same plans by descriptor object (the one object of every message of
+#: a type: a cheaper key than its full name).
+_BY_NAME: Mapping[object, Mapping[str, _Field]] = MappingProxyType(
+    {pb.DESCRIPTOR.pool.FindMessageTypeByName(name): plan.by_name for name, plan in PLANS.items()})
+_BY_NUMBER: Mapping[object, Mapping[int, _Field]] = MappingProxyType(
+    {pb.DESCRIPTOR.pool.FindMessageTypeByName(name): plan.by_number for name, plan in PLANS.items()})
 
 
 # -- decoding ---------------------------------------------------------------------
@@ -132,25 +138,25 @@ def fill(message: Message, obj: Any) -> None:
     raises :class:`ShapeError` when a value does not fit."""
     if type(obj) is not dict:
         raise ShapeError(f"{_short(message)} must be an object")
-    plan = PLANS[message.DESCRIPTOR.full_name]
+    plan = _BY_NAME[message.DESCRIPTOR]
     for name, value in obj.items():
-        spec = plan.by_name.get(name)
+        spec = plan.get(name)
         if spec is None or value is None:  # unknown key; null is "not set"
             continue
-        if spec.map_value is not None:
+        kind = spec.kind
+        # the common cases inline: this runs once per key of every command
+        if kind == _STRING and type(value) is str and not spec.repeated:
+            setattr(message, name, value)
+        elif spec.map_value is not None:
             _fill_map(getattr(message, name), spec, value)
         elif spec.repeated:
             _fill_list(message, spec, value)
-        elif spec.kind == _MESSAGE:
+        elif kind == _MESSAGE:
             sub = getattr(message, name)
             sub.SetInParent()  # {} is set, not absent
             fill(sub, value)
         else:
-            _set(message, spec, value)
-
-
-def _set(message: Message, spec: _Field, value: Any) -> None:
-    setattr(message, spec.name, _scalar(spec, value))
+            setattr(message, name, _scalar(spec, value))
 
 
 def _scalar(spec: _Field, value: Any) -> Any:
@@ -222,9 +228,7 @@ class _Writer:
 
     def __init__(self, check: bool) -> None:
         self._raw = raw_text if check else _trusted_raw
-        #: by descriptor object (the same object for every message of a type)
-        self._plans: Mapping[object, Mapping[int, _Field]] = MappingProxyType(
-            {pb.DESCRIPTOR.pool.FindMessageTypeByName(name): plan.by_number for name, plan in PLANS.items()})
+        self._plans = _BY_NUMBER
 
     def message(self, message: Message) -> str:
         plan = self._plans[message.DESCRIPTOR]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from app.config import CHANNEL_TYPES, SCALAR_TYPES, ConfigError, ConfigSource, load_options
+from app.nginx_conf import main as nginx_main
 from app.ops import OpsError
 from app.options import Options
 
@@ -50,7 +51,8 @@ def server_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="sockhub",
         description="Real-time messaging server, wire-compatible with Centrifugo 1.x. "
-        "Subcommands: genconfig FILE, checkconfig FILE, gentoken --user ID, sockjs-test-server.",
+        "Subcommands: genconfig FILE, checkconfig FILE, gentoken --user ID, nginx-conf, "
+        "sockjs-test-server.",
     )
     parser.add_argument("-c", "--config", metavar="FILE", help="JSON, TOML (.toml) or YAML (.yaml) file")
     defaults = Options()
@@ -168,6 +170,7 @@ SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "checkconfig": checkconfig,
     "gentoken": gentoken,
     "sockjs-test-server": sockjs_test_server,
+    "nginx-conf": nginx_main,
 }
 
 

@@ -44,6 +44,8 @@ TEMPLATE = """\
 #   nginx -c /path/to/nginx.conf
 
 @USER@worker_processes @WORKERS@;
+# two descriptors per proxied client (its own and the node's); docs/deploy.md
+worker_rlimit_nofile 65536;
 pid @PID@;
 error_log @ERROR_LOG@ warn;
 

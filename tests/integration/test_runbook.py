@@ -3,7 +3,8 @@ one bash (only its documented HUB_* variables set, to free ports and a
 temporary directory), start Debian's redis-server, two sockhub nodes and
 nginx on the config ``sockhub nginx-conf`` prints; the demo page opened in
 Chromium through nginx gets a message published (signed HTTP API) on the
-node it is *not* connected to; the ``sh runbook-stop`` block stops it all."""
+node it is *not* connected to, by the ``sh runbook-publish`` block (curl
+and openssl); the ``sh runbook-stop`` block stops it all."""
 from __future__ import annotations
 
 import json
@@ -73,7 +74,7 @@ async def api(port: int, secret: str, method: str, params: dict[str, Any]) -> An
 
 def test_the_runbook_has_start_and_stop_blocks() -> None:
     start, stop = blocks("runbook"), blocks("runbook-stop")
-    assert len(start) >= 5 and len(stop) == 1
+    assert len(start) >= 5 and len(stop) == 1 and len(blocks("runbook-publish")) == 1
     script = "\n".join(start)
     for command in ("redis-server", "sockhub --config", "sockhub nginx-conf", "nginx -c"):
         assert command in script, command
@@ -102,7 +103,9 @@ async def test_runbook_runs_and_a_message_crosses_nodes(tmp_path: Path) -> None:
             counts = [(await api(port, secret, "node", {}))["data"]["metrics"]["node_num_clients"] for port in nodes]
             assert sorted(counts) == [0, 1], counts
             other = nodes[counts.index(0)]  # the node the browser is not connected to
-            await api(other, secret, "publish", {"channel": "screen-updates", "data": {"image": "/demo/night.svg"}})
+            publish = environment(hub_dir, int(env["HUB_REDIS_PORT"]), nginx_port, [other, nodes[counts.index(1)]])
+            assert run_bash("\n".join(blocks("runbook-publish")), publish, log) == 0, log.read_text()
+            assert '"error":null' in log.read_text().replace(" ", ""), log.read_text()
             await page.wait_for_function("document.body.dataset.image === '/demo/night.svg'", timeout=10000)
     finally:
         stopped = run_bash("\n".join(blocks("runbook-stop")), env, log, strict=False)

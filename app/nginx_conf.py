@@ -130,6 +130,8 @@ http {
         # The signed HTTP API: any node will do (empty hash key: round-robin).
         location /api/ {
             proxy_pass http://sockhub;
+            # sockhub's api_max_body_size (nginx's own default is 1 MiB)
+            client_max_body_size 10m;
         }
 
         # Web interface, admin socket and health (metrics too with --prometheus).

@@ -1,4 +1,4 @@
-"""The admin page through the project's nginx config on a port that is not 80.
+"""The admin page (and a large API request) through the project's nginx config on a port that is not 80.
 
 Chromium opens the page at nginx, logs in with the configured
 ``admin_password``, and publishes from the actions form; a subscriber on each
@@ -62,3 +62,19 @@ async def test_admin_page_through_nginx_on_another_port(tmp_path: Path) -> None:
             await playwright.stop()
         assert " 403 " not in (cluster.nginx.tmp / "access.log").read_text()
         assert cluster.tracebacks() == {}
+
+
+async def test_api_bodies_over_nginx_default_limit_pass(tmp_path: Path) -> None:
+    """A 2 MiB API request through nginx (whose own default limit is 1 MiB)
+    reaches a node and its subscribers."""
+    with Cluster(tmp_path, count=2) as cluster:
+        subscriber = await RawClient.connect(cluster.urls[1], SECRET, user="big")
+        try:
+            assert "error" not in await subscriber.command("subscribe", {"channel": "big"})
+            data = "x" * (2 * 1024 * 1024)
+            status, items = await cluster.api(cluster.nginx_url, "publish", {"channel": "big", "data": data})
+            assert status == 200 and items[0]["error"] is None, (status, str(items)[:200])
+            push = await subscriber.next_push(timeout=10)
+            assert push["body"]["channel"] == "big" and push["body"]["data"] == data
+        finally:
+            subscriber.close()

@@ -33,13 +33,15 @@ _HOST = r"(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\])"
 _ADDRESS = re.compile(rf"(?:{_HOST}:)?(\d{{1,5}})")
 _UPSTREAM = re.compile(rf"{_HOST}:(\d{{1,5}})")
 _PATH = re.compile(r"/[^\s;{}'\"\\$#]*")
+#: a URL path prefix, used inside a location and a regular expression
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9_-]+)+")
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,31}(?: [A-Za-z_][A-Za-z0-9_-]{0,31})?")
 
 TEMPLATE = """\
 # nginx in front of several sockhub nodes (Redis engine), sticky by SockJS session.
 # Rendered by: @COMMAND@
 # Render it again with other flags rather than editing it (sockhub nginx-conf --help);
-# docs/deploy.md runs it.  Assumes sockhub's default client prefix /connection.
+# docs/deploy.md runs it.  sockhub's http_prefix must match --http-prefix.
 #
 #   nginx -c /path/to/nginx.conf
 
@@ -71,7 +73,7 @@ http {
     # (/connection/info, the raw websocket, /api/, the web pages) has an empty
     # key, which the hash balancer treats as round-robin.
     map $uri $sockjs_session {
-        ~^/connection/[^/.]+/([^/.]+)/  $1;
+        ~^@PREFIX@/connection/[^/.]+/([^/.]+)/  $1;
         default                         "";
     }
 
@@ -117,7 +119,7 @@ http {
         proxy_read_timeout 60s;
         proxy_send_timeout 60s;
 
-        location /connection/ {
+        location @PREFIX@/connection/ {
             proxy_pass http://sockhub;
             # Streaming transports (xhr_streaming, eventsource, htmlfile)
             # must reach the browser frame by frame.
@@ -128,7 +130,7 @@ http {
         }
 
         # The signed HTTP API: any node will do (empty hash key: round-robin).
-        location /api/ {
+        location @PREFIX@/api/ {
             proxy_pass http://sockhub;
             # sockhub's api_max_body_size (nginx's own default is 1 MiB)
             client_max_body_size 10m;
@@ -155,6 +157,8 @@ class NginxSettings:
     #: the ``user`` directive ("" : none; nginx's default when started as root)
     user: str = ""
     workers: str = "auto"
+    #: sockhub's ``http_prefix`` ("" or "/rt": the client URLs are <prefix>/connection/...)
+    http_prefix: str = ""
     #: the command line recorded in the file's header
     argv: tuple[str, ...] = field(default=())
 
@@ -173,6 +177,7 @@ def render(settings: NginxSettings) -> str:
         "@TEMP_PATHS@": temp,
         "@SERVERS@": "\n".join(f"        server {address};" for address in settings.upstreams),
         "@LISTEN@": settings.listen,
+        "@PREFIX@": settings.http_prefix.rstrip("/"),
     }
     text = TEMPLATE
     for placeholder, value in replacements.items():
@@ -216,6 +221,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"pid file, logs and temp files under DIR (default: {DEFAULT_PID}, /var/log/nginx/)")
     p.add_argument("--user", default=None, type=_checked(_USER, "a user name (and group)", False),
                    help="worker user ['USER [GROUP]'] when nginx starts as root (default: nginx's own)")
+    p.add_argument("--http-prefix", default=None, metavar="PREFIX", type=_checked(_PREFIX, "a /path", False),
+                   help="sockhub's http_prefix, e.g. /rt (default: none)")
     p.add_argument("--worker-processes", default="auto", type=_workers, help="'auto' (default) or a count")
     return p
 
@@ -225,6 +232,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
     settings = NginxSettings(listen=args.listen, upstreams=tuple(args.upstream or DEFAULT_UPSTREAMS),
                              run_dir=args.run_dir or "", user=args.user or "", workers=args.worker_processes,
+                             http_prefix=args.http_prefix or "",
                              argv=tuple(argv))
     sys.stdout.write(render(settings))
     return 0

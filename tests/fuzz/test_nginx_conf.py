@@ -18,7 +18,7 @@ PIECES = ["127.0.0.1", "[::1]", "localhost", "a-b.example", ":", "80", "8080", "
 #: values each flag accepts, mixed with the random ones so that many cases render
 VALID = {"--listen": ["8080", "127.0.0.1:8080", "[::1]:443"], "--upstream": ["127.0.0.1:8001", "[::1]:9", "h.example:80"],
          "--run-dir": ["/tmp/x", "/var/lib/sockhub/nginx"], "--user": ["root", "www-data www-data"],
-         "--worker-processes": ["auto", "4"]}
+         "--worker-processes": ["auto", "4"], "--http-prefix": ["/rt", "/a/b-c_d"]}
 
 
 def _value(rng: random.Random, flag: str) -> str:
@@ -37,7 +37,8 @@ def _shape(text: str) -> Counter[str]:
             continue
         ends = [ch for ch in line if ch in ";{}"]
         assert len(ends) == 1 and line.endswith(ends[0]), raw
-        names[line.split()[0]] += 1
+        word = line.split()[0]
+        names["~regex" if word.startswith("~") else word] += 1  # the map's pattern holds the prefix
     return names
 
 

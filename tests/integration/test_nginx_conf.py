@@ -27,7 +27,7 @@ def test_flags_and_nginx_accepts_the_result(tmp_path: Path) -> None:
     run.mkdir()
     argv = ["nginx-conf", "--listen", "127.0.0.1:18080", "--upstream", "127.0.0.1:9001",
             "--upstream", "[::1]:9002", "--upstream", "localhost:9003", "--run-dir", str(run),
-            "--user", "root", "--worker-processes", "2"]
+            "--user", "root", "--worker-processes", "2", "--http-prefix", "/rt"]
     result = run_sockhub(argv)
     assert result.returncode == 0, result.stderr
     text = result.stdout
@@ -39,6 +39,8 @@ def test_flags_and_nginx_accepts_the_result(tmp_path: Path) -> None:
     assert f"access_log {run}/access.log;" in lines and f"proxy_temp_path {run}/proxy_temp;" in lines
     assert "user root;" in lines and "worker_processes 2;" in lines
     assert "proxy_set_header Host $http_host;" in lines
+    assert "location /rt/connection/ {" in lines and "location /rt/api/ {" in lines
+    assert "~^/rt/connection/[^/.]+/([^/.]+)/  $1;" in lines
     assert "# Rendered by: sockhub " + shlex.join(argv) + "\n" in text  # how to make it again
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
@@ -52,6 +54,7 @@ def test_flags_and_nginx_accepts_the_result(tmp_path: Path) -> None:
     ("--upstream", "127.0.0.1"), ("--upstream", "127.0.0.1:0"), ("--upstream", "a b:80"),
     ("--run-dir", "relative/dir"), ("--run-dir", "/tmp/x;y"), ("--run-dir", "/tmp/{x}"),
     ("--user", "root;"), ("--worker-processes", "0"), ("--worker-processes", "many"),
+    ("--http-prefix", "rt"), ("--http-prefix", "/r.t"), ("--http-prefix", "/rt/(.*)"),
 ])
 def test_bad_values_are_one_line(flag: str, value: str) -> None:
     result = run_sockhub(["nginx-conf", flag, value])

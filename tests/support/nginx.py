@@ -24,22 +24,22 @@ def nginx_binary() -> str:
     return found
 
 
-def render(port: int, nodes: list[int], tmp: Path) -> str:
+def render(port: int, nodes: list[int], tmp: Path, http_prefix: str = "") -> str:
     """The project's nginx config for a test: ``sockhub nginx-conf`` with the
     test port, nodes and paths (and workers as root, as the tests run)."""
     return nginx_conf.render(nginx_conf.NginxSettings(
         listen=f"127.0.0.1:{port}", upstreams=tuple(f"127.0.0.1:{n}" for n in nodes),
-        run_dir=str(tmp), user="root", workers="1"))
+        run_dir=str(tmp), user="root", workers="1", http_prefix=http_prefix))
 
 
 class NginxProcess:
     """nginx with the rendered nginx.conf on ``port`` in front of ``nodes``."""
 
-    def __init__(self, tmp: Path, port: int, nodes: list[int]) -> None:
+    def __init__(self, tmp: Path, port: int, nodes: list[int], http_prefix: str = "") -> None:
         self.tmp = tmp
         self.port = port
         self.conf = tmp / "nginx.conf"
-        self.conf.write_text(render(port, nodes, tmp))
+        self.conf.write_text(render(port, nodes, tmp, http_prefix))
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "NginxProcess":

@@ -22,6 +22,7 @@ import app
 from app.cli_commands import (DEFAULT_CONFIG, EXIT_CONFIG, OneLineParser, checkconfig, default_config,
                               genconfig, gentoken, version)
 from app.config import CHANNEL_TYPES, SCALAR_TYPES, ConfigError, ConfigSource
+from app.nginx_conf import main as nginx_main
 from app.ops import OpsError
 from app.option_docs import CHOICES, DESCRIPTIONS
 from app.options import Options
@@ -37,6 +38,7 @@ sockhub [-c FILE] [--OPTION VALUE ...]   run the server
        sockhub genconfig [FILE]                 write a config file with random secrets
        sockhub checkconfig [FILE] [--lenient]   validate a config file
        sockhub gentoken --user ID [-c FILE]     print connect parameters for a user
+       sockhub nginx-conf [--upstream H:P ...]  print an nginx.conf for these nodes
        sockhub version                          print the version"""
 
 
@@ -126,6 +128,7 @@ SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "gentoken": gentoken,
     "version": version,
     "sockjs-test-server": sockjs_test_server,
+    "nginx-conf": nginx_main,
 }
 
 

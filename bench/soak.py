@@ -860,8 +860,10 @@ class Soak:
             node = await self.api(self.stats_conn, b'{"method":"node"}')
             status, text = await self.stats_conn.request("GET", "/metrics")
         clients = int(node[0]["body"]["data"]["metrics"]["node_num_clients"])
+        if status == 200 and b"# TYPE sockhub_node_connections gauge" not in text:
+            raise RuntimeError("/metrics has no sockhub_node_connections: sessions cannot be counted")
         by_transport = {m.group(1).decode(): int(float(m.group(2))) for m in re.finditer(
-            rb'node_num_connections\{transport="(\w+)"\} (\S+)', text)} if status == 200 else {}
+            rb'sockhub_node_connections\{transport="(\w+)"\} (\S+)', text)} if status == 200 else {}
         return Sample(time.monotonic(), rss_kib(self.pid), open_fds(self.pid), clients,
                       sum(by_transport.values()) if status == 200 else -1, self.totals.churned, by_transport)
 

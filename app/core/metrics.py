@@ -1,31 +1,56 @@
 """Per-node counters, gauges and the API latency histogram (prometheus-client).
 
 Everything lives in the node's own ``CollectorRegistry`` (``Metrics.registry``,
-what the /metrics endpoint exposes); nothing touches the global REGISTRY.  The
-``stats`` and ``node`` API read the very same collectors through
-:meth:`Metrics.values`, which names them as Centrifugo 1.8 does (docs/protocol-1x.md §14):
-``sockhub_client_num_connect_total`` is reported as ``client_num_connect``.
+what the /metrics endpoint exposes), with the standard ``process_*`` and
+``python_*`` collectors registered on it; nothing touches the global REGISTRY,
+so several nodes can live in one process.  Names follow the Prometheus
+conventions (base units, ``_total`` counters, no ``_created`` series; every
+one is listed in docs/metrics.md).  The ``stats`` and ``node`` API read the
+very same collectors through :meth:`Metrics.values`, which names them as
+Centrifugo 1.8 does (docs/protocol-1x.md §14): ``sockhub_client_connects_total``
+is reported as ``client_num_connect``, ``process_resident_memory_bytes`` as
+``node_memory_sys``.
 """
 from __future__ import annotations
 
-import os
+import time
 from typing import Any, Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (CollectorRegistry, Counter, GCCollector, Gauge, Histogram, PlatformCollector,
+                               ProcessCollector, disable_created_metrics)
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+import app
+
 PREFIX = "sockhub_"
-
-
-def resident_bytes() -> float:
-    """This process's resident set size (Linux /proc; 0 where unreadable)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            pages = int(statm.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return float(pages * os.sysconf("SC_PAGE_SIZE"))
+#: Prometheus family name -> the 1.8 NodeInfo name (docs/protocol-1x.md §14).
+#: Counters are summed over their labels; the histogram gives its ``_count``.
+LEGACY_NAMES: dict[str, str] = {
+    "sockhub_client_connects": "client_num_connect",
+    "sockhub_client_subscribes": "client_num_subscribe",
+    "sockhub_client_commands": "client_api_num_requests",
+    "sockhub_client_messages_published": "client_num_msg_published",
+    "sockhub_client_messages_queued": "client_num_msg_queued",
+    "sockhub_client_received_bytes": "client_bytes_in",
+    "sockhub_client_queued_bytes": "client_bytes_out",
+    "sockhub_http_api_commands": "http_api_num_requests",
+    "sockhub_http_api_request_duration_seconds": "http_api_count",
+    "sockhub_node_messages_published": "node_num_client_msg_published",
+    "sockhub_node_messages_received": "node_num_client_msg_received",
+    "sockhub_node_join_leave_messages_received": "node_num_join_leave_msg_received",
+    "sockhub_node_control_messages_received": "node_num_control_msg_received",
+    "sockhub_node_slow_disconnects": "node_num_slow_disconnects",
+    "sockhub_node_engine_errors": "node_num_engine_errors",
+    "sockhub_node_connections": "node_num_connections",
+    "sockhub_node_clients": "node_num_clients",
+    "sockhub_node_unique_clients": "node_num_unique_clients",
+    "sockhub_node_channels": "node_num_channels",
+    "sockhub_node_subscriptions": "node_num_subscriptions",
+    "process_resident_memory_bytes": "node_memory_sys",
+}
+#: 1.8's uptime gauge, computed from ``process_start_time_seconds``
+LEGACY_UPTIME = "node_uptime_seconds"
 
 
 class Tally:
@@ -70,12 +95,18 @@ class Metrics:
     """The collectors of one node.  Gauges that mirror the hub are read
     through callbacks given by the node (:meth:`bind_gauges`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: str = app.__version__) -> None:
+        # prometheus-client's own switch (process-wide): a ``_created``
+        # series per counter is noise to every scraper we know of.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         #: per-message counts waiting for the next collection
         self.tally = Tally()
         r.register(_SettleOnScrape(self._settle))  # first: collected before the counters
+        ProcessCollector(registry=r)  # process_start_time_seconds, process_resident_memory_bytes, ...
+        PlatformCollector(registry=r)  # python_info
+        GCCollector(registry=r)  # python_gc_*
 
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(PREFIX + name, doc, labels, registry=r)
@@ -83,32 +114,32 @@ class Metrics:
         def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
             return Gauge(PREFIX + name, doc, labels, registry=r)
 
-        self.connections = gauge("node_num_connections", "Open client sessions by transport.", ("transport",))
-        self.num_connect = counter("client_num_connect", "Successful client connect commands.")
-        self.num_subscribe = counter("client_num_subscribe", "Successful client subscribe commands.")
-        self.client_requests = counter("client_api_num_requests", "Client commands handled.", ("method",))
-        self.client_published = counter("client_num_msg_published", "Messages published by clients.")
-        self.published = counter("node_num_client_msg_published", "Messages published through this node.")
-        self.received = counter("node_num_client_msg_received", "Messages received from the engine.")
-        self.delivered = counter("client_num_msg_queued", "Pushes queued to client sessions.")
-        self.join_leave = counter("node_num_join_leave_msg_received", "Join/leave messages received.")
-        self.control = counter("node_num_control_msg_received", "Control messages received.")
-        self.bytes_in = counter("client_bytes_in", "Bytes received from clients.")
-        self.bytes_out = counter("client_bytes_out", "Bytes queued to clients.")
-        self.api_requests = counter("http_api_num_requests", "API commands executed.", ("method",))
-        self.slow = counter("node_num_slow_disconnects", "Clients closed for a full outgoing queue.")
-        self.engine_errors = counter("node_num_engine_errors", "Engine calls that failed.")
+        self.connections = gauge("node_connections", "Open client sessions by transport.", ("transport",))
+        self.num_connect = counter("client_connects", "Successful client connect commands.")
+        self.num_subscribe = counter("client_subscribes", "Successful client subscribe commands.")
+        self.client_requests = counter("client_commands", "Client commands handled, by method.", ("method",))
+        self.client_published = counter("client_messages_published", "Messages published by clients.")
+        self.published = counter("node_messages_published", "Messages published through this node.")
+        self.received = counter("node_messages_received", "Messages received from the engine.")
+        self.delivered = counter("client_messages_queued", "Pushes queued to client sessions.")
+        self.join_leave = counter("node_join_leave_messages_received", "Join/leave messages received.")
+        self.control = counter("node_control_messages_received", "Control messages received.")
+        self.bytes_in = counter("client_received_bytes", "Bytes received from clients.")
+        self.bytes_out = counter("client_queued_bytes", "Bytes queued to clients.")
+        self.api_requests = counter("http_api_commands", "API commands executed, by method.", ("method",))
+        self.slow = counter("node_slow_disconnects", "Clients closed for a full outgoing queue.")
+        self.engine_errors = counter("node_engine_errors", "Engine calls that failed.")
         self.api_latency = Histogram(
-            PREFIX + "http_api_latency_seconds", "API request execution time.", registry=r,
+            PREFIX + "http_api_request_duration_seconds", "API request execution time in seconds.", registry=r,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
-        self.clients = gauge("node_num_clients", "Authenticated clients on this node.")
-        self.unique_clients = gauge("node_num_unique_clients", "Distinct users on this node.")
-        self.channels = gauge("node_num_channels", "Channels with local subscribers.")
-        self.subscriptions = gauge("node_num_subscriptions", "Client subscriptions on this node.")
-        self.uptime = gauge("node_uptime_seconds", "Seconds since the node started.")
-        self.memory = gauge("node_memory_sys", "Resident memory of the process in bytes.")
-        self.memory.set_function(resident_bytes)
+        self.clients = gauge("node_clients", "Authenticated clients on this node.")
+        self.unique_clients = gauge("node_unique_clients", "Distinct users on this node.")
+        self.channels = gauge("node_channels", "Channels with local subscribers.")
+        self.subscriptions = gauge("node_subscriptions", "Client subscriptions on this node.")
+        self.build_info = Gauge(PREFIX + "build_info", "Always 1; the version of sockhub in its label.",
+                                ("version",), registry=r)
+        self.build_info.labels(version).set(1)
         # labels() builds a tuple, takes a lock and looks up a dict per call; the
         # children of a label value never change, so they are looked up once.
         self._children: dict[tuple[int, str], Any] = {}
@@ -135,19 +166,16 @@ class Metrics:
         return found
 
     def bind_gauges(self, clients: Callable[[], float], users: Callable[[], float],
-                    channels: Callable[[], float], subscriptions: Callable[[], float],
-                    uptime: Callable[[], float]) -> None:
+                    channels: Callable[[], float], subscriptions: Callable[[], float]) -> None:
         """Read the hub's sizes when collected, so they can never drift."""
         self.clients.set_function(clients)
         self.unique_clients.set_function(users)
         self.channels.set_function(channels)
         self.subscriptions.set_function(subscriptions)
-        self.uptime.set_function(uptime)
 
     def values(self) -> dict[str, int]:
-        """Every counter and gauge, summed over labels, by its 1.8-style name.
-
-        Counters are totals; the histogram gives ``http_api_count``."""
+        """The node's counters and gauges, summed over labels, by their 1.8
+        names (:data:`LEGACY_NAMES`, plus ``node_uptime_seconds``)."""
         counters, gauges = self.split_values()
         return counters | gauges
 
@@ -155,16 +183,20 @@ class Metrics:
         """(counters, gauges) as :meth:`values` names them (the collection
         settles the tally first)."""
         counters: dict[str, int] = {}
-        gauges: dict[str, int] = {}
+        gauges: dict[str, int] = {LEGACY_UPTIME: 0}
         for family in self.registry.collect():
-            name = family.name.removeprefix(PREFIX)
+            if family.name == "process_start_time_seconds" and family.samples:
+                gauges[LEGACY_UPTIME] = max(0, int(time.time() - family.samples[0].value))
+            legacy = LEGACY_NAMES.get(family.name)
+            if legacy is None:
+                continue
             for sample in family.samples:
                 if family.type == "histogram":
                     if sample.name.endswith("_count"):
-                        counters["http_api_count"] = int(sample.value)
+                        counters[legacy] = int(sample.value)
                 elif family.type == "counter":
-                    if sample.name.endswith("_total"):  # not the _created timestamps
-                        counters[name] = counters.get(name, 0) + int(sample.value)
+                    if sample.name.endswith("_total"):
+                        counters[legacy] = counters.get(legacy, 0) + int(sample.value)
                 else:
-                    gauges[name] = gauges.get(name, 0) + int(sample.value)
+                    gauges[legacy] = gauges.get(legacy, 0) + int(sample.value)
         return counters, gauges

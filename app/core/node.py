@@ -79,8 +79,7 @@ class NodeCore:
         self.directory = Directory(self, self.uid, clock(), self.control.send)
         hub = self.hub
         self.metrics.bind_gauges(lambda: hub.num_clients, lambda: hub.num_users,
-                                 lambda: hub.num_channels, lambda: hub.num_subscriptions,
-                                 lambda: self.clock() - self.directory.started_at)
+                                 lambda: hub.num_channels, lambda: hub.num_subscriptions)
 
     # -- Context (with the attributes above) ----------------------------------------
 

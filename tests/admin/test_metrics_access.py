@@ -15,7 +15,7 @@ CONFIG = {"secret": "metrics-access"}
 def status(url: str) -> int:
     try:
         with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
-            assert b"sockhub_node_num_clients" in resp.read()
+            assert b"sockhub_node_clients" in resp.read()
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         with exc:

@@ -43,10 +43,10 @@ async def wait_value(hub: SockhubProcess, name: str, expected: float, **labels: 
 async def test_counters_move_with_traffic(tmp_path: Path) -> None:
     with SockhubProcess(tmp_path, {"secret": SECRET}, args=["--prometheus"]) as hub:
         before = scrape(hub)
-        for family in ("sockhub_node_num_slow_disconnects_total", "sockhub_node_num_engine_errors_total",
-                       "sockhub_http_api_latency_seconds_count"):
+        for family in ("sockhub_node_slow_disconnects_total", "sockhub_node_engine_errors_total",
+                       "sockhub_http_api_request_duration_seconds_count"):
             assert (family, ()) in before, f"{family} is not exposed"
-        assert value(before, "sockhub_node_num_connections", transport="raw_websocket") == 0
+        assert value(before, "sockhub_node_connections", transport="raw_websocket") == 0
 
         client = await RawClient.connect(hub.url, SECRET, user="m1")
         assert "error" not in await client.command("subscribe", {"channel": "news"})
@@ -55,29 +55,30 @@ async def test_counters_move_with_traffic(tmp_path: Path) -> None:
         assert (await client.next_push())["body"]["data"] == {"n": 1}
 
         after = scrape(hub)
-        assert value(after, "sockhub_node_num_connections", transport="raw_websocket") == 1
-        assert value(after, "sockhub_node_num_subscriptions") == 1
-        assert value(after, "sockhub_node_num_channels") == 1
-        assert value(after, "sockhub_node_num_clients") == 1
-        for counter in ("sockhub_node_num_client_msg_published_total", "sockhub_client_num_msg_queued_total",
-                        "sockhub_client_num_connect_total", "sockhub_client_num_subscribe_total"):
+        assert value(after, "sockhub_node_connections", transport="raw_websocket") == 1
+        assert value(after, "sockhub_node_subscriptions") == 1
+        assert value(after, "sockhub_node_channels") == 1
+        assert value(after, "sockhub_node_clients") == 1
+        for counter in ("sockhub_node_messages_published_total", "sockhub_client_messages_queued_total",
+                        "sockhub_client_connects_total", "sockhub_client_subscribes_total"):
             assert value(after, counter) - value(before, counter) == 1, counter
-        assert value(after, "sockhub_http_api_num_requests_total", method="publish") - \
-            value(before, "sockhub_http_api_num_requests_total", method="publish") == 1
-        assert value(after, "sockhub_http_api_latency_seconds_count") > value(before, "sockhub_http_api_latency_seconds_count")
-        assert value(after, "sockhub_client_bytes_in_total") > value(before, "sockhub_client_bytes_in_total")
-        assert value(after, "sockhub_client_bytes_out_total") > value(before, "sockhub_client_bytes_out_total")
+        assert value(after, "sockhub_http_api_commands_total", method="publish") - \
+            value(before, "sockhub_http_api_commands_total", method="publish") == 1
+        timed = "sockhub_http_api_request_duration_seconds_count"
+        assert value(after, timed) > value(before, timed)
+        assert value(after, "sockhub_client_received_bytes_total") > value(before, "sockhub_client_received_bytes_total")
+        assert value(after, "sockhub_client_queued_bytes_total") > value(before, "sockhub_client_queued_bytes_total")
 
         # the node API reads the very same collectors
         [node] = await api_call(hub.url, SECRET, "node", {})
         metrics = node["body"]["data"]["metrics"]
         now = scrape(hub)
-        assert metrics["node_num_client_msg_published"] == value(now, "sockhub_node_num_client_msg_published_total")
-        assert metrics["client_num_msg_queued"] == value(now, "sockhub_client_num_msg_queued_total")
+        assert metrics["node_num_client_msg_published"] == value(now, "sockhub_node_messages_published_total")
+        assert metrics["client_num_msg_queued"] == value(now, "sockhub_client_messages_queued_total")
 
         client.close()
-        await wait_value(hub, "sockhub_node_num_connections", 0, transport="raw_websocket")
-        await wait_value(hub, "sockhub_node_num_subscriptions", 0)
+        await wait_value(hub, "sockhub_node_connections", 0, transport="raw_websocket")
+        await wait_value(hub, "sockhub_node_subscriptions", 0)
 
 
 async def test_slow_client_disconnect_is_counted(tmp_path: Path) -> None:
@@ -85,8 +86,8 @@ async def test_slow_client_disconnect_is_counted(tmp_path: Path) -> None:
                         args=["--prometheus"]) as hub:
         client = await RawClient.connect(hub.url, SECRET, user="slow")
         assert "error" not in await client.command("subscribe", {"channel": "big"})
-        before = value(scrape(hub), "sockhub_node_num_slow_disconnects_total")
+        before = value(scrape(hub), "sockhub_node_slow_disconnects_total")
         # a single push larger than the whole queue bound is over it at once
         await api_call(hub.url, SECRET, "publish", {"channel": "big", "data": "x" * 4096})
-        await wait_value(hub, "sockhub_node_num_slow_disconnects_total", before + 1)
+        await wait_value(hub, "sockhub_node_slow_disconnects_total", before + 1)
         client.close()

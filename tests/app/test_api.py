@@ -6,6 +6,7 @@ import json
 import pytest
 
 from app.core.errors import HttpError
+from app.core.metrics import LEGACY_NAMES
 from app.engines.memory import MemoryEngine
 from tests.app.conftest import WrappedEngine
 
@@ -207,6 +208,8 @@ async def test_immediate_and_awaited_publishing_have_the_same_effects(harness_fa
     assert results[0] == results[1]
 
 
+#: the 1.8 names of PER_MESSAGE -> their Prometheus family names
+PROMETHEUS = {legacy: family for family, legacy in LEGACY_NAMES.items()}
 PER_MESSAGE = ("node_num_client_msg_published", "node_num_client_msg_received", "client_num_msg_queued",
                "client_bytes_out")
 
@@ -222,7 +225,7 @@ async def test_batch_counts_every_message_in_the_exposed_counters(harness_factor
         async with harness_factory(options, engine if immediate else WrappedEngine(engine)) as h:
             await _batch_effects(h, BATCH)
             registry = h.node.metrics.registry
-            results.append({name: registry.get_sample_value(f"sockhub_{name}_total") for name in PER_MESSAGE})
+            results.append({name: registry.get_sample_value(f"{PROMETHEUS[name]}_total") for name in PER_MESSAGE})
     assert results[0] == results[1]
     assert [results[0][name] for name in PER_MESSAGE[:3]] == [151, 151, 151]
     assert results[0]["client_bytes_out"] > 0

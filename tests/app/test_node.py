@@ -156,7 +156,7 @@ async def test_node_command_metrics(harness_factory) -> None:
         assert m["http_api_num_requests"] == 2 and m["client_bytes_in"] > 0 and m["client_bytes_out"] > 0
         assert m["node_num_connections"] == 1
         assert m["node_memory_sys"] > 1024 * 1024  # this process's RSS, read from /proc
-        text = h.node.metrics.registry.get_sample_value("sockhub_client_num_connect_total")
+        text = h.node.metrics.registry.get_sample_value("sockhub_client_connects_total")
         assert text == 1.0
 
 

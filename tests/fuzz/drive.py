@@ -480,7 +480,7 @@ def api_call(url: str, method: str) -> Any:
 
 def counts(url: str) -> dict[str, int]:
     """Clients, subscriptions and channels (the API's ``node``) and open
-    sessions by transport (``node_num_connections`` of /metrics)."""
+    sessions by transport (``sockhub_node_connections`` of /metrics)."""
     metrics = api_call(url, "node")["metrics"]
     found = {k: metrics[k] for k in ("node_num_clients", "node_num_subscriptions", "node_num_channels")}
     try:
@@ -488,7 +488,8 @@ def counts(url: str) -> dict[str, int]:
             text = response.read().decode()
     except OSError:
         return found
-    for match in re.finditer(r'node_num_connections\{transport="(\w+)"\} (\S+)$', text, re.M):
+    assert "# TYPE sockhub_node_connections gauge" in text, "sessions by transport missing from /metrics"
+    for match in re.finditer(r'^sockhub_node_connections\{transport="(\w+)"\} (\S+)$', text, re.M):
         found["sessions " + match.group(1)] = int(float(match.group(2)))
     return found
 

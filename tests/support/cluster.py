@@ -66,7 +66,8 @@ class Cluster:
             if self.with_nginx:
                 (self.tmp_path / "nginx").mkdir(exist_ok=True)
                 self.nginx = self._stack.enter_context(
-                    NginxProcess(self.tmp_path / "nginx", free_port(), [n.port for n in self.nodes]))
+                    NginxProcess(self.tmp_path / "nginx", free_port(), [n.port for n in self.nodes],
+                                 http_prefix=str(self.extra.get("http_prefix", ""))))
         except BaseException:
             self._stack.close()
             raise

@@ -1,22 +1,21 @@
-"""Run the project's nginx.conf in front of test backends.
+"""Run the project's nginx config in front of test backends.
 
-``render`` rewrites the production file for a test: the listen port, the
-upstream nodes (between the "nodes" markers), and pid/log/temp paths under a
-temporary directory.  ``NginxProcess`` runs Debian's nginx on it (as root, in
-the foreground) and stops it.
+``render`` is ``sockhub nginx-conf`` (app.nginx_conf, whose defaults are the
+repository's nginx.conf) for a test: the listen port, the upstream nodes, and
+pid/log/temp paths under a temporary directory.  ``NginxProcess`` runs
+Debian's nginx on it (as root, in the foreground) and stops it.
 """
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import subprocess
 from pathlib import Path
 
+from app import nginx_conf
 from tests.support.net import wait_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-NGINX_CONF = ROOT / "nginx.conf"
 
 
 def nginx_binary() -> str:
@@ -25,31 +24,22 @@ def nginx_binary() -> str:
     return found
 
 
-def render(conf: str, port: int, nodes: list[int], tmp: Path) -> str:
-    """The production config with test port, nodes and paths."""
-    servers = "".join(f"        server 127.0.0.1:{n};\n" for n in nodes)
-    conf, count = re.subn(r"(# nodes begin\n).*?(\s*# nodes end)", lambda m: m.group(1) + servers.rstrip("\n") + m.group(2),
-                          conf, flags=re.S)
-    assert count == 1, "nginx.conf lost its '# nodes begin/end' markers"
-    conf, count = re.subn(r"^(\s*)listen \S+;", rf"\1listen 127.0.0.1:{port};", conf, flags=re.M)
-    assert count == 1
-    conf = re.sub(r"^pid .*;", f"pid {tmp}/nginx.pid;", conf, flags=re.M)
-    conf = re.sub(r"^error_log .*;", f"error_log {tmp}/error.log warn;", conf, flags=re.M)
-    conf = re.sub(r"^(\s*)access_log .*;", rf"\1access_log {tmp}/access.log;", conf, flags=re.M)
-    conf = re.sub(r"^worker_processes .*;", "worker_processes 1;\nuser root;", conf, flags=re.M)
-    temp = "".join(f"    {kind}_temp_path {tmp}/{kind};\n"
-                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return conf.replace("http {\n", "http {\n" + temp, 1)
+def render(port: int, nodes: list[int], tmp: Path, http_prefix: str = "") -> str:
+    """The project's nginx config for a test: ``sockhub nginx-conf`` with the
+    test port, nodes and paths (and workers as root, as the tests run)."""
+    return nginx_conf.render(nginx_conf.NginxSettings(
+        listen=f"127.0.0.1:{port}", upstreams=tuple(f"127.0.0.1:{n}" for n in nodes),
+        run_dir=str(tmp), user="root", workers="1", http_prefix=http_prefix))
 
 
 class NginxProcess:
     """nginx with the rendered nginx.conf on ``port`` in front of ``nodes``."""
 
-    def __init__(self, tmp: Path, port: int, nodes: list[int]) -> None:
+    def __init__(self, tmp: Path, port: int, nodes: list[int], http_prefix: str = "") -> None:
         self.tmp = tmp
         self.port = port
         self.conf = tmp / "nginx.conf"
-        self.conf.write_text(render(NGINX_CONF.read_text(), port, nodes, tmp))
+        self.conf.write_text(render(port, nodes, tmp, http_prefix))
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "NginxProcess":

@@ -6,7 +6,12 @@ included; the sender ignores its own, having acted locally already).
 
 Methods (one dispatch table, :data:`CONTROL`, run by :class:`ControlBus`):
 
-* ``ping`` ``{"info": NodeInfo}``: the sender is alive (``stats`` lists it);
+* ``ping`` ``{"info": NodeInfo, "sample": [...]}``: the sender is alive
+  (``stats`` lists it); the sample feeds the admin charts (app.core.series);
+* ``events_wanted`` ``{}``: admin pages on the sender watch live events, so
+  this node records its own for a while (app.core.events);
+* ``events`` ``{"node", "name", "dropped", "events"}``: a batch of the
+  sender's live events, for the admin pages on this node;
 * ``unsubscribe`` ``{"user", "channel"}``: every connection of ``user`` on
   this node leaves ``channel`` ("" = every channel) and gets the
   server-side unsubscribe push of its dialect (1.x: ``unsubscribe``, no uid);
@@ -105,7 +110,7 @@ class ControlBus:
     """Control messages of one node: sent through the engine to every node,
     received by :meth:`handle` and run by the :data:`CONTROL` table."""
 
-    def __init__(self, ctx: Context, uid: str, node_seen: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, ctx: Context, uid: str, node_seen: Callable[[str, dict[str, Any], Any], None]) -> None:
         self._ctx = ctx
         self._uid = uid
         self.node_seen = node_seen
@@ -140,7 +145,18 @@ async def _ping(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
     info = params.get("info")
     if not isinstance(info, dict):
         raise ValueError("ping without NodeInfo")
-    bus.node_seen(sender, info)
+    bus.node_seen(sender, info, params.get("sample"))
+
+
+async def _events_wanted(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    bus.ctx.events.wanted()
+
+
+async def _events(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    try:
+        bus.ctx.events.received(params)
+    except ValueError as exc:
+        logger.warning("events of node %s dropped: %s", sender, exc)
 
 
 async def _unsubscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
@@ -160,4 +176,6 @@ CONTROL: dict[str, Callable[[ControlBus, str, dict[str, Any]], Coroutine[Any, An
     "unsubscribe": _unsubscribe,
     "disconnect": _disconnect,
     "subscribe": _subscribe,
+    "events_wanted": _events_wanted,
+    "events": _events,
 }

@@ -106,6 +106,10 @@ async def subscribe_user(ctx: Context, user: str, channel: str) -> None:
         client.send(client.dialect.subscribed(channel, found))
 
 
+#: A control method: (bus, sender uid, params); raises ValueError for params of the wrong shape.
+Handler = Callable[["ControlBus", str, dict[str, Any]], Coroutine[Any, Any, None]]
+
+
 class ControlBus:
     """Control messages of one node: sent through the engine to every node,
     received by :meth:`handle` and run by the :data:`CONTROL` table."""
@@ -138,7 +142,13 @@ class ControlBus:
         if handler is None:
             logger.warning("unknown control method %r", method)
             return
-        self._ctx.spawn(handler(self, sender, params), f"control {method}")
+        self._ctx.spawn(self._run(handler, sender, method, params), f"control {method}")
+
+    async def _run(self, handler: Handler, sender: str, method: str, params: dict[str, Any]) -> None:
+        try:
+            await handler(self, sender, params)
+        except ValueError as exc:  # params of the wrong shape: bad input, not a bug
+            logger.warning("control %s of node %s dropped: %s", method, sender, exc)
 
 
 async def _ping(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
@@ -153,10 +163,7 @@ async def _events_wanted(bus: ControlBus, sender: str, params: dict[str, Any]) -
 
 
 async def _events(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
-    try:
-        bus.ctx.events.received(params)
-    except ValueError as exc:
-        logger.warning("events of node %s dropped: %s", sender, exc)
+    bus.ctx.events.received(params)
 
 
 async def _unsubscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
@@ -171,7 +178,7 @@ async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> No
     await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"))
 
 
-CONTROL: dict[str, Callable[[ControlBus, str, dict[str, Any]], Coroutine[Any, Any, None]]] = {
+CONTROL: dict[str, "Handler"] = {
     "ping": _ping,
     "unsubscribe": _unsubscribe,
     "disconnect": _disconnect,

@@ -63,6 +63,15 @@ ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
 NODE_MODULES = ROOT / "node_modules"
 SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, separators=(",", ":"))
+#: The npm files sockhub serves (package.json pins their versions; never
+#: copied into the repository): who needs them ("client": the client port;
+#: "admin": the admin page, on admin_port when set, with --web), the URL
+#: under http_prefix, and their folder in node_modules.
+NPM_FILES: tuple[tuple[str, str, str], ...] = (
+    ("client", r"/static/js/(centrifuge(?:\.min)?\.js)", "centrifuge"),
+    ("client", r"/static/js/(sockjs(?:\.min)?\.js(?:\.map)?)", "sockjs-client/dist"),
+    ("admin", r"/static/uplot/(uPlot\.iife\.min\.js|uPlot\.min\.css)", "uplot/dist"),
+)
 #: Options that only take effect at start; SIGHUP logs that they were not applied.
 RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
                 "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file", "prometheus",
@@ -72,6 +81,12 @@ RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_pre
 ADMIN_LOGIN_MAX_BODY = 4096
 
 Rules = list[tuple[str, type[RequestHandler], dict[str, Any]]]
+
+
+def npm_rules(prefix: str, who: str) -> Rules:
+    """The rules serving the :data:`NPM_FILES` of ``who``."""
+    return [(prefix + url, StaticFileHandler, {"path": str(NODE_MODULES / folder)})
+            for group, url, folder in NPM_FILES if group == who]
 
 
 class HealthHandler(RequestHandler):
@@ -138,12 +153,7 @@ class Server:
         prefix = self._options.http_prefix
         rules: Rules = self.health_rules()
         rules += list(self.router.urls)
-        rules += [
-            (prefix + r"/static/js/(centrifuge(?:\.min)?\.js)", StaticFileHandler,
-             {"path": str(NODE_MODULES / "centrifuge")}),
-            (prefix + r"/static/js/(sockjs(?:\.min)?\.js(?:\.map)?)", StaticFileHandler,
-             {"path": str(NODE_MODULES / "sockjs-client" / "dist")}),
-        ]
+        rules += npm_rules(prefix, "client")
         if self._options.web:
             rules += [
                 (prefix + r"/demo", RedirectHandler, {"url": prefix + "/demo/"}),
@@ -162,8 +172,11 @@ class Server:
 
     def admin_rules(self) -> Rules:
         """/metrics (see metrics_rules), and with --admin/--web the admin
-        socket, login and page."""
-        return self.metrics_rules() + admin_urls(self.node)
+        socket, login and page (its chart library with the page)."""
+        rules = self.metrics_rules() + admin_urls(self.node)
+        if self._options.web:
+            rules += npm_rules(self._options.http_prefix, "admin")
+        return rules
 
     def metrics_rules(self) -> Rules:
         """/metrics, never public by default: served on admin_port when that

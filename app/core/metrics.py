@@ -28,11 +28,6 @@ def resident_bytes() -> float:
     return float(pages * os.sysconf("SC_PAGE_SIZE"))
 
 
-def _total(counter: Counter) -> float:
-    """A counter's value summed over its labels (its ``_total`` samples)."""
-    return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
-
-
 class Tally:
     """Counts of the per-message counters not yet added to them.
 
@@ -153,8 +148,11 @@ class Metrics:
         """(messages published through this node, pushes queued to clients)
         so far, the tallies included: what the admin charts' rates are made
         of (read from the collectors, whatever their exported names)."""
+        def total(counter: Counter) -> float:  # summed over labels: its ``_total`` samples
+            return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+
         tally = self.tally
-        return _total(self.published) + tally.published, _total(self.delivered) + tally.delivered
+        return total(self.published) + tally.published, total(self.delivered) + tally.delivered
 
     def values(self) -> dict[str, int]:
         """Every counter and gauge, summed over labels, by its 1.8-style name.

@@ -152,6 +152,8 @@ async def test_page_under_a_prefix_on_the_admin_port(tmp_path: Path) -> None:
             assert reply["error"] is None
             await page.wait_for_selector("#live li")
             assert "prefix" in (await page.text_content("#live li") or "")
+            # the chart library comes from the admin port too, under the prefix
+            await page.wait_for_selector("#nodes .node .chart canvas")
         finally:
             await browser.close()
             await playwright.stop()

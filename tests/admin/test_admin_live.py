@@ -176,3 +176,24 @@ async def test_an_event_on_node_b_shows_on_the_page_of_node_a(tmp_path: Path) ->
                     client.close()
                 await browser.close()
                 await playwright.stop()
+
+
+async def test_the_events_view_is_bounded_and_counts_what_it_lost(hub: SockhubProcess) -> None:
+    playwright, browser, page = await browser_page()
+    try:
+        await shots.admin_login(page, hub.url, shots.PASSWORD)
+        # a flood, as the node would push it (one batch of 1,000) and a lagging socket's notice
+        await page.evaluate("""() => {
+            const events = [];
+            for (let i = 0; i < 1000; i++) events.push([Date.now(), "publish", "flood", "", "", String(i)]);
+            window.SockhubEvents.add({node: "n", name: "flooded", dropped: 7, events: events});
+            window.SockhubEvents.lost(3);
+        }""")
+        rows = await page.locator("#events tr").count()
+        assert rows == 200  # drawn at most
+        assert await page.text_content("#events tr td.data") == "999"  # newest first
+        status = await page.text_content("#events-status") or ""
+        assert "10 dropped" in status  # 7 by the node, 3 by the lagging socket
+    finally:
+        await browser.close()
+        await playwright.stop()

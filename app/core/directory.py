@@ -102,6 +102,7 @@ class Directory:
             self._roll_metrics()
 
     async def _ping_nodes(self, now: float) -> None:
+        self._forget_silent()  # also bounds what nodes gone for good leave behind
         info = self.node_info(raw=False)
         sample = self._sample(now, info["name"])
         try:

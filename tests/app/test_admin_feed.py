@@ -173,9 +173,10 @@ async def test_series_of_this_node_and_the_others(harness_factory, clock) -> Non
         nodes = h.node.series()["nodes"]
         assert [n["uid"] for n in nodes] == [h.node.uid, "node-2"]
         assert nodes[1] == {"uid": "node-2", "name": "two", "samples": [[clock(), 5, 7, 1.5, 9]]}
-        # a silent node is forgotten with its series
+        # a silent node is forgotten with its series, at the next ping (nobody asking)
         clock.advance(2 * 3 + 1.5)
         await h.node.tick()
+        assert "node-2" not in h.node.directory._nodes
         assert [n["uid"] for n in h.node.series()["nodes"]] == [h.node.uid]
 
 

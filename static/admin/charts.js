@@ -31,6 +31,7 @@
     return {
       title: def.title, width: width, height: HEIGHT, series: series,
       cursor: { drag: { x: false, y: false } },
+      legend: { live: false },  // names only: the figures above give the numbers
       scales: {
         // the samples there are, up to the whole window, ending at the newest one
         x: { time: true, range: function (u, min, max) {

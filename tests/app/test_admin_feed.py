@@ -46,14 +46,23 @@ def listen(node: Any) -> list[dict[str, Any]]:
 async def test_nothing_is_recorded_while_nobody_watches(harness_factory) -> None:
     async with harness_factory() as h:
         batches = listen(h.node)
+        called: list[tuple[Any, ...]] = []
+        # the hot paths must not even call in (one flag read is all they do)
+        h.node.events.record = lambda *args: called.append(args)  # type: ignore[method-assign]
+        h.node.events.publish = lambda *args: called.append(args)  # type: ignore[method-assign]
         assert h.node.events.on is False
         a = await h.connect("a")
         await h.send(a, sub("public:news"))
         await h.send(a, {"method": "publish", "params": {"channel": "public:news", "data": {"n": 1}}})
+        await h.node.api.execute(b'{"method":"publish","params":{"channel":"public:news","data":2}}')
         a.close()
         await h.node.idle()
         h.node.events.flush()
-        assert batches == []
+        assert called == [] and batches == []
+        # the same calls with the flag on do reach it
+        h.node.events.on = True
+        await h.connect("b")
+        assert called == [("connect", "", "b", called[0][3])]
 
 
 async def test_every_kind_is_recorded_while_a_page_watches(harness_factory) -> None:

@@ -14,6 +14,14 @@ start authenticated.  Unlike 1.8,
 replies are sent whether or not ``watch`` is on; ``watch`` only decides who
 receives the live ``{"method":"message","error":null,"body":<Message>}``
 pushes that :meth:`AdminHub.broadcast` fans out.
+
+Beyond 1.8: ``connect {..., "events": true}`` also receives the live events
+of every node (app.core.events), ``{"method":"events","error":null,"body":
+<batch>}``; a socket that has :data:`EVENTS_MAX_PENDING` pushes unwritten
+skips batches and is told how many events it missed
+(``{"method":"events_lost","error":null,"body":{"lost":n}}``) before the
+next batch it gets.  ``series`` answers every node's samples of the last 15
+minutes for the charts (app.core.series).
 """
 from __future__ import annotations
 
@@ -40,6 +48,8 @@ logger = logging.getLogger("sockhub.admin")
 #: Pushes queued and not yet written to one admin socket before it is closed
 #: as too slow (a stuck browser tab must not hold the node's memory).
 MAX_PENDING_PUSHES = 1000
+#: Pushes unwritten past which a socket skips event batches (counted, not closed).
+EVENTS_MAX_PENDING = 50
 #: Option names whose values ``info`` never shows.
 _HIDDEN = frozenset({"secret", "admin_password", "admin_secret", "redis_password", "redis_url"})
 
@@ -65,6 +75,7 @@ class AdminContext:
     hub: "AdminHub"
     options: Callable[[], Options]
     engine_name: Callable[[], str]
+    series: Callable[[], dict[str, Any]]
 
 
 def reply_item(method: str, uid: Any = "", error: str | None = None, body: Any = None) -> str:
@@ -91,18 +102,43 @@ class AdminHub:
     ``broadcast`` never waits on a socket: each push is queued on the socket
     and a socket with more than ``max_pending`` unwritten pushes is closed."""
 
-    def __init__(self, max_pending: int = MAX_PENDING_PUSHES) -> None:
+    def __init__(self, max_pending: int = MAX_PENDING_PUSHES,
+                 events_max_pending: int = EVENTS_MAX_PENDING) -> None:
         self._watchers: set[AdminSocket] = set()
+        self._event_watchers: set[AdminSocket] = set()
+        self._watch_events: Callable[[bool], None] = lambda watching: None
         self.max_pending = max_pending
+        self.events_max_pending = events_max_pending
 
     def __len__(self) -> int:
         return len(self._watchers)
 
-    def add(self, sock: "AdminSocket") -> None:
+    def bind_events(self, watch: Callable[[bool], None]) -> None:
+        """``watch(True)`` when the first socket asks for events, ``watch(False)``
+        when the last one is gone (app.core.events.EventFeed.watch)."""
+        self._watch_events = watch
+
+    def add(self, sock: "AdminSocket", events: bool = False) -> None:
         self._watchers.add(sock)
+        if events and not self._event_watchers:
+            self._event_watchers.add(sock)
+            self._watch_events(True)
+        elif events:
+            self._event_watchers.add(sock)
 
     def discard(self, sock: "AdminSocket") -> None:
         self._watchers.discard(sock)
+        if sock in self._event_watchers:
+            self._event_watchers.discard(sock)
+            if not self._event_watchers:
+                self._watch_events(False)
+
+    def events(self, batch: str, count: int) -> None:
+        """One batch of live events (JSON made by app.core.events) to every
+        socket that asked for them."""
+        push = '{"method":"events","error":null,"body":' + batch + "}"
+        for sock in list(self._event_watchers):
+            sock.push_events(push, count)
 
     def broadcast(self, data: bytes) -> None:
         """Push one message to every watcher.
@@ -134,10 +170,12 @@ class AdminSocket(WebSocketHandler):
         self._authenticated = False
         self._watching = False
         self._pending = 0
+        self._events_lost = 0
         self._methods: dict[str, Callable[[JsonObject], Awaitable[Any]]] = {
             "connect": self._connect,
             "ping": self._ping,
             "info": self._info,
+            "series": self._series,
         }
 
     @property
@@ -223,7 +261,9 @@ class AdminSocket(WebSocketHandler):
             if self._auth_timer is not None:
                 self._auth_timer.cancel()
             self._watching = bool(params.get("watch"))
-            (self._ctx.hub.add if self._watching else self._ctx.hub.discard)(self)
+            self._ctx.hub.discard(self)
+            if self._watching:
+                self._ctx.hub.add(self, events=params.get("events") is True)
         return True
 
     async def _ping(self, params: JsonObject) -> str:
@@ -232,6 +272,19 @@ class AdminSocket(WebSocketHandler):
     async def _info(self, params: JsonObject) -> JsonObject:
         config = public_config(self._ctx.options())
         return {"data": {"version": app.__version__, "engine": self._ctx.engine_name(), "config": config}}
+
+    async def _series(self, params: JsonObject) -> JsonObject:
+        return {"data": self._ctx.series()}
+
+    def push_events(self, text: str, count: int) -> None:
+        """Queue a batch of events, or count it as lost while the socket lags."""
+        if self._pending >= self._ctx.hub.events_max_pending:
+            self._events_lost += count
+            return
+        if self._events_lost:
+            self._write(reply_item("events_lost", body={"lost": self._events_lost}))
+            self._events_lost = 0
+        self._write(text)
 
     def push(self, text: str) -> None:
         """Queue a live push; close the socket when it stopped reading."""
@@ -270,6 +323,14 @@ class NamedEngine(Protocol):
         ...
 
 
+class AdminEvents(Protocol):
+    """The node's live events (app.core.events.EventFeed)."""
+
+    def add_listener(self, listener: Callable[[str, int], None]) -> None: ...
+
+    def watch(self, watching: bool) -> None: ...
+
+
 class AdminNode(Protocol):
     """What the admin needs from app.node.Node."""
 
@@ -284,7 +345,14 @@ class AdminNode(Protocol):
         """The current options (Node.reload replaces them on SIGHUP)."""
         ...
 
+    @property
+    def events(self) -> AdminEvents: ...
+
     def add_admin_listener(self, listener: Callable[[bytes], None]) -> None: ...
+
+    def series(self) -> dict[str, Any]:
+        """Every node's samples for the charts (app.core.series)."""
+        ...
 
 
 def admin_urls(node: AdminNode, hub: AdminHub | None = None,
@@ -307,13 +375,15 @@ def admin_urls(node: AdminNode, hub: AdminHub | None = None,
     if hub is None:
         hub = AdminHub()
     node.add_admin_listener(hub.broadcast)
+    node.events.add_listener(hub.events)
+    hub.bind_events(node.events.watch)
     prefix = opts.http_prefix
     options = lambda: node.options  # noqa: E731 - read at each use (SIGHUP)
     gate = AdminGate(options)
     if throttle is None:
         throttle = LoginThrottle(lambda: login_policy(node.options))
     ctx = AdminContext(api=node.api, gate=gate, hub=hub, options=options,
-                       engine_name=lambda: node.engine.name)
+                       engine_name=lambda: node.engine.name, series=node.series)
     rules: Rules = [(prefix + r"/socket", AdminSocket, {"context": ctx})]
     if opts.web:
         page_dir = opts.web_path or str(ADMIN_PAGE_DIR)

@@ -41,6 +41,7 @@ class NpmFile:
 #: transports/clientjs: sockjs-client, the script the SockJS iframe page loads
 #: (``/connection/static/sockjs.min.js``), also served as ``/static/js/sockjs*``.
 #: app/static/js: everything else served under ``/static/js/``.
+#: app/static/uplot: the admin page's chart library (``/static/uplot/``, beside the page).
 NPM_FILES: tuple[NpmFile, ...] = (
     NpmFile("sockjs-client/dist/sockjs.min.js", "transports", "clientjs"),
     NpmFile("sockjs-client/dist/sockjs.min.js.map", "transports", "clientjs"),
@@ -48,6 +49,8 @@ NPM_FILES: tuple[NpmFile, ...] = (
     NpmFile("sockjs-client/dist/sockjs.js.map", "transports", "clientjs"),
     NpmFile("centrifuge/centrifuge.js", "app", "static/js"),
     NpmFile("centrifuge/centrifuge.min.js", "app", "static/js"),
+    NpmFile("uplot/dist/uPlot.iife.min.js", "app", "static/uplot"),
+    NpmFile("uplot/dist/uPlot.min.css", "app", "static/uplot"),
 )
 
 

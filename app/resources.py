@@ -32,3 +32,8 @@ def admin_folder() -> Path:
 def js_folder() -> Path:
     """The npm files served under ``/static/js/`` (app.jsclients)."""
     return package_folder("app", "static", "js")
+
+
+def uplot_folder() -> Path:
+    """The admin page's chart library (``/static/uplot/``, app.jsclients)."""
+    return package_folder("app", "static", "uplot")

@@ -41,7 +41,7 @@ from app.node import CLIENT_ENDPOINT, Node
 from app.notices import admin_notice
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
-from app.resources import demo_folder, js_folder
+from app.resources import demo_folder, js_folder, uplot_folder
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.router import SockJSRouter
 from transports.settings import CLIENT_JS_DIR, SockJSSettings
@@ -162,8 +162,12 @@ class Server:
 
     def admin_rules(self) -> Rules:
         """/metrics (see metrics_rules), and with --admin/--web the admin
-        socket, login and page."""
-        return self.metrics_rules() + admin_urls(self.node)
+        socket, login and page (its chart library with the page)."""
+        rules = self.metrics_rules() + admin_urls(self.node)
+        if self._options.web:
+            rules += [(self._options.http_prefix + r"/static/uplot/(uPlot\.iife\.min\.js|uPlot\.min\.css)",
+                       StaticFileHandler, {"path": str(uplot_folder())})]
+        return rules
 
     def metrics_rules(self) -> Rules:
         """/metrics, never public by default: served on admin_port when that

@@ -4,15 +4,20 @@
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
 Starts ``sockhub --web`` on a free port with a throw-away config (a secret,
-an admin password, ``watch`` on), opens the demo page twice (centrifuge-js
-clients of users alice and bob, subscribed to ``screen-updates``) and the
-admin page in Chromium, logs in, publishes a news item and then
+an admin password, ``watch`` on, a node ping every second), opens the demo
+page twice (centrifuge-js clients of users alice and bob, subscribed to
+``screen-updates``) and the admin page in Chromium, logs in, makes some
+traffic for ``--activity`` seconds (raw-websocket readers joining one by one,
+API publishes at a changing rate) so the charts and the live events have
+something to show, publishes a news item and then
 ``{"image": "/demo/night.svg"}`` from the admin actions form, waits until both
-demo tabs show the new picture, the admin live view shows both messages and
-the node figures count them, and saves:
+demo tabs show the new picture, lets one reader leave and another join (so the
+newest events are of every kind), waits until the admin live view and events
+show them and the node figures count them, and saves:
 
 * ``admin-login.png``: the login form;
-* ``admin.png``: the admin page after the publish;
+* ``admin.png``: the whole admin page after the publish (charts, actions,
+  live messages, live events);
 * ``demo.png``: the demo page after the publish.
 
 Each PNG must stay under 300 KiB (the script fails otherwise).  The helpers
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -39,6 +45,7 @@ if str(ROOT) not in sys.path:
 from playwright.async_api import Browser, Page, Playwright, ViewportSize, async_playwright  # noqa: E402
 
 from app.dialects.v1x.auth import connection_token  # noqa: E402
+from tests.admin.clients import RawClient, api_call  # noqa: E402
 from tests.support.server import SockhubProcess  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,7 +58,12 @@ CONFIG: dict[str, Any] = {
     "admin_password": PASSWORD,
     "admin_secret": "screenshot-admin-secret",
     "watch": True,
+    "node_ping_interval": 1,
 }
+#: Seconds of made-up traffic before the pictures (the charts need a history).
+ACTIVITY_S = 40.0
+#: Raw-websocket readers of channel "news" (and a room each) joining during the activity.
+READERS = 8
 DEMO_CHANNEL = "screen-updates"
 DEMO_IMAGE = "/demo/night.svg"
 DEMO_USERS = ("alice", "bob")
@@ -109,7 +121,25 @@ async def wait_figure(page: Page, label: str, minimum: int) -> None:
         arg=[label, minimum])
 
 
-async def capture(base_url: str, secret: str, out: Path) -> list[Path]:
+async def make_traffic(base_url: str, secret: str, seconds: float) -> list[RawClient]:
+    """Readers of "news" joining one by one and API publishes to it at a
+    rate that rises and falls, for ``seconds``; returns the readers."""
+    readers: list[RawClient] = []
+    steps = max(1, int(seconds / 0.5))
+    for step in range(steps):
+        if len(readers) < READERS and step % max(1, steps // READERS) == 0:
+            reader = await RawClient.connect(base_url, secret, user=f"reader-{len(readers) + 1}")
+            await reader.command("subscribe", {"channel": "news"})
+            await reader.command("subscribe", {"channel": f"room-{len(readers) % 3}"})
+            readers.append(reader)
+        burst = int(6 + 5 * math.sin(step / 6))
+        for n in range(burst):
+            await api_call(base_url, secret, "publish", {"channel": "news", "data": {"tick": step, "n": n}})
+        await asyncio.sleep(0.5)
+    return readers
+
+
+async def capture(base_url: str, secret: str, out: Path, activity: float = ACTIVITY_S) -> list[Path]:
     """Drive the demo and the admin page of the server at ``base_url``."""
     out.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
@@ -127,16 +157,25 @@ async def capture(base_url: str, secret: str, out: Path) -> list[Path]:
             await admin.wait_for_selector("#login-form", state="visible")
             await admin.screenshot(path=str(out / "admin-login.png"))
             await admin_login(admin, base_url, PASSWORD)
+            readers = await make_traffic(base_url, secret, activity)
+            await admin.wait_for_selector("#nodes .node .chart canvas")
             for channel, data in PUBLICATIONS:
                 reply = await publish_from_admin(admin, channel, data)
                 if reply.get("error"):
                     raise SystemExit(f"publish from the admin page failed: {reply}")
             for demo in demos:
                 await demo.wait_for_function(f"document.body.dataset.image === {json.dumps(DEMO_IMAGE)}")
-            await admin.wait_for_function(f"document.querySelectorAll('#live li').length === {len(PUBLICATIONS)}")
-            await wait_figure(admin, "Connections", len(DEMO_USERS))
+            # a reader leaves and another one comes: the newest events are of every kind
+            readers.pop(0).close()
+            newcomer = await RawClient.connect(base_url, secret, user="carol")
+            await newcomer.command("subscribe", {"channel": DEMO_CHANNEL})
+            readers.append(newcomer)
+            await admin.wait_for_function("document.querySelector('#events tr').dataset.kind === 'subscribe'")
+            await wait_figure(admin, "Connections", len(DEMO_USERS) + len(readers))
             await wait_figure(admin, "Messages in", len(PUBLICATIONS))
-            await admin.screenshot(path=str(out / "admin.png"))
+            await admin.screenshot(path=str(out / "admin.png"), full_page=True)
+            for reader in readers:
+                reader.close()
             await demos[0].screenshot(path=str(out / "demo.png"))
         finally:
             await browser.close()
@@ -154,10 +193,12 @@ def check_sizes(paths: list[Path]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="directory for the PNGs")
+    parser.add_argument("--activity", type=float, default=ACTIVITY_S,
+                        help="seconds of traffic before the pictures (default %(default)s)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         with SockhubProcess(Path(tmp), CONFIG, args=["--web"], name="screenshots") as hub:
-            paths = asyncio.run(capture(hub.url, CONFIG["secret"], Path(args.out)))
+            paths = asyncio.run(capture(hub.url, CONFIG["secret"], Path(args.out), args.activity))
     check_sizes(paths)
     return 0
 

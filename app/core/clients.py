@@ -133,6 +133,8 @@ class ClientRegistry:
             metrics = self._ctx.metrics
             metrics.child(metrics.connections, client.session.transport).dec()
         if client.authenticated:
+            if self._ctx.events.on:
+                self._ctx.events.record("disconnect", "", client.user, client.id)
             self._ctx.hub.remove_client(client)
             left = self._dialects[client.dialect] - 1
             if left:
@@ -175,6 +177,8 @@ class ClientRegistry:
             return ConnectOutcome("", True, True, lifetime)
         client.authenticate(credentials.user, credentials.info, credentials.timestamp)
         ctx.metrics.num_connect.inc()
+        if ctx.events.on:
+            ctx.events.record("connect", "", client.user, client.id)
         return ConnectOutcome(client.id, lifetime > 0, False, lifetime)
 
     def refresh(self, client: Client, credentials: Credentials) -> ConnectOutcome:

@@ -1,7 +1,7 @@
 """What core objects and dialects get of a node: small declared Protocols.
 
 :class:`Context` is the node's basic services (options, channel rules,
-engine, hub, metrics, clock, spawn); the node (app.core.node.NodeCore)
+engine, hub, metrics, admin events, clock, spawn); the node (app.core.node.NodeCore)
 implements it, and so may a test.  Options and rules are read at each use:
 a reload (SIGHUP) replaces them.
 """
@@ -12,6 +12,7 @@ from typing import Any, Callable, Coroutine, Protocol
 from app.core.channels import ChannelRules
 from app.core.client import Client
 from app.core.engine import Engine
+from app.core.events import EventFeed
 from app.core.hub import Hub
 from app.core.metrics import Metrics
 from app.options import Options
@@ -34,6 +35,11 @@ class Context(Protocol):
 
     @property
     def metrics(self) -> Metrics: ...
+
+    @property
+    def events(self) -> EventFeed:
+        """The admin page's live events: record only while ``events.on``."""
+        ...
 
     @property
     def clock(self) -> Callable[[], float]:

@@ -6,7 +6,12 @@ included; the sender ignores its own, having acted locally already).
 
 Methods (one dispatch table, :data:`CONTROL`, run by :class:`ControlBus`):
 
-* ``ping`` ``{"info": NodeInfo}``: the sender is alive (``stats`` lists it);
+* ``ping`` ``{"info": NodeInfo, "sample": [...]}``: the sender is alive
+  (``stats`` lists it); the sample feeds the admin charts (app.core.series);
+* ``events_wanted`` ``{}``: admin pages on the sender watch live events, so
+  this node records its own for a while (app.core.events);
+* ``events`` ``{"node", "name", "dropped", "events"}``: a batch of the
+  sender's live events, for the admin pages on this node;
 * ``unsubscribe`` ``{"user", "channel"}``: every connection of ``user`` on
   this node leaves ``channel`` ("" = every channel) and gets the
   server-side unsubscribe push of its dialect (1.x: ``unsubscribe``, no uid);
@@ -101,11 +106,15 @@ async def subscribe_user(ctx: Context, user: str, channel: str) -> None:
         client.send(client.dialect.subscribed(channel, found))
 
 
+#: A control method: (bus, sender uid, params); raises ValueError for params of the wrong shape.
+Handler = Callable[["ControlBus", str, dict[str, Any]], Coroutine[Any, Any, None]]
+
+
 class ControlBus:
     """Control messages of one node: sent through the engine to every node,
     received by :meth:`handle` and run by the :data:`CONTROL` table."""
 
-    def __init__(self, ctx: Context, uid: str, node_seen: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, ctx: Context, uid: str, node_seen: Callable[[str, dict[str, Any], Any], None]) -> None:
         self._ctx = ctx
         self._uid = uid
         self.node_seen = node_seen
@@ -133,14 +142,28 @@ class ControlBus:
         if handler is None:
             logger.warning("unknown control method %r", method)
             return
-        self._ctx.spawn(handler(self, sender, params), f"control {method}")
+        self._ctx.spawn(self._run(handler, sender, method, params), f"control {method}")
+
+    async def _run(self, handler: Handler, sender: str, method: str, params: dict[str, Any]) -> None:
+        try:
+            await handler(self, sender, params)
+        except ValueError as exc:  # params of the wrong shape: bad input, not a bug
+            logger.warning("control %s of node %s dropped: %s", method, sender, exc)
 
 
 async def _ping(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
     info = params.get("info")
     if not isinstance(info, dict):
         raise ValueError("ping without NodeInfo")
-    bus.node_seen(sender, info)
+    bus.node_seen(sender, info, params.get("sample"))
+
+
+async def _events_wanted(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    bus.ctx.events.wanted()
+
+
+async def _events(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    bus.ctx.events.received(params)
 
 
 async def _unsubscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
@@ -155,9 +178,11 @@ async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> No
     await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"))
 
 
-CONTROL: dict[str, Callable[[ControlBus, str, dict[str, Any]], Coroutine[Any, Any, None]]] = {
+CONTROL: dict[str, "Handler"] = {
     "ping": _ping,
     "unsubscribe": _unsubscribe,
     "disconnect": _disconnect,
     "subscribe": _subscribe,
+    "events_wanted": _events_wanted,
+    "events": _events,
 }

@@ -173,6 +173,16 @@ class Metrics:
         self.channels.set_function(channels)
         self.subscriptions.set_function(subscriptions)
 
+    def flow_totals(self) -> tuple[float, float]:
+        """(messages published through this node, pushes queued to clients)
+        so far, the tallies included: what the admin charts' rates are made
+        of (read from the collectors, whatever their exported names)."""
+        def total(counter: Counter) -> float:  # summed over labels: its ``_total`` samples
+            return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+
+        tally = self.tally
+        return total(self.published) + tally.published, total(self.delivered) + tally.delivered
+
     def values(self) -> dict[str, int]:
         """The node's counters and gauges, summed over labels, by their 1.8
         names (:data:`LEGACY_NAMES`, plus ``node_uptime_seconds``)."""

@@ -16,7 +16,7 @@ Duties and guarantees:
   fan-out; the Redis API queue's items to the API consumer a dialect set
   (:attr:`NodeCore.api_queue`);
 * ONE periodic tick (not a timer per client) runs the clients' deadlines,
-  the node ping and the metrics interval; its period follows the shortest
+  the node ping, the metrics interval and the admin events' leases; its period follows the shortest
   of the intervals involved;
 * :meth:`NodeCore.shutdown` closes every client with ``shutting down`` and
   reconnect advice, waits for their cleanup, then shuts the engine down.
@@ -37,6 +37,7 @@ from app.core.clients import ClientRegistry
 from app.core.control import ControlBus
 from app.core.directory import Directory
 from app.core.engine import Engine
+from app.core.events import EventFeed
 from app.core.fanout import Fanout
 from app.core.hub import Hub
 from app.core.metrics import Metrics
@@ -71,10 +72,13 @@ class NodeCore:
         #: What runs an item of the Redis API queue (set by the dialect that
         #: owns the API body format); None: items are dropped.
         self.api_queue: Callable[[bytes], Coroutine[Any, Any, None]] | None = None
-        self.publisher = Publisher(engine, self.metrics, watch_body)
+        self.uid = str(uuid.uuid4())
+        self.events = EventFeed(self.uid, lambda: self.directory.name(), clock,
+                                lambda: self.options.node_ping_interval,
+                                lambda method, params: self.control.send(method, params), self.spawn)
+        self.publisher = Publisher(engine, self.metrics, watch_body, self.events)
         self.clients = ClientRegistry(self, lambda client: self.fanout.release_all(client))
         self.fanout = Fanout(self, self.clients)
-        self.uid = str(uuid.uuid4())
         self.control = ControlBus(self, self.uid, self._node_seen)
         self.directory = Directory(self, self.uid, clock(), self.control.send)
         hub = self.hub
@@ -156,6 +160,7 @@ class NodeCore:
         now = self.clock()
         await self.clients.tick(now)
         await self.directory.tick(now)
+        self.events.tick(now)
 
     # -- nodes ------------------------------------------------------------------------
 
@@ -165,8 +170,12 @@ class NodeCore:
     def nodes(self) -> list[dict[str, Any]]:
         return self.directory.nodes()
 
-    def _node_seen(self, uid: str, info: dict[str, Any]) -> None:
-        self.directory.node_seen(uid, info)
+    def series(self) -> dict[str, Any]:
+        """Every node's samples for the admin charts (app.core.series)."""
+        return self.directory.series()
+
+    def _node_seen(self, uid: str, info: dict[str, Any], sample: Any) -> None:
+        self.directory.node_seen(uid, info, sample)
 
     # -- EngineHandler ----------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from app.core.client import Client
 from app.core.context import Context
 from app.core.engine import Engine, EngineError, ImmediateEngine
 from app.core.errors import ADVICE_FIX, ADVICE_RETRY, INTERNAL_SERVER_ERROR, INVALID_MESSAGE, ProtocolError
+from app.core.events import EventFeed
 from app.core.metrics import Metrics
 from app.core.subscriptions import denied, history_options
 from app.core.values import Message, new_uid
@@ -18,19 +19,23 @@ from app.options import ChannelOptions
 class Publisher:
     """One message to the engine (the history options of its channel) and,
     for ``watch`` channels, to the admin watchers (as ``watch_body`` encodes
-    it: the admin's format, given by whoever composes the node).
+    it: the admin's format, given by whoever composes the node); a
+    ``publish`` event for the admin pages while someone watches them (one
+    attribute read else).
 
     Whether the engine publishes without awaiting
     (:class:`~app.core.engine.ImmediateEngine`) is decided once, here, when
     the publisher is made; :meth:`publish` branches on that answer."""
 
-    __slots__ = ("_engine", "_now", "_metrics", "_watch_body")
+    __slots__ = ("_engine", "_now", "_metrics", "_watch_body", "_events")
 
-    def __init__(self, engine: Engine, metrics: Metrics, watch_body: Callable[[Message], bytes]) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, watch_body: Callable[[Message], bytes],
+                 events: EventFeed) -> None:
         self._engine = engine
         self._now = engine if isinstance(engine, ImmediateEngine) else None
         self._metrics = metrics
         self._watch_body = watch_body
+        self._events = events
 
     def publish(self, message: Message, options: ChannelOptions) -> Awaitable[None] | None:
         """Publish ``message`` (history options and ``watch`` of its channel):
@@ -47,6 +52,8 @@ class Publisher:
         except EngineError:
             self._metrics.engine_errors.inc()
             raise
+        if self._events.on:
+            self._events.publish(message)
         return None
 
     async def _publish_later(self, message: Message, options: ChannelOptions) -> None:
@@ -58,6 +65,8 @@ class Publisher:
         except EngineError:
             self._metrics.engine_errors.inc()
             raise
+        if self._events.on:
+            self._events.publish(message)
 
 
 async def publish_from_client(ctx: Context, publisher: Publisher, client: Client, channel: str,

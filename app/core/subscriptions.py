@@ -95,6 +95,8 @@ async def join(ctx: Context, client: Client, channel: str, channel_info: str = "
             ctx.metrics.engine_errors.inc()
         await leave(ctx, client, channel, quiet=True)
         raise
+    if ctx.events.on:
+        ctx.events.record("subscribe", channel, client.user, client.id)
 
 
 async def leave(ctx: Context, client: Client, channel: str, quiet: bool = False) -> None:
@@ -107,6 +109,8 @@ async def leave(ctx: Context, client: Client, channel: str, quiet: bool = False)
         return
     info = client.info(channel)
     del client.channels[channel]
+    if ctx.events.on and not quiet:
+        ctx.events.record("unsubscribe", channel, client.user, client.id)
     try:
         options: ChannelOptions | None = ctx.rules.options(channel)
     except ProtocolError:  # the namespace went away in a reload

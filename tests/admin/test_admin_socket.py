@@ -68,7 +68,8 @@ async def call(ws: WebSocketClientConnection, payload: Any) -> Any:
 async def start(opts: Options, hub: AdminHub | None = None) -> tuple[Server, HTTPServer]:
     api, hub = FakeApi(), (hub if hub is not None else AdminHub())
     gate = AdminGate(lambda: opts)
-    ctx = AdminContext(api=api, gate=gate, hub=hub, options=lambda: opts, engine_name=lambda: "Memory")
+    ctx = AdminContext(api=api, gate=gate, hub=hub, options=lambda: opts, engine_name=lambda: "Memory",
+                       series=lambda: {"window": 900.0, "nodes": [{"uid": "u1", "samples": [[1.0, 2, 3, 4.5, 6.0]]}]})
     port = free_port()
     http = HTTPServer(Application([(r"/socket", AdminSocket, {"context": ctx})]))
     http.listen(port, "127.0.0.1")
@@ -196,5 +197,72 @@ async def test_an_executor_bug_closes_only_that_socket() -> None:
         other = await srv.login()
         assert (await call(other, {"method": "ping"}))[0]["body"] == "pong"
         other.close()
+    finally:
+        http.stop()
+
+
+async def events_socket(srv: Server) -> WebSocketClientConnection:
+    ws = await srv.connect()
+    params = {"token": srv.gate.login("pa55"), "watch": True, "events": True}
+    assert (await call(ws, {"method": "connect", "params": params}))[0]["body"] is True
+    return ws
+
+
+BATCH = '{"node":"n1","name":"a","dropped":0,"events":[[1,"publish","news","u","c","1"]]}'
+
+
+async def test_events_go_to_the_sockets_that_ask_and_the_node_knows() -> None:
+    hub = AdminHub()
+    watching: list[bool] = []
+    hub.bind_events(watching.append)
+    srv, http = await start(OPTS, hub=hub)
+    try:
+        plain_watcher = await srv.login(watch=True)
+        assert watching == []  # watching messages is not watching events
+        first, second = await events_socket(srv), await events_socket(srv)
+        assert watching == [True]  # told once, at the first
+        hub.events(BATCH, 1)
+        for ws in (first, second):
+            push = await read_json(ws)
+            assert push["method"] == "events" and push["body"]["events"][0][1:3] == ["publish", "news"]
+        # the message watcher got no event: its next frame is its ping's reply
+        assert (await call(plain_watcher, {"method": "ping"}))[0]["body"] == "pong"
+        first.close()
+        second.close()
+        for _ in range(100):
+            if watching == [True, False]:
+                break
+            await asyncio.sleep(0.02)
+        assert watching == [True, False]  # told when the last one left
+        plain_watcher.close()
+    finally:
+        http.stop()
+
+
+async def test_a_lagging_socket_skips_batches_and_learns_how_many() -> None:
+    hub = AdminHub(events_max_pending=0)
+    srv, http = await start(OPTS, hub=hub)
+    try:
+        ws = await events_socket(srv)
+        hub.events(BATCH, 1)
+        hub.events(BATCH, 1)  # both skipped: the socket "lags"
+        hub.events_max_pending = 10
+        hub.events(BATCH, 1)
+        assert await read_json(ws) == {"method": "events_lost", "error": None, "body": {"lost": 2}}
+        assert (await read_json(ws))["method"] == "events"
+        assert (await call(ws, {"method": "ping"}))[0]["body"] == "pong"  # still open
+        ws.close()
+    finally:
+        http.stop()
+
+
+async def test_series_answers_the_nodes_samples() -> None:
+    srv, http = await start(OPTS)
+    try:
+        ws = await srv.login()
+        [item] = await call(ws, {"uid": "s", "method": "series"})
+        assert item["error"] is None
+        assert item["body"]["data"]["nodes"][0]["samples"] == [[1.0, 2, 3, 4.5, 6.0]]
+        ws.close()
     finally:
         http.stop()

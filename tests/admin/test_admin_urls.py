@@ -23,14 +23,30 @@ class FakeEngine:
 
 
 @dataclass
+class FakeEvents:
+    listeners: list[Callable[[str, int], None]] = field(default_factory=list)
+    watching: list[bool] = field(default_factory=list)
+
+    def add_listener(self, listener: Callable[[str, int], None]) -> None:
+        self.listeners.append(listener)
+
+    def watch(self, watching: bool) -> None:
+        self.watching.append(watching)
+
+
+@dataclass
 class FakeNode:
     api: FakeApi
     engine: FakeEngine
     options: Options
     listeners: list[Callable[[bytes], None]] = field(default_factory=list)
+    events: FakeEvents = field(default_factory=FakeEvents)
 
     def add_admin_listener(self, listener: Callable[[bytes], None]) -> None:
         self.listeners.append(listener)
+
+    def series(self) -> dict[str, Any]:
+        return {"nodes": []}
 
 
 def rules_for(opts: Options) -> Rules:
@@ -41,6 +57,7 @@ def test_the_hub_listens_to_the_node() -> None:
     node, hub = FakeNode(FakeApi(), FakeEngine(), Options(admin=True)), AdminHub()
     admin_urls(node, hub)
     assert node.listeners == [hub.broadcast]
+    assert node.events.listeners == [hub.events]
     assert admin_urls(FakeNode(FakeApi(), FakeEngine(), Options()), hub) == []
 
 

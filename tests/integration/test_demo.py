@@ -73,11 +73,22 @@ async def test_demo_picture_changes_in_every_tab(sockhub: Start) -> None:
 async def test_demo_uses_the_js_served_by_sockhub(sockhub: Start, prefix: str) -> None:
     hub = sockhub({"insecure": True, "http_prefix": prefix}, "--web")
     requested: list[str] = []
+    failed: list[str] = []
     async with chromium() as browser:
         page = await browser.new_page()
         page.on("request", lambda request: requested.append(request.url))
+        page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
         await page.goto(hub.url + prefix + "/demo/")
         await page.wait_for_function("document.body.dataset.state === 'subscribed'", timeout=15000)
+        # the curl hint names this server (scheme, host, port, prefix), not localhost:8000
+        hint = await page.text_content("#hint") or ""
+        assert f"curl -X POST {hub.url}{prefix}/api/ " in hint and "localhost:8000" not in hint
+        # our own favicon, served with the page (no favicon.ico 404 in the log)
+        icon = await page.eval_on_selector("link[rel=icon]", "link => link.href")
+        assert icon == f"{hub.url}{prefix}/demo/favicon.svg"
+        response = await page.request.get(icon)
+        assert response.status == 200 and response.headers["content-type"] == "image/svg+xml"
+    assert failed == []
     scripts = [url for url in requested if url.endswith(".js")]
     assert f"{hub.url}{prefix}/static/js/centrifuge.js" in scripts
     assert f"{hub.url}{prefix}/static/js/sockjs.min.js" in scripts

@@ -1,7 +1,8 @@
 // sockhub admin page: talks to the node only over the admin websocket
 // (PROTOCOL.md §11). Log in with POST auth/ (password in the body), keep the
-// token in sessionStorage, "connect" with it and watch=true, then poll
-// stats/node for the figures and show live messages pushed by the node.
+// token in sessionStorage, "connect" with it (watch and events on), then poll
+// stats/node/series for the figures and charts (charts.js) and show the live
+// messages and events (events.js) pushed by the node.
 (function () {
   "use strict";
 
@@ -20,7 +21,9 @@
     unsubscribe: ["user", "channel"],
     disconnect: ["user"],
     subscribe: ["user", "channel"],
-    history_remove: ["channel"]
+    history_remove: ["channel"],
+    stats: [],
+    node: []
   };
 
   // Figures of a node card: label, metric names (first present wins), format.
@@ -36,7 +39,8 @@
   ];
 
   var $ = function (id) { return document.getElementById(id); };
-  var state = { ws: null, nextUid: 1, waiting: {}, refreshTimer: null, reconnectTimer: null, loggedIn: false };
+  var state = { ws: null, nextUid: 1, waiting: {}, refreshTimer: null, reconnectTimer: null, loggedIn: false,
+                cards: {} };
 
   // ---- formatting -------------------------------------------------------
   function formatInt(v) { return Number(v).toLocaleString("en-US"); }
@@ -87,6 +91,10 @@
       });
     } else if (payload.method === "message") {  // live push
       addLiveMessage(payload.body);
+    } else if (payload.method === "events") {
+      window.SockhubEvents.add(payload.body);
+    } else if (payload.method === "events_lost") {
+      window.SockhubEvents.lost(payload.body.lost);
     }
   }
 
@@ -96,7 +104,8 @@
     state.ws = ws;
     ws.onmessage = onSocketMessage;
     ws.onopen = function () {
-      call("connect", { token: sessionStorage.getItem(TOKEN_KEY) || "", watch: true }).then(onConnected);
+      var token = sessionStorage.getItem(TOKEN_KEY) || "";
+      call("connect", { token: token, watch: true, events: true }).then(onConnected);
     };
     ws.onclose = function (event) {
       if (state.ws !== ws) return;
@@ -120,11 +129,12 @@
     setStatus(true);
     $("login").hidden = true;
     $("dashboard").hidden = false;
-    $("logout").hidden = false;
     call("info").then(function (item) {
       if (item.error) return;
       var data = item.body.data;
       $("server-info").textContent = "sockhub " + data.version + " · " + data.engine + " engine";
+      // nobody logged in with --insecure_admin: there is nothing to log out of
+      $("logout").hidden = !!data.config.insecure_admin;
     });
     refresh();
     clearInterval(state.refreshTimer);
@@ -176,8 +186,8 @@
 
   // ---- nodes ------------------------------------------------------------
   function refresh() {
-    Promise.all([call("stats"), call("node")]).then(function (items) {
-      var stats = items[0], self = items[1];
+    Promise.all([call("stats"), call("node"), call("series")]).then(function (items) {
+      var stats = items[0], self = items[1], series = items[2];
       var nodes = stats.error ? [] : stats.body.data.nodes.slice();
       if (!self.error) {
         // This node's raw totals are fresher than the interval snapshot.
@@ -185,7 +195,7 @@
         nodes = nodes.filter(function (n) { return n.uid !== mine.uid; });
         nodes.unshift(mine);
       }
-      renderNodes(nodes);
+      renderNodes(nodes, series.error ? [] : series.body.data.nodes);
       $("nodes-updated").textContent = "updated " + new Date().toLocaleTimeString();
     }).catch(function () { /* socket closed meanwhile: onclose handles it */ });
   }
@@ -197,27 +207,48 @@
     return undefined;
   }
 
-  function renderNodes(nodes) {
-    var box = $("nodes");
+  // One card per node, kept while the node is listed (its charts live in it).
+  function nodeCard(node) {
+    var card = el("div", "card node");
+    card.dataset.uid = node.uid;
+    var name = el("div", "node-name", node.name);
+    name.appendChild(el("span", "muted", node.uid));
+    card.appendChild(name);
+    var figures = el("dl", "figures");
+    card.appendChild(figures);
+    var charts = el("div", "charts");
+    card.appendChild(charts);
+    return { card: card, figures: figures, charts: new window.SockhubCharts.NodeCharts(charts) };
+  }
+
+  function renderFigures(box, node) {
     box.textContent = "";
+    FIGURES.forEach(function (fig) {
+      var value = metric(node.metrics, fig[1]);
+      if (fig[0] === "Uptime" && value === undefined && node.started_at) value = Date.now() / 1000 - node.started_at;
+      var cell = el("div");
+      cell.dataset.figure = fig[0];
+      cell.appendChild(el("dd", "", value === undefined ? "–" : fig[2](value)));
+      cell.appendChild(el("dt", "", fig[0]));
+      box.appendChild(cell);
+    });
+  }
+
+  function renderNodes(nodes, series) {
+    var box = $("nodes"), cards = state.cards, listed = {}, samples = {};
+    series.forEach(function (s) { samples[s.uid] = s.samples; });
     nodes.forEach(function (node) {
-      var card = el("div", "card node");
-      card.dataset.uid = node.uid;
-      var name = el("div", "node-name", node.name);
-      name.appendChild(el("span", "muted", node.uid));
-      card.appendChild(name);
-      var figures = el("dl", "figures");
-      FIGURES.forEach(function (fig) {
-        var value = metric(node.metrics, fig[1]);
-        if (fig[0] === "Uptime" && value === undefined && node.started_at) value = Date.now() / 1000 - node.started_at;
-        var cell = el("div");
-        cell.dataset.figure = fig[0];
-        cell.appendChild(el("dd", "", value === undefined ? "–" : fig[2](value)));
-        cell.appendChild(el("dt", "", fig[0]));
-        figures.appendChild(cell);
-      });
-      card.appendChild(figures);
-      box.appendChild(card);
+      listed[node.uid] = true;
+      var entry = cards[node.uid] || (cards[node.uid] = nodeCard(node));
+      box.appendChild(entry.card);  // (re)placed in the order of the list: this node first
+      renderFigures(entry.figures, node);
+      entry.charts.update(samples[node.uid] || []);
+    });
+    Object.keys(cards).forEach(function (uid) {
+      if (listed[uid]) return;
+      cards[uid].charts.destroy();
+      box.removeChild(cards[uid].card);
+      delete cards[uid];
     });
   }
 
@@ -284,6 +315,9 @@
   $("action-form").addEventListener("submit", sendAction);
   $("method").addEventListener("change", showFields);
   $("logout").addEventListener("click", logout);
+  window.addEventListener("resize", function () {
+    Object.keys(state.cards).forEach(function (uid) { state.cards[uid].charts.resize(); });
+  });
   showFields();
   // Try the stored token (or none, for --insecure_admin); a refusal shows the form.
   openSocket();

@@ -15,9 +15,17 @@
     status.textContent = state;
   }
 
+  // The server's address as this page was reached (scheme, host, port, prefix).
+  var base = location.protocol + "//" + location.host + location.pathname.replace(/\/demo\/.*$/, "");
+
+  // The curl example names this server, not a made-up localhost:8000.
+  function showHint() {
+    var hint = document.getElementById("hint");
+    hint.textContent = hint.textContent.replace("http://localhost:8000", base);
+  }
+
   function connectParams() {
-    var base = location.pathname.replace(/\/demo\/.*$/, "");
-    var params = { url: location.protocol + "//" + location.host + base + "/connection" };
+    var params = { url: base + "/connection" };
     var fragment = decodeURIComponent(location.hash.slice(1));
     if (fragment) {
       try {
@@ -59,5 +67,6 @@
   subscription.on("subscribe", function () { setState("subscribed"); });
   subscription.on("error", function (err) { setState("subscribe error: " + err.error); });
 
+  showHint();
   centrifuge.connect();
 }());

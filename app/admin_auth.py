@@ -105,6 +105,15 @@ class AdminGate:
             raise HttpError(WRONG_PASSWORD, "wrong password")
         return make_admin_token(opts.admin_secret, self._clock(), self._ttl)
 
+    def login_state(self) -> dict[str, str]:
+        """What a login can do now (``GET /auth/``, see AuthHandler)."""
+        opts = self._options()
+        if opts.insecure_admin:
+            return {"login": "none"}
+        if not opts.admin_password or not opts.admin_secret:
+            return {"login": "disabled", "error": LOGIN_DISABLED}
+        return {"login": "password"}
+
     def accepts(self, token: object) -> bool:
         """True when ``token`` opens an admin session now."""
         opts = self._options()
@@ -117,7 +126,10 @@ class AuthHandler(RequestHandler):
     """``POST /auth/``: form field ``password`` -> ``{"token": ...}``.
 
     Every answer, refusals included, is JSON: ``{"token": ...}`` or
-    ``{"error": "<reason>"}``."""
+    ``{"error": "<reason>"}``.  ``GET /auth/`` tells the page, before anyone
+    types a password, whether a login can succeed: ``{"login": "password"}``,
+    ``{"login": "none"}`` (insecure_admin) or ``{"login": "disabled",
+    "error": <what to set>}``."""
 
     def initialize(self, gate: AdminGate, throttle: LoginThrottle) -> None:
         self._gate = gate
@@ -129,6 +141,9 @@ class AuthHandler(RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
+
+    def get(self) -> None:
+        self.finish(json.dumps(self._gate.login_state()))
 
     def post(self) -> None:
         if "password" in self.request.query_arguments:

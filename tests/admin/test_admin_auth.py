@@ -11,7 +11,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from app.admin_auth import INSECURE_TOKEN, AdminGate, AuthHandler, check_admin_token, make_admin_token
+from app.admin_auth import INSECURE_TOKEN, LOGIN_DISABLED, AdminGate, AuthHandler, check_admin_token, make_admin_token
 from app.admin_throttle import LoginThrottle, login_policy
 from app.options import Options
 from tests.support.net import free_port
@@ -46,6 +46,22 @@ def test_gate_reads_options_each_time() -> None:
     assert not gate.accepts(token)
     current["opts"] = replace(OPTS, insecure_admin=True)
     assert gate.login("anything") == INSECURE_TOKEN and gate.accepts(None) and gate.insecure
+
+
+def test_gate_says_what_a_login_can_do() -> None:
+    assert AdminGate(lambda: OPTS).login_state() == {"login": "password"}
+    assert AdminGate(lambda: replace(OPTS, insecure_admin=True)).login_state() == {"login": "none"}
+    for opts in (replace(OPTS, admin_secret=""), replace(OPTS, admin_password="")):
+        assert AdminGate(lambda opts=opts: opts).login_state() == {"login": "disabled", "error": LOGIN_DISABLED}
+
+
+async def test_get_auth_tells_the_page_before_a_password_is_typed(port: int) -> None:
+    server = _serve(port, replace(OPTS, admin_password=""))
+    try:
+        resp = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/auth/")
+        assert resp.code == 200 and json.loads(resp.body) == {"login": "disabled", "error": LOGIN_DISABLED}
+    finally:
+        server.stop()
 
 
 async def _post(port: int, body: str, query: str = "") -> tuple[int, dict[str, Any]]:

@@ -51,6 +51,10 @@ async def test_login_disabled_says_what_to_set(tmp_path: Path) -> None:
             page = await browser.new_page(viewport=shots.VIEWPORT)
             await page.goto(hub.url + "/")
             await page.wait_for_selector("#login-form", state="visible")
+            # said at once, before anyone types a password
+            await page.wait_for_function("document.getElementById('login-error').textContent !== ''")
+            assert await page.text_content("#login-error") == LOGIN_DISABLED
+            await page.evaluate("document.getElementById('login-error').textContent = ''")
             await page.fill("#password", "anything")
             await page.click("#login-form button[type=submit]")
             await page.wait_for_function("document.getElementById('login-error').textContent !== ''")

@@ -155,6 +155,16 @@
     $("login").hidden = false;
     $("login-error").textContent = message || "";
     $("password").focus();
+    if (!message) explainDisabledLogin();
+  }
+
+  // Before anyone types: a node without admin_password/admin_secret says what to set.
+  function explainDisabledLogin() {
+    fetch("auth/", {method: "GET", cache: "no-store"}).then(function (resp) {
+      return resp.json();
+    }).then(function (data) {
+      if (data.login === "disabled" && !$("login-error").textContent) $("login-error").textContent = data.error;
+    }).catch(function () { /* the socket's retry says it when the node is away */ });
   }
 
   function login(event) {

@@ -60,17 +60,6 @@ def node_metric(hub: SockhubProcess, name: str) -> int:
     return int(api(hub, "node", {})["data"]["metrics"][name])
 
 
-def socket_fds(pid: int) -> int:
-    """Sockets the process holds open (listening ones included)."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass  # closed meanwhile
-    return count
-
-
 def holds_peer(pid: int, peer_port: int) -> bool:
     """Whether the process still holds a TCP socket whose remote end is the
     local port ``peer_port`` (matched by inode: /proc/<pid>/fd and
@@ -292,37 +281,42 @@ def flood_until_slow(hub: SockhubProcess, channel: str, size: int = 200_000, lim
 SLOW_CONFIG = {"client_queue_max_size": 1_000_000, "client_slow_close_grace": 2}
 
 
+# The two tests below read again after the slow close, so the release is
+# driven by the client's reading (fast or slow on a loaded machine), not by
+# the grace: they check that it happens, with a generous bound; the grace
+# itself is timed by the never-reading test further down.
+
+
 def test_slow_raw_websocket_client_learns_it_and_is_let_go(sockhub: Start) -> None:
     hub = sockhub(SLOW_CONFIG)
-    baseline = socket_fds(hub.pid)
-    client = ProtocolClient(hub.ws_url, timeout=10)
-    client.connect(SECRET, "slowpoke")
-    assert client.subscribe("big").get("error") in (None, "")
-    slow_at = flood_until_slow(hub, "big")
-    closed = client.wait_closed()  # the client reads again
-    assert closed.code == 3000 and json.loads(closed.reason) == SLOW  # not a 1006
-    assert client.pushes[-1] == SLOW_PUSH
-    numbers = [p["body"]["data"]["i"] for p in client.pushes if p.get("method") == "message"]
-    assert numbers == list(range(len(numbers)))  # what it got is in order, no gap before the cut
-    wait_until(lambda: socket_fds(hub.pid) == baseline, 2 + 1.5 - (time.monotonic() - slow_at),
-               "the connection released")
-    assert node_metric(hub, "node_num_clients") == 0
-    client.close()
+    with ProtocolClient(hub.ws_url, timeout=10) as client:
+        port = client.ws.sock.getsockname()[1]
+        client.connect(SECRET, "slowpoke")
+        assert client.subscribe("big").get("error") in (None, "")
+        flood_until_slow(hub, "big")
+        closed = client.wait_closed()  # the client reads again
+        assert closed.code == 3000 and json.loads(closed.reason) == SLOW  # not a 1006
+        assert client.pushes[-1] == SLOW_PUSH
+        numbers = [p["body"]["data"]["i"] for p in client.pushes if p.get("method") == "message"]
+        assert numbers == list(range(len(numbers)))  # what it got is in order, no gap before the cut
+        wait_until(lambda: not holds_peer(hub.pid, port), 10, "the connection released")
+        assert node_metric(hub, "node_num_clients") == 0
 
 
 def test_slow_sockjs_websocket_client_learns_it_and_is_let_go(sockhub: Start) -> None:
     hub = sockhub(SLOW_CONFIG)
-    baseline = socket_fds(hub.pid)
     client = SockJSWebSocket(hub.port, timeout=10)
-    client.call("1", "connect", connect_params("slowpoke"))
-    client.call("2", "subscribe", {"channel": "big"})
-    slow_at = flood_until_slow(hub, "big")
-    code, reason = client.read_until_close()
-    assert code == 3000 and json.loads(reason) == SLOW
-    assert client.messages[-1] == SLOW_PUSH
-    wait_until(lambda: socket_fds(hub.pid) == baseline, 2 + 1.5 - (time.monotonic() - slow_at),
-               "the connection released")
-    client.close()
+    try:
+        port = client.ws.sock.getsockname()[1]
+        client.call("1", "connect", connect_params("slowpoke"))
+        client.call("2", "subscribe", {"channel": "big"})
+        flood_until_slow(hub, "big")
+        code, reason = client.read_until_close()
+        assert code == 3000 and json.loads(reason) == SLOW
+        assert client.messages[-1] == SLOW_PUSH
+        wait_until(lambda: not holds_peer(hub.pid, port), 10, "the connection released")
+    finally:
+        client.close()
 
 
 def test_slow_client_that_never_reads_again_is_dropped_after_the_grace(sockhub: Start) -> None:

@@ -225,8 +225,9 @@ def publish_blobs(hub: SockhubProcess, channel: str, count: int, size: int) -> N
 def test_shutdown_flushes_a_large_backlog_first(sockhub: Start) -> None:
     """10 MB queued for a client that reads only after SIGTERM: every message
     arrives, in order, before the close frame."""
-    hub = sockhub({"client_queue_max_size": 100_000_000, "shutdown_timeout": 20})
-    with ProtocolClient(hub.ws_url, timeout=30) as client:
+    # Generous: under coverage on a loaded CI machine 10 MB took more than 20 s.
+    hub = sockhub({"client_queue_max_size": 100_000_000, "shutdown_timeout": 60})
+    with ProtocolClient(hub.ws_url, timeout=60) as client:
         client.connect(SECRET, "1")
         client.subscribe("big")
         publish_blobs(hub, "big", 10, 1_000_000)
@@ -235,7 +236,8 @@ def test_shutdown_flushes_a_large_backlog_first(sockhub: Start) -> None:
         assert closed.code == 3000 and json.loads(closed.reason) == SHUTTING_DOWN
         numbers = [p["body"]["data"]["i"] for p in client.pushes if p.get("method") == "message"]
         assert numbers == list(range(10))
-    assert hub.wait() == 0
+    code = hub.wait(90)
+    assert code == 0, hub.logs()
 
 
 def test_shutdown_is_forced_after_shutdown_timeout(sockhub: Start) -> None:

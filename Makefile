@@ -38,12 +38,14 @@ base-deps:
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(APT_INSTALL) $$missing; fi
 
-# Debian's redis-server, nginx and chromium, only when missing (tests start them on free ports).
+# Debian's redis-server, nginx and chromium, only when missing (tests start them on free ports);
+# protoc checks app/dialects/v2/protocol_pb2.py against its schema (tests/dialects/v2/test_schema.py).
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v protoc >/dev/null || missing="$$missing protobuf-compiler"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(APT_INSTALL) $$missing; fi
 
 venv: $(VENV)/.installed

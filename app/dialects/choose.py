@@ -105,6 +105,15 @@ def generation_of_binary(frame: bytes) -> str | None:
     return None
 
 
+def _generation_of_text_bytes(frame: bytes) -> str | None:
+    """A binary frame that is no protobuf command may be JSON text sent in
+    a binary frame (the 1.x dialect reads those as UTF-8 text)."""
+    try:
+        return generation_of_frame(frame.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
 def _varint(data: bytes, at: int) -> tuple[int, int]:
     value = shift = 0
     while True:
@@ -132,7 +141,7 @@ class FirstFrame:
         if isinstance(data, str):
             generation = generation_of_frame(data)
         else:
-            generation = generation_of_binary(data)
+            generation = generation_of_binary(data) or _generation_of_text_bytes(data)
         dialect = self._dialects.get(generation or "")
         if dialect is None:
             raise Disconnect(INVALID_MESSAGE)

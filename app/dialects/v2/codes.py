@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from types import MappingProxyType
+from typing import Mapping
 
 
 class ErrorCode(IntEnum):
@@ -37,7 +39,7 @@ class ErrorCode(IntEnum):
 
 
 #: The message written with each code, and whether a client may retry it.
-ERROR_MESSAGES: dict[ErrorCode, str] = {
+ERROR_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType({
     ErrorCode.INTERNAL: "internal server error",
     ErrorCode.UNAUTHORIZED: "unauthorized",
     ErrorCode.UNKNOWN_CHANNEL: "unknown channel",
@@ -51,7 +53,7 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.EXPIRED: "expired",
     ErrorCode.TOO_MANY_REQUESTS: "too many requests",
     ErrorCode.UNRECOVERABLE_POSITION: "unrecoverable position",
-}
+})
 TEMPORARY_ERRORS = frozenset({ErrorCode.INTERNAL, ErrorCode.TOO_MANY_REQUESTS})
 
 
@@ -103,8 +105,8 @@ class UnsubscribeCode(IntEnum):
     EXPIRED = 2501
 
 
-UNSUBSCRIBE_REASONS: dict[UnsubscribeCode, str] = {
+UNSUBSCRIBE_REASONS: Mapping[UnsubscribeCode, str] = MappingProxyType({
     UnsubscribeCode.SERVER: "server unsubscribe",
     UnsubscribeCode.INSUFFICIENT_STATE: "insufficient state",
     UnsubscribeCode.EXPIRED: "subscription expired",
-}
+})

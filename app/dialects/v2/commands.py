@@ -9,6 +9,7 @@ with 3501 ``bad request``, as the reference server does.
 from __future__ import annotations
 
 from enum import IntEnum
+from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
 from google.protobuf.message import Message
@@ -45,8 +46,8 @@ class Method(IntEnum):
 PRECEDENCE = (Method.CONNECT, Method.PING, Method.SUBSCRIBE, Method.UNSUBSCRIBE, Method.PUBLISH,
               Method.PRESENCE, Method.PRESENCE_STATS, Method.HISTORY, Method.RPC, Method.SEND,
               Method.REFRESH, Method.SUB_REFRESH)
-_RANK = {method.value: rank for rank, method in enumerate(PRECEDENCE)}
-_METHODS = {method.value: method for method in Method}
+_RANK = MappingProxyType({method.value: rank for rank, method in enumerate(PRECEDENCE)})
+_METHODS = MappingProxyType({method.value: method for method in Method})
 _ID = pb.Command.ID_FIELD_NUMBER
 
 

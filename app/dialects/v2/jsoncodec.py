@@ -55,14 +55,9 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circu
 # Field kinds.
 _BOOL, _INT, _STRING, _RAW, _MESSAGE = range(5)
 
-_INT_RANGES = {
-    FieldDescriptor.TYPE_INT32: (-(2 ** 31), 2 ** 31 - 1),
-    FieldDescriptor.TYPE_SINT32: (-(2 ** 31), 2 ** 31 - 1),
-    FieldDescriptor.TYPE_UINT32: (0, 2 ** 32 - 1),
-    FieldDescriptor.TYPE_INT64: (-(2 ** 63), 2 ** 63 - 1),
-    FieldDescriptor.TYPE_SINT64: (-(2 ** 63), 2 ** 63 - 1),
-    FieldDescriptor.TYPE_UINT64: (0, 2 ** 64 - 1),
-}
+#: The integer types of the schema (their ranges are checked by the message).
+_INTS = frozenset({FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_UINT32,
+                   FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_UINT64})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +81,7 @@ def _kind(fd: FieldDescriptor) -> int:
         return _RAW
     if fd.type == FieldDescriptor.TYPE_MESSAGE:
         return _MESSAGE
-    if fd.type in _INT_RANGES:
+    if fd.type in _INTS:
         return _INT
     raise TypeError(f"{fd.full_name}: no JSON mapping for type {fd.type}")  # not in our schema
 

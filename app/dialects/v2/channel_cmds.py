@@ -25,6 +25,9 @@ Choices, documented here:
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import Mapping
+
 from typing import Any, Awaitable, Callable
 
 from app.core import subscriptions
@@ -139,7 +142,7 @@ async def history(services: Services, client: Client, p: pb.HistoryRequest) -> p
     return pb.HistoryResult(publications=[publication(m) for m in messages])
 
 
-SPECS: dict[Method, CommandSpec] = {
+SPECS: Mapping[Method, CommandSpec] = MappingProxyType({
     Method.SUBSCRIBE: CommandSpec(subscribe),
     Method.SUB_REFRESH: CommandSpec(sub_refresh),
     Method.UNSUBSCRIBE: CommandSpec(unsubscribe),
@@ -147,4 +150,4 @@ SPECS: dict[Method, CommandSpec] = {
     Method.PRESENCE: CommandSpec(presence),
     Method.PRESENCE_STATS: CommandSpec(presence_stats),
     Method.HISTORY: CommandSpec(history),
-}
+})

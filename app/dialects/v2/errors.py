@@ -10,6 +10,9 @@ writes them: ONE table each, so the core never knows a v2 code.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import Mapping
+
 from app.core import errors as core
 from app.core.clients import CONNECTION_LIMIT as CORE_CONNECTION_LIMIT
 from app.core.clients import UNAUTHENTICATED_LIMIT
@@ -18,7 +21,7 @@ from app.dialects.v2 import codes
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.codes import ERROR_MESSAGES, TEMPORARY_ERRORS, Close, ErrorCode
 
-REPLY_ERRORS: dict[str, ErrorCode] = {
+REPLY_ERRORS: Mapping[str, ErrorCode] = MappingProxyType({
     core.INVALID_MESSAGE: ErrorCode.BAD_REQUEST,
     core.METHOD_NOT_FOUND: ErrorCode.METHOD_NOT_FOUND,
     core.NAMESPACE_NOT_FOUND: ErrorCode.UNKNOWN_CHANNEL,
@@ -30,9 +33,9 @@ REPLY_ERRORS: dict[str, ErrorCode] = {
     core.PERMISSION_DENIED: ErrorCode.PERMISSION_DENIED,
     core.ALREADY_SUBSCRIBED: ErrorCode.ALREADY_SUBSCRIBED,
     core.LIMIT_EXCEEDED: ErrorCode.LIMIT_EXCEEDED,
-}
+})
 
-CLOSES: dict[str, Close] = {
+CLOSES: Mapping[str, Close] = MappingProxyType({
     core.INVALID_MESSAGE: codes.BAD_REQUEST,
     core.METHOD_NOT_FOUND: codes.BAD_REQUEST,
     core.UNAUTHORIZED: codes.BAD_REQUEST,
@@ -49,7 +52,7 @@ CLOSES: dict[str, Close] = {
     core.SLOW: codes.SLOW,
     core.SHUTTING_DOWN: codes.SHUTDOWN,
     core.INSUFFICIENT_STATE: codes.INSUFFICIENT_STATE,
-}
+})
 
 #: The websocket close code of a connection a node limit turned away: below
 #: 3000 the SDKs read "transport closed" and reconnect with backoff (RFC

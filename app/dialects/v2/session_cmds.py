@@ -19,6 +19,9 @@ Choices, documented here:
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import Mapping
+
 import app
 from app.core import subscriptions
 from app.core.client import Client
@@ -138,10 +141,10 @@ async def rpc(services: Services, client: Client, p: pb.RPCRequest) -> pb.RPCRes
     raise CodeError(ErrorCode.NOT_AVAILABLE)
 
 
-SPECS: dict[Method, CommandSpec] = {
+SPECS: Mapping[Method, CommandSpec] = MappingProxyType({
     Method.CONNECT: CommandSpec(connect, needs_auth=False),
     Method.REFRESH: CommandSpec(refresh),
     Method.PING: CommandSpec(ping),
     Method.SEND: CommandSpec(send),
     Method.RPC: CommandSpec(rpc),
-}
+})

@@ -217,6 +217,32 @@ async def test_a_short_lived_token_is_refreshed(sockhub: Callable[..., SockhubPr
         await disconnect(client)
 
 
+@pytest.mark.async_timeout(60)
+@FORMATS
+async def test_a_short_lived_subscription_token_is_refreshed(sockhub: Callable[..., SockhubProcess],
+                                                              use_protobuf: bool) -> None:
+    """Subscription tokens of 2 s: the SDK sends sub_refresh with a new one
+    from the subscription's get_token; the subscription lives on."""
+    hub = sockhub({**CONFIG, "expired_connection_close_delay": 1})
+    events, issued = Events(), []
+
+    async def subscription_token(channel: str) -> str:
+        issued.append(channel)
+        return token("42", ttl=2, channel=channel)
+
+    client = new_client(hub, events, use_protobuf, token=token("42"))
+    await client.connect()
+    try:
+        sub = client.new_subscription("$room", events=events, get_token=subscription_token)
+        await sub.subscribe()
+        await until(lambda: len(issued) >= 3, timeout=20)
+        api_publish(hub, "$room", {"still": "subscribed"})
+        await until(lambda: events.publications)
+        assert len(events.subscribed) == 1 and issued == ["$room"] * len(issued)
+    finally:
+        await disconnect(client)
+
+
 def test_an_unrefreshed_token_closes_with_connection_expired(sockhub: Callable[..., SockhubProcess]) -> None:
     hub = sockhub({**CONFIG, "expired_connection_close_delay": 0.5})
     ws = websocket.create_connection(hub.ws_url, timeout=10)

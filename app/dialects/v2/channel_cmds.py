@@ -16,8 +16,10 @@ Choices, documented here:
   position is error 112 ``unrecoverable position``); join and leave
   pushes come when the channel's ``join_leave`` option is on (the
   request's flag is not needed);
-* a subscription token's expiry is checked at subscribe and sub_refresh,
-  and the subscription does not expire later (no ``expires``/``ttl``);
+* a subscription token's ``exp`` (or ``expire_at``) makes the subscription
+  expire: the reply has ``expires``/``ttl``, ``sub_refresh`` with a new
+  token extends it, and one not refreshed is left with the ``unsubscribe``
+  push 2501 (app.dialects.v2.heartbeat);
 * a publication's data must be JSON (the core keeps JSON text): binary
   data from a protobuf client is error 107;
 * presence, presence_stats and history are for subscribers of the
@@ -44,6 +46,7 @@ from app.dialects.v2.commands import Method
 from app.dialects.v2.context import V2Context
 from app.dialects.v2.convert import client_info, publication
 from app.dialects.v2.errors import CodeError, V2Disconnect
+from app.dialects.v2.session_cmds import MAX_TTL
 from app.dialects.v2.spec import CommandSpec, Services
 
 
@@ -53,13 +56,13 @@ def _channel(channel: str) -> str:
     return channel
 
 
-def _channel_info(ctx: V2Context, client: Client, channel: str, token: str) -> str:
-    """The channel info of a verified subscription token ("" without one);
-    a private channel needs one."""
+def _claims(ctx: V2Context, client: Client, channel: str, token: str) -> tokens.SubscriptionClaims | None:
+    """The claims of a verified subscription token (None without one); a
+    private channel needs one."""
     if not token:
         if ctx.rules.is_private(channel):
             raise denied()
-        return ""
+        return None
     try:
         claims = tokens.subscription(token, ctx.options, ctx.clock())
     except tokens.TokenExpired:
@@ -68,25 +71,39 @@ def _channel_info(ctx: V2Context, client: Client, channel: str, token: str) -> s
         raise denied() from None
     if claims.channel != channel or claims.user != client.user or claims.client not in ("", client.id):
         raise V2Disconnect(INVALID_TOKEN)
-    return claims.info
+    return claims
+
+
+def _expiry(services: Services, client: Client, channel: str, claims: tokens.SubscriptionClaims | None,
+            result: pb.SubscribeResult | pb.SubRefreshResult) -> None:
+    """Track the subscription's expiry; tell the client its ttl."""
+    expires_at = claims.expires_at if claims is not None else 0
+    services.heartbeat.subscription_expires_at(client, channel, expires_at)
+    if expires_at > 0:
+        result.expires, result.ttl = True, min(MAX_TTL, max(1, int(expires_at - services.ctx.clock())))
 
 
 async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) -> pb.SubscribeResult:
     ctx = services.ctx
     channel = _channel(p.channel)
     options = subscriptions.check_subscribe(ctx, client, channel)
-    info = _channel_info(ctx, client, channel, p.token)
-    await subscriptions.subscribe(ctx, ctx.fanout, client, channel, options, info)
-    return pb.SubscribeResult()
+    claims = _claims(ctx, client, channel, p.token)
+    await subscriptions.subscribe(ctx, ctx.fanout, client, channel, options, claims.info if claims else "")
+    result = pb.SubscribeResult()
+    _expiry(services, client, channel, claims, result)
+    return result
 
 
 async def sub_refresh(services: Services, client: Client, p: pb.SubRefreshRequest) -> pb.SubRefreshResult:
+    """A new subscription token for a held channel (its info is not changed)."""
     ctx = services.ctx
     channel = _channel(p.channel)
     if channel not in client.channels or not p.token:
         raise V2Disconnect(BAD_REQUEST)
-    _channel_info(ctx, client, channel, p.token)
-    return pb.SubRefreshResult()
+    claims = _claims(ctx, client, channel, p.token)
+    result = pb.SubRefreshResult()
+    _expiry(services, client, channel, claims, result)
+    return result
 
 
 async def unsubscribe(services: Services, client: Client, p: pb.UnsubscribeRequest) -> pb.UnsubscribeResult:

@@ -2,7 +2,7 @@
 connection (app.core.node.NodeCore implements the context)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.core.clients import ClientRegistry
@@ -29,8 +29,10 @@ class V2Context(Context, Protocol):
 @dataclass(slots=True)
 class V2State:
     """One v2 connection's state beside the core's (``Client.state``):
-    when its token expires (Unix seconds, 0: never) and whether a ping
-    awaits its pong."""
+    when its token expires (Unix seconds, 0: never), whether a ping awaits
+    its pong, and when the subscriptions made with an expiring token expire
+    (channel -> Unix seconds)."""
 
     expires_at: float = 0.0
     awaiting_pong: bool = False
+    subscriptions_expire: dict[str, float] = field(default_factory=dict)

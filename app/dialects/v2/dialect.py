@@ -137,8 +137,9 @@ class V2:
     def leave(self, channel: str, info: ClientInfo) -> str | bytes:
         return self._push(pb.Push(channel=channel, leave=pb.Leave(info=client_info(info))))
 
-    def unsubscribed(self, channel: str) -> str | bytes:
-        code = UnsubscribeCode.SERVER
+    def unsubscribed(self, channel: str, code: UnsubscribeCode = UnsubscribeCode.SERVER) -> str | bytes:
+        """The server left ``channel`` for the client (2000: for good; 2501
+        its subscription expired: it subscribes again with a new token)."""
         return self._push(pb.Push(channel=channel, unsubscribe=pb.Unsubscribe(
             code=code, reason=UNSUBSCRIBE_REASONS[code])))
 
@@ -214,6 +215,13 @@ class V2Formats:
 
 def make_v2(ctx: V2Context) -> V2Formats:
     """The v2 dialects of a node (JSON and protobuf) sharing one heartbeat."""
-    heartbeat = Heartbeat(ctx, lambda client: client.dialect.ping if isinstance(client.dialect, V2) else "")
+    def ping_of(client: Client) -> str | bytes:
+        return client.dialect.ping if isinstance(client.dialect, V2) else ""
+
+    def expired_of(client: Client, channel: str) -> str | bytes:
+        dialect = client.dialect
+        return dialect.unsubscribed(channel, UnsubscribeCode.EXPIRED) if isinstance(dialect, V2) else ""
+
+    heartbeat = Heartbeat(ctx, ping_of, expired_of)
     services = Services(ctx, heartbeat)
     return V2Formats(V2(services, JsonFrames()), V2(services, ProtobufFrames()))

@@ -13,7 +13,11 @@ connection.
   with 3501; the SDKs never send one, and a late pong is no attack);
 * expiry: a connection whose token expires and is not refreshed is closed
   with 3005 ``connection expired`` ``expired_connection_close_delay`` s
-  after its expiry (the connect and refresh replies told it the ttl).
+  after its expiry (the connect and refresh replies told it the ttl); a
+  subscription made with an expiring token and not refreshed
+  (``sub_refresh``) is left that long after its expiry, and the client gets
+  the ``unsubscribe`` push 2501 ``subscription expired`` (it subscribes
+  again with a new token).
 """
 from __future__ import annotations
 
@@ -21,27 +25,34 @@ import random
 from typing import Callable
 
 from app.core.client import Client
+from app.core.engine import EngineError
 from app.core.errors import EXPIRED, Disconnect
+from app.core.subscriptions import leave
 from app.dialects.v2.codes import NO_PONG
 from app.dialects.v2.context import V2Context, V2State
 from app.dialects.v2.errors import V2Disconnect
 
-PING, PONG, EXPIRE = "v2.ping", "v2.pong", "v2.expire"
+PING, PONG, EXPIRE, SUB_EXPIRE = "v2.ping", "v2.pong", "v2.expire", "v2.sub_expire"
 
 
 class Heartbeat:
     """The pings, pongs and expiry of the v2 connections of one node.
 
-    ``ping_of(client)`` is the ping item in the client's format (its dialect's)."""
+    ``ping_of(client)`` is the ping item in the client's format (its
+    dialect's), ``expired_of(client, channel)`` the ``unsubscribe`` push of
+    an expired subscription."""
 
-    def __init__(self, ctx: V2Context, ping_of: Callable[[Client], str | bytes]) -> None:
+    def __init__(self, ctx: V2Context, ping_of: Callable[[Client], str | bytes],
+                 expired_of: Callable[[Client, str], str | bytes]) -> None:
         self._ctx = ctx
         self._ping_of = ping_of
+        self._expired_of = expired_of
         self._random = random.Random()
         clients = ctx.clients
         clients.add_deadline_kind(PING, self._ping_due)
         clients.add_deadline_kind(PONG, self._pong_due)
         clients.add_deadline_kind(EXPIRE, self._expire_due)
+        clients.add_deadline_kind(SUB_EXPIRE, self._subscriptions_due)
 
     def start(self, client: Client, now: float) -> None:
         """A connection just connected: its first ping."""
@@ -62,6 +73,40 @@ class Heartbeat:
         state.expires_at = expires_at
         if expires_at > 0:
             self._ctx.clients.arm(client, EXPIRE, expires_at + self._ctx.options.expired_connection_close_delay)
+
+    def subscription_expires_at(self, client: Client, channel: str, expires_at: float) -> None:
+        """``client``'s subscription to ``channel`` expires at ``expires_at`` (0: never)."""
+        state = client.state
+        if not isinstance(state, V2State):
+            return
+        if expires_at <= 0:
+            state.subscriptions_expire.pop(channel, None)
+            return
+        state.subscriptions_expire[channel] = expires_at
+        self._arm_subscriptions(client, state)
+
+    def _arm_subscriptions(self, client: Client, state: V2State) -> None:
+        if state.subscriptions_expire:
+            soonest = min(state.subscriptions_expire.values())
+            self._ctx.clients.arm(client, SUB_EXPIRE, soonest + self._ctx.options.expired_connection_close_delay)
+
+    async def _subscriptions_due(self, client: Client, when: float, now: float) -> None:
+        state = client.state
+        if not isinstance(state, V2State):
+            return
+        delay = self._ctx.options.expired_connection_close_delay
+        expired = [ch for ch, at in state.subscriptions_expire.items() if at + delay <= now]
+        for channel in expired:
+            del state.subscriptions_expire[channel]
+            if channel not in client.channels:
+                continue  # left meanwhile
+            try:
+                await leave(self._ctx, client, channel)
+            except EngineError:
+                pass  # the client is told all the same: it subscribes again
+            if not client.closing:
+                client.send(self._expired_of(client, channel))
+        self._arm_subscriptions(client, state)
 
     async def _ping_due(self, client: Client, when: float, now: float) -> None:
         state = client.state

@@ -236,3 +236,21 @@ async def test_a_1x_client_on_the_same_endpoint_is_answered_in_1x(v2: V2Harness)
                                                     "params": token_1x("7", v2.clock())}))
     reply = session.last()
     assert reply["uid"] == "1" and reply["body"]["client"] and session.batching == "separate"
+
+
+@with_node
+async def test_a_subscription_token_expires_unless_refreshed(v2: V2Harness) -> None:
+    session = await v2.connect("42")
+    def sub_token(channel: str) -> str:
+        return jwt_token({"sub": "42", "channel": channel, "exp": int(v2.clock() + 30)}, v2.clock)
+    [kept] = await v2.send(session, {"id": 2, "subscribe": {"channel": "$kept", "token": sub_token("$kept")}})
+    [lapsed] = await v2.send(session, {"id": 3, "subscribe": {"channel": "$lapsed", "token": sub_token("$lapsed")}})
+    assert kept["subscribe"] == {"expires": True, "ttl": 30} and lapsed["subscribe"]["ttl"] == 30
+    await v2.tick(25)
+    await session.connection.on_message("{}")  # the ping meanwhile
+    [refreshed] = await v2.send(session, {"id": 4, "sub_refresh": {"channel": "$kept", "token": sub_token("$kept")}})
+    assert refreshed == {"id": 4, "sub_refresh": {"expires": True, "ttl": 30}}
+    await v2.tick(8)  # past the first tokens' expiry and the 2 s delay
+    pushes = [json.loads(line) for text in session.sent for line in text.split("\n") if '"unsubscribe"' in line]
+    assert pushes == [{"push": {"channel": "$lapsed", "unsubscribe": {"code": 2501, "reason": "subscription expired"}}}]
+    assert set(session.connection.channels) == {"$kept"} and session.close_args is None

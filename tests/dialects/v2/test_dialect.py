@@ -254,3 +254,51 @@ async def test_a_subscription_token_expires_unless_refreshed(v2: V2Harness) -> N
     pushes = [json.loads(line) for text in session.sent for line in text.split("\n") if '"unsubscribe"' in line]
     assert pushes == [{"push": {"channel": "$lapsed", "unsubscribe": {"code": 2501, "reason": "subscription expired"}}}]
     assert set(session.connection.channels) == {"$kept"} and session.close_args is None
+
+
+@with_node
+async def test_connection_claims_info_b64info_and_channels(v2: V2Harness) -> None:
+    import base64
+    b64 = base64.b64encode(b'{"from":"b64"}').decode()
+    session = await v2.connect("42", info={"from": "info"}, b64info=b64, channels=["news", "open:lobby"])
+    reply = json.loads(session.sent[0])["connect"]
+    assert reply["subs"] == {"news": {}, "open:lobby": {}}
+    assert set(session.connection.channels) == {"news", "open:lobby"}
+    [presence] = await v2.send(session, {"id": 2, "presence": {"channel": "news"}})
+    [info] = presence["presence"]["presence"].values()
+    assert info["conn_info"] == {"from": "b64"}  # b64info wins over info
+    unknown = v2.open()
+    [refused] = await v2.send(unknown, {"id": 1, "connect": {"token": jwt_token({"sub": "1", "channels": ["nope:x"]},
+                                                                                 v2.clock)}})
+    assert refused["error"]["code"] == 102 and not unknown.connection.authenticated
+    for claims in ({"sub": 5}, {"sub": "1", "channel": "news"}, {"sub": "1", "b64info": "%%%"},
+                   {"sub": "1", "exp": "soon"}, {"sub": "1", "channels": "news"}):
+        broken = v2.open()
+        await v2.send(broken, {"id": 1, "connect": {"token": jwt_token(claims, v2.clock)}})
+        assert broken.close_args == (3500, "invalid token"), claims
+
+
+@with_node
+async def test_the_request_and_the_frame_pick_the_format(v2: V2Harness) -> None:
+    by_query = v2.open(query="format=protobuf")
+    await by_query.connection.on_message('{"id":1,"connect":{}}')
+    assert by_query.batching == CONCAT and by_query.close_args == (3501, "bad request")  # text on protobuf
+    body = pb.Command(id=1, connect=pb.ConnectRequest(token=jwt_token({"sub": "1"}, v2.clock))).SerializeToString()
+    by_frame = v2.open()
+    await by_frame.connection.on_message(uvarint(len(body)) + body)
+    assert by_frame.batching == CONCAT and by_frame.binary and by_frame.close_args is None
+    explicit = v2.open(query="cf_protocol_version=v2")
+    await explicit.connection.on_message('{"uid":"1","method":"connect","params":{}}')  # 1.x, on a v2 connection
+    assert explicit.close_args == (3501, "bad request")
+    old_binary = v2.open()  # a 1.x client writing its JSON in a binary frame
+    await old_binary.connection.on_message(json.dumps({"uid": "1", "method": "connect",
+                                                       "params": token_1x("7", v2.clock())}).encode())
+    assert old_binary.last()["body"]["client"] and old_binary.close_args is None
+
+
+@with_node
+async def test_insecure_connects_without_a_token(v2: V2Harness) -> None:
+    v2.node.options.insecure = True
+    session = v2.open()
+    [reply] = await v2.send(session, {"id": 1, "connect": {}})
+    assert reply["connect"]["client"] and session.connection.user == ""

@@ -28,7 +28,7 @@ from app.core.client import Client
 from app.core.errors import Disconnect, ProtocolError
 from app.core.values import ClientInfo, Message, Recovery
 from app.dialects.choose import V2 as GENERATION_V2
-from app.dialects.choose import generation_of_binary, query_fields
+from app.dialects.choose import generation_of_binary, generation_of_json_bytes, query_fields
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.codes import BAD_REQUEST, UNSUBSCRIBE_REASONS, Close, UnsubscribeCode
 from app.dialects.v2.commands import Method, Request
@@ -179,7 +179,8 @@ class V2Formats:
         query = query_fields(request.query) if request.query else {}
         protobuf = (request.subprotocol == PROTOBUF_SUBPROTOCOL
                     or "protobuf" in (query.get("format"), query.get("cf_protocol"))
-                    or isinstance(data, bytes) and generation_of_binary(data) == GENERATION_V2)
+                    or isinstance(data, bytes) and generation_of_json_bytes(data) is None
+                    and generation_of_binary(data) == GENERATION_V2)
         session.batching = CONCAT if protobuf else LINES
         return self.protobuf if protobuf else self.json
 

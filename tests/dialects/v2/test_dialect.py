@@ -302,3 +302,14 @@ async def test_insecure_connects_without_a_token(v2: V2Harness) -> None:
     session = v2.open()
     [reply] = await v2.send(session, {"id": 1, "connect": {}})
     assert reply["connect"]["client"] and session.connection.user == ""
+
+
+def test_json_in_a_binary_frame_is_read_as_json_though_it_looks_like_protobuf() -> None:
+    from app.dialects.choose import V1X, generation_of_binary, generation_of_json_bytes
+    looks_v2 = json.dumps({"uid": "1", "method": "connect", "params": {  # '{' a length of 123, '"' field 4
+        "user": "7", "timestamp": "1765000000", "info": "", "token": "a" * 64}}).encode()
+    assert generation_of_binary(looks_v2) == "v2"  # the trap
+    assert generation_of_json_bytes(looks_v2) == V1X
+    body = pb.Command(id=1, connect=pb.ConnectRequest(token="t")).SerializeToString()
+    assert generation_of_json_bytes(uvarint(len(body)) + body) is None
+    assert generation_of_binary(uvarint(len(body)) + body) == "v2"

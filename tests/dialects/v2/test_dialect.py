@@ -313,3 +313,18 @@ def test_json_in_a_binary_frame_is_read_as_json_though_it_looks_like_protobuf() 
     body = pb.Command(id=1, connect=pb.ConnectRequest(token="t")).SerializeToString()
     assert generation_of_json_bytes(uvarint(len(body)) + body) is None
     assert generation_of_binary(uvarint(len(body)) + body) == "v2"
+
+
+@with_node
+async def test_the_1x_api_acts_on_v2_clients_in_v2_terms(v2: V2Harness) -> None:
+    """The API's server-side subscribe and unsubscribe become v2 pushes, its
+    disconnect the v2 close 3503."""
+    session = await v2.connect("42")
+    await v2.node.api.execute(b'{"method":"subscribe","params":{"user":"42","channel":"news"}}')
+    await v2.node.api.execute(b'{"method":"publish","params":{"channel":"news","data":{"n":1}}}')
+    await v2.node.api.execute(b'{"method":"unsubscribe","params":{"user":"42","channel":"news"}}')
+    pushes = [json.loads(text)["push"] for text in session.sent[1:]]
+    assert pushes == [{"channel": "news", "subscribe": {}}, {"channel": "news", "pub": {"data": {"n": 1}}},
+                      {"channel": "news", "unsubscribe": {"code": 2000, "reason": "server unsubscribe"}}]
+    await v2.node.api.execute(b'{"method":"disconnect","params":{"user":"42"}}')
+    assert session.close_args == (3503, "force disconnect")

@@ -92,7 +92,11 @@ def as_sent(use_protobuf: bool, value: Any) -> Any:
 
 
 def new_client(hub: SockhubProcess, events: Events, use_protobuf: bool, **kwargs: Any) -> Client:
-    return Client(hub.ws_url, events=events, use_protobuf=use_protobuf, proxy=None, **kwargs)
+    return client_at(hub.ws_url, events, use_protobuf, **kwargs)
+
+
+def client_at(url: str, events: Events, use_protobuf: bool, **kwargs: Any) -> Client:
+    return Client(url, events=events, use_protobuf=use_protobuf, proxy=None, **kwargs)
 
 
 async def disconnect(client: Client) -> None:

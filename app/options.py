@@ -37,6 +37,8 @@ class Options:
     secret: str = ""
     #: protocol v2's HS256 key for connection and subscription JWTs; "": ``secret``
     token_hmac_secret_key: str = ""
+    token_audience: str = ""  # protocol v2 JWTs: "" no check, else ``aud`` must be (or list) this
+    token_issuer: str = ""  # protocol v2 JWTs: "" no check, else ``iss`` must be this
     name: str = ""
     insecure: bool = False
     insecure_api: bool = False

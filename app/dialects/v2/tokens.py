@@ -13,8 +13,10 @@ surrogates), so whatever a claim holds can be relayed as it is.  Expiry
 * :class:`TokenInvalid`: anything else (signature, algorithm, shape,
   claims of the wrong type, ``channel`` in a connection token).
 
-Not yet: RS256/ES256 keys, ``aud``/``iss`` checks, the ``subs`` claim and
-``override`` objects (issue 13's next steps).
+``aud`` and ``iss`` are checked when ``token_audience``/``token_issuer``
+are configured.  Not yet: RS256/ES256 keys (PyJWT needs ``cryptography``
+for them), the ``subs`` claim and ``override`` objects (issue 13's next
+steps).
 """
 from __future__ import annotations
 
@@ -72,7 +74,10 @@ def hmac_key(options: Options) -> str:
     return options.token_hmac_secret_key or options.secret
 
 
-def _claims(token: str, key: str, now: float) -> dict[str, Any]:
+def _claims(token: str, options: Options, now: float) -> dict[str, Any]:
+    """The verified claims: signature, then ``aud``/``iss`` when configured,
+    then ``exp``/``nbf`` (the order of the reference server)."""
+    key = hmac_key(options)
     if not key:
         raise TokenInvalid("no token key configured")
     try:
@@ -82,6 +87,7 @@ def _claims(token: str, key: str, now: float) -> dict[str, Any]:
         raise TokenInvalid(type(exc).__name__) from None
     if not isinstance(claims, dict):
         raise TokenInvalid("claims are not an object")
+    _check_audience_and_issuer(claims, options)
     for name in ("exp", "nbf", "expire_at"):
         value = claims.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -90,6 +96,18 @@ def _claims(token: str, key: str, now: float) -> dict[str, Any]:
     if exp is not None and exp <= now or nbf is not None and nbf > now:
         raise TokenExpired()
     return claims
+
+
+def _check_audience_and_issuer(claims: dict[str, Any], options: Options) -> None:
+    """``aud`` (a string, or a list holding it) and ``iss`` must be the
+    configured ones, when configured (exact strings)."""
+    audience = options.token_audience
+    if audience:
+        aud = claims.get("aud")
+        if not (aud == audience or isinstance(aud, list) and audience in aud):
+            raise TokenInvalid("aud is not the configured audience")
+    if options.token_issuer and claims.get("iss") != options.token_issuer:
+        raise TokenInvalid("iss is not the configured issuer")
 
 
 def _text(claims: dict[str, Any], name: str) -> str:
@@ -124,7 +142,7 @@ def _info(claims: dict[str, Any]) -> str:
 
 def connection(token: str, options: Options, now: float) -> ConnectionClaims:
     """The claims of a connection token (§3.2)."""
-    claims = _claims(token, hmac_key(options), now)
+    claims = _claims(token, options, now)
     if "channel" in claims:
         raise TokenInvalid("a connection token names no channel")
     channels = claims.get("channels", [])
@@ -135,7 +153,7 @@ def connection(token: str, options: Options, now: float) -> ConnectionClaims:
 
 def subscription(token: str, options: Options, now: float) -> SubscriptionClaims:
     """The claims of a subscription token (§3.3); ``channel`` is required."""
-    claims = _claims(token, hmac_key(options), now)
+    claims = _claims(token, options, now)
     channel = _text(claims, "channel")
     if not channel:
         raise TokenInvalid("no channel")

@@ -328,3 +328,17 @@ async def test_the_1x_api_acts_on_v2_clients_in_v2_terms(v2: V2Harness) -> None:
                       {"channel": "news", "unsubscribe": {"code": 2000, "reason": "server unsubscribe"}}]
     await v2.node.api.execute(b'{"method":"disconnect","params":{"user":"42"}}')
     assert session.close_args == (3503, "force disconnect")
+
+
+@with_node
+async def test_audience_and_issuer_when_configured(v2: V2Harness) -> None:
+    v2.node.options.token_audience, v2.node.options.token_issuer = "app", "backend"
+    for claims, ok in (({"aud": "app", "iss": "backend"}, True), ({"aud": ["web", "app"], "iss": "backend"}, True),
+                       ({"iss": "backend"}, False), ({"aud": "web", "iss": "backend"}, False),
+                       ({"aud": "app"}, False), ({"aud": "app", "iss": "other"}, False)):
+        session = v2.open()
+        [reply] = await v2.send(session, {"id": 1, "connect": {"token": jwt_token({"sub": "1", **claims}, v2.clock)}}) \
+            or [{}]
+        assert (session.close_args is None and "connect" in reply) is ok, claims
+        if not ok:
+            assert session.close_args == (3500, "invalid token")

@@ -107,7 +107,9 @@ async def sub_refresh(services: Services, client: Client, p: pb.SubRefreshReques
 
 
 async def unsubscribe(services: Services, client: Client, p: pb.UnsubscribeRequest) -> pb.UnsubscribeResult:
-    await subscriptions.unsubscribe(services.ctx, client, _channel(p.channel))
+    channel = _channel(p.channel)
+    await subscriptions.unsubscribe(services.ctx, client, channel)
+    services.heartbeat.subscription_expires_at(client, channel, 0)
     return pb.UnsubscribeResult()
 
 

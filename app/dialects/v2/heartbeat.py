@@ -79,10 +79,13 @@ class Heartbeat:
         state = client.state
         if not isinstance(state, V2State):
             return
+        expiring = state.subscriptions_expire
+        for left in [ch for ch in expiring if ch not in client.channels]:
+            del expiring[left]  # bounded by the channels held (client_channel_limit)
         if expires_at <= 0:
-            state.subscriptions_expire.pop(channel, None)
+            expiring.pop(channel, None)
             return
-        state.subscriptions_expire[channel] = expires_at
+        expiring[channel] = expires_at
         self._arm_subscriptions(client, state)
 
     def _arm_subscriptions(self, client: Client, state: V2State) -> None:

@@ -342,3 +342,16 @@ async def test_audience_and_issuer_when_configured(v2: V2Harness) -> None:
         assert (session.close_args is None and "connect" in reply) is ok, claims
         if not ok:
             assert session.close_args == (3500, "invalid token")
+
+
+@with_node
+async def test_expiring_subscriptions_are_forgotten_when_left(v2: V2Harness) -> None:
+    session = await v2.connect("42")
+    for n in range(20):
+        channel = f"$r{n}"
+        sub = jwt_token({"sub": "42", "channel": channel, "exp": int(v2.clock() + 3600)}, v2.clock)
+        await v2.send(session, {"id": 2 * n + 2, "subscribe": {"channel": channel, "token": sub}})
+        if n % 2:
+            await v2.send(session, {"id": 2 * n + 3, "unsubscribe": {"channel": channel}})
+    state = session.connection.state
+    assert set(state.subscriptions_expire) == set(session.connection.channels) and len(state.subscriptions_expire) == 10

@@ -104,13 +104,17 @@ def _v2_token(user: str) -> str:
 
 
 def v2_json_websocket(port: int, n: int, hold: Hold = nothing) -> None:
-    """Protocol v2, JSON: connect and subscribe in one frame, two replies in one."""
+    """Protocol v2, JSON: connect and subscribe in one frame; their replies
+    in one frame or two (each is queued as it is made)."""
     ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
     try:
         ws.send(json.dumps({"id": 1, "connect": {"token": _v2_token(f"v2j{n}")}}) + "\n"
                 + json.dumps({"id": 2, "subscribe": {"channel": f"c{n % 5}"}}))
-        connect, subscribe = [json.loads(line) for line in ws.recv().split("\n")]
-        assert connect["connect"]["client"] and subscribe == {"id": 2, "subscribe": {}}, (connect, subscribe)
+        replies: list[dict[str, object]] = []
+        while len(replies) < 2:
+            replies += [json.loads(line) for line in ws.recv().split("\n")]
+        connect, subscribe = replies
+        assert connect["id"] == 1 and subscribe == {"id": 2, "subscribe": {}}, (connect, subscribe)
         hold()
     finally:
         ws.close(timeout=2)

@@ -10,8 +10,11 @@ the session's batching (JSON lines, concatenated protobuf).
 Duties and ordering:
 
 * a frame holds one or more commands (app.dialects.v2.framing); they run
-  in order and their replies leave together as one frame; a command the
-  codec could not read ends the frame: the replies before it are sent,
+  in order, each reply queued as soon as it is made, so it precedes every
+  push queued after it (a subscribe's reply comes before the channel's
+  publications, §1.3); what one loop iteration queued leaves as one frame
+  (the session's batching: JSON lines, concatenated protobuf); a command
+  the codec could not read ends the frame: the replies before it are sent,
   then the connection is closed with 3501;
 * a Disconnect raised by a command closes the connection after the replies
   of the commands before it (the reference server writes each reply as it
@@ -62,7 +65,6 @@ class V2:
         #: the server's ping item in this format
         self.ping: str | bytes = frames.ping
         self._encode: Callable[[pb.Reply], Any] = frames.encode
-        self._join: Callable[[list[Any]], str | bytes] = frames.join
         self._nothing: str | bytes = "" if self._json else b""
 
     # -- frames and commands ------------------------------------------------------
@@ -70,19 +72,20 @@ class V2:
     async def on_frame(self, client: Client, data: str | bytes) -> None:
         self._ctx.metrics.bytes_in.inc(len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data))
         decoded = self._frames.decode(data)
-        items: list[Any] = []
         try:
             for request in decoded.requests:
                 item = await self._dispatch(client, request)
                 if client.closing:
                     return  # closed meanwhile (e.g. by the API); say nothing more
                 if item is not None:
-                    items.append(item)
+                    # Queued at once, so it precedes every push that follows
+                    # (a subscribe's reply before the channel's publications);
+                    # the session's batching merges what one loop iteration
+                    # queued into one frame.
+                    client.send(item)
             if decoded.close is not None:
                 raise V2Disconnect(decoded.close)
         finally:
-            if items and not client.closing:
-                client.send(self._join(items))
             client.run_after_reply()
 
     async def _dispatch(self, client: Client, request: Request) -> str | bytes | None:

@@ -88,7 +88,19 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
     channel = _channel(p.channel)
     options = subscriptions.check_subscribe(ctx, client, channel)
     claims = _claims(ctx, client, channel, p.token)
-    await subscriptions.subscribe(ctx, ctx.fanout, client, channel, options, claims.info if claims else "")
+    # Publications that arrive while the subscription is being made wait
+    # until the reply is out (§1.3: the subscribe reply comes first).
+    holding = channel not in client.channels
+    if holding:
+        ctx.fanout.hold(channel, client)
+    try:
+        await subscriptions.subscribe(ctx, ctx.fanout, client, channel, options, claims.info if claims else "")
+    except BaseException:
+        if holding:
+            ctx.fanout.release(channel, client, set())
+        raise
+    if holding:
+        client.after_reply(lambda: ctx.fanout.release(channel, client, set()))
     result = pb.SubscribeResult()
     _expiry(services, client, channel, claims, result)
     return result

@@ -125,7 +125,7 @@ async def test_a_json_frame_of_several_commands_is_answered_in_order(v2: V2Harne
                             {"id": 4, "presence_stats": {"channel": "news"}},
                             {"id": 5, "rpc": {"method": "m"}})
     order = [json.loads(text).get("id", "push") for text in session.sent[before:]]
-    assert order == [2, "push", 3, 4, 5]  # each reply as it is made: subscribe's before the publication
+    assert order == [2, 3, 4, 5, "push"]  # the new subscription's pushes wait for the frame's replies
     by_id = {r["id"]: r for r in replies if "id" in r}
     assert by_id[2] == {"id": 2, "subscribe": {}} and by_id[3] == {"id": 3, "publish": {}}
     assert by_id[4]["presence_stats"] == {"num_clients": 1, "num_users": 1}
@@ -355,3 +355,35 @@ async def test_expiring_subscriptions_are_forgotten_when_left(v2: V2Harness) -> 
             await v2.send(session, {"id": 2 * n + 3, "unsubscribe": {"channel": channel}})
     state = session.connection.state
     assert set(state.subscriptions_expire) == set(session.connection.channels) and len(state.subscriptions_expire) == 10
+
+
+async def test_a_publication_during_a_subscribe_waits_for_its_reply() -> None:
+    """The engine delivers a publication of the channel while the subscribe
+    is adding presence (another node published meanwhile): the client gets
+    the subscribe reply first, then the publication (§1.3)."""
+    from app.core.values import Message
+    from tests.app.conftest import WrappedEngine
+
+    class Busy(WrappedEngine):
+        handler: Any = None
+
+        async def run(self, handler: Any) -> None:
+            self.handler = handler
+            await super().run(handler)
+
+        async def add_presence(self, channel: str, uid: str, info: Any, expire: int) -> None:
+            self.handler.handle_message(Message("u1", channel, '{"meanwhile":true}'))
+            await super().add_presence(channel, uid, info, expire)
+
+    clock = FakeClock(float(int(time.time())))
+    options = make_options()
+    options.channel = ChannelOptions(presence=True)
+    node = Node(options, Busy(MemoryEngine(options, clock=clock)), clock=clock, tick_interval=3600)
+    await node.start()
+    try:
+        v2 = V2Harness(node, clock)
+        session = await v2.connect("42")
+        replies = await v2.send(session, {"id": 2, "subscribe": {"channel": "news"}})
+        assert replies == [{"id": 2, "subscribe": {}}, {"push": {"channel": "news", "pub": {"data": {"meanwhile": True}}}}]
+    finally:
+        await node.shutdown()

@@ -96,9 +96,13 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
 
 
 async def _server_side(services: Services, client: Client, channel: str) -> None:
-    """Subscribe ``client`` to a channel of its token (already checked)."""
+    """Subscribe ``client`` to a channel of its token (already checked);
+    its pushes wait until the connect reply is out."""
     if channel in client.channels:
         return
+    fanout = services.ctx.fanout
+    fanout.hold(channel, client)
+    client.after_reply(lambda: fanout.release(channel, client, set()))
     try:
         await subscriptions.join(services.ctx, client, channel, server_side=True)
     except EngineError:

@@ -1,5 +1,6 @@
 """The node sockhub runs: the protocol-neutral core with the Centrifugo 1.x
-dialect over it (its client connections and its API).
+dialect over it (its client connections and its API), and protocol v2 beside
+it on the raw websocket endpoint.
 
 :class:`Node` is where the dialect meets the core; the core
 (app.core.node.NodeCore) never imports a dialect.
@@ -13,15 +14,19 @@ from app.core.client import Client
 from app.core.engine import Engine
 from app.core.node import NodeCore
 from app.core.values import Message
-from app.dialects.choose import V1X, DialectTable
+from app.dialects.choose import V1X, V2, DialectTable
 from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
 from app.dialects.v1x.wire import message_json
+from app.dialects.v2.dialect import make_v2
 from app.options import Options
 from transports.interfaces import SessionHandle
 
 #: The client endpoints' path under ``http_prefix`` (SockJS and raw websocket).
 CLIENT_ENDPOINT = "/connection"
+#: The raw websocket endpoint under it: 1.x and protocol v2, told apart by
+#: the first frame (app.dialects.choose.FirstFrame).
+WEBSOCKET_ENDPOINT = CLIENT_ENDPOINT + "/websocket"
 
 
 def _watch_body(message: Message) -> bytes:
@@ -36,12 +41,17 @@ class Node(NodeCore):
                  tick_interval: float | None = None) -> None:
         super().__init__(options, engine, _watch_body, clock, tick_interval)
         self.v1x = V1x(self)
-        #: The dialects of each client endpoint (app.dialects.choose).
-        self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}})
+        self.v2 = make_v2(self)
+        #: The dialects of each client endpoint (app.dialects.choose); 1.x
+        #: first: it writes what is closed before the first frame.
+        self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x},
+                                      WEBSOCKET_ENDPOINT: {V1X: self.v1x, V2: self.v2}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
 
     def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for
-        every new session: a client in the dialect the endpoint decides."""
-        return Client(self.clients, session, self.dialects.dialect_for(CLIENT_ENDPOINT, session.request))
+        every new session: a client in the dialect the endpoint decides (its
+        raw websocket is :data:`WEBSOCKET_ENDPOINT`, SockJS the rest)."""
+        endpoint = WEBSOCKET_ENDPOINT if session.transport == "raw_websocket" else CLIENT_ENDPOINT
+        return Client(self.clients, session, self.dialects.dialect_for(endpoint, session.request))

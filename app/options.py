@@ -35,6 +35,10 @@ class Namespace:
 class Options:
     # identity and modes
     secret: str = ""
+    #: protocol v2's HS256 key for connection and subscription JWTs; "": ``secret``
+    token_hmac_secret_key: str = ""
+    token_audience: str = ""  # protocol v2 JWTs: "" no check, else ``aud`` must be (or list) this
+    token_issuer: str = ""  # protocol v2 JWTs: "" no check, else ``iss`` must be this
     name: str = ""
     insecure: bool = False
     insecure_api: bool = False
@@ -76,7 +80,8 @@ class Options:
     client_request_max_size: int = 65536
     client_queue_max_size: int = 10485760
     client_slow_close_grace: float = 3  # a "slow" client: seconds to read its close before it is dropped
-    ping_interval: float = 25
+    ping_interval: float = 25  # raw websocket ping frames; protocol v2's app-level pings
+    pong_timeout: float = 8  # protocol v2: a ping's pong within this (s) or close 3012; 0: no pongs asked
     presence_ping_interval: float = 25
     presence_expire_interval: int = 60
     expired_connection_close_delay: float = 25

@@ -32,6 +32,7 @@ from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
 from app.core.errors import INVALID_MESSAGE, Disconnect
 from app.dialects.v1x.wire import CLOSE_CODE, close_advice
+from app.dialects.v2.dialect import SUBPROTOCOLS as V2_SUBPROTOCOLS
 from app.engines import make_engine
 from app.http_api import ApiBackend, api_fast_routes, api_urls
 from app.jsclients import missing_npm_files
@@ -108,6 +109,10 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         # of the 1.x dialect (the one this SockJS endpoint speaks).
         bad_input_status=400,
         bad_frame_close=(CLOSE_CODE, close_advice(Disconnect(INVALID_MESSAGE))),
+        # the raw websocket serves protocol v2 too (app.node.WEBSOCKET_ENDPOINT):
+        # its subprotocols, and its protobuf frames as bytes
+        subprotocols=V2_SUBPROTOCOLS,
+        binary_messages=True,
     )
 
 

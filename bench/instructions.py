@@ -9,7 +9,9 @@ transport sessions with a sink that discards what it is given):
 * ``fanout``: ``--publishes`` API publishes to one channel of
   ``--subscribers`` clients: instructions per delivery;
 * ``batch``: one API request of ``--batch`` publishes to as many channels of
-  one subscriber each: instructions per message.
+  one subscriber each: instructions per message;
+* with ``--v2``, also ``fanout_v2json`` and ``fanout_v2pb``: ``fanout`` with
+  protocol v2 subscribers (JSON, protobuf) on the raw websocket endpoint.
 
 Each scenario runs under ``valgrind --tool=cachegrind`` twice, with and
 without the measured part, and the difference is divided by the units: set-up
@@ -33,12 +35,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import jwt  # noqa: E402
+
 from app.dialects.v1x import auth  # noqa: E402
+from app.dialects.v2 import protocol_pb2 as pb  # noqa: E402
+from app.dialects.v2.framing import uvarint  # noqa: E402
 from app.engines.memory import MemoryEngine  # noqa: E402
 from app.node import Node  # noqa: E402
 from app.options import ChannelOptions, Options  # noqa: E402
 from transports.frames import Prepared  # noqa: E402
 from transports.router import SockJSRouter  # noqa: E402
+from transports.interfaces import NO_REQUEST, OpenRequest  # noqa: E402
 from transports.settings import SockJSSettings  # noqa: E402
 
 SECRET = "bench-secret"
@@ -82,6 +89,20 @@ def connect_frame(user: str) -> str:
     return json.dumps({"uid": "1", "method": "connect", "params": params})
 
 
+def v2_frames(user: str, channel: str, protobuf: bool) -> list[str | bytes]:
+    """Protocol v2 connect (a JWT) and subscribe, as one frame."""
+    token = jwt.encode({"sub": user}, SECRET, algorithm="HS256")
+    if not protobuf:
+        return [json.dumps({"id": 1, "connect": {"token": token}}) + "\n"
+                + json.dumps({"id": 2, "subscribe": {"channel": channel}})]
+    frame = b""
+    for command in (pb.Command(id=1, connect=pb.ConnectRequest(token=token)),
+                    pb.Command(id=2, subscribe=pb.SubscribeRequest(channel=channel))):
+        body = command.SerializeToString()
+        frame += uvarint(len(body)) + body
+    return [frame]
+
+
 async def settle() -> None:
     """Let the loop run what is ready (tasks, the registry's flush) a fixed
     number of times: no wall-clock wait, so the count does not depend on how
@@ -97,18 +118,23 @@ async def scenario(name: str, subscribers: int, units: int, batch: int) -> None:
     await node.start()
     quiet = SockJSSettings(heartbeat_delay=3600, disconnect_delay=3600, ping_interval=3600)
     router = SockJSRouter(node.connection_factory, settings=quiet)
-    channels = 1 if name == "fanout" else batch
-    clients = subscribers if name == "fanout" else batch
+    channels = 1 if name.startswith("fanout") else batch
+    clients = subscribers if name.startswith("fanout") else batch
     tally = [0]
+    v2 = name.startswith("fanout_v2")
+    request = OpenRequest("/connection/websocket", "", "centrifuge-protobuf") if name == "fanout_v2pb" else NO_REQUEST
     for index in range(clients):
-        session = router.new_session(f"s{index}", "raw_websocket", "127.0.0.1")
+        session = router.new_session(f"s{index}", "raw_websocket", "127.0.0.1", request)
         session.start(node.connection_factory, NullSink(tally))  # type: ignore[arg-type]
         channel = "news" if channels == 1 else f"c{index}"
+        if v2:
+            await session.receive(v2_frames(f"u{index}", channel, name == "fanout_v2pb"))  # type: ignore[misc]
+            continue
         await session.receive([connect_frame(f"u{index}")])  # type: ignore[misc]
         await session.receive([json.dumps({"uid": "2", "method": "subscribe", "params": {"channel": channel}})])  # type: ignore[misc]
     await settle()
     replies = tally[0]
-    if name == "fanout":
+    if name.startswith("fanout"):
         body = json.dumps({"method": "publish", "params": {"channel": "news", "data": {"text": "x" * 60}}}).encode()
         for _ in range(units):
             await node.api.execute(body)
@@ -122,7 +148,7 @@ async def scenario(name: str, subscribers: int, units: int, batch: int) -> None:
             await asyncio.sleep(0)
     await settle()
     delivered = tally[0] - replies
-    expected = units * (subscribers if name == "fanout" else batch)
+    expected = units * (subscribers if name.startswith("fanout") else batch)
     if delivered != expected:
         raise SystemExit(f"{name}: {delivered} deliveries, expected {expected}")
     await router.stop()
@@ -151,6 +177,7 @@ def main() -> None:
     parser.add_argument("--publishes", type=int, default=20)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--v2", action="store_true", help="also the protocol v2 fan-outs (JSON, protobuf)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--units", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,8 +185,12 @@ def main() -> None:
         asyncio.run(scenario(args.run, args.subscribers, args.units, args.batch))
         return
     rows: list[tuple[str, float, str]] = []
-    for name, units, per, label in (("fanout", args.publishes, args.publishes * args.subscribers, "delivery"),
-                                    ("batch", args.batches, args.batches * args.batch, "message")):
+    scenarios = [("fanout", args.publishes, args.publishes * args.subscribers, "delivery"),
+                 ("batch", args.batches, args.batches * args.batch, "message")]
+    if args.v2:
+        scenarios += [(name, args.publishes, args.publishes * args.subscribers, "delivery")
+                      for name in ("fanout_v2json", "fanout_v2pb")]
+    for name, units, per, label in scenarios:
         base = count(name, args, 0)
         measured = count(name, args, units)
         rows.append((name, (measured - base) / per, label))
@@ -167,7 +198,7 @@ def main() -> None:
                             "batches": args.batches}
     print(f"instructions (cachegrind, in-process; {info})")
     for name, value, label in rows:
-        print(f"  {name:8s} {value:10,.0f} per {label}")
+        print(f"  {name:13s} {value:10,.0f} per {label}")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ class ClientDialect(Protocol):
         ...
 
     def disconnect(self, exc: Disconnect) -> Push:
-        """The push sent before a close with advice."""
+        """The push sent before a close with advice ("" or b"": none)."""
         ...
 
     def close(self, exc: Disconnect) -> tuple[int, str]:
@@ -115,7 +115,8 @@ class Client:
     # Slots: a broadcast reads ``closing``, ``session`` and ``dialect`` of
     # every subscriber, one cache line fewer per delivery than an instance dict.
     __slots__ = ("host", "session", "dialect", "id", "user", "default_info", "timestamp", "authenticated",
-                 "closing", "channels", "opened_at", "expire_at", "presence_at", "timers", "_after_reply")
+                 "closing", "channels", "opened_at", "expire_at", "presence_at", "timers", "state",
+                 "_after_reply")
 
     def __init__(self, host: ClientHost, session: SessionHandle, dialect: ClientDialect) -> None:
         self.host = host
@@ -134,6 +135,9 @@ class Client:
         self.presence_at = 0.0
         #: kind -> handle of its entry in the node's deadline heap (cancelled at close)
         self.timers: dict[str, int] = {}
+        #: What the client's dialect keeps per connection (its heartbeat,
+        #: token expiries); the core never looks at it.
+        self.state: object = None
         self._after_reply: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -212,7 +216,9 @@ class Client:
         if self.closing:
             return
         if exc.push and not self.session.closed:
-            self._write(self.dialect.disconnect(exc))
+            push = self.dialect.disconnect(exc)
+            if push:  # a dialect whose close frame says it all has no push
+                self._write(push)
         self._finish()
         code, reason = self.dialect.close(exc)
         if grace is None:

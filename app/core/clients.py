@@ -196,6 +196,18 @@ class ClientRegistry:
 
     # -- deadlines ----------------------------------------------------------------------
 
+    def add_deadline_kind(self, kind: str, due: Callable[[Client, float, float], Awaitable[None]]) -> None:
+        """Let a dialect keep deadlines of its own in the node's heap (its
+        heartbeat, its token expiries): ``await due(client, when, now)``
+        runs in the tick once ``when`` has passed, for a client still open.
+        A kind is added once (a second dialect object sharing it is a no-op)."""
+        self._on_deadline.setdefault(kind, due)
+
+    def arm(self, client: Client, kind: str, when: float) -> None:
+        """Run ``kind``'s handler for ``client`` at ``when`` (replacing that
+        kind's pending deadline of the client, if any)."""
+        self._arm(client, kind, when, when)
+
     def schedule_expiry(self, client: Client) -> None:
         """Check the connection's lifetime ``expired_connection_close_delay``
         after its token's time runs out (re-armed by every refresh)."""

@@ -144,7 +144,8 @@ class NodeCore:
             return self._tick_interval
         o = self.options
         shortest = min(o.stale_connection_close_delay, o.presence_ping_interval,
-                       o.node_ping_interval, o.expired_connection_close_delay)
+                       o.node_ping_interval, o.expired_connection_close_delay,
+                       o.ping_interval, o.pong_timeout or o.ping_interval)
         return max(_MIN_TICK, min(_MAX_TICK, shortest / 4))
 
     async def _tick_forever(self) -> None:

@@ -105,6 +105,18 @@ def generation_of_binary(frame: bytes) -> str | None:
     return None
 
 
+def generation_of_json_bytes(frame: bytes) -> str | None:
+    """The generation of a binary frame read as JSON text (clients may send
+    JSON in binary frames; the 1.x dialect reads those as UTF-8 text), or
+    None.  Asked before :func:`generation_of_binary`: JSON text can pass for
+    a varint-delimited message by chance (``{`` is a length of 123, ``"``
+    the key of field 4), while protobuf bytes never parse as JSON."""
+    try:
+        return generation_of_frame(frame.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
 def _varint(data: bytes, at: int) -> tuple[int, int]:
     value = shift = 0
     while True:
@@ -132,7 +144,7 @@ class FirstFrame:
         if isinstance(data, str):
             generation = generation_of_frame(data)
         else:
-            generation = generation_of_binary(data)
+            generation = generation_of_json_bytes(data) or generation_of_binary(data)
         dialect = self._dialects.get(generation or "")
         if dialect is None:
             raise Disconnect(INVALID_MESSAGE)

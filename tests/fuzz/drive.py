@@ -35,8 +35,14 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 from urllib.parse import quote_from_bytes
 
+import jwt
+
 from app.config import ConfigError, ConfigSource
+from app.dialects.v2 import codes, jsoncodec
+from app.dialects.v2 import protocol_pb2 as pb
+from app.dialects.v2.framing import uvarint
 from tests.fuzz import generators as gen
+from tests.fuzz import v2frames
 
 SENTINEL = "fuzz-sentinel"
 SENTINEL_COMMAND = json.dumps({"uid": SENTINEL, "method": "ping"})
@@ -50,6 +56,11 @@ ADVICE_REASONS = frozenset({"invalid message", "method not found", "unauthorized
                             "limit exceeded", "permission denied", "namespace not found",
                             "already subscribed", "not available", "stale"})
 MAX_EXAMPLES = 5
+#: The protocol v2 closes (code -> reason) a v2 case may end with; 3004 is
+#: the internal error, a violation as on 1.x.
+V2_CLOSES = {close.code: close.reason for close in vars(codes).values() if isinstance(close, codes.Close)}
+V2_INTERNAL = codes.INTERNAL_SERVER_ERROR.code
+V2_SENTINEL_ID = 4_242_424_242
 
 
 @dataclass
@@ -128,8 +139,9 @@ def upgrade(path: str) -> bytes:
             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode()
 
 
-def _close_violation(payload: bytes, sockjs_close: str | None) -> str:
-    """Why a close frame's code and reason are wrong, or ""."""
+def _close_violation(payload: bytes, sockjs_close: str | None, v2: bool = False) -> str:
+    """Why a close frame's code and reason are wrong, or "" (``v2``: the
+    protocol v2 table's closes are ours too, but 3004)."""
     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
     try:
         reason = payload[2:].decode("utf-8")
@@ -139,6 +151,10 @@ def _close_violation(payload: bytes, sockjs_close: str | None) -> str:
         return "" if sockjs_close in ("", "ok") else sockjs_close
     if code == 3000:
         return _advice_violation(reason)
+    if v2 and code in V2_CLOSES:
+        if code == V2_INTERNAL:
+            return "internal server error"
+        return "" if V2_CLOSES[code] == reason else f"v2 close reason not ours ({code} {reason!r})"
     return "" if reason in WS_REASONS else f"close reason not ours ({code})"
 
 
@@ -156,6 +172,8 @@ def _advice_violation(reason: str) -> str:
 class WsCase:
     frames: list[bytes]
     framing: bool  # breaks the websocket framing itself: a drop is allowed
+    sentinel: bytes = SENTINEL.encode()  # in the answer to the last frame of a live connection
+    v2: bool = False  # protocol v2 closes are expected too
 
 
 async def ws_exchange(port: int, path: str, case: WsCase, sockjs: bool, timeout: float) -> tuple[str, str]:
@@ -186,8 +204,8 @@ async def _ws_talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
             return "eof", "" if case.framing else "EOF without close frame"
         opcode, payload = frame
         if opcode == 8:
-            return "closed", _close_violation(payload, sockjs_close)
-        if SENTINEL.encode() in payload:
+            return "closed", _close_violation(payload, sockjs_close, case.v2)
+        if case.sentinel in payload:
             writer.write(ws_frame(b"\x03\xe8", opcode=8))
             return "alive", ""
         if sockjs and payload.startswith(b"c["):
@@ -210,7 +228,9 @@ def raw_ws_case(rng: random.Random) -> WsCase:
     else:
         frames.append(ws_frame(gen.client_frame(rng), opcode=2 if rng.random() < 0.1 else 1))
     frames.append(ws_frame(SENTINEL_COMMAND.encode()))
-    return WsCase(frames, framing)
+    # without a 1.x connect first, the fuzz frame picks the dialect (a v2
+    # connect among the mutations makes it protocol v2, which closes its way)
+    return WsCase(frames, framing, v2=len(frames) == 2)
 
 
 def sockjs_ws_case(rng: random.Random) -> WsCase:
@@ -242,6 +262,56 @@ async def fuzz_raw_ws(port: int, rng: random.Random, n: int, concurrency: int = 
                       timeout: float = 10.0) -> Tally:
     return await _fuzz_ws("raw websocket", port, lambda: "/connection/websocket", raw_ws_case,
                           False, rng, n, concurrency, timeout)
+
+
+def v2_ws_case(rng: random.Random) -> tuple[str, WsCase]:
+    """Protocol v2 on the raw websocket, JSON or protobuf (by the query or
+    by a binary first frame): maybe a valid connect (a JWT of the fuzz
+    secret), the fuzz frame (tests/fuzz/v2frames.py), then an ``rpc`` whose
+    id is the sentinel (answered 108 by a live connection)."""
+    protobuf = rng.random() < 0.5
+    path = "/connection/websocket" + ("?format=protobuf" if protobuf and rng.random() < 0.5 else "")
+    frames: list[bytes] = []
+    claims: dict[str, Any] = {"sub": rng.choice(["42", "", "7"]), "exp": int(time.time()) + 3600}
+    if rng.random() < 0.3:
+        claims["channels"] = [rng.choice(gen.CHANNELS[:5])]
+    token = jwt.encode(claims, gen.SECRET, algorithm="HS256")
+    if rng.random() < 0.7:
+        frames.append(_v2_frame({"id": 1, "connect": {"token": token}}, protobuf))
+    framing = rng.random() < 0.05
+    if framing:
+        frames.append(_broken_framing(rng))
+    elif protobuf:
+        frames.append(ws_frame(v2frames.protobuf_frame(rng), opcode=2))
+    else:
+        frames.append(ws_frame(v2frames.json_frame(rng), opcode=2 if rng.random() < 0.1 else 1))
+    frames.append(_v2_frame({"id": V2_SENTINEL_ID, "rpc": {"method": SENTINEL}}, protobuf))
+    sentinel = b"\x08" + uvarint(V2_SENTINEL_ID) if protobuf else f'"id":{V2_SENTINEL_ID}'.encode()
+    return path, WsCase(frames, framing, sentinel, v2=True)
+
+
+def _v2_frame(command: dict[str, Any], protobuf: bool) -> bytes:
+    if not protobuf:
+        return ws_frame(json.dumps(command).encode())
+    message = pb.Command()
+    jsoncodec.fill(message, command)
+    body = message.SerializeToString()
+    return ws_frame(uvarint(len(body)) + body, opcode=2)
+
+
+async def fuzz_v2_ws(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                     timeout: float = 10.0) -> Tally:
+    tally = Tally("v2 websocket")
+    started = time.monotonic()
+    cases = (v2_ws_case(rng) for _ in range(n))
+
+    async def one(item: tuple[str, WsCase]) -> None:
+        outcome, violation = await ws_exchange(port, item[0], item[1], False, timeout)
+        tally.note(outcome, violation, b"".join(item[1].frames))
+
+    await run_cases(cases, concurrency, one)
+    tally.seconds = time.monotonic() - started
+    return tally
 
 
 async def fuzz_sockjs_ws(port: int, rng: random.Random, n: int, concurrency: int = 4,

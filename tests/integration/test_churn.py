@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator, Callable
 
+import jwt
 import pytest
 import websocket
 from tornado.http1connection import HTTP1Connection
@@ -30,6 +31,8 @@ from tornado.websocket import WebSocketHandler
 
 from app.dialects.v1x.auth import connection_token
 from app.core.client import Client
+from app.dialects.v2 import protocol_pb2 as pb
+from app.dialects.v2.framing import uvarint
 from app.options import Options
 from app.server import Server, make_app
 from tests.support.net import free_port
@@ -91,6 +94,47 @@ def raw_websocket(port: int, n: int, hold: Hold = nothing) -> None:
         assert "client" in ws.recv()
         ws.send(command("2", "subscribe", {"channel": f"c{n % 5}"}))
         assert '"subscribe"' in ws.recv()
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def _v2_token(user: str) -> str:
+    return jwt.encode({"sub": user, "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+
+
+def v2_json_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2, JSON: connect and subscribe in one frame; their replies
+    in one frame or two (each is queued as it is made)."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(json.dumps({"id": 1, "connect": {"token": _v2_token(f"v2j{n}")}}) + "\n"
+                + json.dumps({"id": 2, "subscribe": {"channel": f"c{n % 5}"}}))
+        replies: list[dict[str, object]] = []
+        while len(replies) < 2:
+            replies += [json.loads(line) for line in ws.recv().split("\n")]
+        connect, subscribe = replies
+        assert connect["id"] == 1 and subscribe == {"id": 2, "subscribe": {}}, (connect, subscribe)
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def _delimited(command: pb.Command) -> bytes:
+    body = command.SerializeToString()
+    return uvarint(len(body)) + body
+
+
+def v2_protobuf_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2, protobuf (the SDKs' subprotocol): connect, then subscribe."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10,
+                                     subprotocols=["centrifuge-protobuf"])
+    try:
+        token = _v2_token(f"v2p{n}")
+        ws.send_binary(_delimited(pb.Command(id=1, connect=pb.ConnectRequest(token=token))))
+        assert b"\x08\x01*" in ws.recv()  # Reply id=1 with its connect field (5, length-delimited)
+        ws.send_binary(_delimited(pb.Command(id=2, subscribe=pb.SubscribeRequest(channel=f"c{n % 5}"))))
+        assert ws.recv() == b"\x04\x08\x022\x00"  # Reply id=2, subscribe={}
         hold()
     finally:
         ws.close(timeout=2)
@@ -188,7 +232,8 @@ def api_and_plain_http(port: int, n: int, hold: Hold = nothing) -> None:
 KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "raw_websocket": raw_websocket, "sockjs_websocket": sockjs_websocket, "xhr_polling": xhr_polling,
     "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
-    "api_and_http": api_and_plain_http,
+    "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
+    "v2_protobuf_websocket": v2_protobuf_websocket,
 }
 
 

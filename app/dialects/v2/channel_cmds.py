@@ -1,0 +1,184 @@
+"""subscribe, unsubscribe, publish, presence, presence_stats, history and
+sub_refresh of protocol v2 (shared/CENTRIFUGAL.md §1.4): the v2 params and
+results, and the subscription JWT; the rest is the core's
+(app.core.subscriptions, app.core.publisher).
+
+Choices, documented here:
+
+* a private (``$``) channel needs a subscription token; a token given for
+  any channel is verified (its ``channel`` must be the one asked for, its
+  ``sub`` the connection's user, its ``client`` the connection's id when
+  set: 3500 otherwise); an expired one is error 109, one that does not
+  verify error 103;
+* stream positions are not kept yet: a subscribe answers ``recoverable``
+  and ``positioned`` false whatever was asked, recovers nothing, and
+  history returns publications without offsets and no epoch (a ``since``
+  position is error 112 ``unrecoverable position``); join and leave
+  pushes come when the channel's ``join_leave`` option is on (the
+  request's flag is not needed);
+* a subscription token's ``exp`` (or ``expire_at``) makes the subscription
+  expire: the reply has ``expires``/``ttl``, ``sub_refresh`` with a new
+  token extends it, and one not refreshed is left with the ``unsubscribe``
+  push 2501 (app.dialects.v2.heartbeat);
+* a publication's data must be JSON (the core keeps JSON text): binary
+  data from a protobuf client is error 107;
+* presence, presence_stats and history are for subscribers of the
+  channel (103 otherwise), as the 1.x dialect asks.
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+from typing import Any, Awaitable, Callable
+
+from app.core import subscriptions
+from app.core.client import Client
+from app.core.engine import EngineError
+from app.core.errors import INTERNAL_SERVER_ERROR, ProtocolError
+from app.core.publisher import publish_from_client
+from app.core.subscriptions import denied
+from app.dialects.v2 import jsoncodec
+from app.dialects.v2 import protocol_pb2 as pb
+from app.dialects.v2 import tokens
+from app.dialects.v2.codes import BAD_REQUEST, INVALID_TOKEN, ErrorCode
+from app.dialects.v2.commands import Method
+from app.dialects.v2.context import V2Context
+from app.dialects.v2.convert import client_info, publication
+from app.dialects.v2.errors import CodeError, V2Disconnect
+from app.dialects.v2.session_cmds import MAX_TTL
+from app.dialects.v2.spec import CommandSpec, Services
+
+
+def _channel(channel: str) -> str:
+    if not channel:
+        raise V2Disconnect(BAD_REQUEST)
+    return channel
+
+
+def _claims(ctx: V2Context, client: Client, channel: str, token: str) -> tokens.SubscriptionClaims | None:
+    """The claims of a verified subscription token (None without one); a
+    private channel needs one."""
+    if not token:
+        if ctx.rules.is_private(channel):
+            raise denied()
+        return None
+    try:
+        claims = tokens.subscription(token, ctx.options, ctx.clock())
+    except tokens.TokenExpired:
+        raise CodeError(ErrorCode.TOKEN_EXPIRED) from None
+    except tokens.TokenInvalid:
+        raise denied() from None
+    if claims.channel != channel or claims.user != client.user or claims.client not in ("", client.id):
+        raise V2Disconnect(INVALID_TOKEN)
+    return claims
+
+
+def _expiry(services: Services, client: Client, channel: str, claims: tokens.SubscriptionClaims | None,
+            result: pb.SubscribeResult | pb.SubRefreshResult) -> None:
+    """Track the subscription's expiry; tell the client its ttl."""
+    expires_at = claims.expires_at if claims is not None else 0
+    services.heartbeat.subscription_expires_at(client, channel, expires_at)
+    if expires_at > 0:
+        result.expires, result.ttl = True, min(MAX_TTL, max(1, int(expires_at - services.ctx.clock())))
+
+
+async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) -> pb.SubscribeResult:
+    ctx = services.ctx
+    channel = _channel(p.channel)
+    options = subscriptions.check_subscribe(ctx, client, channel)
+    claims = _claims(ctx, client, channel, p.token)
+    # Publications that arrive while the subscription is being made wait
+    # until the reply is out (§1.3: the subscribe reply comes first).
+    holding = channel not in client.channels
+    if holding:
+        ctx.fanout.hold(channel, client)
+    try:
+        await subscriptions.subscribe(ctx, ctx.fanout, client, channel, options, claims.info if claims else "")
+    except BaseException:
+        if holding:
+            ctx.fanout.release(channel, client, set())
+        raise
+    if holding:
+        client.after_reply(lambda: ctx.fanout.release(channel, client, set()))
+    result = pb.SubscribeResult()
+    _expiry(services, client, channel, claims, result)
+    return result
+
+
+async def sub_refresh(services: Services, client: Client, p: pb.SubRefreshRequest) -> pb.SubRefreshResult:
+    """A new subscription token for a held channel (its info is not changed)."""
+    ctx = services.ctx
+    channel = _channel(p.channel)
+    if channel not in client.channels or not p.token:
+        raise V2Disconnect(BAD_REQUEST)
+    claims = _claims(ctx, client, channel, p.token)
+    result = pb.SubRefreshResult()
+    _expiry(services, client, channel, claims, result)
+    return result
+
+
+async def unsubscribe(services: Services, client: Client, p: pb.UnsubscribeRequest) -> pb.UnsubscribeResult:
+    channel = _channel(p.channel)
+    await subscriptions.unsubscribe(services.ctx, client, channel)
+    services.heartbeat.subscription_expires_at(client, channel, 0)
+    return pb.UnsubscribeResult()
+
+
+async def publish(services: Services, client: Client, p: pb.PublishRequest) -> pb.PublishResult:
+    channel = _channel(p.channel)
+    if not p.data:
+        raise V2Disconnect(BAD_REQUEST)
+    try:
+        data = jsoncodec.raw_text(p.data)
+    except jsoncodec.NotJson:
+        raise CodeError(ErrorCode.BAD_REQUEST) from None
+    ctx = services.ctx
+    await publish_from_client(ctx, ctx.publisher, client, channel, data)
+    return pb.PublishResult()
+
+
+async def _held(ctx: V2Context, client: Client, channel: str,
+                fetch: Callable[[V2Context, str], Awaitable[Any]]) -> Any:
+    """A subscriber's query of its channel; an engine failure is error 100."""
+    if _channel(channel) not in client.channels:
+        raise denied()
+    try:
+        return await fetch(ctx, channel)
+    except EngineError:
+        raise ProtocolError(INTERNAL_SERVER_ERROR) from None
+
+
+async def presence(services: Services, client: Client, p: pb.PresenceRequest) -> pb.PresenceResult:
+    found = await _held(services.ctx, client, p.channel, subscriptions.presence)
+    return pb.PresenceResult(presence={cid: client_info(info) for cid, info in found.items()})
+
+
+async def presence_stats(services: Services, client: Client, p: pb.PresenceStatsRequest) -> pb.PresenceStatsResult:
+    found = await _held(services.ctx, client, p.channel, subscriptions.presence)
+    return pb.PresenceStatsResult(num_clients=len(found), num_users=len({info.user for info in found.values()}))
+
+
+async def history(services: Services, client: Client, p: pb.HistoryRequest) -> pb.HistoryResult:
+    """The core keeps messages newest first; ``limit`` 0 is none, -1 (or
+    anything negative) all, N at most N from the oldest end, or from the
+    newest with ``reverse``."""
+    if p.HasField("since") and (p.since.offset or p.since.epoch):
+        raise CodeError(ErrorCode.UNRECOVERABLE_POSITION)
+    messages = await _held(services.ctx, client, p.channel, subscriptions.history)
+    if not p.reverse:
+        messages = messages[::-1]
+    if p.limit >= 0:
+        messages = messages[:p.limit]
+    return pb.HistoryResult(publications=[publication(m) for m in messages])
+
+
+SPECS: Mapping[Method, CommandSpec] = MappingProxyType({
+    Method.SUBSCRIBE: CommandSpec(subscribe),
+    Method.SUB_REFRESH: CommandSpec(sub_refresh),
+    Method.UNSUBSCRIBE: CommandSpec(unsubscribe),
+    Method.PUBLISH: CommandSpec(publish),
+    Method.PRESENCE: CommandSpec(presence),
+    Method.PRESENCE_STATS: CommandSpec(presence_stats),
+    Method.HISTORY: CommandSpec(history),
+})

@@ -1,0 +1,231 @@
+"""The protocol v2 dialect of client connections (shared/CENTRIFUGAL.md §1).
+
+Two :class:`~app.core.client.ClientDialect` objects share one
+implementation, :class:`V2`: one per format (JSON, protobuf), so the
+core's fan-out prepares a push once per dialect *and* format.
+:class:`V2Formats` is the v2 candidate of an endpoint that serves several
+generations: at a connection's first frame it picks the format and sets
+the session's batching (JSON lines, concatenated protobuf).
+
+Duties and ordering:
+
+* a frame holds one or more commands (app.dialects.v2.framing); they run
+  in order, each reply queued as soon as it is made, so it precedes every
+  push queued after it (a subscribe's reply comes before the channel's
+  publications, §1.3); what one loop iteration queued leaves as one frame
+  (the session's batching: JSON lines, concatenated protobuf); a command
+  the codec could not read ends the frame: the replies before it are sent,
+  then the connection is closed with 3501;
+* a Disconnect raised by a command closes the connection after the replies
+  of the commands before it (the reference server writes each reply as it
+  goes);
+* the pong (the empty command) has no reply; before connect every command
+  but connect closes with 3501 (§1.3);
+* on a websocket the close frame says it all: no ``disconnect`` push.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from app.core.client import Client
+from app.core.errors import Disconnect, ProtocolError
+from app.core.values import ClientInfo, Message, Recovery
+from app.dialects.choose import V2 as GENERATION_V2
+from app.dialects.choose import generation_of_binary, generation_of_json_bytes, query_fields
+from app.dialects.v2 import protocol_pb2 as pb
+from app.dialects.v2.codes import BAD_REQUEST, UNSUBSCRIBE_REASONS, Close, UnsubscribeCode
+from app.dialects.v2.commands import Method, Request
+from app.dialects.v2.context import V2Context
+from app.dialects.v2.convert import client_info, raw
+from app.dialects.v2.errors import REFUSALS, TRY_AGAIN_LATER, CodeError, V2Disconnect, close_of, error_of
+from app.dialects.v2.framing import JsonFrames, ProtobufFrames
+from app.dialects.v2.heartbeat import Heartbeat
+from app.dialects.v2.pushes import PreparedPublication, PreparedPush
+from app.dialects.v2.spec import Services
+from app.dialects.v2.table import COMMANDS
+from transports.frames import CONCAT, LINES
+
+PROTOBUF_SUBPROTOCOL = "centrifuge-protobuf"
+#: The websocket subprotocols a v2 endpoint accepts (§1.1): the SDKs offer
+#: none for JSON (centrifuge-js, centrifuge-python) or one of these.
+SUBPROTOCOLS = ("centrifuge-json", PROTOBUF_SUBPROTOCOL)
+
+
+class V2:
+    """Protocol v2 in one format (``frames``); see the module docstring."""
+
+    name = "v2"
+
+    def __init__(self, services: Services, frames: JsonFrames | ProtobufFrames) -> None:
+        self._services = services
+        self._ctx = services.ctx
+        self._frames = frames
+        self.format = frames.name
+        self._json = isinstance(frames, JsonFrames)
+        #: the server's ping item in this format
+        self.ping: str | bytes = frames.ping
+        self._encode: Callable[[pb.Reply], Any] = frames.encode
+        self._nothing: str | bytes = "" if self._json else b""
+
+    # -- frames and commands ------------------------------------------------------
+
+    async def on_frame(self, client: Client, data: str | bytes) -> None:
+        self._ctx.metrics.bytes_in.inc(len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data))
+        decoded = self._frames.decode(data)
+        try:
+            for request in decoded.requests:
+                item = await self._dispatch(client, request)
+                if client.closing:
+                    return  # closed meanwhile (e.g. by the API); say nothing more
+                if item is not None:
+                    # Queued at once, so it precedes every push that follows
+                    # (a subscribe's reply before the channel's publications);
+                    # the session's batching merges what one loop iteration
+                    # queued into one frame.
+                    client.send(item)
+            if decoded.close is not None:
+                raise V2Disconnect(decoded.close)
+        finally:
+            client.run_after_reply()
+
+    async def _dispatch(self, client: Client, request: Request) -> str | bytes | None:
+        """One command's reply item (None: it has none); Disconnect when fatal."""
+        method = request.method
+        if method is Method.PONG:
+            if not client.authenticated:
+                raise V2Disconnect(BAD_REQUEST)
+            self._services.heartbeat.pong(client)
+            return None
+        spec = COMMANDS.get(method)
+        if spec is None or spec.needs_auth and not client.authenticated:
+            raise V2Disconnect(BAD_REQUEST)
+        metrics = self._ctx.metrics
+        metrics.child(metrics.client_requests, method.field).inc()
+        reply = pb.Reply(id=request.id)
+        try:
+            result = await spec.handler(self._services, client, request.params)
+        except (ProtocolError, CodeError) as err:
+            reply.error.CopyFrom(error_of(err))
+        else:
+            if result is None:
+                return None
+            field = getattr(reply, method.field)
+            field.SetInParent()  # an empty result is still written: {"id":3,"publish":{}}
+            field.CopyFrom(result)
+        item = self._encode(reply)
+        if isinstance(item, Close):
+            raise V2Disconnect(item)
+        return item  # type: ignore[no-any-return]
+
+    # -- what the core sends ------------------------------------------------------
+
+    def message(self, message: Message) -> str | bytes:
+        info = client_info(message.info) if message.info is not None else None
+        prepared = PreparedPublication(message.channel, raw(message.data), info=info, json_checked=True)
+        if not self._json:
+            return prepared.protobuf
+        item = prepared.json
+        return item if isinstance(item, str) else self._nothing
+
+    def _push(self, push: pb.Push) -> str | bytes:
+        prepared = PreparedPush(pb.Reply(push=push), json_checked=True)
+        if not self._json:
+            return prepared.protobuf
+        item = prepared.json
+        return item if isinstance(item, str) else self._nothing
+
+    def join(self, channel: str, info: ClientInfo) -> str | bytes:
+        return self._push(pb.Push(channel=channel, join=pb.Join(info=client_info(info))))
+
+    def leave(self, channel: str, info: ClientInfo) -> str | bytes:
+        return self._push(pb.Push(channel=channel, leave=pb.Leave(info=client_info(info))))
+
+    def unsubscribed(self, channel: str, code: UnsubscribeCode = UnsubscribeCode.SERVER) -> str | bytes:
+        """The server left ``channel`` for the client (2000: for good; 2501
+        its subscription expired: it subscribes again with a new token)."""
+        return self._push(pb.Push(channel=channel, unsubscribe=pb.Unsubscribe(
+            code=code, reason=UNSUBSCRIBE_REASONS[code])))
+
+    def subscribed(self, channel: str, recovery: Recovery) -> str | bytes:
+        """A server-side subscribe after connect; no stream position yet."""
+        push = pb.Push(channel=channel)
+        push.subscribe.SetInParent()
+        return self._push(push)
+
+    def disconnect(self, exc: Disconnect) -> str | bytes:
+        """None on a websocket: the close frame carries code and reason."""
+        return self._nothing
+
+    def close(self, exc: Disconnect) -> tuple[int, str]:
+        close = close_of(exc)
+        return close.code, close.reason
+
+    def refusal(self, reason: str) -> tuple[int, str]:
+        """1013 with the plain reason: the SDKs reconnect with backoff."""
+        return TRY_AGAIN_LATER, reason if reason in REFUSALS else "try again later"
+
+
+class V2Formats:
+    """The v2 candidate of an endpoint: at the first frame it picks
+    protobuf when the session's subprotocol is ``centrifuge-protobuf``,
+    its query says ``format=protobuf`` (or ``cf_protocol=protobuf``), or the
+    frame is a binary protobuf connect; JSON otherwise.  The client keeps
+    the chosen dialect, and its session the matching batching."""
+
+    def __init__(self, json: V2, protobuf: V2) -> None:
+        self.json = json
+        self.protobuf = protobuf
+
+    def pick(self, client: Client, data: str | bytes) -> V2:
+        session = client.session
+        request = session.request
+        query = query_fields(request.query) if request.query else {}
+        protobuf = (request.subprotocol == PROTOBUF_SUBPROTOCOL
+                    or "protobuf" in (query.get("format"), query.get("cf_protocol"))
+                    or isinstance(data, bytes) and generation_of_json_bytes(data) is None
+                    and generation_of_binary(data) == GENERATION_V2)
+        session.batching = CONCAT if protobuf else LINES
+        return self.protobuf if protobuf else self.json
+
+    async def on_frame(self, client: Client, data: str | bytes) -> None:
+        dialect = self.pick(client, data)
+        client.dialect = dialect
+        await dialect.on_frame(client, data)
+
+    def message(self, message: Message) -> str | bytes:
+        return self.json.message(message)
+
+    def join(self, channel: str, info: ClientInfo) -> str | bytes:
+        return self.json.join(channel, info)
+
+    def leave(self, channel: str, info: ClientInfo) -> str | bytes:
+        return self.json.leave(channel, info)
+
+    def unsubscribed(self, channel: str) -> str | bytes:
+        return self.json.unsubscribed(channel)
+
+    def subscribed(self, channel: str, recovery: Recovery) -> str | bytes:
+        return self.json.subscribed(channel, recovery)
+
+    def disconnect(self, exc: Disconnect) -> str | bytes:
+        return self.json.disconnect(exc)
+
+    def close(self, exc: Disconnect) -> tuple[int, str]:
+        return self.json.close(exc)
+
+    def refusal(self, reason: str) -> tuple[int, str]:
+        return self.json.refusal(reason)
+
+
+def make_v2(ctx: V2Context) -> V2Formats:
+    """The v2 dialects of a node (JSON and protobuf) sharing one heartbeat."""
+    def ping_of(client: Client) -> str | bytes:
+        return client.dialect.ping if isinstance(client.dialect, V2) else ""
+
+    def expired_of(client: Client, channel: str) -> str | bytes:
+        dialect = client.dialect
+        return dialect.unsubscribed(channel, UnsubscribeCode.EXPIRED) if isinstance(dialect, V2) else ""
+
+    heartbeat = Heartbeat(ctx, ping_of, expired_of)
+    services = Services(ctx, heartbeat)
+    return V2Formats(V2(services, JsonFrames()), V2(services, ProtobufFrames()))

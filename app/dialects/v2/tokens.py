@@ -1,0 +1,161 @@
+"""Protocol v2's connection and subscription JWTs (shared/CENTRIFUGAL.md §3),
+verified with PyJWT: HS256/384/512 with ``token_hmac_secret_key`` (or the
+1.x ``secret`` when that key is not set: one secret signs both
+generations' tokens unless told otherwise).
+
+The signature is checked by PyJWT; the payload is then read by our strict
+JSON decoder (transports.strictjson: bounded depth, no NaN, no lone
+surrogates), so whatever a claim holds can be relayed as it is.  Expiry
+(``exp``, ``nbf``) is compared with the node's clock here, not PyJWT's.
+
+* :class:`TokenExpired`: ``exp`` passed (or ``nbf`` not reached): error 109
+  at connect and subscribe, the SDK fetches a new token;
+* :class:`TokenInvalid`: anything else (signature, algorithm, shape,
+  claims of the wrong type, ``channel`` in a connection token).
+
+``aud`` and ``iss`` are checked when ``token_audience``/``token_issuer``
+are configured.  Not yet: RS256/ES256 keys (PyJWT needs ``cryptography``
+for them), the ``subs`` claim and ``override`` objects (issue 13's next
+steps).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from app.options import Options
+from transports.strictjson import JSONInputError, loads
+
+_ALGORITHMS = ["HS256", "HS384", "HS512"]
+_JWS = jwt.PyJWS()
+#: Compact JSON of a claim value (ASCII: a claim held no lone surrogate, but
+#: the text may go to a 1.x client that wants ASCII).
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class TokenExpired(Exception):
+    """The token's ``exp`` has passed (or its ``nbf`` has not come)."""
+
+
+class TokenInvalid(Exception):
+    """The token does not verify or its claims are not what they must be."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClaims:
+    """A verified connection token: the user, when the connection expires
+    (Unix seconds, 0: never), its info as compact JSON text ("" none) and
+    the channels the server subscribes it to."""
+
+    user: str
+    expires_at: int
+    info: str
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionClaims:
+    """A verified subscription token."""
+
+    user: str
+    channel: str
+    client: str
+    expires_at: int
+    info: str
+
+
+def hmac_key(options: Options) -> str:
+    """The HMAC key of v2 tokens: ``token_hmac_secret_key``, else ``secret``."""
+    return options.token_hmac_secret_key or options.secret
+
+
+def _claims(token: str, options: Options, now: float) -> dict[str, Any]:
+    """The verified claims: signature, then ``aud``/``iss`` when configured,
+    then ``exp``/``nbf`` (the order of the reference server)."""
+    key = hmac_key(options)
+    if not key:
+        raise TokenInvalid("no token key configured")
+    try:
+        payload = _JWS.decode(token, key=key, algorithms=_ALGORITHMS)
+        claims = loads(payload)
+    except (jwt.PyJWTError, JSONInputError, ValueError) as exc:
+        raise TokenInvalid(type(exc).__name__) from None
+    if not isinstance(claims, dict):
+        raise TokenInvalid("claims are not an object")
+    _check_audience_and_issuer(claims, options)
+    for name in ("exp", "nbf", "expire_at"):
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TokenInvalid(f"{name} is not a number")
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if exp is not None and exp <= now or nbf is not None and nbf > now:
+        raise TokenExpired()
+    return claims
+
+
+def _check_audience_and_issuer(claims: dict[str, Any], options: Options) -> None:
+    """``aud`` (a string, or a list holding it) and ``iss`` must be the
+    configured ones, when configured (exact strings)."""
+    audience = options.token_audience
+    if audience:
+        aud = claims.get("aud")
+        if not (aud == audience or isinstance(aud, list) and audience in aud):
+            raise TokenInvalid("aud is not the configured audience")
+    if options.token_issuer and claims.get("iss") != options.token_issuer:
+        raise TokenInvalid("iss is not the configured issuer")
+
+
+def _text(claims: dict[str, Any], name: str) -> str:
+    value = claims.get(name, "")
+    if not isinstance(value, str):
+        raise TokenInvalid(f"{name} is not a string")
+    return value
+
+
+def _expires_at(claims: dict[str, Any]) -> int:
+    """``expire_at`` when present (0: never), else ``exp`` (absent: never)."""
+    value = claims.get("expire_at")
+    if value is None:
+        value = claims.get("exp")
+    return int(value) if value is not None and value > 0 else 0
+
+
+def _info(claims: dict[str, Any]) -> str:
+    """``b64info`` (which must decode to JSON here: the core keeps infos as
+    JSON text) wins over ``info``; compact JSON text or ""."""
+    encoded = claims.get("b64info")
+    if encoded is not None:
+        if not isinstance(encoded, str):
+            raise TokenInvalid("b64info is not a string")
+        try:
+            return _dumps(loads(base64.b64decode(encoded, validate=True)))
+        except (binascii.Error, JSONInputError, ValueError):
+            raise TokenInvalid("b64info is not base64 of JSON") from None
+    value = claims.get("info")
+    return "" if value is None else _dumps(value)
+
+
+def connection(token: str, options: Options, now: float) -> ConnectionClaims:
+    """The claims of a connection token (§3.2)."""
+    claims = _claims(token, options, now)
+    if "channel" in claims:
+        raise TokenInvalid("a connection token names no channel")
+    channels = claims.get("channels", [])
+    if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
+        raise TokenInvalid("channels is not a list of names")
+    return ConnectionClaims(_text(claims, "sub"), _expires_at(claims), _info(claims), tuple(channels))
+
+
+def subscription(token: str, options: Options, now: float) -> SubscriptionClaims:
+    """The claims of a subscription token (§3.3); ``channel`` is required."""
+    claims = _claims(token, options, now)
+    channel = _text(claims, "channel")
+    if not channel:
+        raise TokenInvalid("no channel")
+    return SubscriptionClaims(_text(claims, "sub"), channel, _text(claims, "client"), _expires_at(claims),
+                              _info(claims))

@@ -19,6 +19,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 DESCRIPTIONS: dict[str, str] = {
     # identity and modes
     "secret": "HMAC key of connection tokens and signed API requests (genconfig writes a random one)",
+    "token_hmac_secret_key": "HMAC key of protocol v2 JWTs (HS256/384/512); empty: the secret",
+    "token_audience": "protocol v2 JWTs must carry this aud; empty: not checked",
+    "token_issuer": "protocol v2 JWTs must carry this iss; empty: not checked",
     "name": "this node's name in stats and the admin page (empty: hostname_port)",
     "insecure": "clients connect without a token, anonymous and allowed everything (development only)",
     "insecure_api": "the HTTP API accepts requests without a signature",
@@ -57,7 +60,8 @@ DESCRIPTIONS: dict[str, str] = {
     "client_request_max_size": "largest client message in bytes (websocket frame or SockJS message)",
     "client_queue_max_size": "bytes queued for one client before it is closed as slow",
     "client_slow_close_grace": "seconds a slow client gets to read its close before it is dropped",
-    "ping_interval": "seconds between pings on a raw websocket",
+    "ping_interval": "seconds between pings on a raw websocket (protocol v2: its {} pings)",
+    "pong_timeout": "seconds a protocol v2 client has to answer a ping before close 3012; 0: never asked",
     "presence_ping_interval": "seconds between refreshes of a connection's presence entries",
     "presence_expire_interval": "seconds a presence entry lives without a refresh",
     "expired_connection_close_delay": "seconds past its lifetime a connection may stay before it is closed",

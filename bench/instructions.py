@@ -1,7 +1,7 @@
 """Instructions per delivery and per published message, counted by valgrind:
 a figure that does not move with the load of a shared machine.
 
-    .venv/bin/python bench/instructions.py [--subscribers 1000] [--publishes 20] [--batch 100]
+    .venv/bin/python bench/instructions.py [--subscribers 1000] [--publishes 20] [--batch 100] [--history 10]
 
 Two in-process scenarios on one node (memory engine, the 1.x dialect, real
 transport sessions with a sink that discards what it is given):
@@ -10,6 +10,9 @@ transport sessions with a sink that discards what it is given):
   ``--subscribers`` clients: instructions per delivery;
 * ``batch``: one API request of ``--batch`` publishes to as many channels of
   one subscriber each: instructions per message.
+
+``--history N`` gives the channels a history of N messages (lifetime 60 s),
+so every publish also appends to it (and assigns the stream offset).
 
 Each scenario runs under ``valgrind --tool=cachegrind`` twice, with and
 without the measured part, and the difference is divided by the units: set-up
@@ -90,9 +93,9 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def scenario(name: str, subscribers: int, units: int, batch: int) -> None:
+async def scenario(name: str, subscribers: int, units: int, batch: int, history: int = 0) -> None:
     options = Options(secret=SECRET, name="bench")
-    options.channel = ChannelOptions(publish=True)
+    options.channel = ChannelOptions(publish=True, history_size=history, history_lifetime=60 if history else 0)
     node = Node(options, MemoryEngine(options), tick_interval=3600)  # no periodic work in the count
     await node.start()
     quiet = SockJSSettings(heartbeat_delay=3600, disconnect_delay=3600, ping_interval=3600)
@@ -135,7 +138,8 @@ def count(name: str, args: argparse.Namespace, units: int) -> int:
         out = os.path.join(tmp, "cg.out")
         command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
                    sys.executable, __file__, "--run", name, "--units", str(units),
-                   "--subscribers", str(args.subscribers), "--batch", str(args.batch)]
+                   "--subscribers", str(args.subscribers), "--batch", str(args.batch),
+                   "--history", str(args.history)]
         result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         if result.returncode != 0:
             raise SystemExit(f"{name}: valgrind failed:\n{result.stderr[-2000:]}")
@@ -151,11 +155,12 @@ def main() -> None:
     parser.add_argument("--publishes", type=int, default=20)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--history", type=int, default=0, help="history size of the channels (0: none)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--units", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        asyncio.run(scenario(args.run, args.subscribers, args.units, args.batch))
+        asyncio.run(scenario(args.run, args.subscribers, args.units, args.batch, args.history))
         return
     rows: list[tuple[str, float, str]] = []
     for name, units, per, label in (("fanout", args.publishes, args.publishes * args.subscribers, "delivery"),
@@ -164,7 +169,7 @@ def main() -> None:
         measured = count(name, args, units)
         rows.append((name, (measured - base) / per, label))
     info: dict[str, Any] = {"subscribers": args.subscribers, "publishes": args.publishes, "batch": args.batch,
-                            "batches": args.batches}
+                            "batches": args.batches, "history": args.history}
     print(f"instructions (cachegrind, in-process; {info})")
     for name, value, label in rows:
         print(f"  {name:8s} {value:10,.0f} per {label}")

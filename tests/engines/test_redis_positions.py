@@ -97,3 +97,24 @@ def test_payload_positions_decode_and_bad_ones_are_refused() -> None:
         codec.decode_entry([b"x-0", [b"d", plain]], "e1")
     with pytest.raises(codec.CodecError):
         codec.decode_entry([b"1-0"], "e1")
+
+
+def test_undecodable_payloads_and_entries_raise_only_codec_errors() -> None:
+    """Whatever another writer of the Redis left in a stream or on a topic:
+    a Message or CodecError (the engine logs and skips), never a traceback."""
+    import random
+
+    rng = random.Random(13)
+    good = b'{"offset":3,"epoch":"e","uid":"u","channel":"c","data":"1","info":{"user":"1","client":"x"}}'
+    alphabet = b'{}[]",:0123456789-.eE truefalsnul\\'
+    for _ in range(3000):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(data))
+            data[at:at + rng.randint(0, 3)] = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 3)))
+        for decode in (lambda d: codec.decode_message(d),
+                       lambda d: codec.decode_entry([d[:rng.randint(0, 6)], [b"d", d]], "e")):
+            try:
+                decode(bytes(data))
+            except codec.CodecError:
+                pass

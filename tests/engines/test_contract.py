@@ -1,7 +1,7 @@
 """The engine contract: every Engine method, run against each engine.
 
 Both engines keep exactly ``history.size`` messages (the Redis engine trims
-its stream with ``XADD MAXLEN =``, not approximately).  Stream positions
+its stream with an exact ``XADD MAXLEN``, not ``~``).  Stream positions
 (offsets, epochs, reads by position) are in test_positions.py.
 """
 from __future__ import annotations

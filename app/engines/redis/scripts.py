@@ -28,7 +28,7 @@ class Script:
 #:   else a stream starts with the candidate as its epoch (a stream left
 #:   without its meta belongs to a lost epoch and is deleted first).
 #: - The offset is the meta's counter + 1 and is the entry's stream id
-#:   (``<offset>-0``); exactly ``size`` entries are kept (MAXLEN =); the
+#:   (``<offset>-0``); exactly ``size`` entries are kept (MAXLEN, exact); the
 #:   stream and its meta get the lifetime, renewed on each publish, so they
 #:   expire together and the next publish starts a new epoch.
 #: - The published payload is the message with ``"offset"`` and ``"epoch"``

@@ -19,7 +19,7 @@ once per node (one PUB/SUB subscription per channel per node).
 Failure: every method raises EngineError within about
 ``redis_connect_timeout + redis_write_timeout`` seconds when Redis is away;
 ``unsubscribe`` never raises.  In Cluster mode ``drop_inactive`` is not
-applied (a script's PUBLISH counts only the subscribers of one cluster node,
+applied (PUBSUB NUMSUB in a script counts only the subscribers of one cluster node,
 so "nobody listens" cannot be known there); history is then always kept.
 """
 from __future__ import annotations

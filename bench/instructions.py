@@ -1,7 +1,7 @@
 """Instructions per delivery and per published message, counted by valgrind:
 a figure that does not move with the load of a shared machine.
 
-    .venv/bin/python bench/instructions.py [--subscribers 1000] [--publishes 20] [--batch 100]
+    .venv/bin/python bench/instructions.py [--subscribers 1000] [--publishes 20] [--batch 100] [--history 10]
 
 Two in-process scenarios on one node (memory engine, the 1.x dialect, real
 transport sessions with a sink that discards what it is given):
@@ -12,6 +12,9 @@ transport sessions with a sink that discards what it is given):
   one subscriber each: instructions per message;
 * with ``--v2``, also ``fanout_v2json`` and ``fanout_v2pb``: ``fanout`` with
   protocol v2 subscribers (JSON, protobuf) on the raw websocket endpoint.
+
+``--history N`` gives the channels a history of N messages (lifetime 60 s),
+so every publish also appends to it (and assigns the stream offset).
 
 Each scenario runs under ``valgrind --tool=cachegrind`` twice, with and
 without the measured part, and the difference is divided by the units: set-up
@@ -111,9 +114,9 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def scenario(name: str, subscribers: int, units: int, batch: int) -> None:
+async def scenario(name: str, subscribers: int, units: int, batch: int, history: int = 0) -> None:
     options = Options(secret=SECRET, name="bench")
-    options.channel = ChannelOptions(publish=True)
+    options.channel = ChannelOptions(publish=True, history_size=history, history_lifetime=60 if history else 0)
     node = Node(options, MemoryEngine(options), tick_interval=3600)  # no periodic work in the count
     await node.start()
     quiet = SockJSSettings(heartbeat_delay=3600, disconnect_delay=3600, ping_interval=3600)
@@ -161,7 +164,8 @@ def count(name: str, args: argparse.Namespace, units: int) -> int:
         out = os.path.join(tmp, "cg.out")
         command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
                    sys.executable, __file__, "--run", name, "--units", str(units),
-                   "--subscribers", str(args.subscribers), "--batch", str(args.batch)]
+                   "--subscribers", str(args.subscribers), "--batch", str(args.batch),
+                   "--history", str(args.history)]
         result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         if result.returncode != 0:
             raise SystemExit(f"{name}: valgrind failed:\n{result.stderr[-2000:]}")
@@ -178,11 +182,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--v2", action="store_true", help="also the protocol v2 fan-outs (JSON, protobuf)")
+    parser.add_argument("--history", type=int, default=0, help="history size of the channels (0: none)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--units", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        asyncio.run(scenario(args.run, args.subscribers, args.units, args.batch))
+        asyncio.run(scenario(args.run, args.subscribers, args.units, args.batch, args.history))
         return
     rows: list[tuple[str, float, str]] = []
     scenarios = [("fanout", args.publishes, args.publishes * args.subscribers, "delivery"),
@@ -195,7 +200,7 @@ def main() -> None:
         measured = count(name, args, units)
         rows.append((name, (measured - base) / per, label))
     info: dict[str, Any] = {"subscribers": args.subscribers, "publishes": args.publishes, "batch": args.batch,
-                            "batches": args.batches}
+                            "batches": args.batches, "history": args.history}
     print(f"instructions (cachegrind, in-process; {info})")
     for name, value, label in rows:
         print(f"  {name:13s} {value:10,.0f} per {label}")

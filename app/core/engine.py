@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from app.core.values import ClientInfo, Message
+from app.core.values import ClientInfo, HistoryPage, Message, StreamPosition
 
 
 class EngineError(Exception):
@@ -86,10 +86,20 @@ class Engine(Protocol):
 
     async def publish_message(self, message: Message, history: HistoryOptions) -> None:
         """Deliver to every node subscribed to ``message.channel`` and, when
-        ``history.enabled``, prepend it to the channel's history (newest first,
-        at most ``history.size`` kept, lifetime renewed on each publish).
-        With ``drop_inactive``, no new history is started for a channel that
-        has no subscriber anywhere."""
+        ``history.enabled``, append it to the channel's stream (at most
+        ``history.size`` kept, lifetime renewed on each publish).
+
+        Positions: appending gives the message the stream's next offset (the
+        newest + 1) and its epoch, in one atomic step with the history write
+        and the delivery, so every node receives the message with the same
+        ``offset``/``epoch`` and offsets of one channel never repeat or skip
+        within an epoch, whichever nodes publish.  When the call returns,
+        ``message.offset``/``message.epoch`` hold them too.  A channel
+        without a stream starts one: a new random epoch, offset 1.  Without
+        history (or not appended, below) the message has offset 0, epoch "".
+
+        With ``drop_inactive``, no new stream is started for a channel that
+        has no subscriber anywhere (and no touch mark)."""
         ...
 
     async def publish_join(self, channel: str, info: ClientInfo) -> None: ...
@@ -121,11 +131,29 @@ class Engine(Protocol):
 
     async def presence(self, channel: str) -> dict[str, ClientInfo]: ...
 
-    async def history(self, channel: str, limit: int = 0) -> list[Message]:
-        """Newest first; ``limit`` 0 means all."""
+    async def history(self, channel: str, limit: int = -1, since: StreamPosition | None = None,
+                      reverse: bool = False, lifetime: int = 0) -> HistoryPage:
+        """The channel's kept publications (each with its offset and epoch)
+        and its current position, read atomically.
+
+        ``limit``: -1 (any negative) all, 0 none (the position alone), N at
+        most N.  Oldest first, or newest first with ``reverse``.  ``since``:
+        forward, only publications after ``since.offset``; reverse, only
+        those before it.  ``since.epoch`` is not compared here: the caller
+        compares it with the returned position's.  ``lifetime`` > 0: a
+        channel without a stream gets one (a new epoch, offset 0, living
+        ``lifetime`` seconds unless published to), so a subscriber that read
+        its position before the first publish sees the epoch later
+        publications carry; 0 reads only ((0, "") when there is none).
+
+        The 1.x dialect's read is ``reverse=True`` (newest first)."""
         ...
 
-    async def remove_history(self, channel: str) -> None: ...
+    async def remove_history(self, channel: str) -> None:
+        """Drop the kept publications; the position (offset counter and
+        epoch) stays, so a client that missed them is told it cannot
+        recover rather than given a wrong "nothing missed"."""
+        ...
 
     async def channels(self) -> list[str]:
         """Channels with at least one subscriber on any node."""

@@ -37,6 +37,9 @@ SHUTTING_DOWN = "shutting down"
 #: Close reason when the node lost messages of a channel (Redis PUB/SUB was
 #: down); the client reconnects and recovers from history.  Centrifugo 2's name.
 INSUFFICIENT_STATE = "insufficient state"
+#: A history ``since`` position of another epoch than the channel's stream
+#: (app.core.streams); Centrifugo's error 112.
+UNRECOVERABLE_POSITION = "unrecoverable position"
 
 ADVICE_FIX = "fix"
 ADVICE_RETRY = "retry"

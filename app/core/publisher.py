@@ -40,7 +40,10 @@ class Publisher:
     def publish(self, message: Message, options: ChannelOptions) -> Awaitable[None] | None:
         """Publish ``message`` (history options and ``watch`` of its channel):
         done when it returns None, else the awaitable that does it.  Raises
-        (or the awaitable raises) EngineError."""
+        (or the awaitable raises) EngineError.  Once done, the message holds
+        the stream position the engine gave it (``offset``/``epoch``; 0 and
+        "" in a channel without history): what an API's publish result
+        reports."""
         now = self._now
         if now is None:
             return self._publish_later(message, options)

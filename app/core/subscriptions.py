@@ -23,7 +23,7 @@ Choices beyond 1.8, documented here:
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Awaitable, Callable, Protocol, TypeVar
 
 from app.core.client import Client, Subscription
 from app.core.context import Context
@@ -43,6 +43,8 @@ from app.core.values import ClientInfo, Message, Recovery
 from app.options import ChannelOptions
 
 logger = logging.getLogger("sockhub.subscriptions")
+
+T = TypeVar("T")
 
 #: What every channel without history gets: no new object per publish.
 _NO_HISTORY = HistoryOptions()
@@ -154,8 +156,22 @@ async def subscribe(ctx: Context, holds: Holds, client: Client, channel: str, op
     """A checked subscribe (:func:`check_subscribe`, then the dialect's own
     checks): registration, then recovery (§8).  A recovering subscribe holds
     the channel's live pushes back until the client's reply is out."""
+    return await subscribe_then(
+        ctx, holds, client, channel, channel_info, options.recover and recover,
+        lambda: recovery(ctx, channel, options, recover, last),
+        lambda result: {m.uid for m in result.messages or ()},
+    )
+
+
+async def subscribe_then(ctx: Context, holds: Holds, client: Client, channel: str, channel_info: str,
+                         hold: bool, read: Callable[[], Awaitable[T]], recovered: Callable[[T], set[str]]) -> T:
+    """Registration (or adopting the API's subscription), then ``read()``
+    (what the reply tells of the stream).  With ``hold``, the channel's live
+    pushes to the client wait until its reply is out, and then those whose
+    uid is in ``recovered(result)`` are dropped (the reply carried them):
+    nothing twice, nothing out of order.  Both dialects' subscribes."""
     existing = client.channels.get(channel)
-    holding = existing is None and options.recover and recover
+    holding = existing is None and hold
     if holding:  # live pushes wait until the reply (with the recovered ones) is out
         holds.hold(channel, client)
     try:
@@ -168,14 +184,14 @@ async def subscribe(ctx: Context, holds: Holds, client: Client, channel: str, op
             except EngineError:
                 raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
         ctx.metrics.num_subscribe.inc()
-        result = await recovery(ctx, channel, options, recover, last)
+        result = await read()
     except BaseException:
         if holding:
             holds.release(channel, client, set())
         raise
     if holding:
-        recovered = {m.uid for m in result.messages or ()}
-        client.after_reply(lambda: holds.release(channel, client, recovered))
+        uids = recovered(result)
+        client.after_reply(lambda: holds.release(channel, client, uids))
     return result
 
 
@@ -187,12 +203,12 @@ async def recovery(ctx: Context, channel: str, options: ChannelOptions, recover:
     engine = ctx.engine
     if not recover:
         try:
-            newest = await engine.history(channel, limit=1)
+            newest = (await engine.history(channel, limit=1, reverse=True)).publications
         except EngineError:
             newest = []
         return Recovery(newest[0].uid if newest else "")
     try:
-        messages = await engine.history(channel)
+        messages = (await engine.history(channel, reverse=True)).publications
     except EngineError:
         return Recovery("", [], False)
     missed, found = messages, False
@@ -235,7 +251,7 @@ async def history(ctx: Context, channel: str) -> list[Message]:
     if not history_options(ctx.rules.options(channel)).enabled:
         raise ProtocolError(NOT_AVAILABLE, ADVICE_FIX)
     try:
-        return await ctx.engine.history(channel)
+        return (await ctx.engine.history(channel, reverse=True)).publications
     except EngineError:
         ctx.metrics.engine_errors.inc()
         raise

@@ -1,6 +1,6 @@
 """The protocol-neutral values: messages and client infos as they travel
-between node, engines and clients, verified credentials, connect outcomes
-and subscribe recoveries.
+between node, engines and clients, stream positions and history pages,
+verified credentials, connect outcomes and subscribe recoveries.
 
 Raw JSON fields (``data``, ``default_info``, ``channel_info``) are kept as the
 JSON text they arrived as and are written out byte for byte; they are
@@ -23,6 +23,11 @@ _TO_B62 = bytes(_B62[b % 62] for b in range(256))
 def new_uid() -> str:
     """A 22-character base-62 message id, like the NATS nuid Centrifugo uses."""
     return os.urandom(22).translate(_TO_B62).decode()
+
+
+def new_epoch() -> str:
+    """A stream epoch: 8 random base-62 characters (47 bits)."""
+    return new_uid()[:8]
 
 
 class UidSource:
@@ -51,13 +56,51 @@ class ClientInfo:
     channel_info: str = ""  # raw JSON or ""
 
 
+@dataclass(frozen=True, slots=True)
+class StreamPosition:
+    """Where a channel's stream stands: the ``offset`` of its newest
+    publication (1, 2, 3... per channel; 0 before the first) in the stream
+    ``epoch``, a random string made when the stream starts and changed
+    whenever it is lost (expired, or Redis came back empty), so an offset
+    is only meaningful together with its epoch."""
+
+    offset: int
+    epoch: str
+
+
+#: The position of a channel that keeps no history: positions exist only
+#: where history is kept (as in Centrifugo, shared/CENTRIFUGAL.md §1.10).
+NO_POSITION = StreamPosition(0, "")
+
+
 @dataclass(slots=True)
 class Message:
+    """A publication.  ``offset`` and ``epoch`` are its place in the channel's
+    stream, set by the engine when it publishes into a channel with history
+    (atomically with the history write); 0 and "" where no history is kept.
+    The 1.x dialect never writes them."""
+
     uid: str
     channel: str
     data: str  # raw JSON
     client: str = ""
     info: ClientInfo | None = None
+    offset: int = 0
+    epoch: str = ""
+
+    @property
+    def position(self) -> StreamPosition:
+        return StreamPosition(self.offset, self.epoch)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """What a history read returns: the publications asked for, in the
+    order asked for, and the stream's current position, read atomically
+    with them."""
+
+    publications: list[Message]
+    position: StreamPosition
 
 
 @dataclass(frozen=True, slots=True)

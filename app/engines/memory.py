@@ -12,9 +12,14 @@ Delivery
     data always reach the handler (they are node-wide, not per channel).
 
 History
-    Newest first; exactly ``history.size`` messages kept (a ``deque`` with
-    ``maxlen``).  The whole channel history expires ``history.lifetime``
-    seconds after its last publish.  With ``drop_inactive``, no *new* history
+    One stream per channel: its publications oldest first, exactly
+    ``history.size`` kept (a ``deque`` with ``maxlen``), beside the offset
+    of the newest and the epoch.  Since offsets are consecutive, the kept
+    ones are ``offset - len + 1 .. offset`` and a read ``since`` an offset
+    is index arithmetic.  Trimming keeps the counter and the epoch; the
+    whole stream (publications, counter, epoch) expires ``history.lifetime``
+    seconds after its last publish, so the next one starts a new epoch at
+    offset 1.  With ``drop_inactive``, no *new* history
     is started for a channel that has no subscriber on this node, unless its
     last subscriber left less than ``lifetime`` seconds ago (the "touch"
     mark set by ``unsubscribe(channel, history)``, as the Redis engine's
@@ -41,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.core.engine import EngineHandler, HistoryOptions
-from app.core.values import ClientInfo, Message
+from app.core.values import NO_POSITION, ClientInfo, HistoryPage, Message, StreamPosition, new_epoch
 from app.options import Options
 
 logger = logging.getLogger("sockhub.engines.memory")
@@ -54,8 +59,10 @@ _Key = tuple[int, str, str]
 
 @dataclass(slots=True)
 class _History:
-    messages: deque[Message]
+    messages: deque[Message]  # oldest first
     deadline: float
+    offset: int  # of the newest publication ever appended (0: none yet)
+    epoch: str
 
 
 @dataclass(slots=True)
@@ -83,6 +90,17 @@ class _Expiry:
                 del self.scheduled[key]
                 keys.append(key)
         return keys
+
+
+def _select(entry: _History, limit: int, since: StreamPosition | None, reverse: bool) -> list[Message]:
+    """The publications of an Engine.history read (``limit`` not 0)."""
+    messages = entry.messages
+    if not reverse:  # offsets after since.offset, oldest first
+        first = entry.offset - len(messages) + 1
+        start = 0 if since is None else max(since.offset + 1 - first, 0)
+        return list(itertools.islice(messages, start, None if limit < 0 else start + limit))
+    skip = 0 if since is None else max(entry.offset - since.offset + 1, 0)  # offsets >= since.offset
+    return list(itertools.islice(reversed(messages), skip, None if limit < 0 else skip + limit))
 
 
 class MemoryEngine:
@@ -194,28 +212,38 @@ class MemoryEngine:
         if entry is None:
             if opts.drop_inactive and not self._active(channel):
                 return
-            entry = _History(deque(maxlen=opts.size), 0.0)
-            self._history[channel] = entry
-        elif entry.messages.maxlen != opts.size:  # size changed by a config reload
+            entry = self._history[channel] = _History(deque(maxlen=opts.size), 0.0, 0, new_epoch())
+        elif entry.messages.maxlen != opts.size:  # size changed by a config reload (or a read started it)
             entry.messages = deque(entry.messages, maxlen=opts.size)
-        entry.messages.appendleft(message)
+        entry.offset = message.offset = entry.offset + 1
+        message.epoch = entry.epoch
+        entry.messages.append(message)
         entry.deadline = self._clock() + opts.lifetime
         self._expiry.schedule((_HISTORY, channel, ""), entry.deadline)
 
     def _active(self, channel: str) -> bool:
         return channel in self._subscribed or channel in self._touched
 
-    async def history(self, channel: str, limit: int = 0) -> list[Message]:
+    async def history(self, channel: str, limit: int = -1, since: StreamPosition | None = None,
+                      reverse: bool = False, lifetime: int = 0) -> HistoryPage:
         self._expire()
         entry = self._history.get(channel)
         if entry is None:
-            return []
-        if limit > 0:
-            return list(itertools.islice(entry.messages, limit))
-        return list(entry.messages)
+            if lifetime <= 0:
+                return HistoryPage([], NO_POSITION)
+            # a stream without publications yet; its size is set by the first publish
+            deadline = self._clock() + lifetime
+            entry = self._history[channel] = _History(deque(), deadline, 0, new_epoch())
+            self._expiry.schedule((_HISTORY, channel, ""), deadline)
+        position = StreamPosition(entry.offset, entry.epoch)
+        if limit == 0:
+            return HistoryPage([], position)
+        return HistoryPage(_select(entry, limit, since, reverse), position)
 
     async def remove_history(self, channel: str) -> None:
-        self._history.pop(channel, None)
+        entry = self._history.get(channel)
+        if entry is not None:
+            entry.messages.clear()  # the position stays (Engine.remove_history)
 
     # -- presence -------------------------------------------------------------
 

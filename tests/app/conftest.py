@@ -177,8 +177,9 @@ class WrappedEngine:
     async def presence(self, channel: str) -> Any:
         return await self.inner.presence(channel)
 
-    async def history(self, channel: str, limit: int = 0) -> Any:
-        return await self.inner.history(channel, limit)
+    async def history(self, channel: str, limit: int = -1, since: Any = None, reverse: bool = False,
+                      lifetime: int = 0) -> Any:
+        return await self.inner.history(channel, limit, since, reverse, lifetime)
 
     async def remove_history(self, channel: str) -> None:
         await self.inner.remove_history(channel)
@@ -227,9 +228,10 @@ class FaultyEngine(WrappedEngine):
         self._check("presence")
         return await super().presence(channel)
 
-    async def history(self, channel: str, limit: int = 0) -> Any:
+    async def history(self, channel: str, limit: int = -1, since: Any = None, reverse: bool = False,
+                      lifetime: int = 0) -> Any:
         self._check("history")
-        return await super().history(channel, limit)
+        return await super().history(channel, limit, since, reverse, lifetime)
 
     async def channels(self) -> list[str]:
         self._check("channels")

@@ -141,7 +141,7 @@ async def _publish(h, channel: str, n: int) -> list[str]:
     uids = []
     for i in range(n):
         await _api_publish(h, channel, i)
-        uids.append((await h.node.engine.history(channel, 1))[0].uid)
+        uids.append((await h.node.engine.history(channel, 1, reverse=True)).publications[0].uid)
     return uids
 
 
@@ -202,10 +202,10 @@ async def test_drop_inactive_history(harness_factory) -> None:
                                                             history_drop_inactive=True, recover=True)))
     async with harness_factory(opts) as h:
         await _api_publish(h, "drop:a", 1)
-        assert await h.node.engine.history("drop:a") == []  # nobody ever subscribed
+        assert (await h.node.engine.history("drop:a")).publications == []  # nobody ever subscribed
         s = await h.connect("42")
         await h.send(s, sub("drop:a"))
         s.close()
         await h.node.idle()
         await _api_publish(h, "drop:a", 2)  # within lifetime after the last left: kept
-        assert len(await h.node.engine.history("drop:a")) == 1
+        assert len((await h.node.engine.history("drop:a")).publications) == 1

@@ -84,11 +84,12 @@ class PublishDuringHistoryRead(WrappedEngine):
         super().__init__(inner)
         self.during: list[Message] = []
 
-    async def history(self, channel: str, limit: int = 0) -> list[Message]:
+    async def history(self, channel: str, limit: int = -1, since: Any = None, reverse: bool = False,
+                      lifetime: int = 0) -> Any:
         pending, self.during = self.during, []
         for message in pending:
             await self.publish_message(message, HistoryOptions(3, 60))
-        return await super().history(channel, limit)
+        return await super().history(channel, limit, since, reverse, lifetime)
 
 
 async def test_recovering_subscribe_gets_a_concurrent_message_once_and_in_order(harness_factory, clock) -> None:

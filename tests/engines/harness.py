@@ -118,3 +118,8 @@ async def running(engine: Engine, handler: RecordingHandler) -> AsyncIterator[En
         yield engine
     finally:
         await engine.shutdown()
+
+
+async def newest(engine: Engine, channel: str, limit: int = -1) -> list[Message]:
+    """The channel's kept messages newest first (the 1.x dialect's read)."""
+    return (await engine.history(channel, limit, reverse=True)).publications

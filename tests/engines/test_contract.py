@@ -1,7 +1,8 @@
 """The engine contract: every Engine method, run against each engine.
 
 Both engines keep exactly ``history.size`` messages (the Redis engine trims
-with ``LTRIM 0 size-1``, not Centrifugo's size+1).
+its stream with an exact ``XADD MAXLEN``, not ``~``).  Stream positions
+(offsets, epochs, reads by position) are in test_positions.py.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from app.core.engine import HistoryOptions
 from app.core.values import ClientInfo, Message, new_uid
-from tests.engines.harness import HarnessFactory
+from tests.engines.harness import HarnessFactory, newest
 
 HIST = HistoryOptions(size=3, lifetime=60)
 NO_HIST = HistoryOptions()
@@ -57,28 +58,28 @@ async def test_history_newest_first_keeps_exactly_size(harness_factory: HarnessF
         sent = [msg("hist", str(i)) for i in range(5)]
         for m in sent:
             await h.engine.publish_message(m, HIST)
-        assert await h.engine.history("hist") == sent[:1:-1]  # 4, 3, 2
-        assert await h.engine.history("hist", limit=1) == [sent[4]]
-        assert await h.engine.history("hist", limit=2) == [sent[4], sent[3]]
-        assert await h.engine.history("hist", limit=10) == sent[:1:-1]
-        assert await h.engine.history("other") == []
+        assert await newest(h.engine, "hist") == sent[:1:-1]  # 4, 3, 2
+        assert await newest(h.engine, "hist", limit=1) == [sent[4]]
+        assert await newest(h.engine, "hist", limit=2) == [sent[4], sent[3]]
+        assert await newest(h.engine, "hist", limit=10) == sent[:1:-1]
+        assert await newest(h.engine, "other") == []
 
 
 async def test_history_off_when_size_or_lifetime_is_zero(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.publish_message(msg("a"), HistoryOptions(size=0, lifetime=60))
         await h.engine.publish_message(msg("b"), HistoryOptions(size=5, lifetime=0))
-        assert await h.engine.history("a") == []
-        assert await h.engine.history("b") == []
+        assert await newest(h.engine, "a") == []
+        assert await newest(h.engine, "b") == []
 
 
 async def test_history_expires_after_lifetime(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         opts = HistoryOptions(size=5, lifetime=1)
         await h.engine.publish_message(msg("short"), opts)
-        assert len(await h.engine.history("short")) == 1
+        assert len(await newest(h.engine, "short")) == 1
         await h.advance(1.2, server=True)
-        assert await h.engine.history("short") == []
+        assert await newest(h.engine, "short") == []
 
 
 async def test_history_lifetime_is_renewed_by_each_publish(harness_factory: HarnessFactory) -> None:
@@ -89,35 +90,35 @@ async def test_history_lifetime_is_renewed_by_each_publish(harness_factory: Harn
         await h.advance(0.7, server=True)
         await h.engine.publish_message(second, opts)
         await h.advance(0.7, server=True)
-        assert await h.engine.history("renew") == [second, first]
+        assert await newest(h.engine, "renew") == [second, first]
         await h.advance(0.6, server=True)
-        assert await h.engine.history("renew") == []
+        assert await newest(h.engine, "renew") == []
 
 
 async def test_remove_history(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         await h.engine.publish_message(msg("rm"), HIST)
         await h.engine.remove_history("rm")
-        assert await h.engine.history("rm") == []
+        assert await newest(h.engine, "rm") == []
         again = msg("rm")
         await h.engine.publish_message(again, HIST)
-        assert await h.engine.history("rm") == [again]
+        assert await newest(h.engine, "rm") == [again]
 
 
 async def test_drop_inactive_starts_no_history_without_subscriber(harness_factory: HarnessFactory) -> None:
     async with harness_factory() as h:
         opts = HistoryOptions(size=5, lifetime=60, drop_inactive=True)
         await h.engine.publish_message(msg("idle"), opts)
-        assert await h.engine.history("idle") == []
+        assert await newest(h.engine, "idle") == []
         await h.engine.subscribe("idle")
         kept = msg("idle")
         await h.engine.publish_message(kept, opts)
-        assert await h.engine.history("idle") == [kept]
+        assert await newest(h.engine, "idle") == [kept]
         # the history exists now, so it keeps growing after the subscriber left
         await h.engine.unsubscribe("idle")
         later = msg("idle")
         await h.engine.publish_message(later, opts)
-        assert await h.engine.history("idle") == [later, kept]
+        assert await newest(h.engine, "idle") == [later, kept]
 
 
 async def test_drop_inactive_touch_keeps_history_for_lifetime_after_leave(harness_factory: HarnessFactory) -> None:
@@ -127,10 +128,10 @@ async def test_drop_inactive_touch_keeps_history_for_lifetime_after_leave(harnes
         await h.engine.unsubscribe("blip", opts)
         missed = msg("blip")
         await h.engine.publish_message(missed, opts)
-        assert await h.engine.history("blip") == [missed]
+        assert await newest(h.engine, "blip") == [missed]
         await h.advance(1.2, server=True)
         await h.engine.publish_message(msg("blip"), opts)
-        assert await h.engine.history("blip") == []
+        assert await newest(h.engine, "blip") == []
 
 
 async def test_presence_add_get_remove(harness_factory: HarnessFactory) -> None:
@@ -200,9 +201,8 @@ async def test_recovery_reads_newest_with_limit_one(harness_factory: HarnessFact
         sent = [msg("rec", str(i)) for i in range(3)]
         for m in sent:
             await h.engine.publish_message(m, HIST)
-        newest = await h.engine.history("rec", limit=1)
-        assert newest == [sent[-1]]
-        everything = await h.engine.history("rec")
+        assert await newest(h.engine, "rec", limit=1) == [sent[-1]]
+        everything = await newest(h.engine, "rec")
         last_seen = everything.index(sent[0])
         assert everything[:last_seen] == [sent[2], sent[1]]  # what a client that saw sent[0] missed
 

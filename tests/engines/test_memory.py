@@ -7,7 +7,7 @@ from app.core.engine import HistoryOptions
 from app.engines.memory import MemoryEngine
 from app.core.values import ClientInfo, Message, new_uid
 from app.options import Options
-from tests.engines.harness import FakeClock, RecordingHandler
+from tests.engines.harness import FakeClock, RecordingHandler, newest
 
 
 async def test_renewals_keep_one_heap_entry_per_item_and_expiry_frees_everything() -> None:
@@ -21,7 +21,7 @@ async def test_renewals_keep_one_heap_entry_per_item_and_expiry_frees_everything
         await engine.add_presence("room", "c1", ClientInfo("u", "c1"), 5)
     assert len(engine._expiry.heap) == 4  # three histories and one presence entry
     clock.now += 5.1
-    assert await engine.history("ch0") == []
+    assert await newest(engine, "ch0") == []
     assert await engine.presence("room") == {}
     assert engine._expiry.heap == [] and engine._history == {} and engine._presence == {}
     await engine.shutdown()
@@ -36,7 +36,7 @@ async def test_shorter_lifetime_after_removal_is_honoured() -> None:
     await engine.remove_history("ch")
     await engine.publish_message(m2, HistoryOptions(size=5, lifetime=1))
     clock.now += 1.5
-    assert await engine.history("ch") == []
+    assert await newest(engine, "ch") == []
     await engine.shutdown()
 
 
@@ -67,5 +67,5 @@ async def test_delivery_is_synchronous_and_a_failing_handler_does_not_fail_publi
     sent = Message(new_uid(), "ch", "1")
     await engine.publish_message(sent, HistoryOptions(size=1, lifetime=10))
     assert handler.of("message") == [sent]  # already delivered when publish returned
-    assert await engine.history("ch") == [sent]
+    assert await newest(engine, "ch") == [sent]
     await engine.shutdown()

@@ -11,7 +11,7 @@ import pytest
 from app.core.engine import EngineError, HistoryOptions
 from app.engines.redis import RedisEngine
 from app.core.values import ClientInfo, Message, new_uid
-from tests.engines.harness import RecordingHandler, redis_options, running
+from tests.engines.harness import RecordingHandler, newest, redis_options, running
 from tests.support.redis import redis_server
 
 HIST = HistoryOptions(size=10, lifetime=60)
@@ -51,7 +51,7 @@ async def assert_every_call_fails_promptly(engine: RedisEngine) -> None:
     info = ClientInfo("u", "c")
     calls = [
         engine.publish_message(msg("kept"), HIST), engine.publish_join("kept", info),
-        engine.publish_control(b"c"), engine.subscribe("fresh"), engine.history("kept"),
+        engine.publish_control(b"c"), engine.subscribe("fresh"), newest(engine, "kept"),
         engine.presence("kept"), engine.add_presence("kept", "c", info, 60), engine.remove_history("kept"),
         engine.channels(),
     ]
@@ -90,7 +90,7 @@ async def test_stop_and_restart_node_resubscribes_by_itself() -> None:
             assert handler.of("lost") == [["kept"]]
             probe = await delivered_after_recovery(publisher, handler, "kept")  # no subscribe call again
             assert handler.events.index(("lost", ["kept"])) < handler.events.index(("message", probe))
-            assert await listener.history("kept", limit=1) == [probe]
+            assert await newest(listener, "kept", limit=1) == [probe]
             assert "kept" in await publisher.channels()
 
 
@@ -110,11 +110,11 @@ async def test_paused_redis_times_out_then_history_is_still_there() -> None:
                 with pytest.raises(EngineError):
                     await asyncio.wait_for(publisher.publish_message(msg("kept"), HIST), PROMPT)
                 with pytest.raises(EngineError):
-                    await asyncio.wait_for(publisher.history("kept"), PROMPT)
+                    await asyncio.wait_for(newest(publisher, "kept"), PROMPT)
             finally:
                 os.kill(server.proc.pid, signal.SIGCONT)
             probe = await delivered_after_recovery(publisher, handler, "kept")
-            history = await listener.history("kept")
+            history = await newest(listener, "kept")
             assert history[0] == probe and history[-1] == saved
 
 
@@ -130,7 +130,7 @@ async def test_node_starts_while_redis_is_down_and_connects_later() -> None:
             await until(lambda: engine.subscribers[0].connected)
             await engine.subscribe("late")
             probe = await delivered_after_recovery(engine, handler, "late")
-            assert await engine.history("late") == [probe]
+            assert await newest(engine, "late") == [probe]
 
 
 async def test_password_and_database_are_used_and_a_wrong_password_fails_cleanly() -> None:
@@ -143,7 +143,7 @@ async def test_password_and_database_are_used_and_a_wrong_password_fails_cleanly
             sent = msg("db")
             await good.publish_message(sent, HIST)
             await handler.wait_until(lambda: sent in handler.of("message"))
-        assert server.cli("-a", "s3cret", "--no-auth-warning", "-n", "3", "DBSIZE").strip() == "1"
+        assert server.cli("-a", "s3cret", "--no-auth-warning", "-n", "3", "DBSIZE").strip() == "2"  # stream + meta
         assert server.cli("-a", "s3cret", "--no-auth-warning", "-n", "0", "DBSIZE").strip() == "0"
 
         bad = RedisEngine(redis_options("", redis_password="wrong", **base))
@@ -168,5 +168,5 @@ async def test_first_calls_after_a_redis_restart_succeed() -> None:
             await asyncio.to_thread(server.restart)
             first = msg("kept")
             await engine.publish_message(first, HIST)  # no EngineError: Redis is up
-            assert await engine.history("kept") == [first]
+            assert await newest(engine, "kept") == [first]
             assert await engine.presence("kept") == {}

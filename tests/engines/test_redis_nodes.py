@@ -13,7 +13,7 @@ from app.engines.redis import RedisEngine
 from app.engines.redis.keys import Names
 from app.core.values import ClientInfo, Message, new_uid
 from app.options import Options
-from tests.engines.harness import RecordingHandler, redis_options, running
+from tests.engines.harness import RecordingHandler, newest, redis_options, running
 from tests.support.redis import RedisServer
 
 HIST = HistoryOptions(size=10, lifetime=60)
@@ -57,8 +57,8 @@ async def test_history_presence_and_channels_agree_from_every_node(redis: RedisS
         sent = [msg("shared", str(i)) for i in range(3)]
         for m in sent:
             await a.publish_message(m, HIST)
-        assert await b.history("shared") == sent[::-1]
-        assert await b.history("shared", limit=1) == [sent[-1]]
+        assert await newest(b, "shared") == sent[::-1]
+        assert await newest(b, "shared", limit=1) == [sent[-1]]
         info = ClientInfo("u1", "c1", '{"n":1}', "")
         await a.add_presence("shared", "c1", info, 60)
         assert await b.presence("shared") == {"c1": info}
@@ -103,7 +103,7 @@ async def test_publishes_of_one_tick_share_one_round_trip(redis: RedisServer) ->
         assert batcher.round_trips - before == 1
         await ha.wait_until(lambda: len(ha.of("message")) == 200)
         assert ha.of("message") == sent  # one pipeline keeps the order
-        assert await a.history("burst") == [m for i, m in enumerate(sent) if i % 2][::-1][:10]
+        assert await newest(a, "burst") == [m for i, m in enumerate(sent) if i % 2][::-1][:10]
 
 
 async def test_unpipelined_batcher_makes_one_round_trip_per_command(redis: RedisServer) -> None:

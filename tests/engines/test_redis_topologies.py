@@ -13,7 +13,7 @@ from app.engines.redis import RedisEngine
 from app.engines.redis.keys import Names, fnv1a64, jump_hash, shard_index
 from app.core.values import ClientInfo, Message, new_uid
 from app.options import Options
-from tests.engines.harness import RecordingHandler, redis_options, running
+from tests.engines.harness import RecordingHandler, newest, redis_options, running
 from tests.support.redis import RedisServer, SentinelSetup, redis_cluster, redis_sentinel, redis_servers
 
 HIST = HistoryOptions(size=5, lifetime=60)
@@ -69,7 +69,7 @@ async def test_sharding_puts_each_channel_on_its_shard(shards: list[RedisServer]
         await handler.wait_until(lambda: len(handler.of("message")) == len(channels))
         assert sorted(m.uid for m in handler.of("message")) == sorted(m.uid for m in sent.values())
         for channel in channels:
-            assert await listener.history(channel) == [sent[channel]]
+            assert await newest(listener, channel) == [sent[channel]]
         assert await publisher.channels() == sorted(channels)
         # control goes through shard 0 and still reaches both nodes
         await publisher.publish_control(b"hello")
@@ -81,7 +81,7 @@ async def test_sharding_puts_each_channel_on_its_shard(shards: list[RedisServer]
         used.add(expected)
         for index, server in enumerate(shards):
             client = aioredis.Redis(port=server.port)
-            length = await client.llen(names.history_list(channel))
+            length = await client.xlen(names.history_stream(channel))
             await client.aclose()
             assert length == (1 if index == expected else 0), (channel, index)
     assert used == {0, 1, 2}
@@ -124,13 +124,13 @@ async def test_sentinel_master_serves_the_engine(sentinel: SentinelSetup) -> Non
         sent = msg("news")
         await b.publish_message(sent, HIST)
         await ha.wait_until(lambda: sent in ha.of("message"))
-        assert await b.history("news") == [sent]
+        assert await newest(b, "news") == [sent]
         info = ClientInfo("1", "c1")
         await a.add_presence("news", "c1", info, 60)
         assert await b.presence("news") == {"c1": info}
     # the data really is on the master Sentinel named
     client = aioredis.Redis(port=sentinel.master.port)
-    assert await client.llen(Names(options.redis_prefix).history_list("news")) == 1
+    assert await client.xlen(Names(options.redis_prefix).history_stream("news")) == 1
     await client.aclose()
 
 
@@ -169,7 +169,7 @@ async def test_sentinel_failover_engine_follows_the_new_master() -> None:
                 except (EngineError, TimeoutError):
                     await asyncio.sleep(0.1)
             assert after is not None
-            history = await engine.history("news")
+            history = await newest(engine, "news")
             assert history[0] == after and history[-1] == before  # replicated before the failover
 
 
@@ -205,8 +205,8 @@ async def test_cluster_delivers_and_keeps_history_in_every_slot(cluster: list[Re
         await ha.wait_until(lambda: len(ha.of("message")) == 12 * 7)
         for channel in channels:
             assert [m for m in ha.of("message") if m.channel == channel] == sent[channel]
-            assert await b.history(channel) == sent[channel][::-1][:5]
-            assert await a.history(channel, limit=1) == [sent[channel][-1]]
+            assert await newest(b, channel) == sent[channel][::-1][:5]
+            assert await newest(a, channel, limit=1) == [sent[channel][-1]]
         info = ClientInfo("1", "c1")
         await a.add_presence("room0", "c1", info, 60)
         assert await b.presence("room0") == {"c1": info}
@@ -219,9 +219,10 @@ async def test_cluster_delivers_and_keeps_history_in_every_slot(cluster: list[Re
     client = aioredis.RedisCluster(host="127.0.0.1", port=cluster[0].port)
     await client.initialize()
     names = Names(options.redis_prefix, cluster=True)
-    nodes = {str(client.get_node_from_key(names.history_list(c))) for c in channels}
+    nodes = {str(client.get_node_from_key(names.history_stream(c))) for c in channels}
     assert all(
-        client.keyslot(names.history_list(c)) == client.keyslot(names.history_touch(c))
+        client.keyslot(names.history_stream(c)) == client.keyslot(names.history_meta(c))
+        == client.keyslot(names.history_touch(c))
         == client.keyslot(names.presence_set(c)) == client.keyslot(names.presence_hash(c))
         for c in channels
     )

@@ -31,7 +31,8 @@ def test_sentinel_needs_sentinels() -> None:
 
 def test_key_names_follow_the_protocol_layout_and_tag_in_cluster_mode() -> None:
     plain, tagged = Names("centrifugo"), Names("centrifugo", cluster=True)
-    assert plain.history_list("news") == "centrifugo.history.list.centrifugo.message.news"
+    assert plain.history_stream("news") == "centrifugo.history.stream.centrifugo.message.news"
+    assert tagged.history_meta("n") == "centrifugo.history.meta.{centrifugo.message.n}"
     assert plain.presence_hash("news") == "centrifugo.presence.hash.centrifugo.message.news"
     assert tagged.history_touch("a}b") == "centrifugo.history.touch.{centrifugo.message.a}b}"
     assert plain.topics("x") == ("centrifugo.message.x", "centrifugo.join.x", "centrifugo.leave.x")

@@ -8,7 +8,10 @@ byte for byte (re-encoding decoded JSON would change spacing and escapes).
 
     {"uid":"..","channel":"..","data":"<raw JSON text>","client":"..","info":<info>}
 
-  ``client`` and ``info`` are left out when empty.
+  ``client`` and ``info`` are left out when empty.  A message published
+  into a channel with history is sent by the publish script with
+  ``"offset":N,"epoch":".."`` in front (scripts.py); its stream entry keeps
+  the payload without them (the entry id is the offset).
 - ClientInfo (``info`` above, ``P.join/leave.<ch>`` payload, presence hash value)::
 
     {"user":"..","client":"..","default_info":"<raw JSON or empty>","channel_info":"<raw JSON or empty>"}
@@ -64,6 +67,9 @@ def encode_message(message: Message) -> bytes:
 
 def decode_message(payload: bytes) -> Message:
     obj = _loads(payload)
+    offset = obj.get("offset", 0)
+    if type(offset) is not int or offset < 0:
+        raise CodecError("bad offset")
     try:
         info = obj.get("info")
         return Message(
@@ -72,9 +78,23 @@ def decode_message(payload: bytes) -> Message:
             data=str(obj["data"]),
             client=str(obj.get("client", "")),
             info=info_from_obj(info) if info is not None else None,
+            offset=offset,
+            epoch=str(obj.get("epoch", "")),
         )
     except KeyError as exc:
         raise CodecError(f"message without {exc}") from None
+
+
+def decode_entry(entry: Any, epoch: str) -> Message:
+    """A stream entry ``[b"<offset>-0", [b"d", payload]]`` of ``epoch``."""
+    try:
+        ident, fields = entry
+        message = decode_message(fields[1])
+        message.offset = int(ident.split(b"-", 1)[0])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise CodecError(f"bad stream entry: {exc}") from None
+    message.epoch = epoch
+    return message
 
 
 def encode_info(info: ClientInfo) -> bytes:

@@ -19,7 +19,7 @@ once per node (one PUB/SUB subscription per channel per node).
 Failure: every method raises EngineError within about
 ``redis_connect_timeout + redis_write_timeout`` seconds when Redis is away;
 ``unsubscribe`` never raises.  In Cluster mode ``drop_inactive`` is not
-applied (a script's PUBLISH counts only the subscribers of one cluster node,
+applied (PUBSUB NUMSUB in a script counts only the subscribers of one cluster node,
 so "nobody listens" cannot be known there); history is then always kept.
 """
 from __future__ import annotations
@@ -33,13 +33,13 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from app.core.engine import EngineError, EngineHandler, HistoryOptions
-from app.core.values import ClientInfo, Message
+from app.core.values import ClientInfo, HistoryPage, Message, StreamPosition, UidSource
 from app.engines.redis import codec
 from app.engines.redis.api_queue import ApiQueueConsumer
 from app.engines.redis.batcher import Batcher
 from app.engines.redis.connection import Endpoint, build_endpoints
 from app.engines.redis.keys import Names, shard_index
-from app.engines.redis.scripts import PRESENCE_ADD, PRESENCE_GET, PRESENCE_REMOVE, PUBLISH_WITH_HISTORY
+from app.engines.redis.scripts import HISTORY, PRESENCE_ADD, PRESENCE_GET, PRESENCE_REMOVE, PUBLISH_WITH_HISTORY
 from app.engines.redis.subscriber import Subscriber
 from app.options import Options
 
@@ -62,6 +62,7 @@ class RedisEngine:
         self._subscribers: list[Subscriber] = []
         self._api: ApiQueueConsumer | None = None
         self._handler: EngineHandler | None = None
+        self._epochs = UidSource()  # epoch candidates, one per publish with history
         names = self._names
         self._exact: dict[str, Callable[[EngineHandler, bytes], None]] = {
             names.control: lambda h, data: h.handle_control(data),
@@ -169,11 +170,13 @@ class RedisEngine:
             await self._call(self._shard(channel), "PUBLISH", topic, payload)
             return
         drop = "1" if history.drop_inactive and not self._cluster else "0"
-        await self._call(
-            self._shard(channel), "EVALSHA", PUBLISH_WITH_HISTORY.sha, 2,
-            self._names.history_list(channel), self._names.history_touch(channel),
-            topic, payload, history.size, history.lifetime, drop,
+        names = self._names
+        offset, epoch = await self._call(
+            self._shard(channel), "EVALSHA", PUBLISH_WITH_HISTORY.sha, 3,
+            names.history_stream(channel), names.history_meta(channel), names.history_touch(channel),
+            topic, payload, history.size, history.lifetime, drop, self._epochs.take()[:8],
         )
+        message.offset, message.epoch = offset, epoch.decode()
 
     async def publish_join(self, channel: str, info: ClientInfo) -> None:
         await self._call(self._shard(channel), "PUBLISH", self._names.join_prefix + channel, codec.encode_info(info))
@@ -215,19 +218,25 @@ class RedisEngine:
 
     # -- history --------------------------------------------------------------
 
-    async def history(self, channel: str, limit: int = 0) -> list[Message]:
-        last = limit - 1 if limit > 0 else -1
-        items = await self._call(self._shard(channel), "LRANGE", self._names.history_list(channel), 0, last)
+    async def history(self, channel: str, limit: int = -1, since: StreamPosition | None = None,
+                      reverse: bool = False, lifetime: int = 0) -> HistoryPage:
+        names = self._names
+        offset, epoch_bytes, entries = await self._call(
+            self._shard(channel), "EVALSHA", HISTORY.sha, 2, names.history_stream(channel), names.history_meta(channel),
+            max(limit, -1), "" if since is None else since.offset, "1" if reverse else "0",
+            self._epochs.take()[:8] if lifetime > 0 else "", lifetime,
+        )
+        epoch = epoch_bytes.decode()
         out = []
-        for item in items:
+        for entry in entries:
             try:
-                out.append(codec.decode_message(item))
+                out.append(codec.decode_entry(entry, epoch))
             except codec.CodecError as exc:
-                logger.warning("skipping undecodable history item of %s: %s", channel, exc)
-        return out
+                logger.warning("skipping undecodable history entry of %s: %s", channel, exc)
+        return HistoryPage(out, StreamPosition(offset, epoch))
 
     async def remove_history(self, channel: str) -> None:
-        await self._call(self._shard(channel), "DEL", self._names.history_list(channel))
+        await self._call(self._shard(channel), "DEL", self._names.history_stream(channel))
 
     # -- presence -------------------------------------------------------------
 

@@ -3,11 +3,12 @@
 With prefix P and chID = ``P.message.<channel>``:
 
 - topics ``P.message.<ch>``, ``P.join.<ch>``, ``P.leave.<ch>``, ``P.control``, ``P.admin``;
-- keys ``P.history.list.<chID>``, ``P.history.touch.<chID>``,
+- keys ``P.history.stream.<chID>`` (a Redis Stream), ``P.history.meta.<chID>``
+  (HASH: epoch, newest offset), ``P.history.touch.<chID>``,
   ``P.presence.set.<chID>``, ``P.presence.hash.<chID>``, ``P.api``, ``P.api.<n>``.
 
 In Redis Cluster mode chID is written inside a hash tag, ``{P.message.<ch>}``,
-so the keys a multi-key Lua script touches (list + touch, set + hash) hash to
+so the keys a multi-key Lua script touches (stream + meta + touch, set + hash) hash to
 the same slot.  Redis takes the tag from the first ``{`` to the next ``}``;
 since both keys share everything after their first ``{``, they always land
 together, whatever the channel name holds (the prefix must not contain braces).
@@ -81,8 +82,11 @@ class Names:
         chid = self.message_prefix + channel
         return "{" + chid + "}" if self.cluster else chid
 
-    def history_list(self, channel: str) -> str:
-        return f"{self.prefix}.history.list.{self._chid(channel)}"
+    def history_stream(self, channel: str) -> str:
+        return f"{self.prefix}.history.stream.{self._chid(channel)}"
+
+    def history_meta(self, channel: str) -> str:
+        return f"{self.prefix}.history.meta.{self._chid(channel)}"
 
     def history_touch(self, channel: str) -> str:
         return f"{self.prefix}.history.touch.{self._chid(channel)}"

@@ -18,26 +18,96 @@ class Script:
         object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())
 
 
-#: Publish and append to history in one step.
-#: KEYS: history list, touch key.  ARGV: topic, payload, size, lifetime, drop ("1"/"0").
-#: With drop set and nobody subscribed (and no touch key), the message only
-#: goes into an already existing history (LPUSHX).  Keeps exactly ``size``
-#: messages (LTRIM 0 size-1; Centrifugo keeps size+1).  Returns the number
-#: of receiving subscribers.
+#: Publish and append to the channel's stream in one step, giving the
+#: message its offset and epoch.
+#: KEYS: stream, meta hash (``e`` epoch, ``s`` newest offset), touch key.
+#: ARGV: topic, payload (a JSON object), size, lifetime, drop ("1"/"0"),
+#: epoch candidate.
+#: - A channel without meta has no stream: with drop set, nobody subscribed
+#:   and no touch key, the message is only published (offset 0, no epoch);
+#:   else a stream starts with the candidate as its epoch (a stream left
+#:   without its meta belongs to a lost epoch and is deleted first).
+#: - The offset is the meta's counter + 1 and is the entry's stream id
+#:   (``<offset>-0``); exactly ``size`` entries are kept (MAXLEN, exact); the
+#:   stream and its meta get the lifetime, renewed on each publish, so they
+#:   expire together and the next publish starts a new epoch.
+#: - The published payload is the message with ``"offset"`` and ``"epoch"``
+#:   put in front of its fields (the stream entry keeps the payload as
+#:   given: its id and the meta hold them).
+#: Returns {offset, epoch} ({0, ""} when nothing was appended).
 PUBLISH_WITH_HISTORY = Script(
     """
-local n = redis.call("publish", ARGV[1], ARGV[2])
-local pushed
-if ARGV[5] == "1" and n == 0 and redis.call("exists", KEYS[2]) == 0 then
-  pushed = redis.call("lpushx", KEYS[1], ARGV[2])
+local epoch = redis.call("hget", KEYS[2], "e")
+if not epoch then
+  if ARGV[5] == "1" and redis.call("exists", KEYS[3]) == 0
+      and redis.call("pubsub", "numsub", ARGV[1])[2] == 0 then
+    redis.call("publish", ARGV[1], ARGV[2])
+    return {0, ""}
+  end
+  epoch = ARGV[6]
+  redis.call("del", KEYS[1])
+  redis.call("hset", KEYS[2], "e", epoch)
+end
+local offset = string.format("%d", redis.call("hincrby", KEYS[2], "s", 1))
+redis.call("xadd", KEYS[1], "MAXLEN", ARGV[3], offset, "d", ARGV[2])
+redis.call("expire", KEYS[1], ARGV[4])
+redis.call("expire", KEYS[2], ARGV[4])
+redis.call("publish", ARGV[1], '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '",' .. string.sub(ARGV[2], 2))
+return {tonumber(offset), epoch}
+"""
+)
+
+#: A history read and the stream's position, atomically.
+#: KEYS: stream, meta hash.  ARGV: limit (-1 all, 0 none, N), since offset
+#: ("" none), reverse ("1"/"0"), epoch candidate ("" to only read), lifetime.
+#: A channel without meta is started with the candidate (offset 0, the meta
+#: living ``lifetime``) when one is given.  Forward: entries after since,
+#: oldest first; reverse: entries before since, newest first.
+#: Returns {offset, epoch, entries} (entries as XRANGE gives them).
+HISTORY = Script(
+    """
+local epoch = redis.call("hget", KEYS[2], "e")
+if not epoch then
+  if ARGV[4] == "" then
+    return {0, "", {}}
+  end
+  epoch = ARGV[4]
+  redis.call("del", KEYS[1])
+  redis.call("hset", KEYS[2], "e", epoch)
+  redis.call("expire", KEYS[2], ARGV[5])
+end
+local top = tonumber(redis.call("hget", KEYS[2], "s") or "0")
+local limit = tonumber(ARGV[1])
+if limit == 0 then
+  return {top, epoch, {}}
+end
+local entries
+if ARGV[3] == "1" then
+  local hi = "+"
+  if ARGV[2] ~= "" then
+    local before = tonumber(ARGV[2]) - 1
+    if before < 1 then
+      return {top, epoch, {}}
+    end
+    hi = string.format("%d", before)
+  end
+  if limit > 0 then
+    entries = redis.call("xrevrange", KEYS[1], hi, "-", "COUNT", limit)
+  else
+    entries = redis.call("xrevrange", KEYS[1], hi, "-")
+  end
 else
-  pushed = redis.call("lpush", KEYS[1], ARGV[2])
+  local lo = "-"
+  if ARGV[2] ~= "" then
+    lo = string.format("%d", tonumber(ARGV[2]) + 1)
+  end
+  if limit > 0 then
+    entries = redis.call("xrange", KEYS[1], lo, "+", "COUNT", limit)
+  else
+    entries = redis.call("xrange", KEYS[1], lo, "+")
+  end
 end
-if pushed > 0 then
-  redis.call("ltrim", KEYS[1], 0, tonumber(ARGV[3]) - 1)
-  redis.call("expire", KEYS[1], ARGV[4])
-end
-return n
+return {top, epoch, entries}
 """
 )
 
@@ -87,4 +157,4 @@ return items
 """
 )
 
-ALL = (PUBLISH_WITH_HISTORY, PRESENCE_ADD, PRESENCE_REMOVE, PRESENCE_GET, API_BATCH_POP)
+ALL = (PUBLISH_WITH_HISTORY, HISTORY, PRESENCE_ADD, PRESENCE_REMOVE, PRESENCE_GET, API_BATCH_POP)

@@ -1,5 +1,6 @@
 """The node sockhub runs: the protocol-neutral core with the Centrifugo 1.x
-dialect over it (its client connections and its API).
+dialect over it (its client connections and its API), and the current-style
+server API (``/api/<method>``) beside it.
 
 :class:`Node` is where the dialect meets the core; the core
 (app.core.node.NodeCore) never imports a dialect.
@@ -17,6 +18,7 @@ from app.dialects.choose import V1X, DialectTable
 from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
 from app.dialects.v1x.wire import message_json
+from app.dialects.v2api.runner import ServerApi
 from app.options import Options
 from transports.interfaces import SessionHandle
 
@@ -40,6 +42,8 @@ class Node(NodeCore):
         self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
+        #: The current-style API, ``POST /api/<method>`` (app.dialects.v2api).
+        self.server_api = ServerApi(self)
 
     def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for

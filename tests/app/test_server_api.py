@@ -55,7 +55,8 @@ async def test_publish_broadcast_history(harness_factory, clock, wrapped: bool) 
     ("subscribe", {"user": "1"}, 107), ("subscribe", {"user": "1", "channel": "nope:x"}, 102),
     ("unsubscribe", {"user": "1", "channel": "nope:x"}, 102), ("presence", {}, 107),
     ("presence", {"channel": "hist:a"}, 108), ("presence_stats", {"channel": "nope:x"}, 102),
-    ("history", {}, 107), ("rpc", {}, 107), ("rpc", {"method": "m"}, 104), ("channels", {"pattern": "[x"}, 107),
+    ("history", {}, 107), ("rpc", {}, 107), ("disconnect", {"disconnect": {"reason": "r" * 33}}, 107),
+    ("rpc", {"method": "m"}, 104), ("channels", {"pattern": "[x"}, 107),
 ])
 async def test_command_errors(harness_factory, method: str, body: dict[str, Any], code: int) -> None:
     async with harness_factory() as h:

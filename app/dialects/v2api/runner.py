@@ -43,6 +43,8 @@ from app.options import ChannelOptions
 
 #: Commands of a batch, channels of a broadcast: at most this many per request.
 MAX_BATCH = 1000
+#: A disconnect reason's bytes at most: it must fit in every close frame and proxy.
+MAX_REASON = 32
 
 Result = str | Awaitable[str]
 Handler = Callable[["ServerApi", Any], Result]
@@ -229,12 +231,15 @@ class ServerApi:
         return "{}"
 
     async def disconnect(self, p: DisconnectRequest) -> str:
-        """The ``disconnect`` object's reason (its code decides reconnect, as
-        the SDKs read codes); without it ``disconnect``, no reconnect."""
+        """The ``disconnect`` object's reason (at most MAX_REASON bytes; its
+        code decides reconnect, as the SDKs read codes); without it
+        ``disconnect``, no reconnect."""
         reason, reconnect = DISCONNECT, False
         if p.disconnect is not None:
             code = p.disconnect.code
             reason = p.disconnect.reason or DISCONNECT
+            if len(reason.encode()) > MAX_REASON:
+                raise ApiError(BAD_REQUEST)
             reconnect = not (3500 <= code < 4000 or 4500 <= code < 5000)
         await self._disconnect(p.user, p.client, p.whitelist, reason, reconnect)
         return "{}"

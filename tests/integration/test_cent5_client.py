@@ -15,7 +15,9 @@ from typing import Any, Callable
 import cent as cent21
 
 from tests.integration.conftest import SECRET
+from tests.integration.httpclient import request
 from tests.integration.wsclient import ProtocolClient
+from tests.support.net import free_port
 from tests.support.server import ROOT, SockhubProcess, python_executable
 
 Start = Callable[..., SockhubProcess]
@@ -207,3 +209,22 @@ def test_b64data_must_carry_json(sockhub: Start) -> None:
         200, b'{"error":{"code":107,"message":"bad request"}}')
     body = json.dumps({"channel": "news", "b64data": "not base64!"}).encode()
     assert post(hub, "/api/publish", body, {"X-API-Key": KEY})[0] == 200
+
+
+def test_limits_prefix_port_and_methods(sockhub: Start) -> None:
+    """The routes share the 1.x API's body limit (by length and streamed),
+    its 405 for other methods, http_prefix and api_port."""
+    api_port = free_port()
+    hub = sockhub({**CONFIG, "api_max_body_size": 2000, "http_prefix": "/rt", "api_port": api_port})
+    key = {"X-API-Key": KEY}
+    big = json.dumps({"channel": "news", "data": "x" * 3000}).encode()
+    assert request(api_port, "POST", "/rt/api/publish", big, key).status == 413
+    chunks = [big[i:i + 500] for i in range(0, len(big), 500)]
+    assert request(api_port, "POST", "/rt/api/publish", iter(chunks), key, chunked=True).status == 413
+    small = json.dumps({"channel": "news", "data": "x" * 1500}).encode()
+    response = request(api_port, "POST", "/rt/api/publish", small, key)
+    assert (response.status, response.body) == (200, b'{"result":{}}')
+    assert request(hub.port, "POST", "/rt/api/publish", small, key).status == 404  # moved to api_port
+    for method in ("GET", "PUT", "DELETE"):
+        response = request(api_port, method, "/rt/api/info")
+        assert response.status == 405 and response.headers["Allow"] == "POST", method

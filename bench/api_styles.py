@@ -1,11 +1,12 @@
 """API publish throughput and latency, the 1.x API beside the current style
 (prints figures; not a test).
 
-    .venv/bin/python bench/api_styles.py [--requests 20000] [--concurrency 16] [--subscribers 100] [--rounds 3]
+    .venv/bin/python bench/api_styles.py [--requests 20000] [--concurrency 16] [--subscribers 10] [--rounds 3]
     .venv/bin/python bench/api_styles.py --in-process [--requests 20000] [--rounds 5]
 
 One sockhub process (memory engine, its own port); ``subscribers`` raw
-websocket clients (1.x) hold the channel, so every publish is delivered.
+websocket clients (1.x) hold the channel, so every publish is delivered
+(threads of this process read them: many subscribers measure this client).
 Then, in alternating rounds, ``requests`` publishes go over ``concurrency``
 keep-alive connections to ``POST /api/`` (a 1.x command, HMAC-signed) and to
 ``POST /api/publish`` (the current style, ``X-API-Key``), one request in
@@ -148,7 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--subscribers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--in-process", action="store_true", help="time envelope and runner only")
     args = parser.parse_args()

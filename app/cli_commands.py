@@ -24,7 +24,7 @@ EXIT_CONFIG = 2
 #: (in the working directory), and the file a bare ``genconfig`` writes.
 DEFAULT_CONFIG = "config.json"
 #: The keys genconfig writes, each with a fresh random value.
-GENERATED_KEYS = ("secret", "admin_password", "admin_secret")
+GENERATED_KEYS = ("secret", "admin_password", "admin_secret", "api_key")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -57,7 +57,8 @@ def generated_values() -> dict[str, str]:
     as Centrifugo's genconfig writes it)."""
     return {"secret": str(uuid.uuid4()),
             "admin_password": secrets.token_urlsafe(18),
-            "admin_secret": secrets.token_urlsafe(32)}
+            "admin_secret": secrets.token_urlsafe(32),
+            "api_key": secrets.token_urlsafe(32)}
 
 
 def config_text(values: dict[str, str], suffix: str) -> str:
@@ -73,7 +74,7 @@ def genconfig(argv: Sequence[str]) -> int:
     """Write a new config file with a random secret and admin login; refuses
     to overwrite.  Says which file and which keys, and how to log in."""
     parser = OneLineParser(prog="sockhub genconfig",
-                           description="write a new config file with a random secret, admin_password "
+                           description="write a new config file with a random secret, api_key, admin_password "
                            "and admin_secret (JSON, or TOML/YAML by the file's suffix)")
     _file_arguments(parser)
     args = parser.parse_args(argv)

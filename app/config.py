@@ -35,13 +35,15 @@ from transports.strictjson import MAX_DEPTH, loads
 
 ENV_PREFIX = "SOCKHUB_"
 
-#: Older (1.4) spellings of some keys.
+#: Other spellings of some keys: Centrifugo 1.4's, and v5's where it renamed one.
 ALIASES: dict[str, str] = {
     "web_password": "admin_password",
     "web_secret": "admin_secret",
     "insecure_web": "insecure_admin",
     "prefix": "http_prefix",
     "channel_prefix": "redis_prefix",
+    # Centrifugo v5's spelling
+    "api_insecure": "insecure_api",
 }
 
 #: Centrifugo 1.x keys sockhub accepts and does not use (Go runtime, autocert...).

@@ -1,4 +1,12 @@
-"""The HTTP server API endpoint: ``POST {http_prefix}/api/`` (docs/protocol-1x.md §10).
+"""The HTTP server API endpoints: the 1.x API ``POST {http_prefix}/api/``
+(docs/protocol-1x.md §10) and the current-style ``POST {http_prefix}/api/<method>``
+(app.dialects.v2api, shared/CENTRIFUGAL.md §4.1).
+
+A path ``{prefix}/api/<name>`` whose name is a route of the current style
+(app.dialects.v2api.runner.ROUTES: ``publish``, ``batch``, ...) is that API;
+every other path under ``{prefix}/api/``, ``/api/`` itself included, is the
+1.x API as before (Centrifugo 1.x served any suffix; its clients post to
+``/api/``).  Both share the body limit and the checks before the envelope.
 
 Checks, in order: body larger than ``api_max_body_size`` by its
 Content-Length (413, before the body is read); a streamed (chunked) body
@@ -8,6 +16,8 @@ shutting down (503), body larger than the limit while streamed (413), then
 the 1.x request envelope, its two forms and its sign
 (app.dialects.v1x.envelope: 400 or 401).  Then the node's API runs the
 commands: 200 with its JSON array, or the status and message of its HttpError.
+A current-style request has its own envelope after the shared checks
+(app.dialects.v2api.envelope: 401, 400 or 200).
 
 :class:`ApiRequest` holds those checks, ONE copy.  Every POST to the API path
 is served by the fast route of :func:`api_fast_routes`, which skips Tornado's
@@ -31,6 +41,8 @@ from tornado.web import RequestHandler, stream_request_body
 
 from app.core.errors import HttpError
 from app.dialects.v1x.envelope import command_data
+from app.dialects.v2api import envelope as v2api
+from app.dialects.v2api.runner import ROUTES, ServerApi
 from app.options import Options
 from transports.front import FastRoute
 from transports.tornado_compat import connection_remote_ip, response_finished
@@ -66,6 +78,11 @@ class ApiContext(Protocol):
     @property
     def api(self) -> ApiBackend: ...
 
+    @property
+    def server_api(self) -> ServerApi:
+        """The current-style API (``/api/<method>``)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -78,6 +95,13 @@ class Answer:
 
 def text_answer(status: int, text: str) -> Answer:
     return Answer(status, (text + "\n").encode())
+
+
+def api_route(path: str, api_path: str) -> str | None:
+    """The current-style route of a path under ``api_path`` (``{prefix}/api/``),
+    or None for the 1.x API."""
+    name = path[len(api_path):]
+    return name if name in ROUTES else None
 
 
 def _header_length(headers: httputil.HTTPHeaders) -> int | None:
@@ -93,10 +117,12 @@ class ApiRequest:
     oversized one is dropped, not kept), then the checks in the order of the
     module docstring and the executor's answer."""
 
-    __slots__ = ("_context", "_headers", "_query", "_limit", "_chunks", "_size", "_too_big")
+    __slots__ = ("_context", "_headers", "_query", "_route", "_limit", "_chunks", "_size", "_too_big")
 
-    def __init__(self, context: ApiContext, headers: httputil.HTTPHeaders, query: str) -> None:
+    def __init__(self, context: ApiContext, headers: httputil.HTTPHeaders, query: str,
+                 route: str | None = None) -> None:
         self._context = context
+        self._route = route  # api_route(): None for the 1.x API
         self._headers = headers
         self._query = query
         self._limit = context.options.api_max_body_size
@@ -129,8 +155,11 @@ class ApiRequest:
         answers at once (no task needed), else an awaitable.  Never raises,
         nor does the awaitable: an unexpected executor failure is logged and
         answered 500."""
+        body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        if self._route is not None:
+            return self._current_style(body)
         try:
-            data = self._checked_data(self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks))
+            data = self._checked_data(body)
         except HttpError as exc:
             return text_answer(exc.status, exc.message)
         try:
@@ -140,6 +169,23 @@ class ApiRequest:
         if isinstance(result, bytes):
             return Answer(200, result, JSON_TYPE)
         return _answer_later(result)
+
+    def _current_style(self, body: bytes) -> Answer | Awaitable[Answer]:
+        """``/api/<method>``: the shared checks, then its envelope."""
+        context = self._context
+        if context.shutting_down:
+            return text_answer(503, "Service Unavailable: shutting down")
+        if self._too_big:
+            return self._too_large()
+        assert self._route is not None
+        try:
+            response = v2api.respond(context.server_api, context.options, self._headers, self._query,
+                                     self._route, body)
+        except Exception as exc:  # the loop boundary of one API request
+            return _failure(exc)
+        if isinstance(response, v2api.Response):
+            return Answer(response.status, response.body, response.content_type)
+        return _response_later(response)
 
     def _too_large(self) -> Answer:
         return text_answer(413, f"Request Entity Too Large: limit {self._limit} bytes")
@@ -158,6 +204,14 @@ async def _answer_later(result: Awaitable[bytes]) -> Answer:
         return Answer(200, await result, JSON_TYPE)
     except Exception as exc:  # the loop boundary of one API request
         return _failure(exc)
+
+
+async def _response_later(response: Awaitable[v2api.Response]) -> Answer:
+    try:
+        done = await response
+    except Exception as exc:  # the loop boundary of one API request
+        return _failure(exc)
+    return Answer(done.status, done.body, done.content_type)
 
 
 def _failure(exc: Exception) -> Answer:
@@ -277,7 +331,8 @@ class _ApiRoute:
         path, _, query = start_line.path.partition("?")
         if not path.startswith(self._path):
             return None
-        return _FastApi(conn, ApiRequest(self._context, headers, query), self._date, start_line)
+        request = ApiRequest(self._context, headers, query, api_route(path, self._path))
+        return _FastApi(conn, request, self._date, start_line)
 
 
 @stream_request_body
@@ -289,8 +344,9 @@ class ApiHandler(RequestHandler):
 
     SUPPORTED_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
 
-    def initialize(self, context: ApiContext) -> None:
+    def initialize(self, context: ApiContext, api_path: str) -> None:
         self._context = context
+        self._api_path = api_path
         self._api: ApiRequest | None = None
 
     def prepare(self) -> None:
@@ -298,7 +354,8 @@ class ApiHandler(RequestHandler):
             self.set_header("Allow", "POST")
             self._send(text_answer(405, "Method Not Allowed: use POST"))
             return
-        self._api = ApiRequest(self._context, self.request.headers, self.request.query)
+        self._api = ApiRequest(self._context, self.request.headers, self.request.query,
+                               api_route(self.request.path, self._api_path))
         early = self._api.refused_by_length()
         if early is not None:
             self._send(early)
@@ -348,6 +405,6 @@ def api_fast_routes(context: ApiContext, prefix: str = "") -> list[FastRoute]:
 def api_urls(context: ApiContext, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:
     """The rules for ``{prefix}/api/...`` and the 301 from ``{prefix}/api``."""
     return [
-        (prefix + r"/api/.*", ApiHandler, {"context": context}),
+        (prefix + r"/api/.*", ApiHandler, {"context": context, "api_path": prefix + "/api/"}),
         (prefix + r"/api", SlashRedirect, {"url": prefix + "/api/"}),
     ]

@@ -1,6 +1,7 @@
 """The node sockhub runs: the protocol-neutral core with the Centrifugo 1.x
-dialect over it (its client connections and its API), and protocol v2 beside
-it on the raw websocket endpoint.
+dialect over it (its client connections and its API), protocol v2 beside
+it on the raw websocket endpoint, and the current-style server API
+(``/api/<method>``).
 
 :class:`Node` is where the dialect meets the core; the core
 (app.core.node.NodeCore) never imports a dialect.
@@ -19,6 +20,7 @@ from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
 from app.dialects.v1x.wire import message_json
 from app.dialects.v2.dialect import make_v2
+from app.dialects.v2api.runner import ServerApi
 from app.options import Options
 from transports.interfaces import SessionHandle
 
@@ -48,6 +50,8 @@ class Node(NodeCore):
                                       WEBSOCKET_ENDPOINT: {V1X: self.v1x, V2: self.v2}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
+        #: The current-style API, ``POST /api/<method>`` (app.dialects.v2api).
+        self.server_api = ServerApi(self)
 
     def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for

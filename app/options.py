@@ -42,6 +42,7 @@ class Options:
     name: str = ""
     insecure: bool = False
     insecure_api: bool = False
+    api_key: str = ""  # the current-style API's key (X-API-Key); "": that API answers 401
     insecure_admin: bool = False
     admin: bool = False
     web: bool = False

@@ -31,6 +31,7 @@ from tornado.web import Application, RedirectHandler, RequestHandler, StaticFile
 from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
 from app.core.errors import INVALID_MESSAGE, Disconnect
+from app.dialects.v2api.runner import ServerApi
 from app.dialects.v1x.wire import CLOSE_CODE, close_advice
 from app.dialects.v2.dialect import SUBPROTOCOLS as V2_SUBPROTOCOLS
 from app.engines import make_engine
@@ -137,6 +138,10 @@ class Server:
     @property
     def api(self) -> ApiBackend:
         return self.node.api
+
+    @property
+    def server_api(self) -> ServerApi:
+        return self.node.server_api
 
     # -- routes ------------------------------------------------------------
     def client_rules(self) -> Rules:

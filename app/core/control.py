@@ -12,13 +12,16 @@ Methods (one dispatch table, :data:`CONTROL`, run by :class:`ControlBus`):
   this node records its own for a while (app.core.events);
 * ``events`` ``{"node", "name", "dropped", "events"}``: a batch of the
   sender's live events, for the admin pages on this node;
-* ``unsubscribe`` ``{"user", "channel"}``: every connection of ``user`` on
-  this node leaves ``channel`` ("" = every channel) and gets the
+* ``unsubscribe`` ``{"user", "channel", "client"?}``: every connection of
+  ``user`` (or only ``client``) on this node leaves ``channel`` ("" = every channel) and gets the
   server-side unsubscribe push of its dialect (1.x: ``unsubscribe``, no uid);
-* ``disconnect`` ``{"user"}``: every connection of ``user`` is closed with
+* ``disconnect`` ``{"user", "client"?, "whitelist"?, "reason"?, "reconnect"?}``:
+  every connection of ``user`` (or only ``client``; never one in
+  ``whitelist``) is closed with ``reason`` and advice, by default
   ``{"reason":"disconnect","reconnect":false}``;
-* ``subscribe`` ``{"user", "channel"}`` (beyond 1.x): every connection of
-  ``user`` joins ``channel`` and gets its dialect's server-side subscribe
+* ``subscribe`` ``{"user", "channel", "client"?, "info"?}`` (beyond 1.x): every
+  connection of ``user`` (or only ``client``) joins ``channel`` (with
+  ``info``, raw JSON text, as its channel info) and gets its dialect's server-side subscribe
   push (1.x: an unsolicited subscribe reply without uid,
   ``{"method":"subscribe","body":{"channel":..,"status":true,..}}``).
   centrifuge-js 1.5 routes it by ``body.channel``: with no Subscription object
@@ -31,8 +34,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, Coroutine
+from typing import Any, Callable, Collection, Coroutine
 
+from app.core.client import Client
 from app.core.context import Context
 from app.core.engine import EngineError
 from app.core.errors import DISCONNECT, Disconnect, ProtocolError
@@ -66,9 +70,15 @@ def _text(params: dict[str, Any], key: str) -> str:
     return value
 
 
-async def unsubscribe_user(ctx: Context, user: str, channel: str = "") -> None:
-    """Every local connection of ``user`` leaves ``channel`` (or all)."""
-    for client in ctx.hub.user_clients(user):
+def _connections(ctx: Context, user: str, client_id: str = "") -> list[Client]:
+    """The local connections of ``user``; only the one with id ``client_id`` when given."""
+    clients = ctx.hub.user_clients(user)
+    return [c for c in clients if c.id == client_id] if client_id else clients
+
+
+async def unsubscribe_user(ctx: Context, user: str, channel: str = "", client_id: str = "") -> None:
+    """Every local connection of ``user`` (or only ``client_id``) leaves ``channel`` (or all)."""
+    for client in _connections(ctx, user, client_id):
         for name in [channel] if channel else list(client.channels):
             if name not in client.channels:
                 continue
@@ -79,26 +89,32 @@ async def unsubscribe_user(ctx: Context, user: str, channel: str = "") -> None:
             client.send(client.dialect.unsubscribed(name))
 
 
-async def disconnect_user(ctx: Context, user: str) -> None:
-    """Close every local connection of ``user`` with the ``disconnect`` advice."""
-    for client in ctx.hub.user_clients(user):
-        client.disconnect(Disconnect(DISCONNECT, reconnect=False))
+async def disconnect_user(ctx: Context, user: str, client_id: str = "", keep: Collection[str] = (),
+                          reason: str = DISCONNECT, reconnect: bool = False) -> None:
+    """Close every local connection of ``user`` (or only ``client_id``; never
+    those in ``keep``) with ``reason`` and advice: by default ``disconnect``,
+    no reconnect."""
+    for client in _connections(ctx, user, client_id):
+        if client.id not in keep:
+            client.disconnect(Disconnect(reason, reconnect=reconnect))
 
 
-async def subscribe_user(ctx: Context, user: str, channel: str) -> None:
-    """Every local connection of ``user`` joins ``channel`` (server side).
+async def subscribe_user(ctx: Context, user: str, channel: str, client_id: str = "",
+                         channel_info: str = "") -> None:
+    """Every local connection of ``user`` (or only ``client_id``) joins
+    ``channel`` (server side), with ``channel_info`` (raw JSON or "").
 
     Connections already holding it, at their ``client_channel_limit``, or
     excluded by a client-limited (``&``) name are left alone."""
     limit = ctx.options.client_channel_limit
-    for client in ctx.hub.user_clients(user):
+    for client in _connections(ctx, user, client_id):
         if client.closing or channel in client.channels or not ctx.rules.client_allowed(channel, client.id):
             continue
         if limit > 0 and len(client.channels) >= limit:
             logger.info("server-side subscribe of %s to %r: channel limit reached", client, channel)
             continue
         try:
-            await join(ctx, client, channel, server_side=True)
+            await join(ctx, client, channel, channel_info, server_side=True)
             found = await recovery(ctx, channel, ctx.rules.options(channel))
         except (EngineError, ProtocolError) as exc:
             logger.warning("server-side subscribe of %s to %r failed: %s", client, channel, exc)
@@ -167,15 +183,23 @@ async def _events(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
 
 
 async def _unsubscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
-    await unsubscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"))
+    await unsubscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"), _text(params, "client"))
 
 
 async def _disconnect(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
-    await disconnect_user(bus.ctx, _text(params, "user"))
+    keep = params.get("whitelist") or []
+    reconnect = params.get("reconnect", False)
+    if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep) or not isinstance(reconnect, bool):
+        raise ValueError("control disconnect: whitelist or reconnect of the wrong type")
+    await disconnect_user(bus.ctx, _text(params, "user"), _text(params, "client"), frozenset(keep),
+                          _text(params, "reason") or DISCONNECT, reconnect)
 
 
 async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
-    await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"))
+    info = _text(params, "info")
+    if info:
+        loads(info)  # raw JSON a client will be sent: ValueError when it is not
+    await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"), _text(params, "client"), info)
 
 
 CONTROL: dict[str, "Handler"] = {

@@ -13,6 +13,7 @@ import pytest
 
 import app
 from app.engines.redis import RedisEngine
+from app.dialects.v2api.runner import Reply
 from app.node import Node
 from app.options import ChannelOptions, Namespace, Options
 from tests.app.conftest import SECRET, RecordingSession, token
@@ -107,3 +108,41 @@ async def test_stats_lists_both_nodes(redis: RedisServer) -> None:
         nodes = items[0]["body"]["data"]["nodes"]
         assert {n["uid"] for n in nodes} == want
         assert all(n["version"] == app.__version__ and "metrics" in n for n in nodes)
+
+
+async def server_api(node: Node, method: str, body: dict) -> dict:
+    reply = node.server_api.call(method, json.dumps(body).encode())
+    if not isinstance(reply, Reply):
+        reply = await reply
+    assert reply.error is None, reply.error
+    return json.loads(reply.result)
+
+
+@pytest.mark.async_timeout(30)
+async def test_current_style_api_across_nodes(redis: RedisServer) -> None:
+    """/api/<method> on one node acts on the other's connections, with its
+    client filter, whitelist and reason; info lists both nodes."""
+    async with two_nodes(redis) as (one, two):
+        a, b = await connect(one, "a"), await connect(one, "a")
+        a_id, b_id = a.connection.id, b.connection.id
+        await server_api(two, "subscribe", {"user": "a", "channel": "public:y", "client": a_id, "info": {"r": 1}})
+        await until(lambda: "public:y" in a.connection.channels)
+        assert "public:y" not in b.connection.channels
+        await until(lambda: "public:y" in one.hub.channels())
+        presence = await server_api(two, "presence", {"channel": "public:y"})
+        assert presence["presence"][a_id]["chan_info"] == {"r": 1}
+
+        await server_api(two, "publish", {"channel": "public:y", "data": {"n": 1}})
+        await until(lambda: "message" in methods(a))
+        await server_api(two, "unsubscribe", {"user": "a", "channel": "public:y", "client": b_id})
+        await server_api(two, "disconnect", {"user": "a", "whitelist": [a_id],
+                                             "disconnect": {"code": 3001, "reason": "moved"}})
+        await until(lambda: b.close_args is not None)
+        assert b.close_advice() == {"reason": "moved", "reconnect": True}
+        assert "public:y" in a.connection.channels and a.close_args is None
+
+        for node in (one, two):
+            await until(lambda: len(node.nodes()) == 2)
+        info = await server_api(two, "info", {})
+        assert {n["uid"] for n in info["nodes"]} == {one.uid, two.uid}
+        assert sum(n.get("num_clients", 0) for n in info["nodes"]) == 1  # a (b was closed)

@@ -109,3 +109,17 @@ def test_cpu_quota_holds_a_busy_process_to_its_share() -> None:
         busy.wait()
     assert 0.1 < used < 0.5, used
     assert free > 0.15, free  # more than the quota allowed (0.1 in 0.5 s)
+
+
+def test_api_styles_both_ways() -> None:
+    """bench/api_styles.py at a tiny size: over HTTP against a real sockhub
+    (every request answered 200, checked inside) and in process."""
+    result = subprocess.run([sys.executable, "bench/api_styles.py", "--requests", "64", "--rounds", "1",
+                             "--concurrency", "4", "--subscribers", "2"],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "1.x /api/" in result.stdout and "current /api/publish" in result.stdout
+    result = subprocess.run([sys.executable, "bench/api_styles.py", "--in-process", "--requests", "50",
+                             "--rounds", "1"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("us per publish") == 2

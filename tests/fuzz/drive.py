@@ -502,6 +502,34 @@ async def fuzz_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
     return tally
 
 
+async def fuzz_current_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                           timeout: float = 10.0) -> Tally:
+    """POST /api/<method> bodies of the current-style API (insecure_api: no key)."""
+    tally = Tally("current-style API")
+    started = time.monotonic()
+    conns = [KeptAlive(port) for _ in range(concurrency)]
+
+    async def one(request: bytes) -> None:
+        conn = conns.pop()
+        try:
+            status, _ = await conn.send(request, timeout)
+        finally:
+            conns.append(conn)
+        tally.note(f"status {status}" if status.isdigit() else status or "no status",
+                   _status_violation(status), request)
+
+    def cases() -> Iterator[bytes]:
+        for _ in range(n):
+            route, body = gen.current_style_body(rng)
+            yield post("/api/" + route, body, rng.choice(["application/json", "text/plain", ""]))
+
+    await run_cases(cases(), concurrency, one)
+    for conn in conns:
+        conn.close()
+    tally.seconds = time.monotonic() - started
+    return tally
+
+
 # -- config files ----------------------------------------------------------------------------
 
 

@@ -97,6 +97,45 @@ def api_command(rng: random.Random) -> dict[str, Any]:
     return {"method": method, "params": params}
 
 
+#: The current-style API's routes (app.dialects.v2api.runner.ROUTES), a few
+#: names it does not have, and suffixes that stay the 1.x API.
+API_ROUTES = ("publish", "broadcast", "subscribe", "unsubscribe", "disconnect", "refresh", "presence",
+              "presence_stats", "history", "history_remove", "channels", "info", "rpc", "batch",
+              "Publish", "publish/", "nope")
+
+
+def current_style_command(rng: random.Random, method: str) -> dict[str, Any]:
+    """A plausible body of ``method`` (app.dialects.v2api.params), before mutation."""
+    channel = rng.choice(CHANNELS)
+    bodies: dict[str, dict[str, Any]] = {
+        "publish": {"channel": channel, "data": {"text": "x"}, "skip_history": rng.random() < 0.2,
+                    "tags": {"k": "v"}, "b64data": rng.choice(["", "eyJuIjoxfQ==", "AAEC", "!!"])},
+        "broadcast": {"channels": [rng.choice(CHANNELS) for _ in range(3)], "data": [1]},
+        "subscribe": {"user": rng.choice(["42", "nobody", ""]), "channel": channel, "info": {"r": 1}},
+        "unsubscribe": {"user": "42", "channel": channel, "client": rng.choice(["", "c"])},
+        "disconnect": {"user": rng.choice(["nobody", "7"]), "whitelist": ["x"],
+                       "disconnect": {"code": rng.choice([0, 3000, 4500, 2 ** 32]), "reason": "r"}},
+        "refresh": {"user": "nobody", "expired": rng.random() < 0.5, "expire_at": 1},
+        "history": {"channel": channel, "limit": rng.choice([-1, 0, 3, 2 ** 63]), "reverse": True,
+                    "since": {"offset": rng.choice([0, 5, -1]), "epoch": rng.choice(["", "e"])}},
+        "channels": {"pattern": rng.choice(["", "*", "public:*", "[a", "{a,b}*", "*a*a*a*a*b"])},
+        "rpc": {"method": rng.choice(["", "m"]), "params": {}},
+    }
+    return bodies.get(method, {"channel": channel})
+
+
+def current_style_body(rng: random.Random) -> tuple[str, bytes]:
+    """A route under /api/ and its mutated JSON body (``batch``: a list of commands)."""
+    route = rng.choice(API_ROUTES)
+    if route == "batch":
+        methods = [rng.choice(API_ROUTES[:13]) for _ in range(rng.randint(0, 12))]
+        value: Json = {"commands": [{m: current_style_command(rng, m)} for m in methods],
+                       "parallel": rng.random() < 0.5}
+    else:
+        value = current_style_command(rng, route)
+    return route, mutate(rng, value)
+
+
 def api_value(rng: random.Random) -> Json:
     if rng.random() < 0.3:
         return [api_command(rng) for _ in range(rng.randint(1, 20))]

@@ -44,8 +44,8 @@ def assert_clean(tally: drive.Tally, hub: SockhubProcess, baseline: dict[str, in
 @pytest.mark.async_timeout(120)
 @pytest.mark.parametrize("fuzz, cases", [
     (drive.fuzz_raw_ws, CASES), (drive.fuzz_sockjs_ws, CASES), (drive.fuzz_xhr_send, 2000),
-    (drive.fuzz_http, CASES), (drive.fuzz_api, CASES), (drive.fuzz_v2_ws, 2000),
-], ids=["raw_websocket", "sockjs_websocket", "xhr_send", "http_transports", "api", "v2_websocket"])
+    (drive.fuzz_http, CASES), (drive.fuzz_api, CASES), (drive.fuzz_v2_ws, 2000), (drive.fuzz_current_api, CASES),
+], ids=["raw_websocket", "sockjs_websocket", "xhr_send", "http_transports", "api", "v2_websocket", "current_api"])
 async def test_entry_point(hub: SockhubProcess, fuzz: Fuzzer, cases: int) -> None:
     baseline = drive.counts(hub.url)
     tally = await fuzz(hub.port, random.Random(SEED), cases)
@@ -64,6 +64,8 @@ def test_the_cases_are_hostile_and_varied(hub: SockhubProcess) -> None:
     assert v2.outcomes["closed"] > 100 and v2.outcomes["alive"] > 20, v2.summary()
     api = asyncio.run(drive.fuzz_api(hub.port, random.Random(SEED + 1), 400))
     assert api.outcomes["status 400"] > 100 and api.outcomes["status 200"] > 50, api.summary()
+    current = asyncio.run(drive.fuzz_current_api(hub.port, random.Random(SEED + 1), 400))
+    assert current.outcomes["status 400"] > 100 and current.outcomes["status 200"] > 50, current.summary()
 
 
 def test_config_files_through_the_loader(tmp_path: Path) -> None:

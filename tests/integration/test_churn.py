@@ -212,12 +212,15 @@ def admin_socket(port: int, n: int, hold: Hold = nothing) -> None:
 
 
 def api_and_plain_http(port: int, n: int, hold: Hold = nothing) -> None:
-    """Keep-alive requests: an API publish, /connection/info, a 404."""
+    """Keep-alive requests: a 1.x and a current-style API publish, /connection/info, a 404."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         body = json.dumps({"method": "publish", "params": {"channel": f"c{n % 5}", "data": {"n": n}}})
         conn.request("POST", "/api/", body=body, headers={"Content-Type": "application/json"})
         assert conn.getresponse().read().startswith(b"[")
+        body = json.dumps({"channel": f"c{n % 5}", "data": {"n": n}})  # the current-style API
+        conn.request("POST", "/api/publish", body=body, headers={"X-API-Key": "unused: insecure_api"})
+        assert conn.getresponse().read() == b'{"result":{}}'
         conn.request("GET", "/connection/info")
         assert b"websocket" in conn.getresponse().read()
         conn.request("GET", "/no/such/page")

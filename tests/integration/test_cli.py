@@ -83,15 +83,16 @@ def test_genconfig_writes_a_random_admin_login_and_says_where(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     path = tmp_path / "config.json"
     assert result.stdout.splitlines() == [
-        "config.json: written with random secret, admin_password, admin_secret",
+        "config.json: written with random secret, admin_password, admin_secret, api_key",
         f"admin login (sockhub --web): the password is admin_password in {path}"]
     first = load_options(str(path))
-    assert len(first.admin_password) >= 20 and len(first.admin_secret) >= 40
+    assert len(first.admin_password) >= 20 and len(first.admin_secret) >= 40 and len(first.api_key) >= 40
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds the secrets
     run_sockhub(["genconfig", "other.yaml"], cwd=tmp_path)
     second = load_options(str(tmp_path / "other.yaml"))
     assert second.admin_password and second.admin_password != first.admin_password
     assert second.admin_secret != first.admin_secret and second.secret != first.secret
+    assert second.api_key != first.api_key
 
 
 def test_checkconfig_without_a_file_reads_config_json_here(tmp_path: Path) -> None:

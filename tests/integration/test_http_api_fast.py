@@ -64,6 +64,7 @@ class Context:
     options: Options
     api: Any
     shutting_down: bool = False
+    server_api: Any = None
 
 
 class CountingApplication(httputil.HTTPServerConnectionDelegate):
@@ -112,7 +113,7 @@ class Served:
 def make_context(**overrides: Any) -> Context:
     options = Options(**{"secret": SECRET, "api_max_body_size": LIMIT, **overrides})
     node = Node(options, MemoryEngine(options))
-    return Context(options, ScriptedApi(node.api))
+    return Context(options, ScriptedApi(node.api), server_api=node.server_api)
 
 
 def serve(context: Context, fast: bool = True, prefix: str = "") -> Served:
@@ -405,3 +406,55 @@ async def test_a_client_gone_before_a_waiting_answer_harms_nothing(records: list
         assert [r for r in records if r.name == "sockhub.http_api" or r.levelno >= logging.ERROR] == []
     finally:
         await stop([served])
+
+
+def current(route: str, body: bytes, **headers: str) -> bytes:
+    """A POST to the current-style API (``/api/<route>``)."""
+    fields = {"X-API-Key": "k", **headers}
+    head = "".join(f"{name}: {value}\r\n" for name, value in fields.items() if value)
+    return (f"POST /api/{route} HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+CURRENT_PUBLISH = b'{"channel":"news","data":{"text":"hi"}}'
+#: (name, context overrides, shutting down, request, status, body, content type)
+CURRENT: list[tuple[str, dict[str, Any], bool, bytes, int, bytes, str]] = [
+    ("publish", {}, False, current("publish", CURRENT_PUBLISH), 200, b'{"result":{}}', "application/json"),
+    ("query key", {}, False, current("publish?api_key=k", CURRENT_PUBLISH, **{"X-API-Key": ""}), 200,
+     b'{"result":{}}', "application/json"),
+    ("batch", {}, False, current("batch", b'{"commands":[{"publish":' + CURRENT_PUBLISH + b"}]}"), 200,
+     b'{"replies":[{"publish":{}}]}', "application/json"),
+    ("command error", {}, False, current("publish", b'{"channel":"news"}'), 200,
+     b'{"error":{"code":107,"message":"bad request"}}', "application/json"),
+    ("transport mode", {}, False, current("publish", b'{"channel":"x:y","data":1}', **{
+        "X-Centrifugo-Error-Mode": "transport"}), 404, b'{"code":102,"message":"unknown channel"}',
+     "application/json"),
+    ("wrong key", {}, False, current("publish", CURRENT_PUBLISH, **{"X-API-Key": "nope"}), 401, b"",
+     "text/plain; charset=utf-8"),
+    ("no key set", {"api_key": ""}, False, current("info", b"{}"), 401, b"", "text/plain; charset=utf-8"),
+    ("bad body", {}, False, current("info", b"[]"), 400,
+     b'{"error":{"code":107,"message":"bad request: a JSON object expected"}}', "application/json"),
+    ("bad batch", {}, False, current("batch", b'{"commands":5}'), 400,
+     b'{"error":{"code":107,"message":"bad request: commands: list expected"}}', "application/json"),
+    ("shutting down", {}, True, current("publish", CURRENT_PUBLISH), 503,
+     b"Service Unavailable: shutting down\n", "text/plain; charset=utf-8"),
+    ("413 by length", {}, False, current("publish", b" " * (LIMIT + 1)), 413,
+     b"Request Entity Too Large: limit 2000 bytes\n", "text/plain; charset=utf-8"),
+]
+
+
+@pytest.mark.parametrize("name, overrides, shutting_down, raw, status, body, content_type", CURRENT,
+                         ids=[c[0] for c in CURRENT])
+async def test_current_style_as_the_application_answers_it(name: str, overrides: dict[str, Any],
+                                                           shutting_down: bool, raw: bytes, status: int,
+                                                           body: bytes, content_type: str) -> None:
+    context = make_context(**{"api_key": "k", **overrides})
+    context.shutting_down = shutting_down
+    fast, alone = serve(context), serve(context, fast=False)
+    try:
+        reply, expected = await one(fast.port, raw), await one(alone.port, raw)
+        assert (reply.status, reply.body) == (status, body), reply
+        assert reply.comparable == expected.comparable
+        assert reply.headers["content-type"] == content_type
+        assert fast.app.requests == 0 and alone.app.requests == 1
+    finally:
+        await stop([fast, alone])

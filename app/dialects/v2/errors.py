@@ -33,6 +33,7 @@ REPLY_ERRORS: Mapping[str, ErrorCode] = MappingProxyType({
     core.PERMISSION_DENIED: ErrorCode.PERMISSION_DENIED,
     core.ALREADY_SUBSCRIBED: ErrorCode.ALREADY_SUBSCRIBED,
     core.LIMIT_EXCEEDED: ErrorCode.LIMIT_EXCEEDED,
+    core.UNRECOVERABLE_POSITION: ErrorCode.UNRECOVERABLE_POSITION,
 })
 
 CLOSES: Mapping[str, Close] = MappingProxyType({
@@ -52,6 +53,7 @@ CLOSES: Mapping[str, Close] = MappingProxyType({
     core.SLOW: codes.SLOW,
     core.SHUTTING_DOWN: codes.SHUTDOWN,
     core.INSUFFICIENT_STATE: codes.INSUFFICIENT_STATE,
+    core.UNRECOVERABLE_POSITION: codes.INSUFFICIENT_STATE,  # a reply error; as a close: the stream is lost
 })
 
 #: The websocket close code of a connection a node limit turned away: below

@@ -39,7 +39,7 @@ def test_every_core_error_and_reason_has_a_v2_code() -> None:
     names = {v for k, v in vars(core).items() if k.isupper() and isinstance(v, str) and not k.startswith("ADVICE")}
     errors = {core.INVALID_MESSAGE, core.METHOD_NOT_FOUND, core.NAMESPACE_NOT_FOUND, core.INTERNAL_SERVER_ERROR,
               core.NOT_AVAILABLE, core.UNAUTHORIZED, core.CLIENT_CLOSED, core.INVALID_TOKEN,
-              core.PERMISSION_DENIED, core.ALREADY_SUBSCRIBED, core.LIMIT_EXCEEDED}
+              core.PERMISSION_DENIED, core.ALREADY_SUBSCRIBED, core.LIMIT_EXCEEDED, core.UNRECOVERABLE_POSITION}
     assert set(REPLY_ERRORS) == errors
     assert set(CLOSES) | {core.DISCONNECT} == names
     assert REPLY_ERRORS[core.NAMESPACE_NOT_FOUND] is ErrorCode.UNKNOWN_CHANNEL

@@ -31,11 +31,12 @@ async def test_publish_broadcast_history(harness_factory, clock, wrapped: bool) 
         api = h.node.server_api
         s = await h.connect("1")
         await h.send(s, {"uid": "s", "method": "subscribe", "params": {"channel": "hist:a"}})
-        assert await call(api, "publish", {"channel": "hist:a", "data": {"n": 1}}) == {"result": {}}
+        first = (await call(api, "publish", {"channel": "hist:a", "data": {"n": 1}}))["result"]
+        assert first["offset"] == 1 and first["epoch"]  # hist:a keeps history: its position
         assert s.last()["body"]["data"] == {"n": 1}
         reply = await call(api, "broadcast", {"channels": ["hist:a", "", "nope:x", "public:b"], "data": {"n": 2}})
         assert reply == {"result": {"responses": [
-            {"result": {}}, {"error": {"code": 107, "message": "bad request"}},
+            {"result": {"offset": 2, "epoch": first["epoch"]}}, {"error": {"code": 107, "message": "bad request"}},
             {"error": {"code": 102, "message": "unknown channel"}}, {"result": {}}]}}
         await call(api, "publish", {"channel": "hist:a", "data": {"n": 3}, "skip_history": True})
         assert s.last()["body"]["data"] == {"n": 3}  # delivered, not kept

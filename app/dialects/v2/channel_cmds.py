@@ -10,11 +10,14 @@ Choices, documented here:
   ``sub`` the connection's user, its ``client`` the connection's id when
   set: 3500 otherwise); an expired one is error 109, one that does not
   verify error 103;
-* stream positions are not kept yet: a subscribe answers ``recoverable``
-  and ``positioned`` false whatever was asked, recovers nothing, and
-  history returns publications without offsets and no epoch (a ``since``
-  position is error 112 ``unrecoverable position``); join and leave
-  pushes come when the channel's ``join_leave`` option is on (the
+* stream positions (app.core.streams) exist where the channel keeps
+  history; a subscribe is ``recoverable`` (and ``positioned``) when the
+  channel also has ``recover`` on (Centrifugo's forced recovery), and
+  ``positioned`` alone when the client asks for it in a channel with
+  history; a recover request is answered per §1.10 (the recovered
+  publications in the reply, its offset the request's); history reads
+  by position (``since``, ``reverse``; another epoch is 112); join and
+  leave pushes come when the channel's ``join_leave`` option is on (the
   request's flag is not needed);
 * a subscription token's ``exp`` (or ``expire_at``) makes the subscription
   expire: the reply has ``expires``/``ttl``, ``sub_refresh`` with a new
@@ -32,12 +35,13 @@ from typing import Mapping
 
 from typing import Any, Awaitable, Callable
 
-from app.core import subscriptions
+from app.core import streams, subscriptions
 from app.core.client import Client
 from app.core.engine import EngineError
 from app.core.errors import INTERNAL_SERVER_ERROR, ProtocolError
 from app.core.publisher import publish_from_client
-from app.core.subscriptions import denied
+from app.core.subscriptions import denied, history_options
+from app.core.values import NO_POSITION, HistoryPage, StreamPosition
 from app.dialects.v2 import jsoncodec
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2 import tokens
@@ -88,20 +92,35 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
     channel = _channel(p.channel)
     options = subscriptions.check_subscribe(ctx, client, channel)
     claims = _claims(ctx, client, channel, p.token)
+    history = history_options(options)
+    recoverable = history.enabled and options.recover
+    positioned = recoverable or (history.enabled and (p.positioned or p.recoverable))
+    since = StreamPosition(p.offset, p.epoch) if p.recover and recoverable else None
+
+    async def read() -> streams.StreamRecovery:
+        if not positioned:
+            return streams.StreamRecovery([], NO_POSITION, False)
+        try:
+            if since is not None:
+                return await streams.recover_since(ctx.engine, channel, since, history)
+            return streams.StreamRecovery([], await streams.position(ctx.engine, channel, history), False)
+        except EngineError:
+            ctx.metrics.engine_errors.inc()
+            return streams.StreamRecovery([], NO_POSITION, False)
+
     # Publications that arrive while the subscription is being made wait
-    # until the reply is out (§1.3: the subscribe reply comes first).
-    holding = channel not in client.channels
-    if holding:
-        ctx.fanout.hold(channel, client)
-    try:
-        await subscriptions.subscribe(ctx, ctx.fanout, client, channel, options, claims.info if claims else "")
-    except BaseException:
-        if holding:
-            ctx.fanout.release(channel, client, set())
-        raise
-    if holding:
-        client.after_reply(lambda: ctx.fanout.release(channel, client, set()))
-    result = pb.SubscribeResult()
+    # until the reply is out (§1.3: the subscribe reply comes first), and
+    # those the reply recovered are not sent again.
+    found = await subscriptions.subscribe_then(ctx, ctx.fanout, client, channel, claims.info if claims else "",
+                                               True, read, lambda r: {m.uid for m in r.publications})
+    result = pb.SubscribeResult(recoverable=recoverable, positioned=positioned, was_recovering=p.recover)
+    if positioned:
+        result.epoch = found.position.epoch
+        result.offset = found.position.offset
+    if found.recovered and since is not None:
+        result.recovered = True
+        result.offset = since.offset  # §1.10: the client advances through the publications
+        result.publications.extend(publication(m) for m in found.publications)
     _expiry(services, client, channel, claims, result)
     return result
 
@@ -160,17 +179,19 @@ async def presence_stats(services: Services, client: Client, p: pb.PresenceStats
 
 
 async def history(services: Services, client: Client, p: pb.HistoryRequest) -> pb.HistoryResult:
-    """The core keeps messages newest first; ``limit`` 0 is none, -1 (or
-    anything negative) all, N at most N from the oldest end, or from the
-    newest with ``reverse``."""
-    if p.HasField("since") and (p.since.offset or p.since.epoch):
-        raise CodeError(ErrorCode.UNRECOVERABLE_POSITION)
-    messages = await _held(services.ctx, client, p.channel, subscriptions.history)
-    if not p.reverse:
-        messages = messages[::-1]
-    if p.limit >= 0:
-        messages = messages[:p.limit]
-    return pb.HistoryResult(publications=[publication(m) for m in messages])
+    """§1.4 history: ``limit`` 0 the position alone, -1 all, N at most N;
+    oldest first, or newest first with ``reverse``; after (before, reversed)
+    ``since``; a ``since`` of another epoch is 112."""
+    since = StreamPosition(p.since.offset, p.since.epoch) if p.HasField("since") else None
+    if since is not None and p.reverse and not since.offset:
+        raise CodeError(ErrorCode.BAD_REQUEST)
+
+    async def fetch(ctx: V2Context, channel: str) -> HistoryPage:
+        return await streams.read_history(ctx, channel, p.limit if p.limit >= 0 else -1, since, p.reverse)
+
+    page = await _held(services.ctx, client, p.channel, fetch)
+    return pb.HistoryResult(publications=[publication(m) for m in page.publications],
+                            epoch=page.position.epoch, offset=page.position.offset)
 
 
 SPECS: Mapping[Method, CommandSpec] = MappingProxyType({

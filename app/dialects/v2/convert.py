@@ -35,9 +35,8 @@ def client_info(info: ClientInfo) -> pb.ClientInfo:
 
 
 def publication(message: Message) -> pb.Publication:
-    """A publication without a stream position (offsets come with the
-    history positions of the next step)."""
-    pub = pb.Publication(data=raw(message.data))
+    """A publication with its offset in the channel's stream (0: none kept)."""
+    pub = pb.Publication(data=raw(message.data), offset=message.offset)
     if message.info is not None:
         pub.info.CopyFrom(client_info(message.info))
     return pub

@@ -121,7 +121,7 @@ class V2:
 
     def message(self, message: Message) -> str | bytes:
         info = client_info(message.info) if message.info is not None else None
-        prepared = PreparedPublication(message.channel, raw(message.data), info=info, json_checked=True)
+        prepared = PreparedPublication(message.channel, raw(message.data), message.offset, info, json_checked=True)
         if not self._json:
             return prepared.protobuf
         item = prepared.json

@@ -1,15 +1,13 @@
 """Stream positions as the API writes them: a publication's ``offset`` and a
 channel's ``epoch`` (shared/CENTRIFUGAL.md §1.10, §4.1).
 
-THE one place the API reads them.  The engines do not keep positions yet
-(the positions work adds ``offset``/``epoch`` to messages and history):
-until then every offset reads 0 and every epoch "", so results leave them
-out (zero values are omitted) and ``since`` finds nothing newer than an
-offset.  When messages carry them, :func:`offset_of` and
-:func:`stream_top` are what changes.
+THE one place the API reads them: the engines set ``offset``/``epoch`` on a
+message as they publish it and on every message history returns (channels
+without history: 0 and "", left out of results).
 """
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 from app.core.values import Message
@@ -38,7 +36,14 @@ def since(newest_first: list[Message], position: Position, top: Position) -> lis
     return [m for m in newest_first if offset_of(m) > position.offset]
 
 
-def published() -> str:
-    """The result of a publish: ``{offset, epoch}`` once the engines return
-    the new publication's position; until then both are zero, left out."""
-    return "{}"
+def published(message: Message) -> str:
+    """The result of a publish: the new publication's ``{offset, epoch}``
+    (the engine set them; zero values left out: a channel without history)."""
+    parts = []
+    offset = offset_of(message)
+    if offset:
+        parts.append('"offset":' + str(offset))
+    epoch = getattr(message, "epoch", "")
+    if isinstance(epoch, str) and epoch:
+        parts.append('"epoch":' + json.dumps(epoch))
+    return "{" + ",".join(parts) + "}"

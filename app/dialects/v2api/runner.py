@@ -172,13 +172,14 @@ class ServerApi:
         options = self._options(channel)
         if skip_history and options.history_size:
             options = dataclasses.replace(options, history_size=0)
-        waiting = self._ctx.publisher.publish(Message(self._uids.take(), channel, data), options)
-        return positions.published() if waiting is None else self._published_later(waiting)
+        message = Message(self._uids.take(), channel, data)
+        waiting = self._ctx.publisher.publish(message, options)
+        return positions.published(message) if waiting is None else self._published_later(waiting, message)
 
     @staticmethod
-    async def _published_later(waiting: Awaitable[None]) -> str:
+    async def _published_later(waiting: Awaitable[None], message: Message) -> str:
         await waiting
-        return positions.published()
+        return positions.published(message)
 
     def publish(self, p: PublishRequest) -> Result:
         if not p.channel:

@@ -198,19 +198,43 @@ async def test_a_connection_token_expires_unless_refreshed(v2: V2Harness) -> Non
 
 
 @with_node
-async def test_history_limit_order_and_no_positions(v2: V2Harness) -> None:
+async def test_history_limit_order_and_positions(v2: V2Harness) -> None:
     session = await v2.connect()
     await v2.send(session, {"id": 2, "subscribe": {"channel": "news"}})
     for n in range(4):
         await v2.send(session, {"id": 10 + n, "publish": {"channel": "news", "data": {"n": n}}})
     [forward] = await v2.send(session, {"id": 20, "history": {"channel": "news", "limit": 2}})
-    assert [p["data"]["n"] for p in forward["history"]["publications"]] == [0, 1]
+    assert [(p["data"]["n"], p["offset"]) for p in forward["history"]["publications"]] == [(0, 1), (1, 2)]
+    epoch = forward["history"]["epoch"]
+    assert epoch and forward["history"]["offset"] == 4
     [backward] = await v2.send(session, {"id": 21, "history": {"channel": "news", "limit": 3, "reverse": True}})
     assert [p["data"]["n"] for p in backward["history"]["publications"]] == [3, 2, 1]
-    [none] = await v2.send(session, {"id": 22, "history": {"channel": "news"}})
-    assert none == {"id": 22, "history": {}}  # limit 0: the stream top only (none yet)
-    [since] = await v2.send(session, {"id": 23, "history": {"channel": "news", "since": {"offset": 1, "epoch": "e"}}})
-    assert since["error"]["code"] == 112
+    [top] = await v2.send(session, {"id": 22, "history": {"channel": "news"}})
+    assert top == {"id": 22, "history": {"epoch": epoch, "offset": 4}}  # limit 0: the stream top only
+    [after] = await v2.send(session, {"id": 23, "history": {"channel": "news", "limit": -1,
+                                                              "since": {"offset": 2, "epoch": epoch}}})
+    assert [p["offset"] for p in after["history"]["publications"]] == [3, 4]
+    [other] = await v2.send(session, {"id": 24, "history": {"channel": "news", "since": {"offset": 1, "epoch": "e"}}})
+    assert other["error"]["code"] == 112
+
+
+@with_node
+async def test_subscribe_recovers_from_a_position_once_in_order(v2: V2Harness) -> None:
+    session = await v2.connect()
+    [reply] = await v2.send(session, {"id": 2, "subscribe": {"channel": "hist:news"}})
+    position = reply["subscribe"]
+    assert position["recoverable"] and position["positioned"] and position["epoch"]
+    await v2.send(session, {"id": 3, "unsubscribe": {"channel": "hist:news"}})
+    for n in range(3):
+        await v2.node.api.execute(b'{"method":"publish","params":{"channel":"hist:news","data":{"n":%d}}}' % n)
+    [again] = await v2.send(session, {"id": 4, "subscribe": {"channel": "hist:news", "recover": True,
+                                                             "epoch": position["epoch"], "offset": position.get("offset", 0)}})
+    result = again["subscribe"]
+    assert result["recovered"] and result["was_recovering"]
+    assert [(p["data"]["n"], p["offset"]) for p in result["publications"]] == [(0, 1), (1, 2), (2, 3)]
+    [lost] = await v2.send(session, {"id": 5, "subscribe": {"channel": "hist:other", "recover": True,
+                                                            "epoch": "gone", "offset": 7}})
+    assert not lost["subscribe"].get("recovered") and lost["subscribe"]["was_recovering"]
 
 
 @with_node
@@ -324,7 +348,7 @@ async def test_the_1x_api_acts_on_v2_clients_in_v2_terms(v2: V2Harness) -> None:
     await v2.node.api.execute(b'{"method":"publish","params":{"channel":"news","data":{"n":1}}}')
     await v2.node.api.execute(b'{"method":"unsubscribe","params":{"user":"42","channel":"news"}}')
     pushes = [json.loads(text)["push"] for text in session.sent[1:]]
-    assert pushes == [{"channel": "news", "subscribe": {}}, {"channel": "news", "pub": {"data": {"n": 1}}},
+    assert pushes == [{"channel": "news", "subscribe": {}}, {"channel": "news", "pub": {"data": {"n": 1}, "offset": 1}},
                       {"channel": "news", "unsubscribe": {"code": 2000, "reason": "server unsubscribe"}}]
     await v2.node.api.execute(b'{"method":"disconnect","params":{"user":"42"}}')
     assert session.close_args == (3503, "force disconnect")

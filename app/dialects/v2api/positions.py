@@ -8,32 +8,14 @@ without history: 0 and "", left out of results).
 from __future__ import annotations
 
 import json
-from typing import Sequence
 
 from app.core.values import Message
-from app.dialects.v2api.errors import UNRECOVERABLE_POSITION, ApiError
-from app.dialects.v2api.params import Position
 
 
 def offset_of(message: Message) -> int:
     """The publication's offset in its channel (0: unknown)."""
     offset = getattr(message, "offset", 0)
     return offset if isinstance(offset, int) else 0
-
-
-def stream_top(newest_first: Sequence[Message]) -> Position:
-    """The channel's current position: the newest publication's offset,
-    and the channel's epoch."""
-    epoch = getattr(newest_first[0], "epoch", "") if newest_first else ""
-    return Position(offset_of(newest_first[0]) if newest_first else 0, epoch if isinstance(epoch, str) else "")
-
-
-def since(newest_first: list[Message], position: Position, top: Position) -> list[Message]:
-    """The publications after ``position``, newest first; ``unrecoverable
-    position`` (112) when it is of another epoch."""
-    if position.epoch != top.epoch:
-        raise ApiError(UNRECOVERABLE_POSITION)
-    return [m for m in newest_first if offset_of(m) > position.offset]
 
 
 def published(message: Message) -> str:

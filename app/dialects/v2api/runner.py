@@ -26,16 +26,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine
 
-from app.core import control, subscriptions
+from app.core import control, streams, subscriptions
 from app.core.engine import EngineError
 from app.core.errors import DISCONNECT, EXPIRED, ProtocolError
-from app.core.values import Message, UidSource
+from app.core.values import Message, StreamPosition, UidSource
 from app.dialects.v2api import positions, results
 from app.dialects.v2api.context import ServerApiContext
 from app.dialects.v2api.errors import BAD_REQUEST, INTERNAL, NOT_AVAILABLE_CODE, NOT_FOUND, ApiError, from_core
 from app.dialects.v2api.params import (
     BroadcastRequest, ChannelRequest, ChannelsRequest, DisconnectRequest, HistoryRequest, InfoRequest,
-    ParamsError, Plan, PublishRequest, RawJson, RefreshRequest, RpcRequest, SubscribeRequest,
+    ParamsError, Plan, Position, PublishRequest, RawJson, RefreshRequest, RpcRequest, SubscribeRequest,
     UnsubscribeRequest, decode_body, decoded_b64, parse, plan,
 )
 from app.dialects.v2api.pattern import Pattern
@@ -273,13 +273,9 @@ class ServerApi:
         at most that many from the oldest (``reverse``: from the newest)."""
         if not p.channel:
             raise ApiError(BAD_REQUEST)
-        newest_first = await subscriptions.history(self._ctx, p.channel)
-        top = positions.stream_top(newest_first)
-        if p.since is not None:
-            newest_first = positions.since(newest_first, p.since, top)
-        ordered = newest_first if p.reverse else newest_first[::-1]
-        chosen = [] if p.limit == 0 else ordered if p.limit < 0 else ordered[:p.limit]
-        return results.history(chosen, top)
+        since = StreamPosition(p.since.offset, p.since.epoch) if p.since is not None else None
+        page = await streams.read_history(self._ctx, p.channel, p.limit if p.limit >= 0 else -1, since, p.reverse)
+        return results.history(page.publications, Position(page.position.offset, page.position.epoch))
 
     async def history_remove(self, p: ChannelRequest) -> str:
         if not p.channel:

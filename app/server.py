@@ -23,8 +23,10 @@ import json
 import logging
 import re
 import signal
+import warnings
 from typing import Any
 
+from jwt.warnings import InsecureKeyLengthWarning
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RedirectHandler, RequestHandler, StaticFileHandler
 
@@ -115,6 +117,21 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         subprotocols=V2_SUBPROTOCOLS,
         binary_messages=True,
     )
+
+
+#: PyJWT's advice for HMAC keys (RFC 7518 §3.2).
+JWT_MIN_KEY_BYTES = 32
+
+
+def quiet_short_jwt_keys(options: Options) -> None:
+    """Centrifugo's HMAC secrets are often short and must keep working:
+    PyJWT would warn on every token verified with one, so its warning is
+    turned off for this process and ours is logged once instead."""
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+    key = options.token_hmac_secret_key or options.secret
+    if key and len(key.encode()) < JWT_MIN_KEY_BYTES:
+        logger.warning("the HMAC key of protocol v2 tokens is %d bytes, below the %d RFC 7518 advises "
+                       "(token_hmac_secret_key, else secret)", len(key.encode()), JWT_MIN_KEY_BYTES)
 
 
 class Server:
@@ -277,6 +294,7 @@ class Server:
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+        quiet_short_jwt_keys(self._options)
         return asyncio.run(self.serve())
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:

@@ -325,3 +325,21 @@ def test_pings_are_answered_and_a_silent_client_is_closed(sockhub: Callable[...,
     finally:
         finish(answering)
         finish(silent)
+
+
+@pytest.mark.async_timeout(60)
+async def test_a_short_hmac_key_works_and_is_warned_about_once(sockhub: Callable[..., SockhubProcess]) -> None:
+    """Centrifugo secrets are often short: tokens signed with one verify, and
+    the log says so once at start, not once per token (PyJWT's warning)."""
+    hub = sockhub(CONFIG)
+    for user in ("1", "2", "3"):
+        events = Events()
+        client = new_client(hub, events, False, token=token(user))
+        await client.connect()
+        try:
+            await until(lambda: events.connected)
+        finally:
+            await disconnect(client)
+    logs = hub.logs()
+    assert logs.count("the HMAC key of protocol v2 tokens is") == 1, logs
+    assert "InsecureKeyLengthWarning" not in logs

@@ -479,10 +479,11 @@ async def _xhr_talk(conn: KeptAlive, case: tuple[str, list[bytes]], tally: Tally
                _status_violation(status), requests[-1])
 
 
-async def fuzz_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
-                   timeout: float = 10.0) -> Tally:
-    """POST /api/ bodies (the server runs with insecure_api)."""
-    tally = Tally("API")
+async def _fuzz_posts(name: str, port: int, requests: Iterator[bytes], concurrency: int,
+                      timeout: float) -> Tally:
+    """Send ``requests`` over ``concurrency`` kept-alive connections; each
+    status is judged by _status_violation."""
+    tally = Tally(name)
     started = time.monotonic()
     conns = [KeptAlive(port) for _ in range(concurrency)]
 
@@ -495,39 +496,30 @@ async def fuzz_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
         tally.note(f"status {status}" if status.isdigit() else status or "no status",
                    _status_violation(status), request)
 
-    await run_cases((post("/api/", *gen.api_body(rng)) for _ in range(n)), concurrency, one)
+    await run_cases(requests, concurrency, one)
     for conn in conns:
         conn.close()
     tally.seconds = time.monotonic() - started
     return tally
 
 
+async def fuzz_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                   timeout: float = 10.0) -> Tally:
+    """POST /api/ bodies (the server runs with insecure_api)."""
+    requests = (post("/api/", *gen.api_body(rng)) for _ in range(n))
+    return await _fuzz_posts("API", port, requests, concurrency, timeout)
+
+
 async def fuzz_current_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
                            timeout: float = 10.0) -> Tally:
     """POST /api/<method> bodies of the current-style API (insecure_api: no key)."""
-    tally = Tally("current-style API")
-    started = time.monotonic()
-    conns = [KeptAlive(port) for _ in range(concurrency)]
-
-    async def one(request: bytes) -> None:
-        conn = conns.pop()
-        try:
-            status, _ = await conn.send(request, timeout)
-        finally:
-            conns.append(conn)
-        tally.note(f"status {status}" if status.isdigit() else status or "no status",
-                   _status_violation(status), request)
 
     def cases() -> Iterator[bytes]:
         for _ in range(n):
             route, body = gen.current_style_body(rng)
             yield post("/api/" + route, body, rng.choice(["application/json", "text/plain", ""]))
 
-    await run_cases(cases(), concurrency, one)
-    for conn in conns:
-        conn.close()
-    tally.seconds = time.monotonic() - started
-    return tally
+    return await _fuzz_posts("current-style API", port, cases(), concurrency, timeout)
 
 
 # -- config files ----------------------------------------------------------------------------

@@ -32,16 +32,20 @@ class Stream:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         stream = cls(reader, writer, kind)
-        status_line = await asyncio.wait_for(reader.readline(), 10)
-        stream.status = int(status_line.split()[1])
-        while True:
-            line = (await asyncio.wait_for(reader.readline(), 10)).decode().rstrip("\r\n")
-            if not line:
-                break
-            name, _, value = line.partition(":")
-            stream.headers[name.strip().lower()] = value.strip()
+        try:
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+            status_line = await asyncio.wait_for(reader.readline(), 10)
+            stream.status = int(status_line.split()[1])
+            while True:
+                line = (await asyncio.wait_for(reader.readline(), 10)).decode().rstrip("\r\n")
+                if not line:
+                    break
+                name, _, value = line.partition(":")
+                stream.headers[name.strip().lower()] = value.strip()
+        except BaseException:
+            writer.close()
+            raise
         return stream
 
     async def _chunk(self, timeout: float) -> None:
@@ -99,14 +103,22 @@ class Stream:
         line, self._buffer = buffer[:end], buffer[end + 1:]
         return json.loads(line)
 
-    async def next_item(self, timeout: float = 10) -> Any:
-        """The next item; AssertionError when the stream ends first."""
+    async def read_item(self, timeout: float = 10) -> Any:
+        """The next item, or None once the response has ended
+        (asyncio.TimeoutError when nothing comes for ``timeout``)."""
         while True:
             item = self._take()
             if item is not None:
                 return item
-            assert not self.ended, f"the stream ended; read {self.raw!r}"
+            if self.ended:
+                return None
             await self._chunk(timeout)
+
+    async def next_item(self, timeout: float = 10) -> Any:
+        """The next item; AssertionError when the stream ends first."""
+        item = await self.read_item(timeout)
+        assert item is not None, f"the stream ended; read {self.raw!r}"
+        return item
 
     async def until(self, predicate: Any, timeout: float = 10) -> Any:
         """Items until one matches ``predicate``; that one."""
@@ -132,13 +144,20 @@ class Stream:
 
 
 async def post(port: int, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """One request on a connection of its own: status, headers, body."""
+    """One request on a connection of its own: status, headers, body
+    (status 0: the connection was reset before any answer)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}", "Connection: close"]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        raw = await asyncio.wait_for(reader.read(), 10)
+        raw = b""
+        try:
+            while chunk := await asyncio.wait_for(reader.read(65536), 10):
+                raw += chunk
+        except ConnectionResetError:  # answered (413) and closed before the body was read
+            if not raw:
+                return 0, {}, b""
     finally:
         writer.close()
     head_bytes, _, rest = raw.partition(b"\r\n\r\n")

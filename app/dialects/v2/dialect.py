@@ -184,9 +184,13 @@ class V2Formats:
     frame is a binary protobuf connect; JSON otherwise.  The client keeps
     the chosen dialect, and its session the matching batching."""
 
-    def __init__(self, json: V2, protobuf: V2) -> None:
+    def __init__(self, json: V2, protobuf: V2, bytes_are_protobuf: bool = False) -> None:
         self.json = json
         self.protobuf = protobuf
+        #: the emulation transports: a binary first frame is protobuf, whatever
+        #: it holds (HTTP streaming hands its ``application/octet-stream``
+        #: body over as bytes, a JSON one as text)
+        self._bytes_are_protobuf = bytes_are_protobuf
 
     def pick(self, client: Client, data: str | bytes) -> V2:
         session = client.session
@@ -194,8 +198,8 @@ class V2Formats:
         query = query_fields(request.query) if request.query else {}
         protobuf = (request.subprotocol == PROTOBUF_SUBPROTOCOL
                     or "protobuf" in (query.get("format"), query.get("cf_protocol"))
-                    or isinstance(data, bytes) and generation_of_json_bytes(data) is None
-                    and generation_of_binary(data) == GENERATION_V2)
+                    or isinstance(data, bytes) and (self._bytes_are_protobuf or generation_of_json_bytes(data) is None
+                                                    and generation_of_binary(data) == GENERATION_V2))
         session.batching = CONCAT if protobuf else LINES
         return self.protobuf if protobuf else self.json
 
@@ -256,4 +260,4 @@ def make_v2_dialects(ctx: V2Context) -> V2Dialects:
     services = Services(ctx, heartbeat)
     return V2Dialects(V2Formats(V2(services, JsonFrames()), V2(services, ProtobufFrames())),
                       V2Formats(V2(services, JsonFrames(), emulation=True),
-                                V2(services, ProtobufFrames(), emulation=True)))
+                                V2(services, ProtobufFrames(), emulation=True), bytes_are_protobuf=True))

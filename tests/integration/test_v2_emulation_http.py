@@ -220,3 +220,22 @@ async def test_the_switches_turn_the_routes_off(sockhub: Callable[..., SockhubPr
     stream, connect = await opened(only_sse, "/connection/sse")
     stream.close()
     assert connect["session"]
+
+
+async def test_limits_refuse_new_streams_with_503(sockhub: Callable[..., SockhubProcess]) -> None:
+    """The node's connection limit (the transports' admission) turns a new
+    stream away before it opens; the header wait is bounded too."""
+    hub = sockhub({**CONFIG, "client_connection_limit": 1, "http_header_timeout": 1})
+    stream, connect = await opened(hub)
+    try:
+        assert connect["session"]
+        status, headers, body = await post(hub.port, "/connection/http_stream", connect_frame("7"), JSON)
+        assert status == 503 and b"connection limit" in body, body
+        assert headers["access-control-allow-origin"] == "http://page.example"
+        # a request whose headers never end is dropped after http_header_timeout
+        reader, writer = await asyncio.open_connection("127.0.0.1", hub.port)
+        writer.write(b"POST /connection/http_stream HTTP/1.1\r\nHost: x\r\n")
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+    finally:
+        stream.close()

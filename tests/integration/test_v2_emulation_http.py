@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import urllib.parse
 from typing import Any, Callable
 
@@ -239,3 +240,37 @@ async def test_limits_refuse_new_streams_with_503(sockhub: Callable[..., Sockhub
         writer.close()
     finally:
         stream.close()
+
+
+async def test_a_ticks_pushes_leave_in_one_write(sockhub: Callable[..., SockhubProcess]) -> None:
+    """Publications queued in one loop iteration (one API batch) reach the
+    stream as one chunk: the registry's flush writes a session's queue at once."""
+    hub = sockhub(CONFIG)
+    stream, connect = await opened(hub)
+    try:
+        await post(hub.port, "/emulation", emulation_json(connect["session"], connect["node"],
+                                                          {"id": 2, "subscribe": {"channel": "news"}}), JSON)
+        assert await stream.next_item() == {"id": 2, "subscribe": {}}
+        before = len(stream.chunks)
+        await api(hub, "batch", {"commands": [{"publish": {"channel": "news", "data": {"n": n}}} for n in range(5)]})
+        pushes = [await stream.next_item() for _ in range(5)]
+        assert [p["push"]["pub"]["data"] for p in pushes] == [{"n": n} for n in range(5)]
+        written = stream.chunks[before:]
+        assert len(written) < 5 and max(chunk.count(b"\n") for chunk in written) >= 2, written
+    finally:
+        stream.close()
+
+
+async def test_shutdown_ends_streams_with_a_disconnect_push(sockhub: Callable[..., SockhubProcess]) -> None:
+    hub = sockhub(CONFIG)
+    stream, _ = await opened(hub)
+    sse, _ = await opened(hub, "/connection/sse")
+    try:
+        hub.signal(signal.SIGTERM)
+        for each in (stream, sse):
+            rest = await each.end(15)
+            assert rest[-1] == {"push": {"disconnect": {"code": 3001, "reason": "shutdown"}}}, rest
+        assert await asyncio.to_thread(hub.wait, 20) == 0
+    finally:
+        stream.close()
+        sse.close()

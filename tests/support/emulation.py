@@ -23,6 +23,7 @@ class Stream:
         self.status = 0
         self.headers: dict[str, str] = {}
         self.raw = b""  # every body byte read so far
+        self.chunks: list[bytes] = []  # the body as the server wrote it, one chunk per write
         self._buffer = b""
         self.ended = False
 
@@ -67,6 +68,7 @@ class Stream:
         self._add(data[:-2])
 
     def _add(self, data: bytes) -> None:
+        self.chunks.append(data)
         self.raw += data
         self._buffer += data
 

@@ -5,8 +5,9 @@ The body (at most 64 KiB, the port's front door answers 413 past it) names
 the ``session`` and ``node`` of the connect result and carries a frame of
 commands (app.dialects.v2.emulation).  Answers:
 
-* 204: the frame went to the session: its replies come down the session's
-  stream.  Also when this node holds no such session any more (its stream
+* 204: the frame went to the session and was handled (the answer waits for
+  it, as xhr_send's does: backpressure per client); its replies come down
+  the session's stream.  Also when this node holds no such session any more (its stream
   ended: centrifuge-js 5.x reconnects when the stream ends, not on this);
 * 204 too when ``node`` is another live node of the cluster (Redis engine,
   nginx without stickiness for this path): the frame is forwarded to it
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import Any, Awaitable
 
 from tornado.web import RequestHandler
 
@@ -36,6 +37,9 @@ from transports.httpstream import BINARY_CONTENT_TYPE, plain, preflight
 logger = logging.getLogger("sockhub.emulation")
 
 NO_CONTENT, BAD_REQUEST, NOT_FOUND, FAILED = 204, 400, 404, 500
+#: Frames a session may have waiting before forwarded ones are dropped
+#: (local requests wait for theirs to be handled: they cannot pile up).
+MAX_BACKLOG = 256
 
 
 class Emulation:
@@ -46,19 +50,28 @@ class Emulation:
         self._sessions = sessions
         node.control.emulated = self.deliver_local
 
-    def deliver_local(self, session_id: str, frame: str | bytes) -> bool:
-        """Hand ``frame`` to this node's session; False when there is none."""
+    def deliver_local(self, session_id: str, frame: str | bytes) -> Awaitable[None] | None:
+        """Hand ``frame`` to this node's session: what handles it (await it
+        to know it was handled), or None when there is no such session or
+        it has :data:`MAX_BACKLOG` frames waiting already (forwarded
+        requests, which nothing awaits: the frame is dropped, logged, and
+        the SDK's command times out)."""
         session = self._sessions.get(session_id)
         if session is None or session.closed:
-            return False
-        session.receive((frame,))
-        return True
+            return None
+        if session.inbound_backlog >= MAX_BACKLOG:
+            logger.warning("session %s: %d frames waiting, an emulation frame dropped", session_id, MAX_BACKLOG)
+            return None
+        return session.receive((frame,))
 
     async def deliver(self, emulated: Emulated) -> int:
         """The HTTP status of an emulation request (see the module docstring)."""
         node = self._node
         if emulated.node in ("", node.uid):
-            self.deliver_local(emulated.session, emulated.frame)
+            handled = self.deliver_local(emulated.session, emulated.frame)
+            if handled is not None:
+                # answered once handled, as xhr_send is: backpressure per client
+                await handled
             return NO_CONTENT
         if not node.directory.knows(emulated.node):
             return NOT_FOUND

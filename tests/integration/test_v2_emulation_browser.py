@@ -148,3 +148,28 @@ async def test_centrifuge_js_5_over_emulation(sockhub: Callable[..., SockhubProc
         assert [p["offset"] for p in publications] == [1, 2, 3, 4, 5]
         errors = await events(page, "error")
         assert not [e for e in errors if "transport" not in e["error"]], errors
+
+
+@pytest.mark.browser
+@pytest.mark.async_timeout(120)
+async def test_the_sdk_falls_back_from_a_blocked_websocket(sockhub: Callable[..., SockhubProcess]) -> None:
+    """The websocket endpoint answers nothing (a port nobody listens on, as
+    behind a proxy that blocks websockets): the SDK goes on to http_stream,
+    then sse, in its list, and gets the publication there."""
+    hub = sockhub(CONFIG)
+    port = free_port()
+    async with serving(page_app(False), port), chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{port}/page")
+        await page.evaluate("p => harness.start(p)", {
+            "transports": [{"transport": "websocket", "endpoint": f"ws://127.0.0.1:{free_port()}/connection/websocket"},
+                           {"transport": "http_stream", "endpoint": f"{hub.url}/connection/http_stream"},
+                           {"transport": "sse", "endpoint": f"{hub.url}/connection/sse"}],
+            "emulation": f"{hub.url}/emulation", "token": token("42")})
+        (connected,) = await wait_events(page, "connected", timeout=30)
+        assert connected["transport"] == "http_stream"
+        await page.evaluate("harness.subscribe('news')")
+        await wait_events(page, "subscribed", channel="news")
+        await api(hub, "publish", {"channel": "news", "data": {"after": "fallback"}})
+        (publication,) = await wait_events(page, "publication", channel="news")
+        assert publication["data"] == {"after": "fallback"}

@@ -274,3 +274,32 @@ async def test_shutdown_ends_streams_with_a_disconnect_push(sockhub: Callable[..
     finally:
         stream.close()
         sse.close()
+
+
+async def test_under_http_prefix_and_over_http_1_0(sockhub: Callable[..., SockhubProcess]) -> None:
+    """With ``http_prefix`` the three routes move under it; an HTTP/1.0
+    stream has no ``Connection: keep-alive`` and ends with the connection."""
+    hub = sockhub({**CONFIG, "http_prefix": "/rt"})
+    stream = await Stream.open(hub.port, "POST", "/rt/connection/http_stream", connect_frame(), "json", JSON)
+    try:
+        connect = (await stream.next_item())["connect"]
+        status, _, _ = await post(hub.port, "/rt/emulation", emulation_json(
+            connect["session"], connect["node"], {"id": 2, "subscribe": {"channel": "news"}}), JSON)
+        assert status == 204 and await stream.next_item() == {"id": 2, "subscribe": {}}
+        # outside the prefix no route takes a body: the front door's 413
+        assert (await post(hub.port, "/emulation", emulation_json("s", "n", {}), JSON))[0] == 413
+    finally:
+        stream.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", hub.port)
+    body = connect_frame("10")
+    writer.write(b"POST /rt/connection/http_stream HTTP/1.0\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
+    assert head.split("\r\n")[0].endswith(" 200 OK") and "Connection: keep-alive" not in head, head
+    first = json.loads(await asyncio.wait_for(reader.readline(), 10))
+    status, _, _ = await post(hub.port, "/rt/api/disconnect", b'{"user":"10"}', {"X-API-Key": KEY})
+    assert status == 200
+    rest = await asyncio.wait_for(reader.read(), 10)  # EOF: the end of an HTTP/1.0 stream
+    writer.close()
+    assert first["connect"]["session"] and json.loads(rest) == {
+        "push": {"disconnect": {"code": 3503, "reason": "force disconnect"}}}

@@ -42,6 +42,8 @@ from app.core.fanout import Fanout
 from app.core.hub import Hub
 from app.core.metrics import Metrics
 from app.core.publisher import Publisher
+from app.core.status import StatusEngine, StatusTracker
+from app.core.status_memory import MemoryStatusStore
 from app.core.values import ClientInfo, Message
 from app.options import Options
 
@@ -77,6 +79,9 @@ class NodeCore:
                                 lambda: self.options.node_ping_interval,
                                 lambda method, params: self.control.send(method, params), self.spawn)
         self.publisher = Publisher(engine, self.metrics, watch_body, self.events)
+        store = engine.status_store() if isinstance(engine, StatusEngine) else MemoryStatusStore()
+        #: Online status and occupancy (app.core.status): on with a webhook or a status channel.
+        self.status = StatusTracker(store, lambda: self.options, clock)
         self.clients = ClientRegistry(self, lambda client: self.fanout.release_all(client))
         self.fanout = Fanout(self, self.clients)
         self.control = ControlBus(self, self.uid, self._node_seen)
@@ -103,6 +108,7 @@ class NodeCore:
     async def start(self) -> None:
         """Start the engine (this node as its handler) and the periodic tick."""
         await self.engine.run(self)
+        self.status.start(self.status_wanted)
         await self.tick()
         self._ticker = asyncio.create_task(self._tick_forever(), name="sockhub-node-tick")
 
@@ -116,6 +122,7 @@ class NodeCore:
             self._ticker = None
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self.options.shutdown_timeout)
+        await self.status.stop()
         await self.engine.shutdown()
 
     def reload(self, options: Options) -> None:
@@ -123,6 +130,12 @@ class NodeCore:
         connections stay, and every later check reads the new values."""
         self.options = options
         self.rules = ChannelRules(options)
+        self.status.start(self.status_wanted)
+
+    @property
+    def status_wanted(self) -> bool:
+        """Whether anyone hears the status events (a webhook or a status channel)."""
+        return bool(self.options.webhook_endpoint or self.options.status_channel)
 
     def admission(self) -> str | None:
         """Why a new client connection is refused now, or None (see ClientRegistry)."""
@@ -162,6 +175,7 @@ class NodeCore:
         await self.clients.tick(now)
         await self.directory.tick(now)
         self.events.tick(now)
+        self.status.tick(now)
 
     # -- nodes ------------------------------------------------------------------------
 

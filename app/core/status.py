@@ -19,7 +19,8 @@ Duties and guarantees:
   plain calls (the hot paths read :attr:`StatusTracker.on` first and call
   nothing while it is False).  Each hook queues an operation; ONE worker sends
   the queued operations to the :class:`StatusStore` in order, all of one
-  loop tick together, and retries the failed ones with back-off (at most
+  loop tick together (at most :data:`ROUND`), and after a failure sends
+  again, in order, from the first failed one on, with back-off (at most
   :data:`MAX_QUEUED` wait; more are dropped and logged);
 * the store decides atomically on the state of the whole cluster (Redis) or
   of the process (memory): the first connection entering an empty group
@@ -52,6 +53,9 @@ MAX_QUEUED = 100000
 #: Retry delays of a failing store: from the first to the longest (seconds).
 RETRY_FIRST = 0.1
 RETRY_MAX = 5.0
+#: Operations sent together (one pipeline), at most: below the Redis
+#: batcher's bound of waiting commands.
+ROUND = 500
 #: Connections refreshed by one store call.
 REFRESH_CHUNK = 1000
 
@@ -254,18 +258,19 @@ class StatusTracker:
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
-            batch = list(self._queue)
-            self._queue.clear()
+            queue = self._queue
+            batch = [queue.popleft() for _ in range(min(ROUND, len(queue)))]
             results = await asyncio.gather(*(op() for op in batch), return_exceptions=True)
-            failed = [op for op, result in zip(batch, results) if isinstance(result, EngineError)]
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(result, EngineError):
                     logger.error("status operation failed", exc_info=result)
-            if failed:  # first again, in their order, after a pause
-                self._queue.extendleft(reversed(failed))
-                logger.warning("status store failing (%d operations waiting); retrying in %.1f s",
-                               len(self._queue), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
-            else:
+            failed = next((i for i, r in enumerate(results) if isinstance(r, EngineError)), None)
+            if failed is None:
                 delay = RETRY_FIRST
+                continue
+            # From the first failure on, again and in order (a repeated
+            # operation changes nothing twice: the stores are idempotent).
+            queue.extendleft(reversed(batch[failed:]))
+            logger.warning("status store failing (%d operations waiting); retrying in %.1f s", len(queue), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)

@@ -50,7 +50,7 @@ class RedisStatusStore:
         await self._run(ENTER, *self._head(now), client, repr(expire_at), *groups)
 
     async def leave(self, client: str, groups: list[str], due: float, now: float) -> None:
-        await self._run(LEAVE, *self._head(now), client, repr(due), *groups)
+        await self._run(LEAVE, *self._head(now), client, repr(due) if due > now else "0", *groups)
 
     async def refresh(self, clients: list[str], expire_at: float) -> None:
         await self._run(REFRESH, self._base, "", "0", repr(expire_at), *clients)

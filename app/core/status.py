@@ -167,6 +167,11 @@ class StatusTracker:
     def store(self) -> StatusStore:
         return self._store
 
+    @property
+    def idle(self) -> bool:
+        """Nothing entered and nothing queued (churn tests)."""
+        return not self._entered and not self._queue
+
     def start(self, on: bool) -> None:
         self.on = on
         if on and self._worker is None:

@@ -85,5 +85,10 @@ class MemoryStatusStore:
         del self._outbox[:count]
         return True
 
+    @property
+    def empty(self) -> bool:
+        """No group, no connection, no grace, no event (churn tests)."""
+        return not (self._client_groups or self._groups or self._grace or self._outbox)
+
     async def pending(self) -> int:
         return len(self._outbox)

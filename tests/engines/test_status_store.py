@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Callable
 
 import pytest
 
-from app.core.status import StatusEngine, StatusStore, channel_group, event_fields, member_group, user_group
+from app.core.status import StatusEngine, StatusStore, StatusTracker, channel_group, event_fields, member_group, user_group
+from app.core.status_memory import MemoryStatusStore
 from app.engines.memory import MemoryEngine
+from app.engines.redis.status import RedisStatusStore
 from app.engines.redis import RedisEngine
 from app.options import Options
 from tests.engines.harness import RecordingHandler, redis_options, running
@@ -36,9 +39,11 @@ def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
 
 
 async def drained(store: StatusStore) -> list[dict[str, Any]]:
-    events = await store.take("me", 1000, 5) or []
-    assert await store.ack("me", len(events))
-    return [json.loads(e) for e in events]
+    out: list[dict[str, Any]] = []
+    while events := await store.take("me", 500, 5):
+        assert await store.ack("me", len(events))
+        out.extend(json.loads(e) for e in events)
+    return out
 
 
 def names(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -123,3 +128,36 @@ async def test_the_outbox_is_taken_in_order_by_one_owner(store_factory: StoreFac
         assert await store.pending() == 3
         rest = await store.take("one", 10, 5)
         assert rest is not None and [json.loads(e)["user_id"] for e in rest] == ["u2", "u3", "u4"]
+
+
+async def test_nothing_stays_behind_when_everyone_left(store_factory: StoreFactory) -> None:
+    """The tracker and the store return to empty (memory) or to no key but
+    the drain lease (Redis) once clients came and went and events drained."""
+    async with store_factory() as (store, shared):
+        options = Options(status_grace=0.0)
+        tracker = StatusTracker(store, lambda: options, time.time)
+        tracker.start(True)
+        clients = [_Client(n) for n in range(300)]
+        for client in clients:
+            tracker.connected(client)
+            tracker.subscribed(client, f"room{client.n % 7}", presence=True)
+        for client in clients:
+            tracker.unsubscribed(client, f"room{client.n % 7}")
+            tracker.disconnected(client)
+        tracker.tick(time.time() + 1)
+        await tracker.stop()
+        events = await drained(store)
+        assert len(events) == 2 * (300 + 7 + 300)  # users, channels, members: in and out
+        assert tracker.idle
+        if isinstance(store, MemoryStatusStore):
+            assert store.empty
+        else:
+            assert isinstance(store, RedisStatusStore)
+            assert await store.keys() == [store.base + ".lock"]
+
+
+class _Client:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.id = f"client{n}"
+        self.user = f"user{n}"

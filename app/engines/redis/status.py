@@ -65,5 +65,24 @@ class RedisStatusStore:
     async def ack(self, owner: str, count: int) -> bool:
         return bool(await self._run(ACK, self._base, owner, count))
 
+    @property
+    def base(self) -> str:
+        return self._base
+
+    async def keys(self) -> list[str]:
+        """Every key of the store, sorted (churn tests; a SCAN, not for production paths)."""
+        found: list[str] = []
+        cursor: Any = 0
+        while True:
+            cursor, batch = await self._batcher.call("SCAN", cursor, "MATCH", _glob(self._base) + "*", "COUNT", 1000)
+            found.extend(k.decode() for k in batch)
+            if int(cursor) == 0:
+                return sorted(found)
+
     async def pending(self) -> int:
         return int(await self._batcher.call("LLEN", self._base + ".outbox"))
+
+
+def _glob(text: str) -> str:
+    """``text`` as a literal in a SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

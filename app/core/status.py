@@ -8,7 +8,7 @@ string whose first letter is its kind:
 * ``u<user>``: the connections of a user (``user_online`` / ``user_offline``);
 * ``c<channel>``: the subscribers of a channel (``channel_occupied`` /
   ``channel_vacated``);
-* ``m<len(channel)>:<channel><user>``: a user's subscriptions of a presence
+* ``m<UTF-8 length of channel>:<channel><user>``: a user's subscriptions of a presence
   channel (``member_added`` / ``member_removed``).
 
 Anonymous connections (user "") count for channels only.
@@ -56,6 +56,8 @@ RETRY_MAX = 5.0
 #: Operations sent together (one pipeline), at most: below the Redis
 #: batcher's bound of waiting commands.
 ROUND = 500
+#: Seconds a stopping node keeps sending what is queued, at most.
+STOP_TIMEOUT = 5.0
 #: Connections refreshed by one store call.
 REFRESH_CHUNK = 1000
 
@@ -72,7 +74,8 @@ def channel_group(channel: str) -> str:
 
 
 def member_group(channel: str, user: str) -> str:
-    return f"m{len(channel)}:{channel}{user}"
+    """The length is in UTF-8 bytes: the Redis scripts cut the group by bytes."""
+    return f"m{len(channel.encode(errors='surrogatepass'))}:{channel}{user}"
 
 
 def event_fields(group: str) -> dict[str, str]:
@@ -83,8 +86,8 @@ def event_fields(group: str) -> dict[str, str]:
     if kind == "c":
         return {"channel": rest}
     size, _, tail = rest.partition(":")
-    length = int(size)
-    return {"channel": tail[:length], "user_id": tail[length:]}
+    raw, length = tail.encode(), int(size)
+    return {"channel": raw[:length].decode(), "user_id": raw[length:].decode()}
 
 
 class StatusStore(Protocol):
@@ -146,6 +149,14 @@ class Member(Protocol):
 _Op = Callable[[], Awaitable[None]]
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class StatusTracker:
     """The core's status observer; see the module docstring."""
 
@@ -161,6 +172,7 @@ class StatusTracker:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._next_refresh = 0.0
+        self._busy = False
         self.dropped = 0
 
     @property
@@ -177,11 +189,10 @@ class StatusTracker:
         if on and self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work(), name="sockhub-status")
 
-    async def stop(self) -> None:
-        """Send what is queued (briefly), then stop the worker."""
-        for _ in range(50):
-            if not self._queue:
-                break
+    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Send what is queued (for at most ``timeout`` s), then stop the worker."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (self._queue or self._busy) and self._worker is not None and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
         if self._worker is not None:
             self._worker.cancel()
@@ -211,6 +222,8 @@ class StatusTracker:
             self._leave(client.id, member_group(channel, client.user))
 
     def _enter(self, client: str, group: str) -> None:
+        if not _encodable(group):
+            return  # a lone surrogate in a name: no store can spell it
         groups = self._entered.setdefault(client, set())
         if group in groups:
             return
@@ -265,7 +278,11 @@ class StatusTracker:
                 await self._wake.wait()
             queue = self._queue
             batch = [queue.popleft() for _ in range(min(ROUND, len(queue)))]
-            results = await asyncio.gather(*(op() for op in batch), return_exceptions=True)
+            self._busy = True
+            try:
+                results = await asyncio.gather(*(op() for op in batch), return_exceptions=True)
+            finally:
+                self._busy = False
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(result, EngineError):
                     logger.error("status operation failed", exc_info=result)

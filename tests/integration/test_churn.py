@@ -31,6 +31,7 @@ from tornado.websocket import WebSocketHandler
 
 from app.dialects.v1x.auth import connection_token
 from app.core.client import Client
+from app.core.status_memory import MemoryStatusStore
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.framing import uvarint
 from app.options import Options
@@ -245,7 +246,7 @@ async def running() -> AsyncIterator[tuple[Server, int]]:
     port = free_port()
     options = Options(port=port, address="127.0.0.1", secret=SECRET, insecure_api=True,
                       insecure_admin=True, admin=True, sockjs_disconnect_delay=0.5,
-                      sockjs_heartbeat_delay=1)
+                      sockjs_heartbeat_delay=1, status_channel="status-events", status_grace=0.2)
     server = make_app(options)
     await server.start()
     try:
@@ -287,6 +288,13 @@ async def test_every_kind_of_connection_returns_to_baseline() -> None:
                 assert after == baseline, (name, seen[0], after)
         assert len(server.router.registry) == 0 and server.router.registry.scheduled() == 0
         assert server.node.hub.num_clients == 0
+        # online status (on: a status channel) forgot every client, and its events drained
+        store = server.node.status.store
+        assert isinstance(store, MemoryStatusStore)
+        deadline = time.monotonic() + 10
+        while not (server.node.status.idle and store.empty) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert server.node.status.idle and store.empty
 
 
 async def counted() -> dict[str, int]:

@@ -5,10 +5,14 @@ engine) as a real backend receives them: signed, batched POSTs, debounced by
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import jwt
 import pytest
+import websocket
 
 from tests.cluster.clients import Recorder, until
 from tests.support.cluster import SECRET
@@ -110,3 +114,35 @@ async def test_a_failing_backend_gets_every_event_again_with_its_id(tmp_path: Pa
         await until(lambda: len(watcher.messages) == 11, what="status channel")
         assert sorted(data["id"] for _, data, _ in watcher.messages) == sorted(by_id)
         await watcher.close()
+
+
+def v2_session(port: int, user: str, channel: str, hold: float) -> None:
+    """A protocol v2 JSON client (blocking): connect with a JWT, subscribe,
+    stay ``hold`` seconds, close."""
+    token = jwt.encode({"sub": user, "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(json.dumps({"id": 1, "connect": {"token": token}}) + "\n"
+                + json.dumps({"id": 2, "subscribe": {"channel": channel}}))
+        replies: list[dict[str, Any]] = []
+        while len(replies) < 2:
+            replies += [json.loads(line) for line in ws.recv().split("\n")]
+        assert replies[1] == {"id": 2, "subscribe": {}}, replies
+        time.sleep(hold)
+    finally:
+        ws.close(timeout=2)
+
+
+@pytest.mark.async_timeout(60)
+async def test_protocol_v2_clients_count_the_same(tmp_path: Path, backend: WebhookBackend) -> None:
+    backend.start()
+    with SockhubProcess(tmp_path, config(backend)) as hub:
+        session = asyncio.create_task(asyncio.to_thread(v2_session, hub.port, "carol", "lobby", 2.0))
+        await until(lambda: backend.events("member_added", "lobby"), what="carol in the lobby")
+        await session
+        await until(lambda: backend.events("user_offline", "carol"), what="carol offline")
+        await until(lambda: backend.events("member_removed", "lobby") and backend.events("channel_vacated", "lobby"),
+                    what="lobby empty")
+        names = sorted(e["name"] for e in backend.accepted())
+        assert names == ["channel_occupied", "channel_vacated", "member_added", "member_removed",
+                         "user_offline", "user_online"]

@@ -68,8 +68,8 @@ class Node(NodeCore):
             self.webhooks.start()
 
     async def shutdown(self) -> None:
+        await self.webhooks.stop()  # first: the engine it reads goes away below
         await super().shutdown()
-        await self.webhooks.stop()
 
     def reload(self, options: Options) -> None:
         super().reload(options)

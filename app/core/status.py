@@ -173,6 +173,7 @@ class StatusTracker:
         self._worker: asyncio.Task[None] | None = None
         self._next_refresh = 0.0
         self._busy = False
+        self._sweep_queued = False
         self.dropped = 0
 
     @property
@@ -266,7 +267,13 @@ class StatusTracker:
             expire_at = now + options.presence_expire_interval
             for start in range(0, len(clients), REFRESH_CHUNK):
                 self._push(partial(self._store.refresh, clients[start:start + REFRESH_CHUNK], expire_at))
-        self._push(lambda: self._store.sweep(now))
+        if not self._sweep_queued:  # one at a time: a failing store does not pile sweeps up
+            self._sweep_queued = True
+            self._push(partial(self._sweep, now))
+
+    async def _sweep(self, now: float) -> None:
+        self._sweep_queued = False
+        await self._store.sweep(now)
 
     # -- the worker ---------------------------------------------------------------------
 

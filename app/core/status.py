@@ -105,8 +105,9 @@ class StatusStore(Protocol):
         ``due`` (an "off" event at once when ``due <= now``)."""
         ...
 
-    async def refresh(self, clients: list[str], expire_at: float) -> None:
-        """Renew the leases of ``clients`` (those still entered)."""
+    async def refresh(self, clients: list[str], expire_at: float) -> list[str]:
+        """Renew the leases of ``clients``; returns those the store does not
+        know (any more): a Redis that lost its data, a lease run out."""
         ...
 
     async def sweep(self, now: float) -> None:
@@ -266,10 +267,17 @@ class StatusTracker:
             clients = list(self._entered)
             expire_at = now + options.presence_expire_interval
             for start in range(0, len(clients), REFRESH_CHUNK):
-                self._push(partial(self._store.refresh, clients[start:start + REFRESH_CHUNK], expire_at))
+                self._push(partial(self._refresh, clients[start:start + REFRESH_CHUNK], expire_at, now))
         if not self._sweep_queued:  # one at a time: a failing store does not pile sweeps up
             self._sweep_queued = True
             self._push(partial(self._sweep, now))
+
+    async def _refresh(self, clients: list[str], expire_at: float, now: float) -> None:
+        for client in await self._store.refresh(clients, expire_at):
+            groups = self._entered.get(client)
+            if groups:  # still here: enter again (the store's "on" events are news again)
+                logger.info("status of client %s lost by the store: entered again", client)
+                await self._store.enter(client, sorted(groups), expire_at, now)
 
     async def _sweep(self, now: float) -> None:
         self._sweep_queued = False

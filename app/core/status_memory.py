@@ -70,8 +70,9 @@ class MemoryStatusStore:
         else:
             self._grace[group] = due
 
-    async def refresh(self, clients: list[str], expire_at: float) -> None:
+    async def refresh(self, clients: list[str], expire_at: float) -> list[str]:
         """Nothing to renew: a connection of this process always leaves."""
+        return []
 
     async def sweep(self, now: float) -> None:
         for group in [g for g, due in self._grace.items() if due <= now]:

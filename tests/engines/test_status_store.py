@@ -112,6 +112,7 @@ async def test_a_dead_nodes_leases_run_out(store_factory: StoreFactory) -> None:
         assert await drained(store) == []
         await store.leave("alive", [c], 0.0, 30.0)
         assert names(await drained(store)) == [("channel_vacated", "room", "")]
+        assert await store.refresh(["dead", "alive"], 50.0) == ["dead", "alive"]  # neither entered now
 
 
 async def test_the_outbox_is_taken_in_order_by_one_owner(store_factory: StoreFactory) -> None:
@@ -161,3 +162,26 @@ class _Client:
         self.n = n
         self.id = f"client{n}"
         self.user = f"user{n}"
+
+
+async def test_a_store_that_lost_its_state_is_told_again(store_factory: StoreFactory) -> None:
+    """A connection whose lease the store lost (a Redis restarted empty, a
+    stalled node) is entered again by its node at the next refresh."""
+    async with store_factory() as (store, shared):
+        if not shared:
+            pytest.skip("an in-process store loses nothing")
+        options = Options(presence_ping_interval=0.01, presence_expire_interval=60)
+        tracker = StatusTracker(store, lambda: options, time.time)
+        tracker.start(True)
+        client = _Client(1)
+        tracker.connected(client)
+        tracker.subscribed(client, "room", presence=False)
+        await tracker.stop()
+        assert names(await drained(store)) == [("user_online", "", "user1"), ("channel_occupied", "room", "")]
+        await store.sweep(time.time() + 120)  # as if the lease were gone: the groups empty out
+        assert sorted(names(await drained(store))) == [("channel_vacated", "room", ""), ("user_offline", "", "user1")]
+        tracker.start(True)
+        tracker.tick(time.time())
+        await tracker.stop()
+        assert sorted(names(await drained(store))) == [("channel_occupied", "room", ""), ("user_online", "", "user1")]
+        assert await store.refresh([client.id], time.time() + 60) == []

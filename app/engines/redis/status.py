@@ -52,8 +52,9 @@ class RedisStatusStore:
     async def leave(self, client: str, groups: list[str], due: float, now: float) -> None:
         await self._run(LEAVE, *self._head(now), client, repr(due) if due > now else "0", *groups)
 
-    async def refresh(self, clients: list[str], expire_at: float) -> None:
-        await self._run(REFRESH, self._base, "", "0", repr(expire_at), *clients)
+    async def refresh(self, clients: list[str], expire_at: float) -> list[str]:
+        missing = await self._run(REFRESH, self._base, "", "0", repr(expire_at), *clients)
+        return [client.decode() for client in missing]
 
     async def sweep(self, now: float) -> None:
         await self._run(SWEEP, *self._head(now), repr(now), SWEEP_LIMIT)

@@ -88,13 +88,19 @@ end
 return count
 """)
 
-#: ARGV: base, opid, now_ms, lease end, client...  (only clients still live)
+#: ARGV: base, opid, now_ms, lease end, client...  Renews the leases of
+#: the clients still live; returns the others (a Redis that lost its data,
+#: or a lease a stalled node let run out): their node enters them again.
 REFRESH = Script(_PRELUDE + """
 local live = base .. ".live"
+local missing = {}
 for i = 5, #ARGV do
-  redis.call("zadd", live, "XX", ARGV[4], ARGV[i])
+  if redis.call("zadd", live, "XX", "CH", ARGV[4], ARGV[i]) == 0
+      and not redis.call("zscore", live, ARGV[i]) then
+    missing[#missing + 1] = ARGV[i]
+  end
 end
-return 0
+return missing
 """)
 
 #: ARGV: base, opid, now_ms, now (seconds), limit.

@@ -90,3 +90,21 @@ async def test_a_backend_down_for_30_s_gets_every_event(tmp_path: Path, backend:
         refused = [e for hit in backend.hits if hit.status == 500 for e in hit.events]
         assert refused and all(by_id[e["id"]] == e for e in refused)
         assert users >= 20 and cluster.tracebacks() == {}
+
+
+@pytest.mark.async_timeout(90)
+async def test_a_redis_restarted_empty_learns_who_is_online_again(tmp_path: Path, backend: WebhookBackend) -> None:
+    backend.start()
+    with Cluster(tmp_path, 2, config(backend), nginx=False) as cluster:
+        alice = await Recorder.connect(cluster.urls[0], "alice")
+        assert (await alice.command("subscribe", {"channel": "room"}))["body"]["status"] is True
+        await until(lambda: backend.events("channel_occupied", "room"), what="room occupied")
+        await asyncio.sleep(0.5)  # the drainer's acknowledgement
+        cluster.kill_redis()
+        cluster.start_redis()  # empty: it forgot alice and the room
+        await until(lambda: len(backend.events("user_online", "alice")) == 2, timeout=30, what="alice online again")
+        await until(lambda: len(backend.events("channel_occupied", "room")) == 2, what="room occupied again")
+        await alice.close()
+        await until(lambda: backend.events("user_offline", "alice") and backend.events("channel_vacated", "room"),
+                    timeout=20, what="alice offline, room vacated")
+        assert all(hit.signed for hit in backend.hits)

@@ -58,6 +58,7 @@ class Node(NodeCore):
         self.api_queue = self.api.execute_queued
         #: The current-style API, ``POST /api/<method>`` (app.dialects.v2api).
         self.server_api = ServerApi(self)
+        self._status_warned = ""
         #: Delivers the status events: webhooks and the status channel (app.webhooks).
         self.webhooks = WebhookDrain(self.status.store, lambda: self.options, self._publish_status, clock,
                                     lambda: self.directory.name())
@@ -81,7 +82,9 @@ class Node(NodeCore):
         try:
             options = self.rules.options(channel)
         except ProtocolError:
-            logger.warning("status_channel %r has no namespace: event not published", channel)
+            if self._status_warned != channel:  # once per misconfigured channel, not per event
+                self._status_warned = channel
+                logger.warning("status_channel %r has no namespace: events not published", channel)
             return
         waiting = self.publisher.publish(Message(uuid.uuid4().hex, channel, event), options)
         if waiting is not None:

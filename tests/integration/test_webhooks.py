@@ -19,7 +19,7 @@ from tests.support.cluster import SECRET
 from tests.support.server import SockhubProcess
 from tests.support.webhook_backend import WebhookBackend
 
-GRACE = 1.0
+GRACE = 2.0  # a reload (close, connect) fits well inside it on a loaded machine
 HOOK_SECRET = "hook-secret"
 
 

@@ -8,14 +8,11 @@ it on the raw websocket endpoint, and the current-style server API
 """
 from __future__ import annotations
 
-import logging
 import time
-import uuid
 from typing import Callable
 
 from app.core.client import Client
 from app.core.engine import Engine
-from app.core.errors import ProtocolError
 from app.core.node import NodeCore
 from app.core.values import Message
 from app.dialects.choose import V1X, V2, DialectTable
@@ -25,10 +22,7 @@ from app.dialects.v1x.wire import message_json
 from app.dialects.v2.dialect import make_v2
 from app.dialects.v2api.runner import ServerApi
 from app.options import Options
-from app.webhooks import WebhookDrain
 from transports.interfaces import SessionHandle
-
-logger = logging.getLogger("sockhub.node")
 
 #: The client endpoints' path under ``http_prefix`` (SockJS and raw websocket).
 CLIENT_ENDPOINT = "/connection"
@@ -58,37 +52,6 @@ class Node(NodeCore):
         self.api_queue = self.api.execute_queued
         #: The current-style API, ``POST /api/<method>`` (app.dialects.v2api).
         self.server_api = ServerApi(self)
-        self._status_warned = ""
-        #: Delivers the status events: webhooks and the status channel (app.webhooks).
-        self.webhooks = WebhookDrain(self.status.store, lambda: self.options, self._publish_status, clock,
-                                    lambda: self.directory.name())
-
-    async def start(self) -> None:
-        await super().start()
-        if self.status_wanted:
-            self.webhooks.start()
-
-    async def shutdown(self) -> None:
-        await self.webhooks.stop()  # first: the engine it reads goes away below
-        await super().shutdown()
-
-    def reload(self, options: Options) -> None:
-        super().reload(options)
-        if self.status_wanted:
-            self.webhooks.start()
-
-    async def _publish_status(self, channel: str, event: str) -> None:
-        """One status event into ``status_channel`` (a namespace missing there is logged, not retried)."""
-        try:
-            options = self.rules.options(channel)
-        except ProtocolError:
-            if self._status_warned != channel:  # once per misconfigured channel, not per event
-                self._status_warned = channel
-                logger.warning("status_channel %r has no namespace: events not published", channel)
-            return
-        waiting = self.publisher.publish(Message(uuid.uuid4().hex, channel, event), options)
-        if waiting is not None:
-            await waiting
 
     def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for

@@ -10,7 +10,7 @@ persistence), two figures:
   core's hooks do: one ``user_online`` and one ``user_offline`` each, so
   2 x users events written into the outbox; events/s until the outbox holds
   them all;
-* ``deliver``: a :class:`~app.webhooks.WebhookDrain` POSTs them, signed, in
+* ``deliver``: a :class:`~app.core.webhooks.WebhookDrain` POSTs them, signed, in
   batches of ``--batch`` to a Tornado backend in the same process that
   answers 200; events/s until the outbox is empty.
 
@@ -34,7 +34,7 @@ from app.core.status import StatusEngine, StatusTracker  # noqa: E402
 from app.engines.memory import MemoryEngine  # noqa: E402
 from app.engines.redis import RedisEngine  # noqa: E402
 from app.options import Options  # noqa: E402
-from app.webhooks import WebhookDrain  # noqa: E402
+from app.core.webhooks import WebhookDrain  # noqa: E402
 from tests.engines.harness import RecordingHandler  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 from tests.support.redis import redis_server  # noqa: E402

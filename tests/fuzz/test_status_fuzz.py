@@ -25,7 +25,7 @@ from app.core.status_memory import MemoryStatusStore
 from app.engines.memory import MemoryEngine
 from app.engines.redis import RedisEngine
 from app.options import Options
-from app.webhooks import WebhookDrain
+from app.core.webhooks import WebhookDrain
 from tests.engines.harness import RecordingHandler, redis_options, running
 from tests.fuzz.generators import SURROGATES
 from tests.support.net import free_port

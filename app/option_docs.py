@@ -75,6 +75,13 @@ DESCRIPTIONS: dict[str, str] = {
     "shutdown_timeout": "seconds a graceful shutdown waits for clients to take their queues",
     "shutdown_drain": "seconds /health answers 503 before the listeners close",
     # channel names
+    "webhook_endpoint": "URL online status and occupancy events are POSTed to (signed, batched, retried); empty: none",
+    "webhook_secret": "HMAC-SHA256 key of the webhooks' X-Sockhub-Signature header; empty: the secret",
+    "webhook_timeout": "seconds one webhook POST may take before it counts as failed",
+    "webhook_batch_size": "events per webhook POST at most",
+    "webhook_retry_max": "longest pause in seconds between retries of a failing webhook POST",
+    "status_grace": "seconds a user, channel or member left empty waits before its offline/vacated/removed event",
+    "status_channel": "channel the status events are also published into (a dashboard subscribes); empty: none",
     "private_channel_prefix": "prefix of private channels (subscribing needs a signature)",
     "namespace_channel_boundary": "separator between a namespace and the rest of a channel name",
     "user_channel_boundary": "separator before the user ids allowed in a channel name",

@@ -95,6 +95,15 @@ class Options:
     shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
     shutdown_drain: float = 0  # seconds /health answers 503 before listeners close
 
+    # online status, occupancy and webhooks (docs/webhooks.md)
+    webhook_endpoint: str = ""  # URL the events are POSTed to; "": none
+    webhook_secret: str = ""  # HMAC-SHA256 key of the X-Sockhub-Signature header; "": the secret
+    webhook_timeout: float = 5  # one POST, in seconds
+    webhook_batch_size: int = 100  # events per POST at most
+    webhook_retry_max: float = 10  # longest pause between retries of a failing POST (s)
+    status_grace: float = 5  # a group left empty waits this long before its "off" event
+    status_channel: str = ""  # channel the events are published into too; "": none
+
     # channel names
     private_channel_prefix: str = "$"
     namespace_channel_boundary: str = ":"

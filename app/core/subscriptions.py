@@ -86,6 +86,8 @@ async def join(ctx: Context, client: Client, channel: str, channel_info: str = "
         raise
     if client.closing or channel not in client.channels:
         return  # closed meanwhile: the cleanup is unsubscribing it
+    if ctx.status.on:
+        ctx.status.subscribed(client, channel, options.presence)
     try:
         if options.presence:
             await ctx.engine.add_presence(channel, client.id, client.info(channel),
@@ -111,6 +113,8 @@ async def leave(ctx: Context, client: Client, channel: str, quiet: bool = False)
         return
     info = client.info(channel)
     del client.channels[channel]
+    if ctx.status.on:
+        ctx.status.unsubscribed(client, channel)
     if ctx.events.on and not quiet:
         ctx.events.record("unsubscribe", channel, client.user, client.id)
     try:

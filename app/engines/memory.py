@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.core.engine import EngineHandler, HistoryOptions
+from app.core.status_memory import MemoryStatusStore
 from app.core.values import NO_POSITION, ClientInfo, HistoryPage, Message, StreamPosition, new_epoch
 from app.options import Options
 
@@ -124,6 +125,10 @@ class MemoryEngine:
         self._touched: dict[str, float] = {}
         self._presence: dict[str, dict[str, tuple[ClientInfo, float]]] = {}
         self._expiry = _Expiry()
+
+    def status_store(self) -> MemoryStatusStore:
+        """Online status and occupancy in this process (app.core.status)."""
+        return MemoryStatusStore()
 
     # -- life cycle ---------------------------------------------------------
 

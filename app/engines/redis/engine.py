@@ -40,6 +40,7 @@ from app.engines.redis.batcher import Batcher
 from app.engines.redis.connection import Endpoint, build_endpoints
 from app.engines.redis.keys import Names, shard_index
 from app.engines.redis.scripts import HISTORY, PRESENCE_ADD, PRESENCE_GET, PRESENCE_REMOVE, PUBLISH_WITH_HISTORY
+from app.engines.redis.status import RedisStatusStore, status_base
 from app.engines.redis.subscriber import Subscriber
 from app.options import Options
 
@@ -121,6 +122,10 @@ class RedisEngine:
     def subscribers(self) -> list[Subscriber]:
         """The per-shard PUB/SUB listeners (tests and stats read their state)."""
         return self._subscribers
+
+    def status_store(self) -> RedisStatusStore:
+        """Online status and occupancy on the first shard (app.core.status)."""
+        return RedisStatusStore(self._batchers[0], status_base(self._options.redis_prefix, self._cluster))
 
     def _dispatch(self, topic: str, data: bytes) -> None:
         """Called by a Subscriber for each PUB/SUB message, in arrival order."""

@@ -7,13 +7,14 @@ that take one of a few words (the values app.config accepts).
 """
 from __future__ import annotations
 
-from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS
+from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS, V2_PERMISSIONS
 
 #: The words an option accepts, shown in ``--help`` beside its description.
 CHOICES: dict[str, tuple[str, ...]] = {
     "engine": ENGINES,
     "log_level": LOG_LEVELS,
     "log_format": LOG_FORMATS,
+    "v2_permissions": V2_PERMISSIONS,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -22,6 +23,13 @@ DESCRIPTIONS: dict[str, str] = {
     "token_hmac_secret_key": "HMAC key of protocol v2 JWTs (HS256/384/512); empty: the secret",
     "token_audience": "protocol v2 JWTs must carry this aud; empty: not checked",
     "token_issuer": "protocol v2 JWTs must carry this iss; empty: not checked",
+    "token_rsa_public_key": "PEM public key of protocol v2 JWTs signed RS256/384/512; empty: those are refused",
+    "token_ecdsa_public_key": "PEM public key of protocol v2 JWTs signed ES256/384/512; empty: those are refused",
+    "v2_permissions": "protocol v2 permission rules: v5 (the allow_* switches alone), 1.x (the 1.x channel "
+                      "options, switches granting more), auto (v5 when secret is empty)",
+    "allow_anonymous_connect_without_token": "protocol v2: a connect without a token is an anonymous connection",
+    "allowed_origins": "Origin headers a protocol v2 transport accepts, * as a wildcard (JSON list or "
+                       "comma-separated); empty: any (403 at the handshake otherwise)",
     "name": "this node's name in stats and the admin page (empty: hostname_port)",
     "insecure": "clients connect without a token, anonymous and allowed everything (development only)",
     "insecure_api": "the HTTP API accepts requests without a signature (or API key)",
@@ -86,6 +94,11 @@ DESCRIPTIONS: dict[str, str] = {
     "sockjs_disconnect_delay": "seconds a SockJS session outlives its last polling request",
     "sockjs_response_limit": "bytes after which a streaming SockJS response is ended (the client reconnects)",
     "sockjs_max_body_size": "largest xhr_send/jsonp_send body in bytes (413 past it)",
+    # protocol v2 transports
+    "websocket_disable": "protocol v2 is not served on /connection/websocket (the 1.x dialect still is)",
+    "sockjs": "serve protocol v2 over SockJS at /connection/sockjs (the 1.x SockJS endpoint is not affected)",
+    "http_stream": "serve protocol v2 over HTTP streaming at /connection/http_stream",
+    "sse": "serve protocol v2 over SSE at /connection/sse",
     # engine
     "engine": "where channels, history and presence live: memory (one node) or redis (several nodes)",
     "redis_host": "Redis host; a comma-separated list shards channels over several",
@@ -112,4 +125,17 @@ DESCRIPTIONS: dict[str, str] = {
     "history_lifetime": "channel option: seconds its history lives after the last message",
     "history_drop_inactive": "channel option: start no new history while it has no subscribers",
     "recover": "channel option: a client reconnecting gets the messages it missed from history",
+    # Centrifugo v5's permission switches (protocol v2; app.dialects.v2.permissions)
+    "allow_subscribe_for_client": "channel option, v2: connections with a user subscribe without a token",
+    "allow_subscribe_for_anonymous": "channel option, v2: with allow_subscribe_for_client, anonymous ones too",
+    "allow_publish_for_subscriber": "channel option, v2: its subscribers may publish into it",
+    "allow_publish_for_client": "channel option, v2: any connection with a user may publish into it",
+    "allow_publish_for_anonymous": "channel option, v2: anonymous connections may publish too (with the above)",
+    "allow_presence_for_subscriber": "channel option, v2: its subscribers may ask presence and presence_stats",
+    "allow_presence_for_client": "channel option, v2: any connection with a user may ask its presence",
+    "allow_presence_for_anonymous": "channel option, v2: anonymous connections may ask presence too",
+    "allow_history_for_subscriber": "channel option, v2: its subscribers may ask its history",
+    "allow_history_for_client": "channel option, v2: any connection with a user may ask its history",
+    "allow_history_for_anonymous": "channel option, v2: anonymous connections may ask history too",
+    "allow_user_limited_channels": "channel option, v2: a user named after # subscribes without a token",
 }

@@ -116,6 +116,7 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         # its subprotocols, and its protobuf frames as bytes
         subprotocols=V2_SUBPROTOCOLS,
         binary_messages=True,
+        allowed_origins=tuple(options.allowed_origins),
     )
 
 

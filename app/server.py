@@ -70,7 +70,9 @@ SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, sep
 #: Options that only take effect at start; SIGHUP logs that they were not applied.
 RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
                 "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file", "prometheus",
-                "http_header_timeout", "http_keepalive_timeout", "sockjs_max_body_size")
+                "http_header_timeout", "http_keepalive_timeout", "sockjs_max_body_size",
+                # the transports' settings and the dialect table are made at start
+                "allowed_origins", "websocket_disable", "sockjs", "http_stream", "sse")
 #: The body of an admin login (``password=...``); every other route's body
 #: limit is an option or none at all (Server.body_limits).
 ADMIN_LOGIN_MAX_BODY = 4096

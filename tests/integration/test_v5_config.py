@@ -14,6 +14,7 @@ import websocket
 
 from app.config import ConfigError, load_options, parse_duration
 from tests.integration.v5config import ALLOWED_ORIGIN, Keys, v5_config
+from tests.integration.wsclient import ProtocolClient
 from tests.support.server import SockhubProcess, run_sockhub
 
 KEYS = Keys()
@@ -255,3 +256,23 @@ def test_a_1x_config_keeps_its_rules(sockhub: Callable[..., SockhubProcess]) -> 
         assert error(named.call(publish={"channel": "extra:a", "data": {}})) == 0  # the switch grants it
     finally:
         named.close()
+
+
+def test_websocket_disable_leaves_protocol_v2_off_the_websocket(tmp_path: Path) -> None:
+    """A v2 connect is then invalid 1.x input (closed, no connect reply);
+    1.x clients keep the endpoint."""
+    config = {**v5_config(KEYS), "websocket_disable": True, "secret": "one-x-secret", "allowed_origins": []}
+    with SockhubProcess(tmp_path, config, name="nows") as hub:
+        client = V2(hub)
+        try:
+            client.ws.send(json.dumps({"id": 1, "connect": {"token": KEYS.token(sub="42")}}))
+            code, reason = client.close_frame()
+            assert code == 3000 and json.loads(reason) == {"reason": "method not found", "reconnect": False}
+        finally:
+            client.close()
+        old = ProtocolClient(hub.ws_url)
+        try:
+            old.connect("one-x-secret", "1")
+            assert not old.subscribe("open:a").get("error")
+        finally:
+            old.close()

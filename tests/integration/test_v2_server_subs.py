@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from centrifuge import ReplyError, SubscriptionState, UnsubscribedContext
 
 from tests.integration.httpclient import request
 from tests.integration.test_v2_python_client import FORMATS, Events, as_sent, disconnect, new_client, until
@@ -118,5 +119,54 @@ async def test_a_short_lived_rs256_token_is_refreshed(hub: SockhubProcess) -> No
         api(hub, "publish", {"channel": "feed", "data": {"still": "here"}})
         await until(lambda: events.server_publications)
         assert len(events.connected) == 1 and events.disconnected == []
+    finally:
+        await disconnect(client)
+
+
+class SwitchEvents(Events):
+    def __init__(self) -> None:
+        super().__init__()
+        self.unsubscribed: list[UnsubscribedContext] = []
+
+    async def on_unsubscribed(self, ctx: UnsubscribedContext) -> None:
+        self.unsubscribed.append(ctx)
+
+
+@pytest.mark.async_timeout(60)
+@FORMATS
+async def test_the_sdk_meets_the_v5_switches(hub: SockhubProcess, use_protobuf: bool) -> None:
+    """The SDK's own calls against the v5 config: a subscribe the switches
+    allow and one they do not (103: the SDK unsubscribes it), publish,
+    presence and history allowed for the subscriber of ``open:`` and denied
+    in ``closed:`` (subscribed there with a token)."""
+    events = SwitchEvents()
+    client = new_client(hub, events, use_protobuf, token=KEYS.token("HS256", sub="42"))
+
+    async def closed_token(channel: str) -> str:
+        return KEYS.token("ES256", sub="42", channel=channel)
+
+    await client.connect()
+    try:
+        allowed = client.new_subscription("open:room", events=events)
+        await allowed.subscribe()
+        await allowed.ready(timeout=10)
+        await allowed.publish(as_sent(use_protobuf, {"hi": 1}))
+        await until(lambda: events.publications)
+        assert (await allowed.presence_stats()).num_users == 1
+        assert len((await allowed.history(limit=10)).publications) == 1
+
+        refused = client.new_subscription("news", events=events)
+        await refused.subscribe()
+        await until(lambda: events.unsubscribed)
+        assert events.unsubscribed[0].code == 103 and refused.state == SubscriptionState.UNSUBSCRIBED
+
+        tokened = client.new_subscription("closed:room", events=events, get_token=closed_token)
+        await tokened.subscribe()
+        await tokened.ready(timeout=10)
+        for call in (lambda: tokened.publish(as_sent(use_protobuf, {"no": 1})), tokened.presence,
+                     lambda: tokened.history(limit=1)):
+            with pytest.raises(ReplyError) as denied:
+                await call()
+            assert (denied.value.code, denied.value.message) == (103, "permission denied")
     finally:
         await disconnect(client)

@@ -22,6 +22,7 @@ ALIASES: dict[str, str] = {
     "tls_cert": "ssl_cert",
     "tls_key": "ssl_key",
     "client_expired_close_delay": "expired_connection_close_delay",
+    "client_expired_sub_close_delay": "expired_subscription_close_delay",
     "client_stale_close_delay": "stale_connection_close_delay",
     "client_presence_update_interval": "presence_ping_interval",
     "global_presence_ttl": "presence_expire_interval",
@@ -55,7 +56,7 @@ IGNORED_KEYS = frozenset({
     "ssl_autocert_email", "ssl_autocert_force_rsa", "ssl_autocert_server_name",
     "ssl_autocert_http", "ssl_autocert_http_addr",
     # Centrifugo v5's (its defaults file names them all; these have no use here)
-    "health", "client_concurrency", "client_channel_position_check_delay", "client_expired_sub_close_delay",
+    "health", "client_concurrency", "client_channel_position_check_delay",
     "client_connection_rate_limit", "client_history_max_publication_limit",
     "client_recovery_max_publication_limit", "client_connect_include_server_time", "global_history_meta_ttl",
     "websocket_write_timeout", "websocket_use_write_buffer_pool", "usage_stats_disable", "swagger",
@@ -74,9 +75,10 @@ DURATION_KEYS = frozenset({
     "admin_login_backoff", "admin_login_backoff_max", "http_header_timeout", "http_keepalive_timeout",
     "connection_lifetime", "client_slow_close_grace", "ping_interval", "pong_timeout",
     "presence_ping_interval", "presence_expire_interval", "expired_connection_close_delay",
-    "stale_connection_close_delay", "node_ping_interval", "node_metrics_interval", "shutdown_timeout",
-    "shutdown_drain", "sockjs_heartbeat_delay", "sockjs_disconnect_delay", "redis_connect_timeout",
-    "redis_read_timeout", "redis_write_timeout", "history_lifetime",
+    "expired_subscription_close_delay", "stale_connection_close_delay", "node_ping_interval",
+    "node_metrics_interval", "shutdown_timeout", "shutdown_drain", "sockjs_heartbeat_delay",
+    "sockjs_disconnect_delay", "redis_connect_timeout", "redis_read_timeout", "redis_write_timeout",
+    "history_lifetime",
 })
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+")

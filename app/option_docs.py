@@ -74,6 +74,8 @@ DESCRIPTIONS: dict[str, str] = {
     "presence_ping_interval": "seconds between refreshes of a connection's presence entries",
     "presence_expire_interval": "seconds a presence entry lives without a refresh",
     "expired_connection_close_delay": "seconds past its lifetime a connection may stay before it is closed",
+    "expired_subscription_close_delay": "protocol v2: seconds past its token's expiry a subscription may stay "
+                                        "before it is left (unsubscribe push 2501)",
     "stale_connection_close_delay": "seconds a connection may stay without sending connect",
     "client_connection_limit": "client connections per node over all transports (0: no limit)",
     "client_unauthenticated_limit": "connections per node still waiting to send connect (0: no limit)",

@@ -109,6 +109,7 @@ class Options:
     presence_ping_interval: float = 25
     presence_expire_interval: int = 60
     expired_connection_close_delay: float = 25
+    expired_subscription_close_delay: float = 25  # protocol v2: a subscription token's, likewise
     stale_connection_close_delay: float = 25
     client_connection_limit: int = 0  # client connections (all transports) per node; 0: no limit
     client_unauthenticated_limit: int = 10000  # of those, not connected yet; 0: no limit

@@ -6,14 +6,16 @@ connection and subscription tokens signed RS256, ES256 and HS256."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import jwt
 import pytest
 import websocket
 
 from app.config import ConfigError, load_options, parse_duration
-from tests.integration.v5config import ALLOWED_ORIGIN, Keys, v5_config
+from tests.integration.v5config import ALLOWED_ORIGIN, HMAC_KEY, Keys, v5_config
 from tests.integration.wsclient import ProtocolClient
 from tests.support.server import SockhubProcess, run_sockhub
 
@@ -91,6 +93,7 @@ def test_checkconfig_accepts_the_v5_file_and_maps_its_names(tmp_path: Path) -> N
     assert (options.channel.history_lifetime, options.channel.recover) == (300, True)
     assert options.expired_connection_close_delay == 1.0 and options.presence_ping_interval == 90.0
     assert options.stale_connection_close_delay == 10.0 and options.client_request_max_size == 65536
+    assert options.expired_subscription_close_delay == 2.5
     spaces = {ns.name: ns.options for ns in options.namespaces}
     assert spaces["open"].history_lifetime == 60 and spaces["open"].allow_publish_for_subscriber
     assert spaces["closed"].history_lifetime == 1  # "500ms": rounded up to whole seconds
@@ -276,3 +279,25 @@ def test_websocket_disable_leaves_protocol_v2_off_the_websocket(tmp_path: Path) 
             assert not old.subscribe("open:a").get("error")
         finally:
             old.close()
+
+
+def test_client_expired_sub_close_delay_is_the_subscriptions_own(hub: SockhubProcess) -> None:
+    """A subscription token not refreshed is left 2.5 s after its expiry
+    (``client_expired_sub_close_delay`` "2500ms"), not after the
+    connection's 1 s (``client_expired_close_delay`` "1s")."""
+    named = user(hub)
+    try:
+        expires = int(time.time()) + 2
+        token = jwt.encode({"sub": "42", "channel": "closed:lapse", "exp": expires}, HMAC_KEY, algorithm="HS256")
+        reply = named.call(subscribe={"channel": "closed:lapse", "token": token})
+        assert error(reply) == 0 and reply["subscribe"]["expires"], reply
+        named.ws.settimeout(max(0.1, expires + 1.8 - time.time()))
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            named.ws.recv()  # nothing yet: the connection's delay does not apply
+        named.ws.settimeout(10)
+        frame = named.ws.recv()
+        assert time.time() >= expires + 2.5 - 0.05
+        assert json.loads(frame) == {"push": {"channel": "closed:lapse",
+                                              "unsubscribe": {"code": 2501, "reason": "subscription expired"}}}
+    finally:
+        named.close()

@@ -59,6 +59,7 @@ def v5_config(keys: Keys) -> dict[str, Any]:
         "allow_anonymous_connect_without_token": True,
         # durations as Go writes them
         "client_expired_close_delay": "1s",
+        "client_expired_sub_close_delay": "2500ms",
         "client_presence_update_interval": "1m30s",
         "client_stale_close_delay": "10s",
         "ping_interval": "25s",

@@ -84,7 +84,8 @@ CHANNEL_TYPES: dict[str, Any] = _hints(ChannelOptions)
 SCALAR_TYPES: dict[str, Any] = {**OPTION_TYPES, **CHANNEL_TYPES}
 #: Every key a file may hold without an "unknown key" warning (the ignored
 #: Centrifugo keys are warned about, as not used).
-KNOWN_KEYS: frozenset[str] = frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES)
+KNOWN_KEYS: frozenset[str] = frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES) | {
+    "redis_address", "redis_cluster_address", "redis_sentinel_address"}
 
 
 def _describe(key: str, source: str) -> str:
@@ -273,6 +274,8 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
         name = ALIASES.get(key, key)
         if name == "namespaces":
             layer[name] = parse_namespaces(value, source, warnings)
+        elif name in REDIS_ADDRESS_KEYS:
+            layer.update(redis_addresses(name, value, source))
         elif name in SCALAR_TYPES:
             layer[name] = check(name, SCALAR_TYPES[name], value, source)
         elif name in IGNORED_KEYS:
@@ -280,6 +283,24 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
         else:
             warnings.append(UnknownKey(source, key, KNOWN_KEYS))
     return layer
+
+
+#: Centrifugo v5's Redis server lists: a string or a list of ``host:port``
+#: or ``redis://`` addresses each.
+REDIS_ADDRESS_KEYS = frozenset({"redis_address", "redis_cluster_address", "redis_sentinel_address"})
+
+
+def redis_addresses(key: str, value: Any, source: str) -> dict[str, Any]:
+    """The options a v5 Redis address key stands for: ``redis_address`` is
+    ``redis_url`` (a ``redis://`` URL per server, sharding when several),
+    ``redis_cluster_address`` the same with ``redis_cluster`` on, and
+    ``redis_sentinel_address`` is ``redis_sentinels``."""
+    items = _string_list(_describe(key, source), [value] if isinstance(value, str) else value)
+    if key == "redis_sentinel_address":
+        return {"redis_sentinels": ",".join(item.split("://", 1)[-1] for item in items)}
+    urls = ",".join(item if item.startswith(("redis://", "rediss://")) else
+                    "redis://" + item.split("://", 1)[-1] for item in items)
+    return {"redis_url": urls, **({"redis_cluster": True} if key == "redis_cluster_address" else {})}
 
 
 def read_file(path: str) -> dict[str, Any]:

@@ -36,6 +36,8 @@ ALIASES: dict[str, str] = {
     # channel options (top level and in namespaces)
     "history_ttl": "history_lifetime",
     "force_recovery": "recover",
+    # Redis (redis_address and the other server lists: app.config.redis_addresses)
+    "redis_sentinel_master_name": "redis_master_name",
 }
 
 #: Centrifugo v5 channel options sockhub accepts and does not use.
@@ -64,6 +66,7 @@ IGNORED_KEYS = frozenset({
     "uni_sse", "uni_http_stream", "uni_grpc", "grpc_api", "webtransport", "http3", "internal_port",
     "internal_address", "admin_external", "api_external", "tls_external", "prometheus_port",
     "user_subscribe_to_personal", "user_personal_channel_namespace", "user_personal_single_connection",
+    "redis_use_lists", "redis_io_timeout", "redis_force_resp2", "redis_client_name", "redis_user",
 }) | IGNORED_CHANNEL_KEYS
 
 

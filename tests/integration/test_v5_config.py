@@ -17,6 +17,7 @@ import websocket
 from app.config import ConfigError, load_options, parse_duration
 from tests.integration.v5config import ALLOWED_ORIGIN, HMAC_KEY, Keys, v5_config
 from tests.integration.wsclient import ProtocolClient
+from tests.support.redis import redis_server
 from tests.support.server import SockhubProcess, run_sockhub
 
 KEYS = Keys()
@@ -301,3 +302,38 @@ def test_client_expired_sub_close_delay_is_the_subscriptions_own(hub: SockhubPro
                                               "unsubscribe": {"code": 2501, "reason": "subscription expired"}}}
     finally:
         named.close()
+
+
+@pytest.mark.parametrize("value, url, cluster", [
+    ("127.0.0.1:6379", "redis://127.0.0.1:6379", False),
+    (["redis://:p@a:1/2", "b:2"], "redis://:p@a:1/2,redis://b:2", False),
+    ("tcp://c:3", "redis://c:3", False),
+])
+def test_v5_redis_addresses(tmp_path: Path, value: Any, url: str, cluster: bool) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"token_hmac_secret_key": "k", "engine": "redis", "redis_address": value,
+                                "redis_sentinel_master_name": "m", "redis_sentinel_address": ["s1:26379", "s2:1"]}))
+    options = load_options(str(path))
+    assert (options.redis_url, options.redis_cluster) == (url, cluster)
+    assert (options.redis_master_name, options.redis_sentinels) == ("m", "s1:26379,s2:1")
+    path.write_text(json.dumps({"token_hmac_secret_key": "k", "redis_cluster_address": ["x:7000", "y:7001"]}))
+    options = load_options(str(path))
+    assert (options.redis_url, options.redis_cluster) == ("redis://x:7000,redis://y:7001", True)
+    path.write_text(json.dumps({"token_hmac_secret_key": "k", "redis_address": [1]}))
+    with pytest.raises(ConfigError, match="redis_address: expected a list of strings"):
+        load_options(str(path))
+
+
+def test_a_v5_file_with_redis_address_runs_on_redis(tmp_path: Path) -> None:
+    with redis_server() as redis:
+        config = {**v5_config(KEYS), "engine": "redis", "redis_address": f"127.0.0.1:{redis.port}"}
+        with SockhubProcess(tmp_path, config, name="v5redis") as hub:
+            named = user(hub)
+            try:
+                assert error(named.call(subscribe={"channel": "open:r"})) == 0
+                assert error(named.call(publish={"channel": "open:r", "data": {"on": "redis"}})) == 0
+                reply = named.call(history={"channel": "open:r", "limit": -1})
+                assert [p["data"] for p in reply["history"]["publications"]] == [{"on": "redis"}]
+            finally:
+                named.close()
+            assert "open:r" in redis.cli("--scan")

@@ -337,3 +337,20 @@ def test_a_v5_file_with_redis_address_runs_on_redis(tmp_path: Path) -> None:
             finally:
                 named.close()
             assert "open:r" in redis.cli("--scan")
+
+
+def test_insecure_keeps_the_1x_rules_in_the_1x_mode(sockhub: Callable[..., SockhubProcess]) -> None:
+    """``insecure`` with a 1.x ``secret``: anonymous connects and subscribes,
+    publishes only where subscribed, user-limited channels stay limited;
+    with ``v2_permissions`` "v5" (v5's ``client_insecure``) all is allowed."""
+    for mode, free in (("auto", False), ("v5", True)):
+        hub = sockhub({"insecure": True, "v2_permissions": mode})
+        nobody = anonymous(hub)
+        try:
+            assert error(nobody.call(subscribe={"channel": "news"})) == 0
+            assert error(nobody.call(publish={"channel": "news", "data": {}})) == 0
+            assert error(nobody.call(publish={"channel": "other", "data": {}})) == (0 if free else 103)
+            assert error(nobody.call(presence={"channel": "other"})) == (108 if free else 103)
+            assert error(nobody.call(subscribe={"channel": "mine#42"})) == (0 if free else 103)
+        finally:
+            nobody.close()

@@ -15,8 +15,9 @@ Two modes (``v2_permissions``; docs/config-v5.md):
   switch too.  ``insecure`` (v5's ``client_insecure``) allows everything.
 * **1.x** (``"1.x"``, or ``"auto"`` with a ``secret``): the 1.x channel
   options decide (``anonymous``, ``publish`` for subscribers, presence and
-  history for subscribers, user-limited channels), and a switch that is
-  on grants more.  A 1.x config has no switches, so nothing changes for it.
+  history for subscribers, user-limited channels; ``insecure`` as in 1.x),
+  and a switch that is on grants more.  A 1.x config has no switches, so
+  nothing changes for it.
 
 The 1.x dialect never reads the switches: 1.x clients follow the 1.x
 channel options in either mode.
@@ -44,17 +45,17 @@ def _granted(client: Client, for_client: bool, for_anonymous: bool) -> bool:
 def check_subscribe(ctx: Context, client: Client, channel: str, options: ChannelOptions) -> None:
     """A subscribe without a subscription token (a private channel was
     refused before); 103 unless allowed."""
-    settings = ctx.options
-    if settings.insecure:
+    settings, v5 = ctx.options, v5_rules(ctx.options)
+    if v5 and settings.insecure:
         return
-    user_limited = ctx.rules.user_allowed(channel, client.user)
+    user_allowed = ctx.rules.user_allowed(channel, client.user)
     if _granted(client, options.allow_subscribe_for_client, options.allow_subscribe_for_anonymous):
-        if user_limited:
+        if user_allowed:
             return
-    if options.allow_user_limited_channels and client.user and user_limited and _names_user(ctx, channel):
+    if options.allow_user_limited_channels and client.user and user_allowed and _names_user(ctx, channel):
         return
-    if not v5_rules(settings) and user_limited and (options.anonymous or client.user):
-        return
+    if not v5 and user_allowed and (options.anonymous or client.user or settings.insecure):
+        return  # the 1.x rules, in their order (app.core.subscriptions.check_subscribe)
     raise denied()
 
 
@@ -65,13 +66,13 @@ def _names_user(ctx: Context, channel: str) -> bool:
 
 def check_publish(ctx: Context, client: Client, channel: str, options: ChannelOptions) -> None:
     """A client's publish; 103 unless allowed."""
-    held = channel in client.channels
-    if ctx.options.insecure or _granted(client, options.allow_publish_for_client, options.allow_publish_for_anonymous):
+    held, v5, insecure = channel in client.channels, v5_rules(ctx.options), ctx.options.insecure
+    if v5 and insecure or _granted(client, options.allow_publish_for_client, options.allow_publish_for_anonymous):
         return
     if held and options.allow_publish_for_subscriber and (client.user or options.allow_publish_for_anonymous):
         return
-    if not v5_rules(ctx.options) and held and options.publish:
-        return
+    if not v5 and held and (options.publish or insecure):
+        return  # the 1.x rule (app.core.publisher.publish_from_client)
     raise denied()
 
 
@@ -89,9 +90,9 @@ def check_history(ctx: Context, client: Client, channel: str, options: ChannelOp
 
 def _check_read(ctx: Context, client: Client, channel: str, for_subscriber: bool, for_client: bool,
                 for_anonymous: bool) -> None:
-    held = channel in client.channels
-    if ctx.options.insecure or _granted(client, for_client, for_anonymous):
+    held, v5 = channel in client.channels, v5_rules(ctx.options)
+    if v5 and ctx.options.insecure or _granted(client, for_client, for_anonymous):
         return
-    if held and (for_subscriber and (client.user or for_anonymous) or not v5_rules(ctx.options)):
-        return
+    if held and (for_subscriber and (client.user or for_anonymous) or not v5):
+        return  # the 1.x rule: for subscribers
     raise denied()

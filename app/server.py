@@ -76,7 +76,8 @@ SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, sep
 RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
                 "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file", "prometheus",
                 "http_header_timeout", "http_keepalive_timeout", "sockjs_max_body_size",
-                "http_stream", "sse")
+                # the transports' settings and the dialect table are made at start
+                "allowed_origins", "websocket_disable", "sockjs", "http_stream", "sse")
 #: The body of an admin login (``password=...``); every other route's body
 #: limit is an option or none at all (Server.body_limits).
 ADMIN_LOGIN_MAX_BODY = 4096
@@ -122,6 +123,7 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         # its subprotocols, and its protobuf frames as bytes
         subprotocols=V2_SUBPROTOCOLS,
         binary_messages=True,
+        allowed_origins=tuple(options.allowed_origins),
     )
 
 

@@ -27,7 +27,9 @@ class SockJSSettings:
     ``subprotocols`` are the websocket subprotocols its upgrade may accept
     (the client's first offer among them is chosen); ``binary_messages``:
     its binary frames reach the application as bytes (else they are read
-    as UTF-8 text, like SockJS frames).
+    as UTF-8 text, like SockJS frames).  ``allowed_origins``: the Origin
+    patterns the raw websocket's upgrade accepts (403 otherwise; empty: any;
+    :func:`transports.headers.origin_allowed`).
 
     Input the transport layer itself refuses (see :mod:`transports.strictjson`):
     ``bad_input_status`` is the status of an xhr_send/jsonp_send body that is
@@ -58,6 +60,7 @@ class SockJSSettings:
     bad_frame_close: tuple[int, str] | None = None
     subprotocols: tuple[str, ...] = ()
     binary_messages: bool = False
+    allowed_origins: tuple[str, ...] = ()
 
     @property
     def tick_interval(self) -> float:

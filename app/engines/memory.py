@@ -98,7 +98,8 @@ def _select(entry: _History, limit: int, since: StreamPosition | None, reverse: 
     messages = entry.messages
     if not reverse:  # offsets after since.offset, oldest first
         first = entry.offset - len(messages) + 1
-        start = 0 if since is None else max(since.offset + 1 - first, 0)
+        # clamped: a client's offset may be any uint64, past what islice takes
+        start = 0 if since is None else min(max(since.offset + 1 - first, 0), len(messages))
         return list(itertools.islice(messages, start, None if limit < 0 else start + limit))
     skip = 0 if since is None else max(entry.offset - since.offset + 1, 0)  # offsets >= since.offset
     return list(itertools.islice(reversed(messages), skip, None if limit < 0 else skip + limit))

@@ -46,6 +46,11 @@ from app.options import Options
 
 logger = logging.getLogger("sockhub.engines.redis")
 
+#: Lua numbers are doubles: a client's since offset (any uint64) is passed at
+#: most as 2**53, past every offset a stream reaches, so reads after it find
+#: nothing and reads before it find everything, as for the true value.
+MAX_SCRIPT_OFFSET = 2 ** 53
+
 
 class RedisEngine:
     """The Engine of base.py over one or more Redis servers."""
@@ -228,7 +233,7 @@ class RedisEngine:
         names = self._names
         offset, epoch_bytes, entries = await self._call(
             self._shard(channel), "EVALSHA", HISTORY.sha, 2, names.history_stream(channel), names.history_meta(channel),
-            max(limit, -1), "" if since is None else since.offset, "1" if reverse else "0",
+            max(limit, -1), "" if since is None else min(since.offset, MAX_SCRIPT_OFFSET), "1" if reverse else "0",
             self._epochs.take()[:8] if lifetime > 0 else "", lifetime,
         )
         epoch = epoch_bytes.decode()

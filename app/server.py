@@ -200,10 +200,12 @@ class Server:
         enabled = {"http_stream": opts.http_stream, "sse": opts.sse}
         if not any(enabled.values()):
             return []
+        origins = tuple(opts.allowed_origins)
         service = EmulationService(self.emulated, self.node.connection_factory, self.node.admission,
-                                   self.router.finishing)
+                                   self.router.finishing, origins)
         rules: Rules = stream_rules(service, opts.http_prefix + CLIENT_ENDPOINT, enabled)
-        rules.append((re.escape(opts.http_prefix) + r"/emulation", EmulationHandler, {"emulation": self.emulation}))
+        rules.append((re.escape(opts.http_prefix) + r"/emulation", EmulationHandler,
+                      {"emulation": self.emulation, "allowed_origins": origins}))
         return rules
 
     def health_rules(self) -> Rules:

@@ -223,6 +223,25 @@ async def test_the_switches_turn_the_routes_off(sockhub: Callable[..., SockhubPr
     assert connect["session"]
 
 
+async def test_allowed_origins_guard_the_streams_and_emulation(sockhub: Callable[..., SockhubProcess]) -> None:
+    """``allowed_origins``: a page of another origin gets 403 on both
+    transports and on ``/emulation``; an allowed one, and a client that
+    sends no Origin (not a browser), are served."""
+    hub = sockhub({**CONFIG, "allowed_origins": ["http://page.example"]})
+    stranger = dict(JSON, Origin="http://evil.example")
+    for path in ("/connection/http_stream", "/connection/sse"):
+        status, _, body = await post(hub.port, path, connect_frame(), stranger)
+        assert (status, body) == (403, b"origin not allowed"), path
+    assert (await post(hub.port, "/emulation", emulation_json("s", "n", {}), stranger))[0] == 403
+    stream, connect = await opened(hub)  # Origin http://page.example
+    stream.close()
+    assert connect["session"]
+    no_origin = {"Content-Type": "application/json"}
+    stream = await Stream.open(hub.port, "POST", "/connection/http_stream", connect_frame(), "json", no_origin)
+    assert (await stream.next_item())["connect"]["client"]
+    stream.close()
+
+
 async def test_limits_refuse_new_streams_with_503(sockhub: Callable[..., SockhubProcess]) -> None:
     """The node's connection limit (the transports' admission) turns a new
     stream away before it opens; the header wait is bounded too."""

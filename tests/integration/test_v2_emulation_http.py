@@ -85,6 +85,21 @@ async def test_http_stream_json_session(sockhub: Callable[..., SockhubProcess]) 
         stream.close()
 
 
+async def test_api_disconnect_with_its_own_code(sockhub: Callable[..., SockhubProcess]) -> None:
+    """The server API's ``disconnect`` object reaches the client as it was
+    asked: its code and reason (reconnect read from the code by the SDK)."""
+    hub = sockhub(CONFIG)
+    for asked, seen in (({"code": 4001, "reason": "custom"}, {"code": 4001, "reason": "custom"}),
+                        ({"code": 3011}, {"code": 3011, "reason": "force reconnect"}),
+                        ({"code": 4100}, {"code": 4100, "reason": "force disconnect"})):
+        stream, _ = await opened(hub)
+        try:
+            await api(hub, "disconnect", {"user": "42", "disconnect": asked})
+            assert await stream.end() == [{"push": {"disconnect": seen}}]
+        finally:
+            stream.close()
+
+
 async def test_pings_are_answered_through_emulation(sockhub: Callable[..., SockhubProcess]) -> None:
     """A ping ``{}`` every second; the pongs go through /emulation and keep
     the session past several pong timeouts; without them it is closed."""

@@ -1,7 +1,7 @@
 """centrifuge-js 2.8.5, unchanged (npm alias ``centrifuge2``), under node
 against a real sockhub's ``/connection/websocket`` in protocol v1: JSON
 and its protobuf build (tests/integration/js/v1sockhub.js): a JWT connect,
-subscribe, a publication from the API, one from the client, presence,
+subscribe, a publication from the Centrifugo 2 API (``POST /api``), one from the client, presence,
 presence_stats, history, a private channel with a Centrifugo 2 subscription
 token, rpc's ``not available``, the ``ping`` command answered, and recovery
 after a dropped transport (two publications missed, recovered once and in
@@ -18,11 +18,12 @@ import pytest
 
 from tests.integration.test_v2_python_client import token
 from tests.integration.conftest import SECRET
+from tests.integration.test_cent5_client import KEY
 from tests.support.server import ROOT, SockhubProcess
 
 SCRIPT = Path(__file__).with_name("js") / "v1sockhub.js"
 CONFIG: dict[str, Any] = {
-    "insecure_api": True, "presence": True, "join_leave": True, "history_size": 10, "history_lifetime": 60,
+    "api_key": KEY, "presence": True, "join_leave": True, "history_size": 10, "history_lifetime": 60,
     "recover": True, "publish": True,
 }
 
@@ -62,4 +63,4 @@ def check_session(seen: dict[str, Any]) -> None:
 @pytest.mark.parametrize("format_name", ["json", "protobuf"])
 async def test_centrifuge_js_2_against_sockhub(sockhub: Callable[..., SockhubProcess], format_name: str) -> None:
     hub = sockhub(CONFIG)
-    check_session(await run_script(hub, format_name, hub.url + "/api/"))
+    check_session(await run_script(hub, format_name, hub.url + "/api", KEY))  # the Centrifugo 2 API

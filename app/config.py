@@ -44,6 +44,8 @@ ALIASES: dict[str, str] = {
     "channel_prefix": "redis_prefix",
     # Centrifugo v5's spelling
     "api_insecure": "insecure_api",
+    # Centrifugo 2.x's spelling (also inside namespaces)
+    "history_recover": "recover",
 }
 
 #: Centrifugo 1.x keys sockhub accepts and does not use (Go runtime, autocert...).
@@ -55,6 +57,8 @@ IGNORED_KEYS = frozenset({
     "ssl_autocert", "ssl_autocert_host_whitelist", "ssl_autocert_cache_dir",
     "ssl_autocert_email", "ssl_autocert_force_rsa", "ssl_autocert_server_name",
     "ssl_autocert_http", "ssl_autocert_http_addr",
+    # Centrifugo 2.x: sockhub always sends offsets and epochs (what this flag turned on)
+    "v3_use_offset",
 })
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "fatal", "none")
@@ -230,7 +234,8 @@ def parse_namespaces(value: Any, source: str, warnings: list[str]) -> list[dict[
         name = _utf8(f"{where}: name", name)
         label = name if NAMESPACE_NAME.match(name) and len(name) <= 60 else _shown(name)
         entry: dict[str, Any] = {"name": name}
-        for key, raw in item.items():
+        for given, raw in item.items():
+            key = ALIASES.get(given, given)
             if key == "name":
                 continue
             if key not in CHANNEL_TYPES:

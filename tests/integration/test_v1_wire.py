@@ -172,3 +172,29 @@ def test_refresh_server_side_subscriptions_join_leave_and_api_pushes(sockhub: St
     client.send(10, {"token": token("43")})  # another user's token
     assert client.closed() == (3002, {"reason": "invalid token", "reconnect": False})
     assert "Traceback" not in hub.logs()
+
+
+def test_a_centrifugo_2_config_file_works_unchanged(sockhub: Start) -> None:
+    """Centrifugo 2.x's key names, namespaces with their own options (not
+    inherited from the top level, as 2.x did)."""
+    secret = "centrifugo-2-hmac-secret-key-of-32-bytes"
+    hub = sockhub({
+        "token_hmac_secret_key": secret, "api_key": "c2-key", "publish": True, "presence": True,
+        "join_leave": True, "history_size": 10, "history_lifetime": 60, "history_recover": True,
+        "v3_use_offset": True,
+        "namespaces": [{"name": "chat", "publish": True, "history_size": 5, "history_lifetime": 30,
+                        "history_recover": True}, {"name": "bare"}],
+    })
+    client = V1(hub)
+    signed = jwt.encode({"sub": "42", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+    assert client.call(None, {"token": signed})["result"]["client"]
+    for channel in ("news", "chat:room"):
+        assert client.call(1, {"channel": channel})["result"]["recoverable"] is True, channel
+    assert "recoverable" not in client.call(1, {"channel": "bare:x"})["result"]  # nothing inherited
+    assert client.call(3, {"channel": "bare:x", "data": {}})["error"]["code"] == 103  # publish not inherited
+    status, answer = post(hub, "/api", b'{"method":"publish","params":{"channel":"chat:room","data":{"a":1}}}',
+                          {"Authorization": "apikey c2-key"})
+    assert status == 200 and json.loads(answer)["result"]["offset"] == 1
+    assert client.push() == {"channel": "chat:room", "data": {"data": {"a": 1}, "offset": 1}}
+    client.close()
+    assert "unknown key" not in hub.logs()

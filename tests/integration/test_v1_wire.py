@@ -198,3 +198,12 @@ def test_a_centrifugo_2_config_file_works_unchanged(sockhub: Start) -> None:
     assert client.push() == {"channel": "chat:room", "data": {"data": {"a": 1}, "offset": 1}}
     client.close()
     assert "unknown key" not in hub.logs()
+
+
+def test_an_unrefreshed_connection_is_closed_expired(sockhub: Start) -> None:
+    hub = sockhub({**CONFIG, "expired_connection_close_delay": 1})
+    client = V1(hub)
+    assert client.call(None, {"token": token("42", ttl=1)})["result"]["ttl"] == 1
+    started = time.monotonic()
+    assert client.closed() == (3005, {"reason": "expired", "reconnect": True})  # JS 2.8.5 refreshes, reconnects
+    assert time.monotonic() - started < 8

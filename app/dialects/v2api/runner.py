@@ -96,8 +96,13 @@ class ServerApi:
         """One command of ``POST /api/<method>`` (a method of COMMANDS):
         its reply, or a coroutine of it when it has to wait.  Raises
         ParamsError for a body that does not parse."""
+        return self.call_value(method, decode_body(body))
+
+    def call_value(self, method: str, params: Any) -> Reply | Coroutine[Any, Any, Reply]:
+        """:meth:`call` with the params already decoded (the Centrifugo 2
+        API's commands, app.dialects.v1api); ParamsError when they do not fit."""
         spec = COMMANDS[method]
-        request: Any = parse(spec.request, spec.plan, decode_body(body))
+        request: Any = parse(spec.request, spec.plan, params)
         return self._run(method, spec, request)
 
     async def batch(self, body: bytes) -> str:

@@ -61,6 +61,8 @@ DESCRIPTIONS: dict[str, str] = {
     "client_request_max_size": "largest client message in bytes (websocket frame or SockJS message)",
     "client_queue_max_size": "bytes queued for one client before it is closed as slow",
     "client_slow_close_grace": "seconds a slow client gets to read its close before it is dropped",
+    "insufficient_state_jitter": "seconds over which clients closed with insufficient state (messages "
+                                 "lost that history cannot fill) are spread, so they do not reconnect at once",
     "ping_interval": "seconds between pings on a raw websocket (protocol v2: its {} pings)",
     "pong_timeout": "seconds a protocol v2 client has to answer a ping before close 3012; 0: never asked",
     "presence_ping_interval": "seconds between refreshes of a connection's presence entries",

@@ -81,6 +81,7 @@ class Options:
     client_request_max_size: int = 65536
     client_queue_max_size: int = 10485760
     client_slow_close_grace: float = 3  # a "slow" client: seconds to read its close before it is dropped
+    insufficient_state_jitter: float = 5  # closes for a gap history cannot fill: spread over this (s)
     ping_interval: float = 25  # raw websocket ping frames; protocol v2's app-level pings
     pong_timeout: float = 8  # protocol v2: a ping's pong within this (s) or close 3012; 0: no pongs asked
     presence_ping_interval: float = 25

@@ -1,0 +1,170 @@
+"""Redis faults under two real nodes during numbered publish streams: the
+nodes fill the gap from history instead of closing their clients
+(app.core.gaps).
+
+* ``test_gaps_filled_through_redis_faults``: Redis with AOF (every write
+  fsynced) SIGKILLed for 5 s and restarted with its data, SIGSTOPped for
+  5 s, and its PUB/SUB connections killed (``CLIENT KILL TYPE pubsub``),
+  while two streams publish through both nodes' APIs, one channel with
+  ``recover`` and one without.  Every raw client on both nodes ends with
+  exactly what the channel's history holds (every acknowledged message and
+  those whose answer was lost in the stall), each once, in history order,
+  and none of them is closed.
+* ``test_empty_redis_closes_recover_subscribers_spread``: Redis restarted
+  empty (no persistence: the streams' epochs change): the subscribers of
+  the recover channel are closed with ``insufficient state`` and reconnect
+  advice, spread over ``insufficient_state_jitter``, with nothing of the
+  new epoch delivered to them first; each closed client resubscribes and
+  gets the new history.
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.clients import Recorder, until
+from tests.cluster.stream import Publisher
+from tests.support.cluster import Cluster
+
+RECOVER = "stream"
+PLAIN = "plain:stream"  # history, no recover
+CHANNELS = (RECOVER, PLAIN)
+CONFIG: dict[str, Any] = {
+    "publish": True, "history_size": 5000, "history_lifetime": 600, "recover": True,
+    "namespaces": [{"name": "plain", "publish": True, "history_size": 5000, "history_lifetime": 600}],
+}
+PERSISTENT = ("--appendonly", "yes", "--appendfsync", "always")
+CLIENTS_PER_NODE = 4
+DOWN = 5.0
+
+
+async def connect_all(cluster: Cluster) -> list[Recorder]:
+    clients = []
+    for index, url in enumerate(cluster.urls):
+        for k in range(CLIENTS_PER_NODE):
+            client = await Recorder.connect(url, f"u{index}-{k}")
+            for channel in CHANNELS:
+                reply = await client.command("subscribe", {"channel": channel})
+                assert reply["body"]["status"] is True, reply
+            clients.append(client)
+    return clients
+
+
+async def history_numbers(cluster: Cluster, channel: str) -> list[int]:
+    """The channel's stream, oldest first (the 1.x history is newest first)."""
+    body = await cluster.result(cluster.urls[0], "history", {"channel": channel})
+    return [m["data"]["n"] for m in reversed(body["data"])]
+
+
+async def back(streams: list[Publisher], since: float, count: int = 30) -> None:
+    for stream in streams:
+        await stream.wait(lambda s=stream: len(s.ok(after=since)) >= count, timeout=40,
+                          what=f"publishes after the fault in {stream.channel}")
+
+
+async def sigkill_with_data(cluster: Cluster, streams: list[Publisher]) -> None:
+    await asyncio.to_thread(cluster.kill_redis)
+    await asyncio.sleep(DOWN)
+    await asyncio.to_thread(cluster.start_redis)
+    await back(streams, asyncio.get_running_loop().time())
+
+
+async def sigstop(cluster: Cluster, streams: list[Publisher]) -> None:
+    cluster.pause_redis(True)
+    try:
+        await asyncio.sleep(DOWN)
+    finally:
+        cluster.pause_redis(False)
+    await back(streams, asyncio.get_running_loop().time())
+
+
+async def pubsub_killed(cluster: Cluster, streams: list[Publisher]) -> None:
+    assert cluster.redis is not None
+    await asyncio.to_thread(cluster.redis.cli, "CLIENT", "KILL", "TYPE", "pubsub")
+    await back(streams, asyncio.get_running_loop().time())
+
+
+@pytest.mark.async_timeout(240)
+async def test_gaps_filled_through_redis_faults(tmp_path: Path) -> None:
+    with Cluster(tmp_path, 2, CONFIG, nginx=False, redis_args=PERSISTENT) as cluster:
+        clients = await connect_all(cluster)
+        streams = [Publisher(cluster, cluster.urls, channel, pause=0.02) for channel in CHANNELS]
+        for stream in streams:
+            stream.start()
+        try:
+            await back(streams, float("-inf"), 20)
+            for fault in (sigkill_with_data, sigstop, pubsub_killed):
+                await fault(cluster, streams)
+        finally:
+            for stream in streams:
+                await stream.stop()
+        for channel, stream in zip(CHANNELS, streams):
+            barrier = stream.first + stream.limit
+            await cluster.result(cluster.urls[1], "publish", {"channel": channel, "data": {"n": barrier}})
+            for client in clients:
+                await until(lambda c=client: barrier in c.numbers(channel), timeout=30, what=f"barrier {channel}")
+            wanted = await history_numbers(cluster, channel)
+            acknowledged = stream.ok()
+            assert set(acknowledged) <= set(wanted)
+            assert len(set(wanted)) == len(wanted)
+            failed = [o for o in stream.outcomes if o.status != 200 or o.error is not None]
+            for client in clients:
+                assert client.numbers(channel) == wanted, (channel, client.numbers(channel)[-50:], wanted[-50:])
+            print(f"{channel}: {len(wanted)} messages in history, {len(acknowledged)} acknowledged, "
+                  f"{len(failed)} answered with an error, every one of {len(clients)} clients got all once")
+        closed = [c.closed for c in clients if c.closed is not None]
+        print(f"clients closed: {len(closed)} of {len(clients)}")
+        assert closed == []
+        logs = "".join(node.logs() for node in cluster.nodes)
+        print("".join(line + "\n" for line in logs.splitlines() if "gap" in line or "lost" in line))
+        assert "filled from history" in logs
+        assert cluster.tracebacks() == {}
+        for client in clients:
+            await client.close()
+
+
+@pytest.mark.async_timeout(180)
+async def test_empty_redis_closes_recover_subscribers_spread(tmp_path: Path) -> None:
+    jitter = 3.0
+    with Cluster(tmp_path, 2, {**CONFIG, "insufficient_state_jitter": jitter}, nginx=False) as cluster:
+        clients = await connect_all(cluster)
+        stream = Publisher(cluster, cluster.urls, RECOVER, pause=0.02)
+        stream.start()
+        try:
+            await back([stream], float("-inf"), 20)
+            await asyncio.to_thread(cluster.kill_redis)
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(cluster.start_redis)
+            back_at = asyncio.get_running_loop().time()
+            closed_at: dict[int, float] = {}
+
+            def all_closed() -> bool:
+                for index, client in enumerate(clients):
+                    if client.closed is not None and index not in closed_at:
+                        closed_at[index] = asyncio.get_running_loop().time()
+                return len(closed_at) == len(clients)
+
+            await until(all_closed, timeout=30, what="every recover subscriber closed")
+            await back([stream], back_at, 10)
+        finally:
+            await stream.stop()
+        spread = max(closed_at.values()) - min(closed_at.values())
+        print(f"clients closed: {len(closed_at)} of {len(clients)}, over {spread:.2f} s (jitter {jitter} s)")
+        assert all(c.closed == (3000, '{"reason":"insufficient state","reconnect":true}') for c in clients)
+        assert spread > jitter / 4
+        # Each resubscribes with recover from its last uid: that epoch is gone, so not recovered,
+        # and the reply holds the new stream.
+        wanted = await history_numbers(cluster, RECOVER)
+        for index, old in enumerate(clients):
+            new = await Recorder.connect(cluster.urls[index % 2], f"again{index}")
+            reply = await new.command("subscribe", {"channel": RECOVER, "recover": True, "last": old.uids(RECOVER)[-1]})
+            assert reply["body"]["recovered"] is False, reply
+            got = [m["data"]["n"] for m in reversed(reply["body"]["messages"])]
+            assert got == wanted, (got, wanted)
+            assert not set(old.numbers(RECOVER)) & set(wanted)  # nothing of the new epoch reached the old one
+            await new.close()
+            await old.close()
+        assert cluster.tracebacks() == {}

@@ -14,8 +14,16 @@ from app.core.values import ClientInfo, HistoryPage, Message, StreamPosition
 class EngineError(Exception):
     """The engine could not do what was asked (e.g. Redis unavailable).
 
-    The node turns it into ``internal server error`` (clients, with retry
-    advice) or a 5xx (HTTP API)."""
+    ``unknown`` False: the command was not done (it never reached the
+    backend, or the backend refused it); True: the outcome is unknown (it
+    was sent and no answer came in time: it may have been done, e.g. a
+    publish delivered after a stall).  The node turns it into ``internal
+    server error`` (clients, with retry advice) or a 503 (HTTP API) whose
+    message says which."""
+
+    def __init__(self, message: str, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
 
 
 @dataclass(frozen=True, slots=True)

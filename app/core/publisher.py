@@ -3,6 +3,7 @@
 client's publish (docs/protocol-1x.md §4.5)."""
 from __future__ import annotations
 
+import logging
 from typing import Awaitable, Callable
 
 from app.core.client import Client
@@ -15,6 +16,7 @@ from app.core.subscriptions import denied, history_options
 from app.core.values import Message, new_uid
 from app.options import ChannelOptions
 
+logger = logging.getLogger("sockhub.publisher")
 
 class Publisher:
     """One message to the engine (the history options of its channel) and,
@@ -62,12 +64,16 @@ class Publisher:
     async def _publish_later(self, message: Message, options: ChannelOptions) -> None:
         try:
             await self._engine.publish_message(message, history_options(options))
-            self._metrics.tally.published += 1
-            if options.watch:
-                await self._engine.publish_admin(self._watch_body(message))
         except EngineError:
             self._metrics.engine_errors.inc()
             raise
+        self._metrics.tally.published += 1
+        if options.watch:  # the message is out: a lost copy for the admin watchers is no failure of it
+            try:
+                await self._engine.publish_admin(self._watch_body(message))
+            except EngineError as exc:
+                self._metrics.engine_errors.inc()
+                logger.warning("watch copy of a publication in %s lost: %s", message.channel, exc)
         if self._events.on:
             self._events.publish(message)
 

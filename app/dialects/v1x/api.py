@@ -11,7 +11,13 @@ The whole request fails with :class:`~app.core.errors.HttpError` (status and mes
   ``[``, is an empty array, a command has an unknown method or params of the
   wrong shape, or a ``publish`` has an empty channel or no data (1.8).
   Every command is checked BEFORE any runs, so a bad batch has no effect;
-* 503: the engine failed (e.g. Redis unreachable) while running a command.
+* 503: the engine failed (e.g. Redis unreachable) while running a command;
+  the commands before it in the request were done, those after it did not
+  run, and the message says what became of it: ``Service Unavailable:
+  engine error: <method> not done`` (safe to retry) or ``Service
+  Unavailable: engine error: <method> outcome unknown (retry with the same
+  idempotency_key)`` (it may have been done, e.g. a publish sent to a
+  Redis that stalled).
 
 Other failures are the item's ``error`` (``invalid message``, ``namespace not
 found``, ``not available``).  Beyond 1.x: ``subscribe`` (user, channel: every
@@ -233,7 +239,8 @@ class ApiRunner:
         if isinstance(exc, ProtocolError):
             return item(command.method, command.uid, None, exc.error, exc.advice)
         logger.warning("API %s: engine failed: %s", command.method, exc)
-        raise HttpError(503, "Service Unavailable: engine error") from None
+        outcome = "outcome unknown (retry with the same idempotency_key)" if exc.unknown else "not done"
+        raise HttpError(503, f"Service Unavailable: engine error: {command.method} {outcome}") from None
 
     # -- the commands -----------------------------------------------------------------
 

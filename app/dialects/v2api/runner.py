@@ -32,7 +32,7 @@ from app.core.errors import DISCONNECT, EXPIRED, ProtocolError
 from app.core.values import Message, StreamPosition, UidSource
 from app.dialects.v2api import positions, results
 from app.dialects.v2api.context import ServerApiContext
-from app.dialects.v2api.errors import BAD_REQUEST, INTERNAL, NOT_AVAILABLE_CODE, NOT_FOUND, ApiError, from_core
+from app.dialects.v2api.errors import BAD_REQUEST, INTERNAL, NOT_AVAILABLE_CODE, NOT_FOUND, ApiError, from_core, from_engine
 from app.dialects.v2api.params import (
     BroadcastRequest, ChannelRequest, ChannelsRequest, DisconnectRequest, HistoryRequest, InfoRequest,
     ParamsError, Plan, Position, PublishRequest, RawJson, RefreshRequest, RpcRequest, SubscribeRequest,
@@ -73,7 +73,9 @@ def _failure(exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, ProtocolError):
         return from_core(exc.error)
-    return ApiError(INTERNAL)  # EngineError
+    if isinstance(exc, EngineError):
+        return from_engine(exc.unknown)
+    return ApiError(INTERNAL)
 
 
 async def _settled(result: Awaitable[str]) -> Reply:

@@ -213,7 +213,7 @@ class RedisEngine:
                     for topic in await endpoint.client.pubsub_channels(pattern):
                         found.add(topic.decode()[len(prefix) :])
         except (RedisError, OSError, TimeoutError) as exc:
-            raise EngineError(f"redis: {exc or type(exc).__name__}") from None
+            raise EngineError(f"redis: {str(exc) or type(exc).__name__}") from None
         return sorted(found)
 
     # -- history --------------------------------------------------------------

@@ -150,7 +150,7 @@ class Subscriber:
                 await self._read(conn)
             except (RedisError, OSError, TimeoutError) as exc:
                 if not failing:
-                    logger.warning("redis %s pub/sub connection lost: %s", self._name, exc or type(exc).__name__)
+                    logger.warning("redis %s pub/sub connection lost: %s", self._name, str(exc) or type(exc).__name__)
                 failing = True
                 self._pool_index = (self._pool_index + 1) % len(self._pools)
             except Exception:  # loop boundary: keep the node subscribed whatever happened

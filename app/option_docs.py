@@ -74,6 +74,8 @@ DESCRIPTIONS: dict[str, str] = {
     "node_ping_interval": "seconds between this node's announcements to the other nodes",
     "node_metrics_interval": "seconds between snapshots of the interval metrics in stats",
     "api_max_body_size": "largest HTTP API request body in bytes (413 past it)",
+    "idempotent_result_ttl": "seconds a publish's idempotency_key is remembered: the same key into the same "
+                             "channel within it publishes nothing and answers the first publish's result",
     "shutdown_timeout": "seconds a graceful shutdown waits for clients to take their queues",
     "shutdown_drain": "seconds /health answers 503 before the listeners close",
     # channel names

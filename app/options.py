@@ -93,6 +93,7 @@ class Options:
     node_ping_interval: float = 3
     node_metrics_interval: int = 60
     api_max_body_size: int = 10485760
+    idempotent_result_ttl: int = 300  # a publish's idempotency_key is remembered this long (s)
     shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
     shutdown_drain: float = 0  # seconds /health answers 503 before listeners close
 

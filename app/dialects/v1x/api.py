@@ -58,6 +58,7 @@ class ApiPublishParams:
     data: Raw | None = None
     client: str = ""
     uid: str = ""
+    idempotency_key: str = ""  # beyond 1.x (Centrifugo 5.2's name): see Engine.publish_message
 
 
 @dataclass(slots=True)
@@ -65,6 +66,11 @@ class BroadcastParams:
     channels: list[str] = field(default_factory=list)
     data: Raw | None = None
     client: str = ""
+    idempotency_key: str = ""  # the same key for each channel's publish
+
+
+#: Longest idempotency_key (a Redis key part); longer fails the request (400).
+MAX_IDEMPOTENCY_KEY = 256
 
 
 @dataclass(slots=True)
@@ -252,6 +258,8 @@ class ApiRunner:
     def publish(self, p: ApiPublishParams) -> Awaitable[None] | None:
         """Done when it returns None (see Publisher.publish): the path of
         every message of a batch."""
+        if p.idempotency_key:
+            return self._ctx.publisher.publish(*self._message(p), p.idempotency_key)
         return self._ctx.publisher.publish(*self._message(p))
 
     async def broadcast(self, p: BroadcastParams) -> None:
@@ -261,7 +269,8 @@ class ApiRunner:
         ctx = self._ctx
         targets = [(channel, ctx.rules.options(channel)) for channel in p.channels]
         for channel, options in targets:
-            waiting = ctx.publisher.publish(Message(self._uids.take(), channel, p.data, p.client), options)
+            waiting = ctx.publisher.publish(Message(self._uids.take(), channel, p.data, p.client), options,
+                                            p.idempotency_key)
             if waiting is not None:
                 await waiting
 
@@ -312,6 +321,12 @@ class ApiRunner:
 def _validate_publish(p: ApiPublishParams) -> None:
     if not p.channel or p.data is None:
         raise bad_request("publish needs a channel and data")
+    _validate_key(p)
+
+
+def _validate_key(p: ApiPublishParams | BroadcastParams) -> None:
+    if len(p.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise bad_request(f"idempotency_key longer than {MAX_IDEMPOTENCY_KEY} characters")
 
 
 def _spec(params: type, method: Callable[..., Any], validate: Callable[[Any], None] | None = None) -> ApiSpec:
@@ -320,7 +335,7 @@ def _spec(params: type, method: Callable[..., Any], validate: Callable[[Any], No
 
 API_COMMANDS: dict[str, ApiSpec] = {
     "publish": _spec(ApiPublishParams, ApiRunner.publish, _validate_publish),
-    "broadcast": _spec(BroadcastParams, ApiRunner.broadcast),
+    "broadcast": _spec(BroadcastParams, ApiRunner.broadcast, _validate_key),
     "unsubscribe": _spec(UserChannelParams, ApiRunner.unsubscribe),
     "disconnect": _spec(UserChannelParams, ApiRunner.disconnect),
     "subscribe": _spec(UserChannelParams, ApiRunner.subscribe),

@@ -71,6 +71,9 @@ DESCRIPTIONS: dict[str, str] = {
     "stale_connection_close_delay": "seconds a connection may stay without sending connect",
     "client_connection_limit": "client connections per node over all transports (0: no limit)",
     "client_unauthenticated_limit": "connections per node still waiting to send connect (0: no limit)",
+    "client_connection_rate_limit": "new client connections per second a node accepts (one second's worth at "
+                                    "once); past it they are refused with reconnect advice (1013, SockJS "
+                                    "c[1013,..], HTTP 503); 0: no limit",
     "node_ping_interval": "seconds between this node's announcements to the other nodes",
     "node_metrics_interval": "seconds between snapshots of the interval metrics in stats",
     "api_max_body_size": "largest HTTP API request body in bytes (413 past it)",

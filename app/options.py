@@ -90,6 +90,7 @@ class Options:
     stale_connection_close_delay: float = 25
     client_connection_limit: int = 0  # client connections (all transports) per node; 0: no limit
     client_unauthenticated_limit: int = 10000  # of those, not connected yet; 0: no limit
+    client_connection_rate_limit: float = 1000  # new client connections per second per node; 0: no limit
     node_ping_interval: float = 3
     node_metrics_interval: int = 60
     api_max_body_size: int = 10485760

@@ -69,6 +69,8 @@ class Batcher:
         self._pipelined = pipelined
         self._pending: list[_Item] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: Whether the batch in flight got as far as writing (see _pipeline).
+        self._written = False
         #: Round trips made so far (tests and the bench read it).
         self.round_trips = 0
 
@@ -115,6 +117,7 @@ class Batcher:
         """The batch's replies; EngineError (saying whether the commands may
         have been done) when Redis fails or does not answer within the
         timeout (plus the grace for replies already received)."""
+        self._written = False
         task = asyncio.ensure_future(self._execute_once_more_if_stale(commands))
         done, _ = await asyncio.wait({task}, timeout=self._timeout)
         if not done:  # a deadline on waiting: take what has already arrived
@@ -122,11 +125,13 @@ class Batcher:
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            if not self._written:
+                raise EngineError(f"redis: no connection within {self._timeout:g} s, not sent")
             raise EngineError(f"redis: no reply within {self._timeout:g} s, outcome unknown", unknown=True)
         try:
             return task.result()
         except (RedisError, OSError) as exc:
-            if _not_sent(exc):
+            if not self._written or _not_sent(exc):
                 raise EngineError(f"redis: {describe(exc)}, not sent") from None
             raise EngineError(f"redis: {describe(exc)}, outcome unknown", unknown=True) from None
 
@@ -160,10 +165,17 @@ class Batcher:
         return len(self._pending)
 
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """One round trip.  The connection is taken (connected, its handshake
+        answered) before anything of the batch is written, so a failure
+        before that point is known to have sent nothing (``_written``)."""
         self.round_trips += 1
         pipe = self._client.pipeline(transaction=False)
         for args in commands:
             pipe.execute_command(*args)
+        pool = getattr(self._client, "connection_pool", None)  # a Cluster client has none
+        if pool is not None:
+            pipe.connection = await pool.get_connection()  # execute() gives it back (reset)
+        self._written = True
         return list(await pipe.execute(raise_on_error=False))
 
     @staticmethod

@@ -4,12 +4,14 @@ nodes fill the gap from history instead of closing their clients
 
 * ``test_gaps_filled_through_redis_faults``: Redis with AOF (every write
   fsynced) SIGKILLed for 5 s and restarted with its data, SIGSTOPped for
-  5 s, and its PUB/SUB connections killed (``CLIENT KILL TYPE pubsub``),
-  while two streams publish through both nodes' APIs, one channel with
-  ``recover`` and one without.  Every raw client on both nodes ends with
-  exactly what the channel's history holds (every acknowledged message and
-  those whose answer was lost in the stall), each once, in history order,
-  and none of them is closed.
+  5 s and for 15 s, and its PUB/SUB connections killed (``CLIENT KILL TYPE
+  pubsub``), while two streams publish through both nodes' APIs, one
+  channel with ``recover`` and one without.  Every raw 1.x client on both
+  nodes, and a centrifuge-python 0.7.0 client (protocol v2, JSON on one
+  node, protobuf on the other, a positioned and recoverable subscription),
+  ends with exactly what the channel's history holds (every acknowledged
+  message and those whose answer was lost in the stall), each once, in
+  history order (v2: offsets 1, 2, 3...), and none of them is closed.
 * ``test_empty_redis_closes_recover_subscribers_spread``: Redis restarted
   empty (no persistence: the streams' epochs change): the subscribers of
   the recover channel are closed with ``insufficient state`` and reconnect
@@ -20,12 +22,15 @@ nodes fill the gap from history instead of closing their clients
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cluster.clients import Recorder, until
+from tests.cluster.test_v2 import token
+from tests.integration.test_v2_python_client import Events, client_at, disconnect
 from tests.cluster.stream import Publisher
 from tests.support.cluster import Cluster
 
@@ -72,13 +77,37 @@ async def sigkill_with_data(cluster: Cluster, streams: list[Publisher]) -> None:
     await back(streams, asyncio.get_running_loop().time())
 
 
-async def sigstop(cluster: Cluster, streams: list[Publisher]) -> None:
+async def sigstop(cluster: Cluster, streams: list[Publisher], seconds: float = DOWN) -> None:
     cluster.pause_redis(True)
     try:
-        await asyncio.sleep(DOWN)
+        await asyncio.sleep(seconds)
     finally:
         cluster.pause_redis(False)
     await back(streams, asyncio.get_running_loop().time())
+
+
+async def long_sigstop(cluster: Cluster, streams: list[Publisher]) -> None:
+    await sigstop(cluster, streams, 15.0)
+
+
+def _n(data: Any) -> int:
+    """The number of a v2 publication's data (JSON: decoded already; protobuf: the bytes)."""
+    value = json.loads(data) if isinstance(data, (bytes, str)) else data
+    return int(value["n"])
+
+
+async def v2_clients(cluster: Cluster) -> list[tuple[Any, Events]]:
+    """centrifuge-python on each node (JSON, protobuf), positioned and recoverable in RECOVER."""
+    out = []
+    for index, url in enumerate(cluster.urls):
+        events = Events()
+        client = client_at(url.replace("http://", "ws://") + "/connection/websocket", events, index == 1,
+                           token=token(f"v2-{index}"))
+        await client.connect()
+        await client.new_subscription(RECOVER, events=events, positioned=True, recoverable=True).subscribe()
+        out.append((client, events))
+    await until(lambda: all(events.subscribed for _, events in out), what="v2 subscribed")
+    return out
 
 
 async def pubsub_killed(cluster: Cluster, streams: list[Publisher]) -> None:
@@ -87,16 +116,17 @@ async def pubsub_killed(cluster: Cluster, streams: list[Publisher]) -> None:
     await back(streams, asyncio.get_running_loop().time())
 
 
-@pytest.mark.async_timeout(240)
+@pytest.mark.async_timeout(300)
 async def test_gaps_filled_through_redis_faults(tmp_path: Path) -> None:
     with Cluster(tmp_path, 2, CONFIG, nginx=False, redis_args=PERSISTENT) as cluster:
         clients = await connect_all(cluster)
+        v2 = await v2_clients(cluster)
         streams = [Publisher(cluster, cluster.urls, channel, pause=0.02) for channel in CHANNELS]
         for stream in streams:
             stream.start()
         try:
             await back(streams, float("-inf"), 20)
-            for fault in (sigkill_with_data, sigstop, pubsub_killed):
+            for fault in (sigkill_with_data, sigstop, long_sigstop, pubsub_killed):
                 await fault(cluster, streams)
         finally:
             for stream in streams:
@@ -123,9 +153,18 @@ async def test_gaps_filled_through_redis_faults(tmp_path: Path) -> None:
                   f"{len(not_done)} answered 'not done' (none delivered), {len(unknown)} 'outcome unknown' "
                   f"({len(set(unknown) & set(wanted))} of them delivered); "
                   f"each of {len(clients)} clients got every message of the history once, in order")
+            if channel == RECOVER:
+                for _, events in v2:
+                    await until(lambda e=events: any(_n(p.pub.data) == barrier for p in e.publications),
+                                timeout=30, what="barrier in v2")
+                    assert [_n(p.pub.data) for p in events.publications] == wanted
+                    assert [p.pub.offset for p in events.publications] == list(range(1, len(wanted) + 1))
         closed = [c.closed for c in clients if c.closed is not None]
-        print(f"clients closed: {len(closed)} of {len(clients)}")
-        assert closed == []
+        v2_closed = [events.disconnected for _, events in v2 if events.disconnected]
+        print(f"clients closed: {len(closed)} of {len(clients)} (1.x), {len(v2_closed)} of {len(v2)} (v2)")
+        assert closed == [] and v2_closed == []
+        for client, _ in v2:
+            await disconnect(client)
         logs = "".join(node.logs() for node in cluster.nodes)
         print("".join(line + "\n" for line in logs.splitlines() if "gap" in line or "lost" in line))
         assert "filled from history" in logs

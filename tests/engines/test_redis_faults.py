@@ -177,3 +177,36 @@ async def test_first_calls_after_a_redis_restart_succeed() -> None:
             await engine.publish_message(first, HIST)  # no EngineError: Redis is up
             assert await newest(engine, "kept") == [first]
             assert await engine.presence("kept") == {}
+
+
+@pytest.mark.async_timeout(60)
+async def test_a_killed_pubsub_connection_resubscribes_many_channels_in_one_write() -> None:
+    """10,000 channels (30,000 topics) held; CLIENT KILL TYPE pubsub: the
+    listener is back with every channel reported lost at once, and a message
+    of the last channel arrives; Redis saw the resubscribe as 61 SUBSCRIBE
+    commands of 500 topics (sent in one write), not one per channel."""
+    with redis_server() as server:
+        options = redis_options(server.url, redis_read_timeout=10)
+        listener, publisher = RedisEngine(options), RedisEngine(options)
+        handler = RecordingHandler()
+        async with running(listener, handler), running(publisher, RecordingHandler()):
+            channels = [f"many-{i}" for i in range(10000)]
+            await asyncio.gather(*(listener.subscribe(channel) for channel in channels))
+            before = int(_stat(server.cli("INFO", "commandstats"), "cmdstat_subscribe"))
+            started = asyncio.get_running_loop().time()
+            await asyncio.to_thread(server.cli, "CLIENT", "KILL", "TYPE", "pubsub")
+            await until(lambda: bool(handler.of("lost")))
+            took = asyncio.get_running_loop().time() - started
+            assert sorted(handler.of("lost")[0]) == sorted(channels)
+            await delivered_after_recovery(publisher, handler, channels[-1])
+            after = int(_stat(server.cli("INFO", "commandstats"), "cmdstat_subscribe"))
+            # the listener: 30,002 topics (with control and admin) in commands of 500; the
+            # publisher's own listener (killed too) resubscribes its 2 fixed topics in one
+            assert after - before == -(-30002 // 500) + 1
+            print(f"10,000 channels resubscribed in {took:.2f} s, {after - before} SUBSCRIBE commands")
+
+
+def _stat(info: str, name: str) -> str:
+    """``calls`` of one command in INFO commandstats."""
+    line = next(line for line in info.splitlines() if line.startswith(name + ":"))
+    return line.split("calls=")[1].split(",")[0]

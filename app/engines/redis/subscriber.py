@@ -128,8 +128,12 @@ class Subscriber:
                     pass  # the reader sees the broken connection and resubscribes without them
 
     async def _send(self, conn: Any, command: str, topics: list[str]) -> None:
-        for start in range(0, len(topics), _CHUNK):
-            await conn.send_command(command, *topics[start : start + _CHUNK])
+        """``command`` for every topic, _CHUNK topics per command, all in one
+        write: a resubscribe of every channel after a blip is one write and
+        one stream of confirmations, not a round trip per channel."""
+        chunks = [(command, *topics[start : start + _CHUNK]) for start in range(0, len(topics), _CHUNK)]
+        if chunks:
+            await conn.send_packed_command(conn.pack_commands(chunks))
 
     # -- the reader -----------------------------------------------------------
 

@@ -28,10 +28,11 @@ with local subscribers:
   the same second; subscribers of other channels keep their connection and
   get the live messages from there on (they could not recover anyway).
 
-Bounds: at most :data:`_MAX_HELD` live messages are held back per channel
-during a fill (past it the fill gives up as for an uncovered gap); the
-positions table holds channels with local subscribers (others are pruned on
-the node's tick).
+Bounds: live messages are held back only while the fill reads history (at
+most :data:`_ATTEMPTS` reads, about 3 s when Redis does not answer); a fill
+that held more than :data:`_MAX_HELD` of them gives up as for an uncovered
+gap; the positions table holds channels with local subscribers (others are
+pruned on the node's tick).
 
 A message published in the instant between the first subscribe and the
 position read that follows it may be taken as delivered: the fill then

@@ -68,22 +68,40 @@ class Fanout:
         self.positions: dict[str, Message | StreamPosition] = {}
         #: channel -> live messages held back while app.core.gaps fills a gap.
         self.filling: dict[str, list[Message]] = {}
+        #: channel -> the newest position a finished fill delivered: a live
+        #: message at or before it is one the fill took from history (its
+        #: PUB/SUB copy arrived after the history read's reply), dropped,
+        #: until a newer one arrives.
+        self.settling: dict[str, Message | StreamPosition] = {}
 
     def message(self, message: Message) -> None:
         """The ``message`` push to every local subscriber (see :meth:`_deliver`),
         or held back in :attr:`filling` while the channel's gap is filled."""
         self._metrics.tally.received += 1
         channel = message.channel
-        if self.filling:
-            waiting = self.filling.get(channel)
-            if waiting is not None:
-                waiting.append(message)
-                return
+        if (self.filling or self.settling) and self._around_gap(message):
+            return
         clients = self._hub.channel_clients(channel)
         if clients:
             if message.offset:
                 self.positions[channel] = message
             self._deliver(channel, clients, _message, message, "", message.uid)
+
+    def _around_gap(self, message: Message) -> bool:
+        """Whether a live message is taken by a gap fill: held back while
+        the channel is filled, or dropped as one the fill delivered."""
+        channel = message.channel
+        waiting = self.filling.get(channel)
+        if waiting is not None:
+            waiting.append(message)
+            return True
+        done = self.settling.get(channel)
+        if done is None:
+            return False
+        if message.offset and message.epoch == done.epoch and message.offset <= done.offset:
+            return True
+        del self.settling[channel]  # a newer one: the fill's copies have all come
+        return False
 
     def deliver(self, message: Message) -> None:
         """A message the gap fill took from history or from :attr:`filling`:

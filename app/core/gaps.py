@@ -18,6 +18,9 @@ with local subscribers:
   order to the local subscribers, then the held-back live ones but those
   the fill already delivered (same epoch, offset not past the newest
   delivered): every message once, in order, no client closed;
+* the PUB/SUB copy of a publication the fill read may arrive after the
+  read's reply (two connections): until a newer live message comes, one at
+  or before the newest the fill delivered is dropped (``Fanout.settling``);
 * when history cannot cover the gap (no history, no position known,
   trimmed, expired, epoch changed: Redis came back empty, or Redis does not
   answer for :data:`_ATTEMPTS` tries), the local subscribers of a channel
@@ -113,6 +116,10 @@ class GapFill:
         if len(positions) > hub.num_channels:
             for channel in [ch for ch in positions if not hub.has_channel(ch)]:
                 del positions[channel]
+        settling = self._fanout.settling
+        if len(settling) > hub.num_channels:
+            for channel in [ch for ch in settling if not hub.has_channel(ch)]:
+                del settling[channel]
 
     # -- lost messages ---------------------------------------------------------------
 
@@ -130,6 +137,7 @@ class GapFill:
             if channel in filling:
                 self._again.add(channel)
                 continue
+            self._fanout.settling.pop(channel, None)
             try:
                 options = self._ctx.rules.options(channel)
             except ProtocolError:  # its namespace went away in a reload
@@ -174,6 +182,9 @@ class GapFill:
         self._release(channel, held)
         if why and top.epoch and not held and self._ctx.hub.has_channel(channel):
             self._fanout.positions[channel] = top  # the next gap is counted from here
+        newest = self._fanout.positions.get(channel)
+        if filled and newest is not None:  # PUB/SUB copies of what the fill read may still come
+            self._fanout.settling[channel] = newest
 
     async def _read(self, channel: str, since: StreamPosition, history: HistoryOptions) -> tuple[HistoryPage, str]:
         """The publications after ``since`` and "" when they are all there;

@@ -90,6 +90,11 @@ async def long_sigstop(cluster: Cluster, streams: list[Publisher]) -> None:
     await sigstop(cluster, streams, 15.0)
 
 
+def _gap_lines(cluster: Cluster) -> str:
+    return "".join(line + "\n" for node in cluster.nodes for line in node.logs().splitlines()
+                   if "gap" in line or "lost" in line or "back" in line)
+
+
 def _n(data: Any) -> int:
     """The number of a v2 publication's data (JSON: decoded already; protobuf: the bytes)."""
     value = json.loads(data) if isinstance(data, (bytes, str)) else data
@@ -142,7 +147,10 @@ async def test_gaps_filled_through_redis_faults(tmp_path: Path) -> None:
             assert len(set(wanted)) == len(wanted)
             failed = [o for o in stream.outcomes if o.status != 200 or o.error is not None]
             for client in clients:
-                assert client.numbers(channel) == wanted, (channel, client.numbers(channel)[-50:], wanted[-50:])
+                got = client.numbers(channel)
+                first = next((i for i, (a, b) in enumerate(zip(got, wanted)) if a != b), min(len(got), len(wanted)))
+                assert got == wanted, (channel, first, got[max(0, first - 5):first + 5],
+                                       wanted[max(0, first - 5):first + 5], _gap_lines(cluster))
             # Honest answers: "not done" was not done; "outcome unknown" may have been.
             not_done = [o.n for o in failed if o.status == 503 and o.error.strip().endswith("publish not done")]
             unknown = [o.n for o in failed if o.status == 503 and "publish outcome unknown" in o.error]

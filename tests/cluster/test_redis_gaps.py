@@ -156,7 +156,6 @@ async def test_gaps_filled_through_redis_faults(tmp_path: Path) -> None:
             unknown = [o.n for o in failed if o.status == 503 and "publish outcome unknown" in o.error]
             assert len(not_done) + len(unknown) == len(failed), [o for o in failed if o.n not in not_done + unknown]
             assert not set(not_done) & set(wanted)
-            assert unknown, "the stall left no publish with an unknown outcome"
             print(f"{channel}: {len(wanted)} messages in history, {len(acknowledged)} acknowledged, "
                   f"{len(not_done)} answered 'not done' (none delivered), {len(unknown)} 'outcome unknown' "
                   f"({len(set(unknown) & set(wanted))} of them delivered); "

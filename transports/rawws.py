@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from transports.frames import SEPARATE, Prepared, batched_ws
 from transports.host import SessionHost
-from transports.interfaces import OpenRequest
+from transports.interfaces import OpenRequest, kept_headers
 from transports.wsbase import UpgradeHandler, WebSocketPeer, choose_subprotocol
 
 
@@ -71,5 +71,6 @@ class RawWebSocketHandler(UpgradeHandler):
         return choose_subprotocol(self.request.headers, self.host.settings.subprotocols)
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
-        request = OpenRequest(self.request.path, self.request.query, self.subprotocol())
+        request = OpenRequest(self.request.path, self.request.query, self.subprotocol(),
+                              kept_headers(self.request.headers.get_all(), self.host.settings.kept_headers))
         return RawWebSocket(self.host, self.request.remote_ip or "", request, handshake, leftover)

@@ -121,6 +121,9 @@ EXPECTED: dict[type, str] = {bool: "true or false", int: "an integer", float: "a
 #: str options a Centrifugo config gives as a number (``"redis_port": 6379``):
 #: an integer there is taken as its decimal text.
 NUMBER_TEXT_KEYS = frozenset({"redis_port"})
+#: String options a file may also give as a list of strings (joined with ","),
+#: as Centrifugo's config spells them.
+LIST_TEXT_KEYS = frozenset({"proxy_http_headers"})
 
 
 def _shown(value: Any) -> str:
@@ -177,6 +180,8 @@ def check_typed(key: str, kind: type, value: Any, source: str) -> Any:
         return _utf8(what, value)
     elif isinstance(value, int) and key in NUMBER_TEXT_KEYS and value.bit_length() <= 64:
         return str(value)
+    elif key in LIST_TEXT_KEYS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _utf8(what, ",".join(value))
     raise _wrong(what, kind, value)
 
 

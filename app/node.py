@@ -22,6 +22,7 @@ from app.dialects.v1x.wire import message_json
 from app.dialects.v2.dialect import make_v2
 from app.dialects.v2api.runner import ServerApi
 from app.options import Options
+from app.proxy.hooks import Proxy
 from transports.interfaces import SessionHandle
 
 #: The client endpoints' path under ``http_prefix`` (SockJS and raw websocket).
@@ -42,6 +43,8 @@ class Node(NodeCore):
     def __init__(self, options: Options, engine: Engine, clock: Callable[[], float] = time.time,
                  tick_interval: float | None = None) -> None:
         super().__init__(options, engine, _watch_body, clock, tick_interval)
+        #: The proxy hooks (app.proxy), one HTTP client for both dialects.
+        self.proxy = Proxy(lambda: self.options)
         self.v1x = V1x(self)
         self.v2 = make_v2(self)
         #: The dialects of each client endpoint (app.dialects.choose); 1.x
@@ -59,3 +62,7 @@ class Node(NodeCore):
         raw websocket is :data:`WEBSOCKET_ENDPOINT`, SockJS the rest)."""
         endpoint = WEBSOCKET_ENDPOINT if session.transport == "raw_websocket" else CLIENT_ENDPOINT
         return Client(self.clients, session, self.dialects.dialect_for(endpoint, session.request))
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        self.proxy.close()

@@ -23,6 +23,10 @@ class ChannelOptions:
     history_lifetime: int = 0
     history_drop_inactive: bool = False
     recover: bool = False
+    # proxy hooks of the channels (docs/proxy.md); each needs its endpoint
+    proxy_subscribe: bool = False
+    proxy_publish: bool = False
+    proxy_sub_refresh: bool = False
 
 
 @dataclass(slots=True)
@@ -94,6 +98,23 @@ class Options:
     api_max_body_size: int = 10485760
     shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
     shutdown_drain: float = 0  # seconds /health answers 503 before listeners close
+
+    # proxy hooks (docs/proxy.md): Centrifugo v5's names; "" endpoint: hook off
+    proxy_connect_endpoint: str = ""
+    proxy_connect_timeout: float = 1
+    proxy_refresh_endpoint: str = ""
+    proxy_refresh_timeout: float = 1
+    proxy_subscribe_endpoint: str = ""
+    proxy_subscribe_timeout: float = 1
+    proxy_publish_endpoint: str = ""
+    proxy_publish_timeout: float = 1
+    proxy_rpc_endpoint: str = ""
+    proxy_rpc_timeout: float = 1
+    proxy_sub_refresh_endpoint: str = ""
+    proxy_sub_refresh_timeout: float = 1
+    proxy_http_headers: str = ""  # comma-separated (a list in a file): client request headers forwarded
+    proxy_max_response_size: int = 1048576  # a backend's answer past this many bytes is error 100
+    proxy_max_connections: int = 64  # calls in flight to the backends; more wait (within their timeout)
 
     # channel names
     private_channel_prefix: str = "$"

@@ -45,6 +45,7 @@ from app.node import CLIENT_ENDPOINT, Node
 from app.notices import admin_notice
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
+from app.proxy.hooks import wanted_headers
 from app.resources import demo_folder, js_folder, uplot_folder
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.router import SockJSRouter
@@ -116,6 +117,8 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         # its subprotocols, and its protobuf frames as bytes
         subprotocols=V2_SUBPROTOCOLS,
         binary_messages=True,
+        # the request headers the proxy hooks forward (app.proxy)
+        kept_headers=wanted_headers(options),
     )
 
 

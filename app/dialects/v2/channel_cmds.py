@@ -44,7 +44,7 @@ from app.core.subscriptions import denied, history_options
 from app.core.values import NO_POSITION, HistoryPage, StreamPosition
 from app.dialects.v2 import jsoncodec
 from app.dialects.v2 import protocol_pb2 as pb
-from app.dialects.v2 import tokens
+from app.dialects.v2 import proxied, tokens
 from app.dialects.v2.codes import BAD_REQUEST, INVALID_TOKEN, ErrorCode
 from app.dialects.v2.commands import Method
 from app.dialects.v2.context import V2Context
@@ -52,6 +52,7 @@ from app.dialects.v2.convert import client_info, publication
 from app.dialects.v2.errors import CodeError, V2Disconnect
 from app.dialects.v2.session_cmds import MAX_TTL
 from app.dialects.v2.spec import CommandSpec, Services
+from app.proxy import hooks
 
 
 def _channel(channel: str) -> str:
@@ -91,7 +92,9 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
     ctx = services.ctx
     channel = _channel(p.channel)
     options = subscriptions.check_subscribe(ctx, client, channel)
-    claims = _claims(ctx, client, channel, p.token)
+    by_proxy = proxied.wants_subscribe(ctx, p)
+    claims = None if by_proxy else _claims(ctx, client, channel, p.token)
+    info, data = await proxied.subscribe(ctx, client, p) if by_proxy else (claims.info if claims else "", b"")
     history = history_options(options)
     recoverable = history.enabled and options.recover
     positioned = recoverable or (history.enabled and (p.positioned or p.recoverable))
@@ -111,9 +114,10 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
     # Publications that arrive while the subscription is being made wait
     # until the reply is out (§1.3: the subscribe reply comes first), and
     # those the reply recovered are not sent again.
-    found = await subscriptions.subscribe_then(ctx, ctx.fanout, client, channel, claims.info if claims else "",
+    found = await subscriptions.subscribe_then(ctx, ctx.fanout, client, channel, info,
                                                True, read, lambda r: {m.uid for m in r.publications})
-    result = pb.SubscribeResult(recoverable=recoverable, positioned=positioned, was_recovering=p.recover)
+    result = pb.SubscribeResult(recoverable=recoverable, positioned=positioned, was_recovering=p.recover,
+                                data=data)
     if positioned:
         result.epoch = found.position.epoch
         result.offset = found.position.offset
@@ -153,7 +157,10 @@ async def publish(services: Services, client: Client, p: pb.PublishRequest) -> p
     except jsoncodec.NotJson:
         raise CodeError(ErrorCode.BAD_REQUEST) from None
     ctx = services.ctx
-    await publish_from_client(ctx, ctx.publisher, client, channel, data)
+    by_proxy = channel in client.channels and proxied.channel_enabled(ctx, hooks.PUBLISH, channel)
+    if by_proxy:
+        data = await proxied.publish(ctx, client, channel, data)
+    await publish_from_client(ctx, ctx.publisher, client, channel, data, allowed=by_proxy)
     return pb.PublishResult()
 
 

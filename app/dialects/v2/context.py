@@ -9,6 +9,7 @@ from app.core.clients import ClientRegistry
 from app.core.context import Context
 from app.core.fanout import Fanout
 from app.core.publisher import Publisher
+from app.proxy.hooks import Proxy
 
 
 class V2Context(Context, Protocol):
@@ -23,6 +24,12 @@ class V2Context(Context, Protocol):
     @property
     def clients(self) -> ClientRegistry:
         """Connect, refresh and the dialect's own deadlines (pings, expiry)."""
+        ...
+
+
+    @property
+    def proxy(self) -> Proxy:
+        """The proxy hooks (app.proxy); ask ``proxy.enabled(hook)`` first."""
         ...
 
 

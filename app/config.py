@@ -60,6 +60,8 @@ IGNORED_KEYS = frozenset({
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "fatal", "none")
 ENGINES = ("memory", "redis")
 LOG_FORMATS = ("text", "json")
+PROXY_HTTP_CLIENTS = ("auto", "curl", "simple")
+PROXY_HOOKS = ("connect", "refresh", "subscribe", "publish", "rpc", "sub_refresh")
 NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -368,7 +370,20 @@ def validate(options: Options) -> None:
             raise ConfigError(f"{key}: must not be empty")
     if options.http_prefix and (not options.http_prefix.startswith("/") or options.http_prefix.endswith("/")):
         raise ConfigError(f"http_prefix: {_shown(options.http_prefix)} must start with / and not end with /")
+    _validate_proxy(options)
     _validate_namespaces(options.namespaces)
+
+
+def _validate_proxy(options: Options) -> None:
+    if options.proxy_http_client not in PROXY_HTTP_CLIENTS:
+        raise ConfigError(f"proxy_http_client: {_shown(options.proxy_http_client)} is not one of "
+                          + ", ".join(PROXY_HTTP_CLIENTS))
+    for hook in PROXY_HOOKS:
+        endpoint = getattr(options, f"proxy_{hook}_endpoint")
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"proxy_{hook}_endpoint: {_shown(endpoint)} is not an http:// or https:// URL")
+        if getattr(options, f"proxy_{hook}_timeout") <= 0:
+            raise ConfigError(f"proxy_{hook}_timeout: must be more than 0")
 
 
 def _validate_namespaces(namespaces: list[Namespace]) -> None:

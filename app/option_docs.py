@@ -7,13 +7,14 @@ that take one of a few words (the values app.config accepts).
 """
 from __future__ import annotations
 
-from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS
+from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS, PROXY_HTTP_CLIENTS
 
 #: The words an option accepts, shown in ``--help`` beside its description.
 CHOICES: dict[str, tuple[str, ...]] = {
     "engine": ENGINES,
     "log_level": LOG_LEVELS,
     "log_format": LOG_FORMATS,
+    "proxy_http_client": PROXY_HTTP_CLIENTS,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -118,6 +119,7 @@ DESCRIPTIONS: dict[str, str] = {
     "proxy_http_headers": "client request headers forwarded to the hooks, comma-separated (Cookie,Authorization)",
     "proxy_max_response_size": "bytes of a hook's answer at most; a longer one is error 100",
     "proxy_max_connections": "hook calls in flight at most; more wait in a queue within their own timeout",
+    "proxy_http_client": "HTTP client of the hooks: curl keeps connections alive (needs pycurl), auto: curl if installed",
     # channel options (top level: channels without a namespace)
     "watch": "channel option: admin pages watching see its messages",
     "publish": "channel option: clients may publish into it",

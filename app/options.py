@@ -115,6 +115,7 @@ class Options:
     proxy_http_headers: str = ""  # comma-separated (a list in a file): client request headers forwarded
     proxy_max_response_size: int = 1048576  # a backend's answer past this many bytes is error 100
     proxy_max_connections: int = 64  # calls in flight to the backends; more wait (within their timeout)
+    proxy_http_client: str = "auto"  # "curl" (kept-alive connections; needs pycurl), "simple", "auto"
 
     # channel names
     private_channel_prefix: str = "$"

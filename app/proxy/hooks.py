@@ -56,7 +56,8 @@ class Proxy:
     def __init__(self, options: Callable[[], Options], http: ProxyHttp | None = None) -> None:
         self._options = options
         opts = options()
-        self.http = http or ProxyHttp(opts.proxy_max_response_size, opts.proxy_max_connections)
+        self.http = http or ProxyHttp(opts.proxy_max_response_size, opts.proxy_max_connections,
+                                      opts.proxy_http_client)
 
     def enabled(self, hook: str) -> bool:
         return bool(getattr(self._options(), f"proxy_{hook}_endpoint"))

@@ -38,23 +38,30 @@ logger = logging.getLogger("sockhub.proxy")
 CURL, SIMPLE = "curl", "simple"
 
 
-def best_kind() -> str:
-    """``curl`` when pycurl is installed, else ``simple``."""
-    return CURL if importlib.util.find_spec("pycurl") is not None else SIMPLE
+def best_kind(wanted: str = "auto") -> str:
+    """``wanted`` (``curl`` or ``simple``); for ``auto``: ``curl`` when pycurl
+    is installed, else ``simple``.  ``curl`` without pycurl is ``simple``, warned."""
+    installed = importlib.util.find_spec("pycurl") is not None
+    if wanted == CURL and not installed:
+        logger.warning("proxy_http_client curl: pycurl is not installed; the simple client is used")
+    if wanted == SIMPLE:
+        return SIMPLE
+    return CURL if installed else SIMPLE
 
 
 class ProxyHttp:
     """POSTs JSON to the backend.  Made outside a loop; the Tornado client is
     made at the first call, in the running loop, and closed by :meth:`close`."""
 
-    def __init__(self, max_response: int, max_connections: int = 64, kind: str = "") -> None:
-        self.kind = kind or best_kind()
+    def __init__(self, max_response: int, max_connections: int = 64, kind: str = "auto") -> None:
+        self.kind = best_kind(kind)
         self._max_response = max_response
         self._max_connections = max_connections
         self._client: AsyncHTTPClient | None = None
 
     def _http(self) -> AsyncHTTPClient:
         if self._client is None:
+            logger.info("proxy hooks: %s HTTP client", self.kind)
             if self.kind == CURL:
                 from tornado.curl_httpclient import CurlAsyncHTTPClient
                 self._client = CurlAsyncHTTPClient(force_instance=True, max_clients=self._max_connections)

@@ -10,7 +10,7 @@ request bodies and the reading of a backend's answer.  No I/O here.
   "temporary"}}`` with a code in 400-1999 (:class:`HookError`) or
   ``{"disconnect": {"code", "reason"}}`` with a code in 4000-4999
   (:class:`HookDisconnect`: 4000-4499 reconnect, 4500-4999 do not);
-  anything else (not JSON, not an object, a field of the wrong type, a
+  anything else (not strict JSON: transports.strictjson, not an object, a field of the wrong type, a
   code out of its range) is the backend's fault: error 100 ``internal
   server error``, temporary, as Centrifugo answers a non-200 status.
 """
@@ -21,6 +21,8 @@ import binascii
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping
+
+from transports.strictjson import loads as strict_loads
 
 #: A hook's error message and disconnect reason are cut to these many
 #: characters (a close frame carries < 123 bytes; the proxy docs say 32).
@@ -100,9 +102,10 @@ def parse_answer(raw: bytes) -> dict[str, Any]:
     """The ``result`` object of an answer (``{}`` when absent); raises
     :class:`HookError` or :class:`HookDisconnect` (see the module docstring)."""
     try:
-        answer = json.loads(raw)
+        # strictly: no lone surrogate, NaN or deep nesting reaches a client
+        answer = strict_loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise internal("the answer is not JSON") from None
+        raise internal("the answer is not strict JSON") from None
     if not isinstance(answer, dict):
         raise internal("the answer is not a JSON object")
     if answer.get("disconnect") is not None:
@@ -162,7 +165,7 @@ def raw_json(result: Mapping[str, Any], name: str = "data") -> str | None:
         raise internal(f"b64{name} is not a string")
     try:
         text = base64.b64decode(encoded, validate=True).decode("utf-8")
-        json.loads(text)
+        strict_loads(text)
     except (binascii.Error, ValueError):
         raise internal(f"b64{name} is not base64 of JSON") from None
     return text

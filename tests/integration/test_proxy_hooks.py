@@ -30,7 +30,8 @@ MAX_RESPONSE = 65536
 def proxy_config(backend: ProxyBackend, **extra: Any) -> dict[str, Any]:
     config: dict[str, Any] = {"secret": SECRET, "proxy_http_headers": ["Cookie", "Authorization"],
                               "proxy_max_response_size": MAX_RESPONSE, "namespaces": [
-                                  {"name": "px", "proxy_subscribe": True, "proxy_publish": True, "presence": True},
+                                  {"name": "px", "proxy_subscribe": True, "proxy_publish": True, "presence": True,
+                                   "proxy_sub_refresh": True},
                                   {"name": "pub", "proxy_publish": True}]}
     for hook in HOOK_PATHS:
         config[f"proxy_{hook}_endpoint"] = backend.url("/" + hook)
@@ -133,6 +134,17 @@ class V2Raw:
                 if reply.get("id") == command_id:
                     return reply  # type: ignore[no-any-return]
 
+    def next_item(self) -> dict[str, Any]:
+        """The next reply or push (raises Closed at the close frame)."""
+        while True:
+            opcode, data = self.ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise Closed(int.from_bytes(data[:2], "big"), data[2:].decode())
+            lines = [json.loads(line) for line in data.decode().splitlines()]
+            items = [item for item in lines if item]  # {} is a ping
+            if items:
+                return items[0]  # type: ignore[no-any-return]
+
     def close(self) -> None:
         try:
             if self.ws.connected:
@@ -209,6 +221,57 @@ def test_a_publish_hook_that_is_not_switched_on_is_not_asked(hub: SockhubProcess
         before = len(backend.requests("/publish"))
         assert client.call("publish", {"channel": "plain", "data": {}})["error"]["code"] == 103
         assert len(backend.requests("/publish")) == before
+    finally:
+        client.close()
+
+
+# -- server-side refresh of connections and subscriptions -------------------------------------
+
+
+def _wait_for(check: Callable[[], Any], timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("not in time")
+
+
+def test_the_refresh_hook_extends_then_ends_a_connection(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    backend.answer("/connect", {"user": "r1", "expire_at": int(time.time()) + 1})
+    backend.answer("/refresh", {"expire_at": int(time.time()) + 3})
+    client = V2Raw(hub)
+    try:
+        reply = client.call("connect", {})["connect"]
+        assert "expires" not in reply and "ttl" not in reply, reply  # server-side refresh
+        first = _wait_for(lambda: [r for r in backend.requests("/refresh") if r.body["client"] == reply["client"]])
+        assert first[0].body["user"] == "r1"
+        backend.answer("/rpc", {"data": {"alive": True}})
+        assert client.call("rpc", {"method": "m"})["rpc"] == {"data": {"alive": True}}
+        backend.answer("/refresh", {"expired": True})
+        with pytest.raises(Closed) as closed:
+            while True:
+                client.next_item()
+        assert (closed.value.code, closed.value.reason) == (3005, "connection expired")
+        assert len([r for r in backend.requests("/refresh") if r.body["client"] == reply["client"]]) == 2
+    finally:
+        client.close()
+
+
+def test_the_sub_refresh_hook_ends_a_subscription(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    backend.answer("/subscribe", {"expire_at": int(time.time()) + 1})
+    backend.answer("/sub_refresh", {"expired": True})
+    client = V2Raw(hub)
+    try:
+        connected = client.call("connect", {})["connect"]
+        reply = client.call("subscribe", {"channel": "px:short"})["subscribe"]
+        assert "expires" not in reply and "ttl" not in reply, reply
+        push = client.next_item()
+        assert push["push"] == {"channel": "px:short", "unsubscribe": {"code": 2501, "reason": "subscription expired"}}
+        seen = [r.body for r in backend.requests("/sub_refresh") if r.body["client"] == connected["client"]]
+        assert seen == [{"client": connected["client"], "transport": "websocket", "protocol": "json",
+                         "encoding": "json", "user": "42", "channel": "px:short"}]
     finally:
         client.close()
 

@@ -94,7 +94,8 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
     options = subscriptions.check_subscribe(ctx, client, channel)
     by_proxy = proxied.wants_subscribe(ctx, p)
     claims = None if by_proxy else _claims(ctx, client, channel, p.token)
-    info, data = await proxied.subscribe(ctx, client, p) if by_proxy else (claims.info if claims else "", b"")
+    hooked = await proxied.subscribe(ctx, client, p) if by_proxy else None
+    info = hooked.info if hooked else claims.info if claims else ""
     history = history_options(options)
     recoverable = history.enabled and options.recover
     positioned = recoverable or (history.enabled and (p.positioned or p.recoverable))
@@ -117,7 +118,7 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
     found = await subscriptions.subscribe_then(ctx, ctx.fanout, client, channel, info,
                                                True, read, lambda r: {m.uid for m in r.publications})
     result = pb.SubscribeResult(recoverable=recoverable, positioned=positioned, was_recovering=p.recover,
-                                data=data)
+                                data=(hooked.data or "").encode() if hooked else b"")
     if positioned:
         result.epoch = found.position.epoch
         result.offset = found.position.offset
@@ -126,6 +127,8 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
         result.offset = since.offset  # §1.10: the client advances through the publications
         result.publications.extend(publication(m) for m in found.publications)
     _expiry(services, client, channel, claims, result)
+    if hooked:
+        proxied.subscribed(ctx, services.heartbeat, client, channel, hooked.expire_at)
     return result
 
 

@@ -37,9 +37,12 @@ class V2Context(Context, Protocol):
 class V2State:
     """One v2 connection's state beside the core's (``Client.state``):
     when its token expires (Unix seconds, 0: never), whether a ping awaits
-    its pong, and when the subscriptions made with an expiring token expire
-    (channel -> Unix seconds)."""
+    its pong, and when the subscriptions made with an expiring token (or
+    by the subscribe proxy hook) expire (channel -> Unix seconds)."""
 
     expires_at: float = 0.0
     awaiting_pong: bool = False
     subscriptions_expire: dict[str, float] = field(default_factory=dict)
+    #: subscriptions the subscribe proxy hook made with an expiry that the
+    #: sub_refresh hook extends (channel -> Unix seconds; app.dialects.v2.proxied)
+    proxied_expire: dict[str, float] = field(default_factory=dict)

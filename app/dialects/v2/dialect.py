@@ -228,6 +228,6 @@ def make_v2(ctx: V2Context) -> V2Formats:
         return dialect.unsubscribed(channel, UnsubscribeCode.EXPIRED) if isinstance(dialect, V2) else ""
 
     heartbeat = Heartbeat(ctx, ping_of, expired_of)
-    ProxyRefresh(ctx)  # registers its deadline kind with the node's clients
+    ProxyRefresh(ctx, expired_of)  # registers its deadline kinds with the node's clients
     services = Services(ctx, heartbeat)
     return V2Formats(V2(services, JsonFrames()), V2(services, ProtobufFrames()))

@@ -16,19 +16,27 @@ the v2 commands call a hook, and where its outcome becomes v2's.
   ``proxy_subscribe`` / ``proxy_publish`` / ``proxy_sub_refresh`` on;
   subscribe is skipped for a subscribe with a token and for user-limited
   (``#``) channels (Centrifugo does the same); publish may replace the data;
+* sub_refresh is server-side too: when the ``expire_at`` the subscribe hook
+  gave passes, the sub_refresh hook is asked (``expired``: the
+  ``unsubscribe`` push 2501, the client subscribes again; a failing backend
+  is asked again :data:`RETRY` s later); without that hook the subscription
+  expires like a token's (app.dialects.v2.heartbeat);
 * rpc: every ``rpc`` when its endpoint is set (108 otherwise).
 """
 from __future__ import annotations
 
-from typing import Awaitable, TypeVar
+from typing import Awaitable, Callable, TypeVar
 
 from app.core.client import Client
+from app.core.engine import EngineError
+from app.core.subscriptions import leave
 from app.core.errors import EXPIRED, Disconnect
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2 import tokens
 from app.dialects.v2.codes import Close
 from app.dialects.v2.context import V2Context, V2State
 from app.dialects.v2.errors import AppError, V2Disconnect
+from app.dialects.v2.heartbeat import Heartbeat
 from app.options import ChannelOptions
 from app.proxy import hooks
 from app.proxy.wire import Caller, HookDisconnect, HookError
@@ -37,7 +45,7 @@ T = TypeVar("T")
 
 #: Seconds before a refresh hook that failed is asked again.
 RETRY = 10.0
-REFRESH = "v2.proxy_refresh"
+REFRESH, SUB_REFRESH = "v2.proxy_refresh", "v2.proxy_sub_refresh"
 
 
 def enabled(ctx: V2Context, hook: str) -> bool:
@@ -88,11 +96,48 @@ def server_side_refresh(ctx: V2Context, client: Client, expires_at: int) -> bool
 
 
 class ProxyRefresh:
-    """The server-side refresh of the v2 connections of one node."""
+    """The server-side refresh of the v2 connections and subscriptions of
+    one node; ``expired_of(client, channel)`` is the ``unsubscribe`` push
+    2501 of a subscription the backend let expire."""
 
-    def __init__(self, ctx: V2Context) -> None:
+    def __init__(self, ctx: V2Context, expired_of: Callable[[Client, str], str | bytes]) -> None:
         self._ctx = ctx
+        self._expired_of = expired_of
         ctx.clients.add_deadline_kind(REFRESH, self._due)
+        ctx.clients.add_deadline_kind(SUB_REFRESH, self._subscriptions_due)
+
+    async def _subscriptions_due(self, client: Client, when: float, now: float) -> None:
+        ctx, state = self._ctx, client.state
+        if not isinstance(state, V2State):
+            return
+        for channel in [ch for ch, at in state.proxied_expire.items() if at <= now]:
+            if channel not in client.channels or not enabled(ctx, hooks.SUB_REFRESH):
+                state.proxied_expire.pop(channel, None)
+                continue
+            try:
+                reply = await ctx.proxy.sub_refresh(caller(client), channel)
+            except HookError:
+                state.proxied_expire[channel] = now + RETRY
+                continue
+            except HookDisconnect as err:
+                client.disconnect(V2Disconnect(Close(err.code, err.reason)))
+                return
+            if reply.expired:
+                await self._expire(client, state, channel)
+            else:
+                state.proxied_expire[channel] = reply.expire_at if reply.expire_at > now else now + RETRY
+                if reply.expire_at <= 0:
+                    del state.proxied_expire[channel]  # no expiry any more
+        _arm_subscriptions(ctx, client, state)
+
+    async def _expire(self, client: Client, state: V2State, channel: str) -> None:
+        state.proxied_expire.pop(channel, None)
+        try:
+            await leave(self._ctx, client, channel)
+        except EngineError:
+            pass  # the client is told all the same: it subscribes again
+        if not client.closing:
+            client.send(self._expired_of(client, channel))
 
     async def _due(self, client: Client, when: float, now: float) -> None:
         ctx = self._ctx
@@ -112,10 +157,30 @@ class ProxyRefresh:
             ctx.clients.arm(client, REFRESH, max(reply.expire_at, now + 1))
 
 
-async def subscribe(ctx: V2Context, client: Client, p: pb.SubscribeRequest) -> tuple[str, bytes]:
-    """The channel info and SubscribeResult data the backend gives."""
-    reply = await ask(ctx.proxy.subscribe(caller(client), p.channel, p.token, p.data))
-    return reply.info, (reply.data or "").encode()
+async def subscribe(ctx: V2Context, client: Client, p: pb.SubscribeRequest) -> hooks.SubscribeReply:
+    """The channel info, SubscribeResult data and expiry the backend gives."""
+    return await ask(ctx.proxy.subscribe(caller(client), p.channel, p.token, p.data))
+
+
+def subscribed(ctx: V2Context, heartbeat: Heartbeat, client: Client, channel: str, expire_at: int) -> None:
+    """A subscription the subscribe hook made expires at ``expire_at`` (0:
+    never): the sub_refresh hook is asked then when the channel has it,
+    else it simply expires (the ``unsubscribe`` push 2501, as a token's)."""
+    state = client.state
+    if expire_at <= 0 or not isinstance(state, V2State):
+        return
+    if channel_enabled(ctx, hooks.SUB_REFRESH, channel):
+        state.proxied_expire[channel] = expire_at
+        _arm_subscriptions(ctx, client, state)
+    else:
+        heartbeat.subscription_expires_at(client, channel, expire_at)
+
+
+def _arm_subscriptions(ctx: V2Context, client: Client, state: V2State) -> None:
+    for left in [ch for ch in state.proxied_expire if ch not in client.channels]:
+        del state.proxied_expire[left]  # bounded by the channels held
+    if state.proxied_expire:
+        ctx.clients.arm(client, SUB_REFRESH, min(state.proxied_expire.values()))
 
 
 def wants_subscribe(ctx: V2Context, p: pb.SubscribeRequest) -> bool:

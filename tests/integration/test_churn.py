@@ -33,8 +33,9 @@ from app.dialects.v1x.auth import connection_token
 from app.core.client import Client
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.framing import uvarint
-from app.options import Options
+from app.options import ChannelOptions, Namespace, Options
 from app.server import Server, make_app
+from tests.support.backend import ProxyBackend
 from tests.support.net import free_port
 from transports.session import Session
 from transports.wsbase import WebSocketPeer
@@ -115,6 +116,21 @@ def v2_json_websocket(port: int, n: int, hold: Hold = nothing) -> None:
             replies += [json.loads(line) for line in ws.recv().split("\n")]
         connect, subscribe = replies
         assert connect["id"] == 1 and subscribe == {"id": 2, "subscribe": {}}, (connect, subscribe)
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def v2_proxy_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2, JSON, without a token: the connect and subscribe proxy
+    hooks ask the test's backend (app.proxy: its HTTP client's streams and
+    requests are counted too)."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(json.dumps({"id": 1, "connect": {}}))
+        assert '"connect"' in ws.recv()
+        ws.send(json.dumps({"id": 2, "subscribe": {"channel": f"px:c{n % 5}"}}))
+        assert json.loads(ws.recv()) == {"id": 2, "subscribe": {}}
         hold()
     finally:
         ws.close(timeout=2)
@@ -236,22 +252,26 @@ KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "raw_websocket": raw_websocket, "sockjs_websocket": sockjs_websocket, "xhr_polling": xhr_polling,
     "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
-    "v2_protobuf_websocket": v2_protobuf_websocket,
+    "v2_protobuf_websocket": v2_protobuf_websocket, "v2_proxy_websocket": v2_proxy_websocket,
 }
 
 
 @contextlib.asynccontextmanager
 async def running() -> AsyncIterator[tuple[Server, int]]:
     port = free_port()
-    options = Options(port=port, address="127.0.0.1", secret=SECRET, insecure_api=True,
-                      insecure_admin=True, admin=True, sockjs_disconnect_delay=0.5,
-                      sockjs_heartbeat_delay=1)
-    server = make_app(options)
-    await server.start()
-    try:
-        yield server, port
-    finally:
-        await server.shutdown()
+    with ProxyBackend() as backend:
+        backend.answer("/connect", {"user": "proxied"})
+        options = Options(port=port, address="127.0.0.1", secret=SECRET, insecure_api=True,
+                          insecure_admin=True, admin=True, sockjs_disconnect_delay=0.5,
+                          sockjs_heartbeat_delay=1, proxy_connect_endpoint=backend.url("/connect"),
+                          proxy_subscribe_endpoint=backend.url("/subscribe"),
+                          namespaces=[Namespace("px", ChannelOptions(proxy_subscribe=True))])
+        server = make_app(options)
+        await server.start()
+        try:
+            yield server, port
+        finally:
+            await server.shutdown()
 
 
 async def back_to(baseline: dict[str, int], timeout: float) -> dict[str, int]:

@@ -89,6 +89,11 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 drops bursts of new connections
+    daemon_threads = True
+
+
 class ProxyBackend:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -114,8 +119,7 @@ class ProxyBackend:
             return [s for s in self._state.seen if path is None or s.path == path]
 
     def up(self) -> "ProxyBackend":
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self._state))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", self.port), _handler(self._state))
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

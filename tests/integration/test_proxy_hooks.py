@@ -1,7 +1,8 @@
 """The proxy hooks (app.proxy, docs/proxy.md) against a real backend
 (tests/support/backend.py) and a real sockhub process, with real clients:
-centrifuge-python 0.7.0 (protocol v2, JSON and protobuf), raw protocol v2
-JSON frames, and the 1.x raw websocket client.
+centrifuge-python 0.7.0 and centrifuge-js 5.8.0 under node (protocol v2,
+JSON and protobuf), raw protocol v2 JSON frames, and the 1.x raw websocket
+client.
 
 Each hook allows, denies with an error, disconnects, times out, answers
 garbage, another status or too much; the client sees the outcome in its
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -21,7 +24,7 @@ from tests.integration.conftest import SECRET
 from tests.integration.test_v2_python_client import FORMATS, Events, as_sent, disconnect, new_client, until
 from tests.integration.wsclient import Closed, ProtocolClient
 from tests.support.backend import ProxyBackend
-from tests.support.server import SockhubProcess
+from tests.support.server import ROOT, SockhubProcess
 
 HOOK_PATHS = ("connect", "refresh", "subscribe", "publish", "rpc", "sub_refresh")
 MAX_RESPONSE = 65536
@@ -373,3 +376,35 @@ def test_a_backend_down_for_10s_blocks_nothing_and_leaks_nothing(
         while _fds(hub.pid) > baseline and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _fds(hub.pid) <= baseline, (baseline, _fds(hub.pid))
+
+
+# -- protocol v2 with centrifuge-js 5.8.0 under node -------------------------------------------
+
+JS_SCRIPT = Path(__file__).with_name("js") / "v2proxy.js"
+
+
+def _node(hub: SockhubProcess, format_name: str, mode: str) -> Any:
+    done = subprocess.run(["node", str(JS_SCRIPT), hub.ws_url, format_name, mode], cwd=ROOT,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node.js")
+@pytest.mark.parametrize("format_name", ["json", "protobuf"])
+def test_centrifuge_js_through_the_hooks(hub: SockhubProcess, backend: ProxyBackend, format_name: str) -> None:
+    backend.answer("/connect", {"user": "js1", "data": {"hello": "js"}})
+    backend.answer("/subscribe", {"data": {"welcome": 2}})
+    backend.answer("/publish", {"data": {"n": 1, "checked": True}})
+    backend.answer("/rpc", {"data": {"sum": 3}})
+    seen = _node(hub, format_name, "allow")
+    assert seen == {"connectData": {"hello": "js"}, "subscribeData": {"welcome": 2},
+                    "publication": {"n": 1, "checked": True}, "rpc": {"sum": 3}}
+    connect = [r.body for r in backend.requests("/connect") if r.body.get("name") == "js"][-1]
+    assert connect["data"] == {"from": "js"} and connect["protocol"] == format_name
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node.js")
+def test_centrifuge_js_refused_by_the_connect_hook(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    backend.answer("/connect", disconnect={"code": 4500, "reason": "banned"})
+    assert _node(hub, "json", "refused") == {"code": 4500, "reason": "banned", "state": "disconnected"}

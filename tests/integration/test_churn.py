@@ -136,6 +136,17 @@ def v2_proxy_websocket(port: int, n: int, hold: Hold = nothing) -> None:
         ws.close(timeout=2)
 
 
+def v2_proxy_gone(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2 without a token, gone while the connect hook is asked:
+    the connect the backend allows afterwards must leave nothing."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(json.dumps({"id": 1, "connect": {}}) + "\n" + json.dumps({"id": 2, "subscribe": {"channel": "px:g"}}))
+        hold()
+    finally:
+        ws.shutdown()  # abruptly, the hook may still be asked
+
+
 def _delimited(command: pb.Command) -> bytes:
     body = command.SerializeToString()
     return uvarint(len(body)) + body
@@ -253,6 +264,7 @@ KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
     "v2_protobuf_websocket": v2_protobuf_websocket, "v2_proxy_websocket": v2_proxy_websocket,
+    "v2_proxy_gone": v2_proxy_gone,
 }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Awaitable, TypeVar
 
 from app.core.client import Client
-from app.core.errors import ADVICE_RETRY, Disconnect, ProtocolError
+from app.core.errors import ADVICE_RETRY, CLIENT_CLOSED, Disconnect, ProtocolError
 from app.dialects.v1x.context import V1xContext
 from app.proxy.hooks import ConnectReply
 from app.proxy.wire import Caller, HookDisconnect, HookError
@@ -44,29 +44,32 @@ def caller(client: Client) -> Caller:
                   client.user, session.request.headers)
 
 
-async def ask(call: Awaitable[T]) -> T:
+async def ask(client: Client, call: Awaitable[T]) -> T:
     """The hook's answer; its error or disconnect in 1.x's form."""
     try:
-        return await call
+        answer = await call
     except HookError as err:
         raise ProtocolError(err.message, ADVICE_RETRY if err.temporary else "") from None
     except HookDisconnect as err:
         raise Disconnect(err.reason, reconnect=err.reconnect) from None
+    if client.closing:  # closed while the backend thought: nothing more for it
+        raise Disconnect(CLIENT_CLOSED)
+    return answer
 
 
 async def connect(ctx: V1xContext, client: Client) -> ConnectReply:
     try:
-        return await ask(ctx.proxy.connect(caller(client), "", "", b"", (), ctx.options.client_channel_limit or 128))
+        return await ask(client, ctx.proxy.connect(caller(client), "", "", b"", (), ctx.options.client_channel_limit or 128))
     except ProtocolError as err:
         raise Disconnect(err.error, reconnect=err.advice == ADVICE_RETRY) from None
 
 
 async def subscribe(ctx: V1xContext, client: Client, channel: str) -> str:
     """The channel info the backend gives ("" none)."""
-    return (await ask(ctx.proxy.subscribe(caller(client), channel, "", b""))).info
+    return (await ask(client, ctx.proxy.subscribe(caller(client), channel, "", b""))).info
 
 
 async def publish(ctx: V1xContext, client: Client, channel: str, data: str) -> str:
-    replaced = await ask(ctx.proxy.publish(caller(client), channel, data))
+    replaced = await ask(client, ctx.proxy.publish(caller(client), channel, data))
     return replaced if replaced is not None else data
 

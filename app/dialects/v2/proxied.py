@@ -30,7 +30,7 @@ from typing import Awaitable, Callable, TypeVar
 from app.core.client import Client
 from app.core.engine import EngineError
 from app.core.subscriptions import leave
-from app.core.errors import EXPIRED, Disconnect
+from app.core.errors import CLIENT_CLOSED, EXPIRED, Disconnect
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2 import tokens
 from app.dialects.v2.codes import Close
@@ -68,20 +68,23 @@ def caller(client: Client) -> Caller:
                   protocol if protocol in ("json", "protobuf") else "json", client.user, session.request.headers)
 
 
-async def ask(call: Awaitable[T]) -> T:
+async def ask(client: Client, call: Awaitable[T]) -> T:
     """The hook's answer; its error or disconnect in v2's form."""
     try:
-        return await call
+        answer = await call
     except HookError as err:
         raise AppError(err.code, err.message, err.temporary) from None
     except HookDisconnect as err:
         raise V2Disconnect(Close(err.code, err.reason)) from None
+    if client.closing:  # closed while the backend thought: nothing more for it
+        raise Disconnect(CLIENT_CLOSED)
+    return answer
 
 
 async def connect(ctx: V2Context, client: Client, p: pb.ConnectRequest) -> tuple[tokens.ConnectionClaims, bytes]:
     """The backend's answer as a token's claims, and the ConnectResult data."""
     asked = ctx.options.client_channel_limit or 128
-    reply = await ask(ctx.proxy.connect(caller(client), p.name, p.version, p.data, p.subs.keys(), asked))
+    reply = await ask(client, ctx.proxy.connect(caller(client), p.name, p.version, p.data, p.subs.keys(), asked))
     claims = tokens.ConnectionClaims(reply.user, reply.expire_at, reply.info, reply.channels)
     return claims, (reply.data or "").encode()
 
@@ -122,6 +125,8 @@ class ProxyRefresh:
             except HookDisconnect as err:
                 client.disconnect(V2Disconnect(Close(err.code, err.reason)))
                 return
+            if client.closing:
+                return
             if reply.expired:
                 await self._expire(client, state, channel)
             else:
@@ -146,12 +151,15 @@ class ProxyRefresh:
         try:
             reply = await ctx.proxy.refresh(caller(client))
         except HookError:
-            ctx.clients.arm(client, REFRESH, now + RETRY)
-            return
+            reply = None
         except HookDisconnect as err:
             client.disconnect(V2Disconnect(Close(err.code, err.reason)))
             return
-        if reply.expired:
+        if client.closing:
+            return
+        if reply is None:
+            ctx.clients.arm(client, REFRESH, now + RETRY)
+        elif reply.expired:
             client.disconnect(Disconnect(EXPIRED, reconnect=True))
         elif reply.expire_at > 0:
             ctx.clients.arm(client, REFRESH, max(reply.expire_at, now + 1))
@@ -159,7 +167,7 @@ class ProxyRefresh:
 
 async def subscribe(ctx: V2Context, client: Client, p: pb.SubscribeRequest) -> hooks.SubscribeReply:
     """The channel info, SubscribeResult data and expiry the backend gives."""
-    return await ask(ctx.proxy.subscribe(caller(client), p.channel, p.token, p.data))
+    return await ask(client, ctx.proxy.subscribe(caller(client), p.channel, p.token, p.data))
 
 
 def subscribed(ctx: V2Context, heartbeat: Heartbeat, client: Client, channel: str, expire_at: int) -> None:
@@ -192,16 +200,10 @@ def wants_subscribe(ctx: V2Context, p: pb.SubscribeRequest) -> bool:
 
 async def publish(ctx: V2Context, client: Client, channel: str, data: str) -> str:
     """The data to publish: the backend's, or the client's."""
-    replaced = await ask(ctx.proxy.publish(caller(client), channel, data))
+    replaced = await ask(client, ctx.proxy.publish(caller(client), channel, data))
     return replaced if replaced is not None else data
 
 
 async def rpc(ctx: V2Context, client: Client, p: pb.RPCRequest) -> pb.RPCResult:
-    data = await ask(ctx.proxy.rpc(caller(client), p.method, p.data))
+    data = await ask(client, ctx.proxy.rpc(caller(client), p.method, p.data))
     return pb.RPCResult(data=(data or "").encode()) if data else pb.RPCResult()
-
-
-async def sub_refresh(ctx: V2Context, client: Client, channel: str) -> int:
-    """The subscription's new expiry (Unix s); 0: it expired."""
-    reply = await ask(ctx.proxy.sub_refresh(caller(client), channel))
-    return 0 if reply.expired else reply.expire_at

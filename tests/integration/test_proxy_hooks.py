@@ -310,6 +310,12 @@ def test_a_1x_client_connects_and_subscribes_through_the_hooks(hub: SockhubProce
         backend.answer("/subscribe", status=502)
         reply = client.subscribe("px:down")
         assert (reply["error"], reply.get("advice")) == ("internal server error", "retry"), reply
+        # publish: the hook allows (px has no publish option) and replaces the data
+        backend.answer("/publish", {"data": {"n": 2}})
+        reply = client.call("publish", {"channel": "$px:secret", "data": {"n": 1}})
+        assert reply["body"]["status"] is True and not reply.get("error"), reply
+        assert client.next_push("message")["body"]["data"] == {"n": 2}
+        assert backend.requests("/publish")[-1].body["data"] == {"n": 1}
 
 
 @pytest.mark.parametrize("how, reason, reconnect", [

@@ -17,13 +17,15 @@ soon as it is past the bound: the rest is read and dropped, or the
 connection closed); compressed answers are not asked for.  Every failure
 (refused, timed out, a status other than 200, too long) is
 :func:`app.proxy.wire.internal`: error 100 for the client, never a
-traceback.
+traceback; a warning on ``sockhub.proxy``, at most one per endpoint every
+:data:`WARN_EVERY` s.
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
 import ssl
+import time
 from typing import Sequence
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -36,6 +38,9 @@ from app.proxy.wire import HookError, internal
 logger = logging.getLogger("sockhub.proxy")
 
 CURL, SIMPLE = "curl", "simple"
+#: A failing endpoint is logged at most once per this many seconds (a backend
+#: down while thousands of clients connect is one line, with a count).
+WARN_EVERY = 10.0
 
 
 def best_kind(wanted: str = "auto") -> str:
@@ -58,6 +63,9 @@ class ProxyHttp:
         self._max_response = max_response
         self._max_connections = max_connections
         self._client: AsyncHTTPClient | None = None
+        #: endpoint -> (when last warned, failures not logged since); bounded
+        #: by the configured endpoints (six at most, more after reloads)
+        self._warned: dict[str, tuple[float, int]] = {}
 
     def _http(self) -> AsyncHTTPClient:
         if self._client is None:
@@ -100,9 +108,17 @@ class ProxyHttp:
             raise self._failed(url, f"status {response.code} ({response.error})")
         return b"".join(chunks)
 
-    @staticmethod
-    def _failed(url: str, why: str) -> HookError:
-        logger.warning("proxy %s: %s", url, why)
+    def _failed(self, url: str, why: str) -> HookError:
+        now = time.monotonic()
+        last, quiet = self._warned.get(url, (-WARN_EVERY, 0))
+        if now - last >= WARN_EVERY:
+            if len(self._warned) > 64:
+                self._warned.clear()
+            self._warned[url] = (now, 0)
+            more = f" ({quiet} more failures since the last warning)" if quiet else ""
+            logger.warning("proxy %s: %s%s", url, why, more)
+        else:
+            self._warned[url] = (last, quiet + 1)
         return internal(why)
 
     def close(self) -> None:

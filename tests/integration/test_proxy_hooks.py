@@ -382,6 +382,9 @@ def test_a_backend_down_for_10s_blocks_nothing_and_leaks_nothing(
         while _fds(hub.pid) > baseline and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _fds(hub.pid) <= baseline, (baseline, _fds(hub.pid))
+        # a warning per endpoint every 10 s at most, not one per failed call
+        warned = [line for line in hub.logs().splitlines() if "sockhub.proxy: proxy http" in line]
+        assert 1 <= len(warned) <= 3 < len(outcomes), warned
 
 
 # -- protocol v2 with centrifuge-js 5.8.0 under node -------------------------------------------

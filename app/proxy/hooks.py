@@ -4,8 +4,8 @@ endpoint and timeout of its options (``proxy_<hook>_endpoint``,
 
 Each call returns the typed part of the ``result`` the dialects use, or
 raises :class:`~app.proxy.wire.HookError` / :class:`~app.proxy.wire.HookDisconnect`
-(app.proxy.wire).  A hook whose endpoint is empty is off; the dialects ask
-:meth:`Proxy.enabled` first.
+(app.proxy.wire).  A hook whose endpoint is empty is off: the dialects
+check the option before they call it.
 """
 from __future__ import annotations
 
@@ -58,9 +58,6 @@ class Proxy:
         opts = options()
         self.http = http or ProxyHttp(opts.proxy_max_response_size, opts.proxy_max_connections,
                                       opts.proxy_http_client)
-
-    def enabled(self, hook: str) -> bool:
-        return bool(getattr(self._options(), f"proxy_{hook}_endpoint"))
 
     async def _call(self, hook: str, caller: Caller, fields: dict[str, Any], with_user: bool = True) -> dict[str, Any]:
         options = self._options()

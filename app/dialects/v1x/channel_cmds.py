@@ -19,8 +19,8 @@ from app.core.engine import EngineError
 from app.core.errors import ADVICE_RETRY, INTERNAL_SERVER_ERROR, ProtocolError
 from app.core.publisher import publish_from_client
 from app.core.subscriptions import denied
-from app.dialects.v1x.auth import channel_sign, check_sign
 from app.dialects.v1x import proxied
+from app.dialects.v1x.auth import channel_sign, check_sign
 from app.dialects.v1x.context import V1xContext
 from app.dialects.v1x.spec import CommandSpec
 from app.dialects.v1x.wire import (

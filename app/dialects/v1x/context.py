@@ -39,8 +39,7 @@ class V1xContext(Context, Protocol):
         """Tells the other nodes (API unsubscribe, disconnect, subscribe)."""
         ...
 
-
     @property
     def proxy(self) -> Proxy:
-        """The proxy hooks (app.proxy); ask ``proxy.enabled(hook)`` first."""
+        """The proxy hooks (app.proxy); a hook is on when its endpoint option is set."""
         ...

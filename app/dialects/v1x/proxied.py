@@ -59,7 +59,8 @@ async def ask(client: Client, call: Awaitable[T]) -> T:
 
 async def connect(ctx: V1xContext, client: Client) -> ConnectReply:
     try:
-        return await ask(client, ctx.proxy.connect(caller(client), "", "", b"", (), ctx.options.client_channel_limit or 128))
+        limit = ctx.options.client_channel_limit or 128
+        return await ask(client, ctx.proxy.connect(caller(client), "", "", b"", (), limit))
     except ProtocolError as err:
         raise Disconnect(err.error, reconnect=err.advice == ADVICE_RETRY) from None
 
@@ -72,4 +73,3 @@ async def subscribe(ctx: V1xContext, client: Client, channel: str) -> str:
 async def publish(ctx: V1xContext, client: Client, channel: str, data: str) -> str:
     replaced = await ask(client, ctx.proxy.publish(caller(client), channel, data))
     return replaced if replaced is not None else data
-

@@ -22,8 +22,8 @@ import app
 from app.core.client import Client
 from app.core.errors import INVALID_MESSAGE, INVALID_TOKEN, Disconnect
 from app.core.values import Credentials
-from app.dialects.v1x.auth import check_sign, connection_token
 from app.dialects.v1x import proxied
+from app.dialects.v1x.auth import check_sign, connection_token
 from app.dialects.v1x.context import V1xContext
 from app.dialects.v1x.spec import CommandSpec
 from app.dialects.v1x.wire import credentials_body, dumps, valid_raw_json

@@ -26,10 +26,9 @@ class V2Context(Context, Protocol):
         """Connect, refresh and the dialect's own deadlines (pings, expiry)."""
         ...
 
-
     @property
     def proxy(self) -> Proxy:
-        """The proxy hooks (app.proxy); ask ``proxy.enabled(hook)`` first."""
+        """The proxy hooks (app.proxy); a hook is on when its endpoint option is set."""
         ...
 
 

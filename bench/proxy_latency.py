@@ -5,10 +5,11 @@
 Starts a backend (a Tornado app in its own process answering
 ``{"result":{"user":"1"}}``) and, per HTTP client (``simple``, and ``curl``
 when pycurl imports), a sockhub with ``proxy_connect_endpoint``.  Each run
-makes ``--connects`` protocol v2 connects one after the other (open the
-websocket, send ``connect``, read the reply, close) with a JWT, then
-without a token (the connect hook); prints the median and p90 of each and
-the median difference: the latency the hook adds to a connect.  First, the
+makes ``--connects`` pairs of protocol v2 connects (open the websocket,
+send ``connect``, read the reply, close): one with a JWT, then one without
+a token (the connect hook), interleaved so a shared machine's load falls on
+both; prints the median and p90 of each and the median of the pairs'
+differences: the latency the hook adds to a connect.  First, the
 HTTP call alone per client, in this process (5 x ``--connects`` calls).
 """
 from __future__ import annotations
@@ -52,19 +53,31 @@ def backend(port: int) -> None:
     asyncio.run(serve())
 
 
-def connects(url: str, n: int, token: str) -> list[float]:
-    """Seconds per connect (websocket open + connect reply)."""
-    taken = []
-    command = json.dumps({"id": 1, "connect": {"token": token} if token else {}})
-    for _ in range(n):
-        started = time.perf_counter()
-        ws = websocket.create_connection(url, timeout=10)
-        ws.send(command)
-        reply = json.loads(ws.recv())
-        taken.append(time.perf_counter() - started)
-        assert "connect" in reply, reply
-        ws.close()
+def connect_once(url: str, command: str) -> float:
+    """Seconds for one connect (websocket open + connect reply)."""
+    started = time.perf_counter()
+    ws = websocket.create_connection(url, timeout=10)
+    ws.send(command)
+    reply = json.loads(ws.recv())
+    taken = time.perf_counter() - started
+    assert "connect" in reply, reply
+    ws.close()
     return taken
+
+
+def paired(url: str, n: int, token: str) -> tuple[list[float], list[float], list[float]]:
+    """``n`` pairs, a JWT connect then a hook connect, interleaved so that the
+    load of a shared machine falls on both alike: the two lists of seconds
+    and each pair's difference."""
+    with_token = json.dumps({"id": 1, "connect": {"token": token}})
+    with_hook = json.dumps({"id": 1, "connect": {}})
+    tokens, hooks, differences = [], [], []
+    for _ in range(n):
+        a, b = connect_once(url, with_token), connect_once(url, with_hook)
+        tokens.append(a)
+        hooks.append(b)
+        differences.append(b - a)
+    return tokens, hooks, differences
 
 
 def http_calls(kind: str, port: int, n: int) -> dict[str, Any]:
@@ -98,15 +111,12 @@ def run(kind: str, backend_port: int, n: int, tmp: Path) -> dict[str, Any]:
     hub = SockhubProcess(tmp, config, name=f"bench-{kind}").start()
     try:
         token = jwt.encode({"sub": "1"}, SECRET, algorithm="HS256")
-        connects(hub.ws_url, 50, token)  # warm up both paths
-        connects(hub.ws_url, 50, "")
-        with_token = connects(hub.ws_url, n, token)
-        with_proxy = connects(hub.ws_url, n, "")
+        paired(hub.ws_url, 50, token)  # warm up both paths
+        with_token, with_proxy, added = paired(hub.ws_url, n, token)
     finally:
         hub.stop()
-    added = statistics.median(with_proxy) - statistics.median(with_token)
     return {"client": kind, "token": summary(with_token), "proxy": summary(with_proxy),
-            "added_median_ms": round(added * 1000, 3)}
+            "added_median_ms": round(statistics.median(added) * 1000, 3)}
 
 
 def main() -> None:

@@ -417,3 +417,23 @@ def test_centrifuge_js_through_the_hooks(hub: SockhubProcess, backend: ProxyBack
 def test_centrifuge_js_refused_by_the_connect_hook(hub: SockhubProcess, backend: ProxyBackend) -> None:
     backend.answer("/connect", disconnect={"code": 4500, "reason": "banned"})
     assert _node(hub, "json", "refused") == {"code": 4500, "reason": "banned", "state": "disconnected"}
+
+
+def test_a_1x_sockjs_client_connects_through_the_hook(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    """SockJS (its websocket transport): the hook hears ``sockjs`` and the cookie."""
+    backend.answer("/connect", {"user": "s1"})
+    ws = websocket.create_connection(f"ws://127.0.0.1:{hub.port}/connection/0/prx1/websocket", timeout=10,
+                                     cookie="sid=sockjs")
+    try:
+        assert ws.recv() == "o"
+        ws.send(json.dumps([json.dumps({"uid": "1", "method": "connect", "params": {}})]))
+        frame = ws.recv()
+        assert frame.startswith("a["), frame
+        reply = json.loads(json.loads(frame[1:])[0])
+        assert reply["body"]["client"] and not reply.get("error"), reply
+        seen = backend.requests("/connect")[-1]
+        assert (seen.body["transport"], seen.body["client"]) == ("sockjs", reply["body"]["client"])
+        assert seen.headers["cookie"] == "sid=sockjs"
+    finally:
+        ws.close(timeout=1)
+        ws.shutdown()

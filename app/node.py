@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from app.core.client import Client
+from app.core.client import Client, ClientDialect
 from app.core.engine import Engine
 from app.core.node import NodeCore
 from app.core.values import Message
@@ -19,10 +19,11 @@ from app.dialects.choose import V1X, V2, DialectTable
 from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
 from app.dialects.v1x.wire import message_json
-from app.dialects.v2.dialect import make_v2
+from app.dialects.v2.dialect import make_v2_dialects
 from app.dialects.v2api.runner import ServerApi
 from app.options import Options
 from app.proxy.hooks import Proxy
+from transports.emulated import EMULATED_TRANSPORTS
 from transports.interfaces import SessionHandle
 
 #: The client endpoints' path under ``http_prefix`` (SockJS and raw websocket).
@@ -30,6 +31,9 @@ CLIENT_ENDPOINT = "/connection"
 #: The raw websocket endpoint under it: 1.x and protocol v2, told apart by
 #: the first frame (app.dialects.choose.FirstFrame).
 WEBSOCKET_ENDPOINT = CLIENT_ENDPOINT + "/websocket"
+#: The bidirectional-emulation transports (``/connection/http_stream``,
+#: ``/connection/sse``, with ``/emulation``): protocol v2 only.
+EMULATION_ENDPOINT = CLIENT_ENDPOINT + "/emulation"
 
 
 def _watch_body(message: Message) -> bytes:
@@ -46,11 +50,16 @@ class Node(NodeCore):
         #: The proxy hooks (app.proxy), one HTTP client for both dialects.
         self.proxy = Proxy(lambda: self.options)
         self.v1x = V1x(self)
-        self.v2 = make_v2(self)
+        self.v2, v2_emulation = make_v2_dialects(self)
         #: The dialects of each client endpoint (app.dialects.choose); 1.x
         #: first: it writes what is closed before the first frame.
-        self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x},
-                                      WEBSOCKET_ENDPOINT: {V1X: self.v1x, V2: self.v2}})
+        #: ``websocket_disable`` (Centrifugo v5's switch) leaves protocol v2 off
+        #: the raw websocket: a v2 first frame is then invalid 1.x input.
+        websocket: dict[str, ClientDialect] = {V1X: self.v1x}
+        if not options.websocket_disable:
+            websocket[V2] = self.v2
+        self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}, WEBSOCKET_ENDPOINT: websocket,
+                                      EMULATION_ENDPOINT: {V2: v2_emulation}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
         #: The current-style API, ``POST /api/<method>`` (app.dialects.v2api).
@@ -59,8 +68,11 @@ class Node(NodeCore):
     def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for
         every new session: a client in the dialect the endpoint decides (its
-        raw websocket is :data:`WEBSOCKET_ENDPOINT`, SockJS the rest)."""
-        endpoint = WEBSOCKET_ENDPOINT if session.transport == "raw_websocket" else CLIENT_ENDPOINT
+        raw websocket is :data:`WEBSOCKET_ENDPOINT`, HTTP streaming and SSE
+        :data:`EMULATION_ENDPOINT`, SockJS the rest)."""
+        transport = session.transport
+        endpoint = (WEBSOCKET_ENDPOINT if transport == "raw_websocket"
+                    else EMULATION_ENDPOINT if transport in EMULATED_TRANSPORTS else CLIENT_ENDPOINT)
         return Client(self.clients, session, self.dialects.dialect_for(endpoint, session.request))
 
     async def shutdown(self) -> None:

@@ -10,13 +10,16 @@ counts) through tests/support/server.py, pins it to CPU 1 and itself to CPU 0
 (``--no-pin`` to leave both alone), and from one asyncio process drives:
 
 - ``--subscribers`` long-lived clients, rotating over raw websocket, SockJS
-  websocket, xhr-streaming and xhr-polling, each subscribed to
-  ``--per-client`` of the ``--channels`` channels;
-- churn: clients that connect (the same four transports in turn), subscribe to
+  websocket, xhr-streaming, xhr-polling (the 1.x protocol) and protocol
+  v2's HTTP streaming and SSE (a JWT; commands and pongs through
+  ``/emulation``), each subscribed to ``--per-client`` of the
+  ``--channels`` channels;
+- churn: clients that connect (the same six transports in turn), subscribe to
   ``--per-client`` channels, read ``--churn-reads`` messages and leave,
   ``--churn`` of them in flight at any time.  How they leave alternates: a
   websocket closes with a closing handshake or drops TCP without one; an
-  xhr-streaming or a pending xhr poll is cut (the session ends "interrupted");
+  xhr-streaming or a pending xhr poll is cut (the session ends "interrupted"),
+  and so is an HTTP-streaming or SSE stream (its session ends with it);
   every other xhr-polling client just stops polling and its session expires
   after ``sockjs_disconnect_delay``;
 - ``--rate`` publishes per second through the HTTP API (one signed batch every
@@ -58,6 +61,7 @@ import re
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,16 +69,18 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import jwt  # noqa: E402
+
 from app.dialects.v1x.auth import api_sign, connection_token  # noqa: E402
 from tests.support.server import SockhubProcess  # noqa: E402
 
-SECRET = "soak-secret"
+SECRET = "soak-secret-long-enough-for-hs256"  # 32 bytes: RFC 7518 for the v2 JWTs
 DISCONNECT_DELAY = 5.0
 SERVER_CONFIG: dict[str, Any] = {
     "secret": SECRET, "prometheus": True, "sockjs_disconnect_delay": DISCONNECT_DELAY,
     "shutdown_timeout": 10,
 }
-TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling")
+TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling", "http-stream", "sse")
 INTERVAL = 10.0  # seconds between status lines
 PUBLISH_TICK = 0.05  # one API request per tick
 MAX_BATCH = 500  # publish commands per API request at most (catching up)
@@ -634,9 +640,124 @@ class SockJSHttp(Transport):
                 self._task.cancel()
 
 
+class Emulation(Transport):
+    """Protocol v2 over HTTP streaming or SSE: the first send opens the
+    stream with the connect as its body (SSE: the ``cf_connect`` query);
+    every later send is a ``POST /emulation`` with the session and node of
+    the connect reply, on a kept-alive connection of its own.  Server pings
+    ``{}`` are answered here with a pong through ``/emulation``."""
+
+    def __init__(self, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
+                 sse: bool) -> None:
+        super().__init__(port, on_message, on_close)
+        self.sse = sse
+        self.session = ""
+        self.node = ""
+        self._stream: HttpConn | None = None
+        self._send: HttpConn | None = None
+        self._send_lock = asyncio.Lock()
+        self._buf = bytearray()
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self._stream = await HttpConn.open(self.port)
+
+    async def send(self, text: str) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._receive(text))
+            return
+        async with self._send_lock:
+            body = json.dumps({"session": self.session, "node": self.node, "data": text}).encode()
+            for attempt in (1, 2):
+                if self._send is None or self._send.closed:
+                    self._send = await HttpConn.open(self.port)
+                try:
+                    status, answer = await self._send.request("POST", "/emulation", body,
+                                                              "Content-Type: application/json\r\n")
+                except ConnectionError:
+                    if attempt == 2:
+                        raise
+                    self._send = None
+                    continue
+                if status != 204:
+                    raise SoakError(f"/emulation answered {status} {answer[:100]!r}")
+                return
+
+    async def _receive(self, connect: str) -> None:
+        assert self._stream is not None
+        why = "stream ended"
+        try:
+            if self.sse:
+                request = self._stream.request("GET", "/connection/sse?" + urllib.parse.urlencode(
+                    {"cf_connect": connect}), on_data=self._feed)
+            else:
+                request = self._stream.request("POST", "/connection/http_stream", connect.encode(),
+                                               "Content-Type: application/json\r\n", on_data=self._feed)
+            status, body = await request
+            if status != 200:
+                why = f"stream answered {status} {body[:100]!r}"
+        except (ConnectionError, OSError) as exc:
+            why = f"stream connection lost: {exc}"
+        finally:
+            self._ended_because(why)
+
+    def _feed(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        separator = b"\n\n" if self.sse else b"\n"
+        start = 0
+        while (end := buf.find(separator, start)) >= 0:
+            item = bytes(buf[start:end]).strip(b"\r\n")
+            start = end + len(separator)
+            if item.startswith(b"data: "):
+                item = item[6:]
+            if item:
+                self._item(item.decode())
+        del buf[:start]
+
+    def _item(self, text: str) -> None:
+        if text == "{}":  # the server's ping: the pong goes through /emulation
+            if not self.leaving:
+                asyncio.get_running_loop().create_task(self._pong())
+            return
+        if not self.session and '"connect"' in text:
+            connect = json.loads(text).get("connect", {})
+            self.session, self.node = connect.get("session", ""), connect.get("node", "")
+        self.on_message(text)
+
+    async def _pong(self) -> None:
+        try:
+            await self.send("{}")
+        except (ConnectionError, OSError, SoakError):
+            pass  # the stream's end reports what happened
+
+    async def leave(self, graceful: bool) -> None:
+        self.leaving = True
+        for conn in (self._stream, self._send):
+            if conn is not None:
+                conn.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except (asyncio.TimeoutError, Exception):
+                self._task.cancel()
+
+    def idle(self) -> None:
+        """Nothing more to send but pongs: they open a connection again."""
+        if self._send is not None:
+            self._send.close()
+            self._send = None
+
+
+#: the transports whose clients speak protocol v2 (JWT, ``{"id":..}`` commands)
+V2_KINDS = ("http-stream", "sse")
+
+
 def make_transport(kind: str, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
                    rng: random.Random) -> Transport:
     session = f"{rng.randrange(1000):03d}" + "%029x" % rng.getrandbits(116)
+    if kind in V2_KINDS:
+        return Emulation(port, on_message, on_close, sse=kind == "sse")
     if kind == "websocket":
         return RawWebsocket(port, on_message, on_close)
     if kind == "sockjs-websocket":
@@ -682,6 +803,9 @@ class Client:
 
     def _on_message(self, text: str) -> None:
         data = json.loads(text)
+        if self.kind in V2_KINDS:
+            self._on_v2(data, text)
+            return
         for item in data if isinstance(data, list) else (data,):
             uid = item.get("uid")
             if uid:
@@ -692,6 +816,19 @@ class Client:
                 self.on_publication(item["body"]["data"])
             elif item.get("method") in ("disconnect", "unsubscribe"):
                 self.on_unexpected(f"{item.get('method')} push {text[:200]}")
+
+    def _on_v2(self, item: dict[str, Json], text: str) -> None:
+        """A protocol v2 reply (by id) or push."""
+        push = item.get("push")
+        if isinstance(push, dict):
+            if "pub" in push:
+                self.on_publication(push["pub"]["data"])
+            elif "disconnect" in push or "unsubscribe" in push:
+                self.on_unexpected(f"push {text[:200]}")
+            return
+        future = self._pending.pop(str(item.get("id")), None)
+        if future is not None and not future.done():
+            future.set_result(item)
 
     def _on_close(self, why: str) -> None:
         self.closed_why = why
@@ -711,12 +848,20 @@ class Client:
     async def call(self, commands: list[dict[str, Json]], timeout: float = 10.0) -> list[dict[str, Json]]:
         futures = []
         loop = asyncio.get_running_loop()
+        v2 = self.kind in V2_KINDS
         for command in commands:
             self._uid += 1
-            command["uid"] = uid = str(self._uid)
+            uid = str(self._uid)
+            if v2:
+                command["id"] = self._uid
+            else:
+                command["uid"] = uid
             self._pending[uid] = future = loop.create_future()
             futures.append(future)
-        await self.transport.send(json.dumps(commands[0] if len(commands) == 1 else commands))
+        if v2:  # newline-delimited commands in one frame
+            await self.transport.send("\n".join(json.dumps(command) for command in commands))
+        else:
+            await self.transport.send(json.dumps(commands[0] if len(commands) == 1 else commands))
         replies = await asyncio.wait_for(asyncio.gather(*futures), timeout)
         for reply in replies:
             if reply.get("error"):
@@ -727,6 +872,11 @@ class Client:
         """Open, connect with a token, subscribe (like centrifuge-js: connect,
         then one batch of subscribes)."""
         await self.transport.open()
+        if self.kind in V2_KINDS:  # a JWT of the secret (token_hmac_secret_key defaults to it)
+            claims = {"sub": user, "exp": int(time.time()) + 24 * 3600}
+            await self.call([{"connect": {"token": jwt.encode(claims, SECRET, algorithm="HS256")}}])
+            await self.call([{"subscribe": {"channel": channel}} for channel in channels])
+            return
         timestamp = str(int(time.time()))
         await self.call([{"method": "connect", "params": {
             "user": user, "timestamp": timestamp, "info": "",
@@ -882,7 +1032,7 @@ class Soak:
                 except (SoakError, ConnectionError, OSError, asyncio.TimeoutError) as exc:
                     sub.on_unexpected(f"could not start: {type(exc).__name__}: {exc}")
                     await sub.transport.leave(False)
-            if isinstance(sub.transport, SockJSHttp):
+            if isinstance(sub.transport, (SockJSHttp, Emulation)):
                 sub.transport.idle()
             self.subscribers.append(sub)
 

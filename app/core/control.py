@@ -29,9 +29,17 @@ Methods (one dispatch table, :data:`CONTROL`, run by :class:`ControlBus`):
   too, until the page calls ``subscribe``, which this server then answers
   with success, adopting the server-side subscription); a Subscription that
   is "subscribing" is marked subscribed.  Nothing in the client breaks.
+* ``emulation`` ``{"node", "session", "data"?, "b64"?}``: an emulation
+  request (HTTP streaming, SSE) that reached another node than the one
+  holding its stream: the node ``node`` hands the frame (``data``, text, or
+  ``b64``, base64 of a binary frame) to its session ``session``; the
+  others ignore it.  Delivered by :attr:`ControlBus.emulated` (set by
+  whoever serves the emulation endpoint; unset: dropped).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from typing import Any, Callable, Collection, Coroutine
@@ -90,13 +98,13 @@ async def unsubscribe_user(ctx: Context, user: str, channel: str = "", client_id
 
 
 async def disconnect_user(ctx: Context, user: str, client_id: str = "", keep: Collection[str] = (),
-                          reason: str = DISCONNECT, reconnect: bool = False) -> None:
+                          reason: str = DISCONNECT, reconnect: bool = False, code: int | None = None) -> None:
     """Close every local connection of ``user`` (or only ``client_id``; never
     those in ``keep``) with ``reason`` and advice: by default ``disconnect``,
-    no reconnect."""
+    no reconnect; ``code``: the close code asked for (Disconnect.code)."""
     for client in _connections(ctx, user, client_id):
         if client.id not in keep:
-            client.disconnect(Disconnect(reason, reconnect=reconnect))
+            client.disconnect(Disconnect(reason, reconnect=reconnect, code=code))
 
 
 async def subscribe_user(ctx: Context, user: str, channel: str, client_id: str = "",
@@ -134,6 +142,13 @@ class ControlBus:
         self._ctx = ctx
         self._uid = uid
         self.node_seen = node_seen
+        #: ``(session id, frame)``: hands a forwarded emulation frame to a
+        #: local session (the emulation endpoint sets it)
+        self.emulated: Callable[[str, str | bytes], object] | None = None
+
+    @property
+    def uid(self) -> str:
+        return self._uid
 
     @property
     def ctx(self) -> Context:
@@ -189,10 +204,13 @@ async def _unsubscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> 
 async def _disconnect(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
     keep = params.get("whitelist") or []
     reconnect = params.get("reconnect", False)
+    code = params.get("code")
     if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep) or not isinstance(reconnect, bool):
         raise ValueError("control disconnect: whitelist or reconnect of the wrong type")
+    if code is not None and (type(code) is not int or not 0 <= code < 65536):
+        raise ValueError("control disconnect: code of the wrong type")
     await disconnect_user(bus.ctx, _text(params, "user"), _text(params, "client"), frozenset(keep),
-                          _text(params, "reason") or DISCONNECT, reconnect)
+                          _text(params, "reason") or DISCONNECT, reconnect, code)
 
 
 async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
@@ -202,7 +220,21 @@ async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> No
     await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"), _text(params, "client"), info)
 
 
+async def _emulation(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    if _text(params, "node") != bus.uid or bus.emulated is None:
+        return
+    frame: str | bytes = _text(params, "data")
+    encoded = _text(params, "b64")
+    if encoded:
+        try:
+            frame = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise ValueError("control emulation: b64 is not base64") from None
+    bus.emulated(_text(params, "session"), frame)
+
+
 CONTROL: dict[str, "Handler"] = {
+    "emulation": _emulation,
     "ping": _ping,
     "unsubscribe": _unsubscribe,
     "disconnect": _disconnect,

@@ -73,6 +73,15 @@ class Caller:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+#: sockhub's transport names as Centrifugo's proxy requests spell them; every
+#: other one is a SockJS transport.
+TRANSPORT_NAMES = {"raw_websocket": "websocket", "http_stream": "http_stream", "sse": "sse"}
+
+
+def transport_name(transport: str) -> str:
+    return TRANSPORT_NAMES.get(transport, "sockjs")
+
+
 def data_fields(data: str | bytes, name: str = "data") -> dict[str, Any]:
     """``{"data": <raw JSON>}`` for JSON text, else ``{"b64data": ...}``."""
     if isinstance(data, str):

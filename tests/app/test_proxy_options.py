@@ -29,8 +29,10 @@ def test_headers_as_a_list_in_a_file_or_comma_separated_in_the_environment(tmp_p
 def test_namespace_switches_and_timeouts(tmp_path: Path) -> None:
     options = load_options(write(tmp_path, {
         "proxy_subscribe_endpoint": "http://127.0.0.1:9/s", "proxy_subscribe_timeout": 0.25,
+        "proxy_rpc_timeout": "1500ms",  # Centrifugo v5's duration strings
         "namespaces": [{"name": "chat", "proxy_subscribe": True, "proxy_publish": True}]}), {})
     assert options.proxy_subscribe_timeout == 0.25 and options.proxy_connect_timeout == 1
+    assert options.proxy_rpc_timeout == 1.5
     chat = options.namespaces[0].options
     assert (chat.proxy_subscribe, chat.proxy_publish, chat.proxy_sub_refresh) == (True, True, False)
 

@@ -22,6 +22,7 @@ from typing import Awaitable, TypeVar
 from app.core.client import Client
 from app.core.errors import ADVICE_RETRY, CLIENT_CLOSED, Disconnect, ProtocolError
 from app.dialects.v1x.context import V1xContext
+from app.proxy import wire
 from app.proxy.hooks import ConnectReply
 from app.proxy.wire import Caller, HookDisconnect, HookError
 
@@ -40,7 +41,7 @@ def channel_enabled(ctx: V1xContext, hook: str, channel: str) -> bool:
 def caller(client: Client) -> Caller:
     session = client.session
     client_id = client.reserve_id()
-    return Caller(client_id, "websocket" if session.transport == "raw_websocket" else "sockjs", "json",
+    return Caller(client_id, wire.transport_name(session.transport), "json",
                   client.user, session.request.headers)
 
 

@@ -38,7 +38,7 @@ from app.dialects.v2.context import V2Context, V2State
 from app.dialects.v2.errors import AppError, V2Disconnect
 from app.dialects.v2.heartbeat import Heartbeat
 from app.options import ChannelOptions
-from app.proxy import hooks
+from app.proxy import hooks, wire
 from app.proxy.wire import Caller, HookDisconnect, HookError
 
 T = TypeVar("T")
@@ -64,7 +64,7 @@ def caller(client: Client) -> Caller:
     session = client.session
     client_id = client.reserve_id()
     protocol = getattr(client.dialect, "format", "json")
-    return Caller(client_id, "websocket" if session.transport == "raw_websocket" else "sockjs",
+    return Caller(client_id, wire.transport_name(session.transport),
                   protocol if protocol in ("json", "protobuf") else "json", client.user, session.request.headers)
 
 
@@ -85,7 +85,8 @@ async def connect(ctx: V2Context, client: Client, p: pb.ConnectRequest) -> tuple
     """The backend's answer as a token's claims, and the ConnectResult data."""
     asked = ctx.options.client_channel_limit or 128
     reply = await ask(client, ctx.proxy.connect(caller(client), p.name, p.version, p.data, p.subs.keys(), asked))
-    claims = tokens.ConnectionClaims(reply.user, reply.expire_at, reply.info, reply.channels)
+    subs = tuple(tokens.ServerSubscription(channel) for channel in reply.channels)
+    claims = tokens.ConnectionClaims(reply.user, reply.expire_at, reply.info, subs)
     return claims, (reply.data or "").encode()
 
 

@@ -437,3 +437,26 @@ def test_a_1x_sockjs_client_connects_through_the_hook(hub: SockhubProcess, backe
     finally:
         ws.close(timeout=1)
         ws.shutdown()
+
+
+@pytest.mark.async_timeout(60)
+async def test_an_http_stream_client_through_the_connect_hook(backend: ProxyBackend, tmp_path: Path) -> None:
+    """Protocol v2 over HTTP streaming (emulation): the hook hears
+    ``http_stream`` and the forwarded cookie."""
+    from tests.support.emulation import Stream
+
+    backend.answer("/connect", {"user": "hs1", "data": {"via": "stream"}})
+    hub = SockhubProcess(tmp_path, proxy_config(backend, http_stream=True), name="streamhub").start()
+    try:
+        stream = await Stream.open(hub.port, "POST", "/connection/http_stream",
+                                   json.dumps({"id": 1, "connect": {}}).encode(), "json",
+                                   {"Content-Type": "application/json", "Cookie": "sid=hs"})
+        try:
+            reply = await stream.next_item()
+            assert reply["id"] == 1 and reply["connect"]["data"] == {"via": "stream"}, reply
+        finally:
+            stream.close()
+        seen = [r for r in backend.requests("/connect") if r.body.get("client") == reply["connect"]["client"]]
+        assert seen[0].body["transport"] == "http_stream" and seen[0].headers["cookie"] == "sid=hs"
+    finally:
+        hub.stop()

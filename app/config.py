@@ -39,6 +39,8 @@ ENV_PREFIX = "SOCKHUB_"
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "fatal", "none")
 ENGINES = ("memory", "redis")
 LOG_FORMATS = ("text", "json")
+PROXY_HTTP_CLIENTS = ("auto", "curl", "simple")
+PROXY_HOOKS = ("connect", "refresh", "subscribe", "publish", "rpc", "sub_refresh")
 V2_PERMISSIONS = ("auto", "1.x", "v5")
 NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
 _NUMBER = re.compile(r"[-+]?[0-9.eE+-]*")
@@ -127,6 +129,9 @@ def _string_list(what: str, value: Any) -> list[str]:
 #: str options a Centrifugo config gives as a number (``"redis_port": 6379``):
 #: an integer there is taken as its decimal text.
 NUMBER_TEXT_KEYS = frozenset({"redis_port"})
+#: String options a file may also give as a list of strings (joined with ","),
+#: as Centrifugo's config spells them.
+LIST_TEXT_KEYS = frozenset({"proxy_http_headers"})
 
 
 def _shown(value: Any) -> str:
@@ -190,6 +195,8 @@ def check_typed(key: str, kind: Any, value: Any, source: str) -> Any:
         return _utf8(what, value)
     elif isinstance(value, int) and key in NUMBER_TEXT_KEYS and value.bit_length() <= 64:
         return str(value)
+    elif key in LIST_TEXT_KEYS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _utf8(what, ",".join(value))
     raise _wrong(what, kind, value)
 
 
@@ -411,9 +418,20 @@ def validate(options: Options) -> None:
             raise ConfigError(f"{key}: must not be empty")
     if options.http_prefix and (not options.http_prefix.startswith("/") or options.http_prefix.endswith("/")):
         raise ConfigError(f"http_prefix: {_shown(options.http_prefix)} must start with / and not end with /")
+    _validate_proxy(options)
     _validate_namespaces(options.namespaces)
 
 
+def _validate_proxy(options: Options) -> None:
+    if options.proxy_http_client not in PROXY_HTTP_CLIENTS:
+        raise ConfigError(f"proxy_http_client: {_shown(options.proxy_http_client)} is not one of "
+                          + ", ".join(PROXY_HTTP_CLIENTS))
+    for hook in PROXY_HOOKS:
+        endpoint = getattr(options, f"proxy_{hook}_endpoint")
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"proxy_{hook}_endpoint: {_shown(endpoint)} is not an http:// or https:// URL")
+        if getattr(options, f"proxy_{hook}_timeout") <= 0:
+            raise ConfigError(f"proxy_{hook}_timeout: must be more than 0")
 def _validate_public_keys(options: Options) -> None:
     """The PEM token keys must be public keys of their kind."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa

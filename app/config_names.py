@@ -45,7 +45,7 @@ ALIASES: dict[str, str] = {
 #: Centrifugo v5 channel options sockhub accepts and does not use.
 IGNORED_CHANNEL_KEYS = frozenset({
     "allow_positioning", "force_positioning", "allow_recovery", "force_push_join_leave",
-    "history_meta_ttl", "channel_regex", "proxy_subscribe", "proxy_publish", "proxy_sub_refresh",
+    "history_meta_ttl", "channel_regex",
     "subscribe_proxy_name", "publish_proxy_name", "sub_refresh_proxy_name", "allowed_delta_types",
     "force_recovery_mode", "delta_publish",
 })
@@ -86,6 +86,9 @@ DURATION_KEYS = frozenset({
     "node_metrics_interval", "shutdown_timeout", "shutdown_drain", "sockjs_heartbeat_delay",
     "sockjs_disconnect_delay", "redis_connect_timeout", "redis_read_timeout", "redis_write_timeout",
     "history_lifetime",
+    # the proxy hooks' timeouts ("1s" as Centrifugo v5 writes them)
+    "proxy_connect_timeout", "proxy_refresh_timeout", "proxy_subscribe_timeout", "proxy_publish_timeout",
+    "proxy_rpc_timeout", "proxy_sub_refresh_timeout",
 })
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+")

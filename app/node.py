@@ -23,6 +23,7 @@ from app.dialects.v1x.wire import message_json
 from app.dialects.v2.dialect import make_v2_dialects
 from app.dialects.v2api.runner import ServerApi
 from app.options import Options
+from app.proxy.hooks import Proxy
 from transports.emulated import EMULATED_TRANSPORTS
 from transports.interfaces import SessionHandle
 
@@ -47,6 +48,8 @@ class Node(NodeCore):
     def __init__(self, options: Options, engine: Engine, clock: Callable[[], float] = time.time,
                  tick_interval: float | None = None) -> None:
         super().__init__(options, engine, _watch_body, clock, tick_interval)
+        #: The proxy hooks (app.proxy), one HTTP client for both dialects.
+        self.proxy = Proxy(lambda: self.options)
         self.v1x = V1x(self)
         self.v2, v2_emulation = make_v2_dialects(self)
         self.v1 = make_v1(self)
@@ -73,3 +76,7 @@ class Node(NodeCore):
         endpoint = (WEBSOCKET_ENDPOINT if transport == "raw_websocket"
                     else EMULATION_ENDPOINT if transport in EMULATED_TRANSPORTS else CLIENT_ENDPOINT)
         return Client(self.clients, session, self.dialects.dialect_for(endpoint, session.request))
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        self.proxy.close()

@@ -7,13 +7,14 @@ that take one of a few words (the values app.config accepts).
 """
 from __future__ import annotations
 
-from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS, V2_PERMISSIONS
+from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS, PROXY_HTTP_CLIENTS, V2_PERMISSIONS
 
 #: The words an option accepts, shown in ``--help`` beside its description.
 CHOICES: dict[str, tuple[str, ...]] = {
     "engine": ENGINES,
     "log_level": LOG_LEVELS,
     "log_format": LOG_FORMATS,
+    "proxy_http_client": PROXY_HTTP_CLIENTS,
     "v2_permissions": V2_PERMISSIONS,
 }
 
@@ -131,6 +132,23 @@ DESCRIPTIONS: dict[str, str] = {
     "redis_connect_timeout": "seconds to connect to Redis",
     "redis_read_timeout": "seconds to wait for a Redis reply",
     "redis_write_timeout": "seconds to send a command to Redis",
+    # proxy hooks
+    "proxy_connect_endpoint": "URL the server POSTs to when a client connects without a token (docs/proxy.md); empty: off",
+    "proxy_connect_timeout": "seconds the connect hook may take (error 100 after)",
+    "proxy_refresh_endpoint": "URL asked when a connection the connect hook made expires; empty: off",
+    "proxy_refresh_timeout": "seconds the refresh hook may take",
+    "proxy_subscribe_endpoint": "URL asked before a subscribe in channels with proxy_subscribe; empty: off",
+    "proxy_subscribe_timeout": "seconds the subscribe hook may take (error 100 after)",
+    "proxy_publish_endpoint": "URL asked before a client publish in channels with proxy_publish; empty: off",
+    "proxy_publish_timeout": "seconds the publish hook may take (error 100 after)",
+    "proxy_rpc_endpoint": "URL that answers the client rpc command (protocol v2); empty: rpc is error 108",
+    "proxy_rpc_timeout": "seconds the rpc hook may take (error 100 after)",
+    "proxy_sub_refresh_endpoint": "URL asked when a subscription the subscribe hook made expires; empty: off",
+    "proxy_sub_refresh_timeout": "seconds the sub_refresh hook may take",
+    "proxy_http_headers": "client request headers forwarded to the hooks, comma-separated (Cookie,Authorization)",
+    "proxy_max_response_size": "bytes of a hook's answer at most; a longer one is error 100",
+    "proxy_max_connections": "hook calls in flight at most; more wait in a queue within their own timeout",
+    "proxy_http_client": "HTTP client of the hooks: curl keeps connections alive (needs pycurl), auto: curl if installed",
     # channel options (top level: channels without a namespace)
     "watch": "channel option: admin pages watching see its messages",
     "publish": "channel option: clients may publish into it",
@@ -141,6 +159,9 @@ DESCRIPTIONS: dict[str, str] = {
     "history_lifetime": "channel option: seconds its history lives after the last message",
     "history_drop_inactive": "channel option: start no new history while it has no subscribers",
     "recover": "channel option: a client reconnecting gets the messages it missed from history",
+    "proxy_subscribe": "channel option: ask proxy_subscribe_endpoint before a subscribe (docs/proxy.md)",
+    "proxy_publish": "channel option: ask proxy_publish_endpoint before a client publish (it may replace the data)",
+    "proxy_sub_refresh": "channel option: ask proxy_sub_refresh_endpoint when a proxied subscription expires",
     # Centrifugo v5's permission switches (protocol v2; app.dialects.v2.permissions)
     "allow_subscribe_for_client": "channel option, v2: connections with a user subscribe without a token",
     "allow_subscribe_for_anonymous": "channel option, v2: with allow_subscribe_for_client, anonymous ones too",

@@ -23,6 +23,10 @@ class ChannelOptions:
     history_lifetime: int = 0
     history_drop_inactive: bool = False
     recover: bool = False
+    # proxy hooks of the channels (docs/proxy.md); each needs its endpoint
+    proxy_subscribe: bool = False
+    proxy_publish: bool = False
+    proxy_sub_refresh: bool = False
     # Centrifugo v5's permission switches, all off as there (protocol v2
     # only; app.dialects.v2.permissions says what they grant in each mode)
     allow_subscribe_for_client: bool = False
@@ -114,7 +118,7 @@ class Options:
     stale_connection_close_delay: float = 25
     client_connection_limit: int = 0  # client connections (all transports) per node; 0: no limit
     client_unauthenticated_limit: int = 10000  # of those, not connected yet; 0: no limit
-    client_connection_rate_limit: float = 1000  # new client connections per second per node; 0: no limit
+    client_connection_rate_limit: float = 3000  # new client connections per second per node; 0: no limit
     node_ping_interval: float = 3
     node_metrics_interval: int = 60
     api_max_body_size: int = 10485760
@@ -122,6 +126,23 @@ class Options:
     shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
     shutdown_drain: float = 0  # seconds /health answers 503 before listeners close
 
+    # proxy hooks (docs/proxy.md): Centrifugo v5's names; "" endpoint: hook off
+    proxy_connect_endpoint: str = ""
+    proxy_connect_timeout: float = 1
+    proxy_refresh_endpoint: str = ""
+    proxy_refresh_timeout: float = 1
+    proxy_subscribe_endpoint: str = ""
+    proxy_subscribe_timeout: float = 1
+    proxy_publish_endpoint: str = ""
+    proxy_publish_timeout: float = 1
+    proxy_rpc_endpoint: str = ""
+    proxy_rpc_timeout: float = 1
+    proxy_sub_refresh_endpoint: str = ""
+    proxy_sub_refresh_timeout: float = 1
+    proxy_http_headers: str = ""  # comma-separated (a list in a file): client request headers forwarded
+    proxy_max_response_size: int = 1048576  # a backend's answer past this many bytes is error 100
+    proxy_max_connections: int = 64  # calls in flight to the backends; more wait (within their timeout)
+    proxy_http_client: str = "auto"  # "curl" (kept-alive connections; needs pycurl), "simple", "auto"
     # online status, occupancy and webhooks (docs/webhooks.md)
     webhook_endpoint: str = ""  # URL the events are POSTed to; "": none
     webhook_secret: str = ""  # HMAC-SHA256 key of the X-Sockhub-Signature header; "": the secret

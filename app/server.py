@@ -46,6 +46,7 @@ from app.node import CLIENT_ENDPOINT, Node
 from app.notices import admin_notice
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
+from app.proxy.hooks import wanted_headers
 from app.resources import demo_folder, js_folder, uplot_folder
 from transports.emulated import EmulatedSessions
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
@@ -123,6 +124,8 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         # its subprotocols, and its protobuf frames as bytes
         subprotocols=V2_SUBPROTOCOLS,
         binary_messages=True,
+        # the request headers the proxy hooks forward (app.proxy)
+        kept_headers=wanted_headers(options),
         allowed_origins=tuple(options.allowed_origins),
     )
 
@@ -202,7 +205,7 @@ class Server:
             return []
         origins = tuple(opts.allowed_origins)
         service = EmulationService(self.emulated, self.node.connection_factory, self.node.admission,
-                                   self.router.finishing, origins)
+                                   self.router.finishing, origins, wanted_headers(opts))
         rules: Rules = stream_rules(service, opts.http_prefix + CLIENT_ENDPOINT, enabled)
         rules.append((re.escape(opts.http_prefix) + r"/emulation", EmulationHandler,
                       {"emulation": self.emulation, "allowed_origins": origins}))

@@ -39,7 +39,7 @@ from transports.emulated import HTTP_STREAM, SSE, EmulatedSessions
 from transports.front import BodyRule
 from transports.frames import Prepared
 from transports.headers import allow_cors, origin_allowed
-from transports.interfaces import ConnectionFactory, OpenRequest
+from transports.interfaces import ConnectionFactory, OpenRequest, kept_headers
 from transports.session import Session
 from transports.sockbuf import unacked_bytes
 from transports.tornado_compat import request_socket
@@ -84,12 +84,14 @@ class EmulationService:
 
     def __init__(self, sessions: EmulatedSessions, connection_factory: ConnectionFactory,
                  admission: Callable[[], str | None], finishing: set[Any],
-                 allowed_origins: tuple[str, ...] = ()) -> None:
+                 allowed_origins: tuple[str, ...] = (), kept_headers: frozenset[str] = frozenset()) -> None:
         self.sessions = sessions
         self.connection_factory = connection_factory
         self.admission = admission
         #: ``allowed_origins`` patterns (transports.headers.origin_allowed)
         self.allowed_origins = allowed_origins
+        #: the request headers a session's OpenRequest keeps (transports.interfaces.kept_headers)
+        self.kept_headers = kept_headers
         #: responses whose session has ended and which Tornado is still writing
         #: (the router's: a graceful shutdown waits for them)
         self.finishing = finishing
@@ -178,7 +180,8 @@ class StreamHandler(RequestHandler):
             self.write(framing.prelude)
         self.flush()  # the client's transport opens on the headers
         self._done = asyncio.get_running_loop().create_future()
-        request = OpenRequest(self.request.path, self.request.query)
+        request = OpenRequest(self.request.path, self.request.query, "",
+                              kept_headers(self.request.headers.get_all(), service.kept_headers))
         session = service.sessions.new_session(uuid.uuid4().hex, framing.name, self.request.remote_ip or "",
                                                request)
         self._session = session

@@ -17,7 +17,7 @@ polling transport, raw websocket):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from transports.frames import Prepared
 
@@ -31,6 +31,23 @@ class OpenRequest:
     path: str = ""
     query: str = ""
     subprotocol: str = ""
+    #: the request headers the transport settings name (``kept_headers``),
+    #: as sent; at most :data:`MAX_KEPT_HEADERS`, each value at most
+    #: :data:`MAX_KEPT_VALUE` characters (the proxy hooks forward them)
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+MAX_KEPT_HEADERS = 32
+MAX_KEPT_VALUE = 8192
+
+
+def kept_headers(headers: Iterable[tuple[str, str]], names: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The ``(name, value)`` pairs whose lower-cased name is in ``names``,
+    within the bounds above (a longer value is left out)."""
+    if not names:
+        return ()
+    found = [(n, v) for n, v in headers if n.lower() in names and len(v) <= MAX_KEPT_VALUE]
+    return tuple(found[:MAX_KEPT_HEADERS])
 
 
 #: The request of a session made without one (tests, the echo servers).

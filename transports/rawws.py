@@ -15,7 +15,7 @@ import uuid
 from transports.frames import SEPARATE, Prepared, batched_ws
 from transports.headers import origin_allowed
 from transports.host import SessionHost
-from transports.interfaces import OpenRequest
+from transports.interfaces import OpenRequest, kept_headers
 from transports.wsbase import UpgradeHandler, WebSocketPeer, choose_subprotocol
 
 
@@ -75,5 +75,6 @@ class RawWebSocketHandler(UpgradeHandler):
         return not origin_allowed(self.host.settings.allowed_origins, self.request.headers.get("Origin"))
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
-        request = OpenRequest(self.request.path, self.request.query, self.subprotocol())
+        request = OpenRequest(self.request.path, self.request.query, self.subprotocol(),
+                              kept_headers(self.request.headers.get_all(), self.host.settings.kept_headers))
         return RawWebSocket(self.host, self.request.remote_ip or "", request, handshake, leftover)

@@ -23,7 +23,7 @@ from tornado.web import StaticFileHandler
 
 from transports.front import BodyRule, FastRoute
 from transports.headers import origin_allowed
-from transports.interfaces import NO_REQUEST, ConnectionFactory, OpenRequest
+from transports.interfaces import NO_REQUEST, ConnectionFactory, OpenRequest, kept_headers
 from transports.rawws import RawWebSocket, RawWebSocketHandler
 from transports.receive import SendHandler
 from transports.registry import SessionRegistry
@@ -135,7 +135,7 @@ class SockJSRouter:
                 return None
 
             path, _, query = start_line.path.partition("?")
-            sockjs_request = OpenRequest(path, query)
+            sockjs_request = OpenRequest(path, query, "", kept_headers(headers.get_all(), self.settings.kept_headers))
 
             def make_peer(handshake: bytes, leftover: bytes) -> SockJSWebSocket:
                 return SockJSWebSocket(self, session_id, remote_ip, sockjs_request, handshake, leftover)
@@ -146,7 +146,7 @@ class SockJSRouter:
                 return None  # the handler answers 403
             path, _, query = start_line.path.partition("?")
             subprotocol = choose_subprotocol(headers, self.settings.subprotocols)
-            request = OpenRequest(path, query, subprotocol)
+            request = OpenRequest(path, query, subprotocol, kept_headers(headers.get_all(), self.settings.kept_headers))
 
             def make_peer(handshake: bytes, leftover: bytes) -> RawWebSocket:
                 return RawWebSocket(self, remote_ip, request, handshake, leftover)

@@ -30,6 +30,9 @@ class SockJSSettings:
     as UTF-8 text, like SockJS frames).  ``allowed_origins``: the Origin
     patterns the raw websocket's upgrade accepts (403 otherwise; empty: any;
     :func:`transports.headers.origin_allowed`).
+    ``kept_headers``: the request headers (lower-cased names) each
+    session's OpenRequest keeps for the application (bounded, see
+    transports.interfaces.kept_headers).
 
     Input the transport layer itself refuses (see :mod:`transports.strictjson`):
     ``bad_input_status`` is the status of an xhr_send/jsonp_send body that is
@@ -61,6 +64,8 @@ class SockJSSettings:
     subprotocols: tuple[str, ...] = ()
     binary_messages: bool = False
     allowed_origins: tuple[str, ...] = ()
+    #: lower-cased names of the request headers a session's OpenRequest keeps
+    kept_headers: frozenset[str] = frozenset()
 
     @property
     def tick_interval(self) -> float:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, messages_frame
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
 from transports.host import SessionHost
-from transports.interfaces import OpenRequest
+from transports.interfaces import OpenRequest, kept_headers
 from transports.session import Session
 from transports.sockbuf import unacked_bytes
 from transports.tornado_compat import request_socket
@@ -142,7 +142,8 @@ class ReceiverHandler(BaseHandler):
         session = self.host.get_session(session_id)
         if session is None:
             session = self.host.new_session(session_id, framing.name, self.request.remote_ip or "",
-                                            OpenRequest(self.request.path, self.request.query))
+                                            OpenRequest(self.request.path, self.request.query, "", kept_headers(
+                                                self.request.headers.get_all(), self.host.settings.kept_headers)))
             self._session = session
             session.start(self.host.connection_factory, self)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, ws_frame
 from transports.host import SessionHost
-from transports.interfaces import OpenRequest
+from transports.interfaces import OpenRequest, kept_headers
 from transports.strictjson import loads
 from transports.wsbase import UpgradeHandler, WebSocketPeer
 
@@ -87,5 +87,7 @@ class SockJSWebSocketHandler(UpgradeHandler):
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
         return SockJSWebSocket(self.host, self._session_id, self.request.remote_ip or "",
-                               OpenRequest(self.request.path, self.request.query), handshake, leftover)
+                               OpenRequest(self.request.path, self.request.query, "", kept_headers(
+                                   self.request.headers.get_all(), self.host.settings.kept_headers)),
+                               handshake, leftover)
 

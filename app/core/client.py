@@ -243,8 +243,15 @@ class Client:
 
     # -- state --------------------------------------------------------------------
 
+    def reserve_id(self) -> str:
+        """The id this client gets at its connect, chosen now (a proxy hook
+        tells the backend before the connect is done)."""
+        if not self.id:
+            self.id = str(uuid.uuid4())
+        return self.id
+
     def authenticate(self, user: str, default_info: str, timestamp: int) -> None:
-        self.id = str(uuid.uuid4())
+        self.id = self.id or str(uuid.uuid4())
         self.user = user
         self.default_info = default_info
         self.timestamp = timestamp

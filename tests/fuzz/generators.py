@@ -31,6 +31,8 @@ SERVER_CONFIG: dict[str, Any] = {
     "namespaces": [{"name": "public", "publish": True, "anonymous": True, "presence": True}],
     "sockjs_disconnect_delay": 0.5, "stale_connection_close_delay": 3,
     "client_channel_limit": 16,
+    # thousands of cases a second: the connection rate limit would answer most of them
+    "client_connection_rate_limit": 0,
 }
 
 Json = Any

@@ -36,8 +36,9 @@ from app.core.status_memory import MemoryStatusStore
 from app.dialects.v1 import protocol_pb2 as v1pb
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.framing import uvarint
-from app.options import Options
+from app.options import ChannelOptions, Namespace, Options
 from app.server import Server, make_app
+from tests.support.backend import ProxyBackend
 from tests.support.net import free_port
 from transports.session import Session
 from transports.wsbase import WebSocketPeer
@@ -121,6 +122,32 @@ def v2_json_websocket(port: int, n: int, hold: Hold = nothing) -> None:
         hold()
     finally:
         ws.close(timeout=2)
+
+
+def v2_proxy_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2, JSON, without a token: the connect and subscribe proxy
+    hooks ask the test's backend (app.proxy: its HTTP client's streams and
+    requests are counted too)."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(json.dumps({"id": 1, "connect": {}}))
+        assert '"connect"' in ws.recv()
+        ws.send(json.dumps({"id": 2, "subscribe": {"channel": f"px:c{n % 5}"}}))
+        assert json.loads(ws.recv()) == {"id": 2, "subscribe": {}}
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def v2_proxy_gone(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2 without a token, gone while the connect hook is asked:
+    the connect the backend allows afterwards must leave nothing."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(json.dumps({"id": 1, "connect": {}}) + "\n" + json.dumps({"id": 2, "subscribe": {"channel": "px:g"}}))
+        hold()
+    finally:
+        ws.shutdown()  # abruptly, the hook may still be asked
 
 
 def _delimited(command: pb.Command | v1pb.Command) -> bytes:
@@ -311,21 +338,27 @@ KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
     "v2_protobuf_websocket": v2_protobuf_websocket, "v2_http_stream": v2_http_stream, "v2_sse": v2_sse,
     "v1_json_websocket": v1_json_websocket, "v1_protobuf_websocket": v1_protobuf_websocket,
+    "v2_proxy_websocket": v2_proxy_websocket, "v2_proxy_gone": v2_proxy_gone,
 }
 
 
 @contextlib.asynccontextmanager
 async def running() -> AsyncIterator[tuple[Server, int]]:
     port = free_port()
-    options = Options(port=port, address="127.0.0.1", secret=SECRET, insecure_api=True,
-                      insecure_admin=True, admin=True, sockjs_disconnect_delay=0.5,
-                      sockjs_heartbeat_delay=1, status_channel="status-events", status_grace=0.2)
-    server = make_app(options)
-    await server.start()
-    try:
-        yield server, port
-    finally:
-        await server.shutdown()
+    with ProxyBackend() as backend:
+        backend.answer("/connect", {"user": "proxied"})
+        options = Options(port=port, address="127.0.0.1", secret=SECRET, insecure_api=True,
+                          insecure_admin=True, admin=True, sockjs_disconnect_delay=0.5,
+                          sockjs_heartbeat_delay=1, status_channel="status-events", status_grace=0.2,
+                          proxy_connect_endpoint=backend.url("/connect"),
+                          proxy_subscribe_endpoint=backend.url("/subscribe"),
+                          namespaces=[Namespace("px", ChannelOptions(proxy_subscribe=True))])
+        server = make_app(options)
+        await server.start()
+        try:
+            yield server, port
+        finally:
+            await server.shutdown()
 
 
 async def back_to(baseline: dict[str, int], timeout: float) -> dict[str, int]:

@@ -26,8 +26,9 @@ class Closed(Exception):
 
 
 class ProtocolClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.ws = websocket.create_connection(url, timeout=timeout)
+    def __init__(self, url: str, timeout: float = 10.0, **options: Any) -> None:
+        """``options`` go to websocket.create_connection (``header``, ``cookie``)."""
+        self.ws = websocket.create_connection(url, timeout=timeout, **options)
         self._uids = itertools.count(1)
         self.pushes: list[dict[str, Any]] = []
         self.client_id = ""

@@ -19,6 +19,7 @@ from app.core.engine import EngineError
 from app.core.errors import ADVICE_RETRY, INTERNAL_SERVER_ERROR, ProtocolError
 from app.core.publisher import publish_from_client
 from app.core.subscriptions import denied
+from app.dialects.v1x import proxied
 from app.dialects.v1x.auth import channel_sign, check_sign
 from app.dialects.v1x.context import V1xContext
 from app.dialects.v1x.spec import CommandSpec
@@ -33,6 +34,7 @@ from app.dialects.v1x.wire import (
     subscribe_body,
     valid_raw_json,
 )
+from app.proxy import hooks
 
 
 @dataclass(slots=True)
@@ -75,7 +77,10 @@ async def subscribe(ctx: V1xContext, client: Client, p: SubscribeParams) -> str:
     """§4.3: the core's checks, the private sign, then the core's
     registration and recovery (§8)."""
     options = subscriptions.check_subscribe(ctx, client, p.channel)
-    channel_info = _private_channel_info(ctx, client, p) if ctx.rules.is_private(p.channel) else ""
+    if proxied.channel_enabled(ctx, hooks.SUBSCRIBE, p.channel):
+        channel_info = await proxied.subscribe(ctx, client, p.channel)
+    else:
+        channel_info = _private_channel_info(ctx, client, p) if ctx.rules.is_private(p.channel) else ""
     recovery = await subscriptions.subscribe(ctx, ctx.fanout, client, p.channel, options, channel_info,
                                              p.recover, p.last)
     return recovery_body(p.channel, recovery)
@@ -89,7 +94,10 @@ async def unsubscribe(ctx: V1xContext, client: Client, p: ChannelParams) -> str:
 
 async def publish(ctx: V1xContext, client: Client, p: ClientPublishParams) -> str:
     """§4.5: only into a held channel, when its ``publish`` option allows."""
-    await publish_from_client(ctx, ctx.publisher, client, p.channel, p.data)
+    by_proxy = p.data is not None and p.channel in client.channels \
+        and proxied.channel_enabled(ctx, hooks.PUBLISH, p.channel)
+    data = await proxied.publish(ctx, client, p.channel, p.data) if by_proxy and p.data is not None else p.data
+    await publish_from_client(ctx, ctx.publisher, client, p.channel, data, allowed=by_proxy)
     return channel_status(p.channel, True)
 
 

@@ -9,6 +9,7 @@ from app.core.control import ControlBus
 from app.core.directory import Directory
 from app.core.fanout import Fanout
 from app.core.publisher import Publisher
+from app.proxy.hooks import Proxy
 
 
 class V1xContext(Context, Protocol):
@@ -36,4 +37,9 @@ class V1xContext(Context, Protocol):
     @property
     def control(self) -> ControlBus:
         """Tells the other nodes (API unsubscribe, disconnect, subscribe)."""
+        ...
+
+    @property
+    def proxy(self) -> Proxy:
+        """The proxy hooks (app.proxy); a hook is on when its endpoint option is set."""
         ...

@@ -9,7 +9,9 @@ Choices beyond 1.8, documented here:
 * without a configured ``secret`` no token verifies (1.8 would accept tokens
   signed with the empty key);
 * refresh must name the connection's own user (1.8 did not compare them);
-  another user's token closes with ``invalid token``.
+  another user's token closes with ``invalid token``;
+* a connect without a token asks the connect proxy hook when
+  ``proxy_connect_endpoint`` is set (app.dialects.v1x.proxied).
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ import app
 from app.core.client import Client
 from app.core.errors import INVALID_MESSAGE, INVALID_TOKEN, Disconnect
 from app.core.values import Credentials
+from app.dialects.v1x import proxied
 from app.dialects.v1x.auth import check_sign, connection_token
 from app.dialects.v1x.context import V1xContext
 from app.dialects.v1x.spec import CommandSpec
 from app.dialects.v1x.wire import credentials_body, dumps, valid_raw_json
 from app.options import Options
+from app.proxy import hooks
 
 _TIMESTAMP = re.compile(r"[+-]?[0-9]{1,19}")
 
@@ -67,7 +71,11 @@ async def connect(ctx: V1xContext, client: Client, p: CredentialsParams) -> str:
     options = ctx.options
     if client.authenticated:
         raise Disconnect(INVALID_MESSAGE)
-    if options.insecure:
+    if not p.token and proxied.enabled(ctx, hooks.CONNECT):
+        reply = await proxied.connect(ctx, client)
+        p = CredentialsParams(reply.user, "", reply.info)
+        timestamp = int(ctx.clock())
+    elif options.insecure:
         timestamp = int(ctx.clock())
     else:
         if not _token_valid(options, p):

@@ -39,7 +39,7 @@ from app.core.errors import INTERNAL_SERVER_ERROR, ProtocolError
 from app.core.publisher import publish_from_client
 from app.core.subscriptions import denied
 from app.core.values import HistoryPage, StreamPosition
-from app.dialects.v2 import jsoncodec, permissions, streamsub, tokens
+from app.dialects.v2 import jsoncodec, permissions, proxied, streamsub, tokens
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.codes import BAD_REQUEST, INVALID_TOKEN, ErrorCode
 from app.dialects.v2.commands import Method
@@ -49,6 +49,7 @@ from app.dialects.v2.errors import CodeError, V2Disconnect
 from app.dialects.v2.session_cmds import MAX_TTL
 from app.dialects.v2.spec import CommandSpec, Services
 from app.options import ChannelOptions
+from app.proxy import hooks
 
 #: A permission check of app.dialects.v2.permissions.
 Check = Callable[[V2Context, Client, str, ChannelOptions], None]
@@ -102,13 +103,19 @@ async def subscribe_with(services: Services, client: Client, p: pb.SubscribeRequ
     ctx = services.ctx
     channel = _channel(p.channel)
     options = subscriptions.check_subscribe(ctx, client, channel, permissions=False)
-    claims = claims_of(ctx, client, channel, p.token)
-    if claims is None or not permissions.v5_rules(ctx.options):
+    by_proxy = proxied.wants_subscribe(ctx, p)  # the backend decides instead of a token or the rules
+    claims = None if by_proxy else claims_of(ctx, client, channel, p.token)
+    if not by_proxy and (claims is None or not permissions.v5_rules(ctx.options)):
         permissions.check_subscribe(ctx, client, channel, options)
-    result = await streamsub.subscribe(ctx, client, channel, options, claims.info if claims else "", p)
-    if claims is not None and claims.data:
-        result.data = claims.data.encode()
+    hooked = await proxied.subscribe(ctx, client, p) if by_proxy else None
+    info = hooked.info if hooked else claims.info if claims else ""
+    result = await streamsub.subscribe(ctx, client, channel, options, info, p)
+    data = hooked.data if hooked else claims.data if claims else ""
+    if data:
+        result.data = data.encode()
     _expiry(services, client, channel, claims, result)
+    if hooked:
+        proxied.subscribed(ctx, services.heartbeat, client, channel, hooked.expire_at)
     return result
 
 
@@ -145,7 +152,11 @@ async def publish(services: Services, client: Client, p: pb.PublishRequest) -> p
     except jsoncodec.NotJson:
         raise CodeError(ErrorCode.BAD_REQUEST) from None
     ctx = services.ctx
-    permissions.check_publish(ctx, client, channel, _options(ctx, channel))
+    by_proxy = channel in client.channels and proxied.channel_enabled(ctx, hooks.PUBLISH, channel)
+    if by_proxy:  # the backend decides instead of the rules, and may replace the data
+        data = await proxied.publish(ctx, client, channel, data)
+    else:
+        permissions.check_publish(ctx, client, channel, _options(ctx, channel))
     await publish_from_client(ctx, ctx.publisher, client, channel, data, allowed=True)
     return pb.PublishResult()
 

@@ -41,9 +41,10 @@ from app.dialects.v2.codes import BAD_REQUEST, UNSUBSCRIBE_REASONS, Close, Unsub
 from app.dialects.v2.commands import Method, Request
 from app.dialects.v2.context import V2Context
 from app.dialects.v2.convert import client_info, raw
-from app.dialects.v2.errors import REFUSALS, TRY_AGAIN_LATER, CodeError, V2Disconnect, close_of, error_of
+from app.dialects.v2.errors import REFUSALS, TRY_AGAIN_LATER, AppError, CodeError, V2Disconnect, close_of, error_of
 from app.dialects.v2.framing import JsonFrames, ProtobufFrames
 from app.dialects.v2.heartbeat import Heartbeat
+from app.dialects.v2.proxied import ProxyRefresh
 from app.dialects.v2.pushes import PreparedPublication, PreparedPush
 from app.dialects.v2.spec import Services
 from app.dialects.v2.table import COMMANDS
@@ -110,7 +111,7 @@ class V2:
         reply = pb.Reply(id=request.id)
         try:
             result = await spec.handler(self._services, client, request.params)
-        except (ProtocolError, CodeError) as err:
+        except (ProtocolError, CodeError, AppError) as err:
             reply.error.CopyFrom(error_of(err))
         else:
             if result is None:
@@ -257,6 +258,7 @@ def make_v2_dialects(ctx: V2Context) -> V2Dialects:
         return dialect.unsubscribed(channel, UnsubscribeCode.EXPIRED) if isinstance(dialect, V2) else ""
 
     heartbeat = Heartbeat(ctx, ping_of, expired_of)
+    ProxyRefresh(ctx, expired_of)  # registers its deadline kinds with the node's clients
     services = Services(ctx, heartbeat)
     return V2Dialects(V2Formats(V2(services, JsonFrames()), V2(services, ProtobufFrames())),
                       V2Formats(V2(services, JsonFrames(), emulation=True),

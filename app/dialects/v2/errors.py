@@ -75,6 +75,17 @@ class CodeError(Exception):
         self.code = code
 
 
+class AppError(Exception):
+    """A command failed with the application's error (a proxy hook's: a
+    code in 400-1999 and its message, or 100 when the backend failed)."""
+
+    def __init__(self, code: int, message: str, temporary: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.temporary = temporary
+
+
 class V2Disconnect(Disconnect):
     """Close with a v2 :class:`Close` of its own (not one of the core's reasons)."""
 
@@ -83,8 +94,10 @@ class V2Disconnect(Disconnect):
         self.close = close
 
 
-def error_of(exc: ProtocolError | CodeError) -> pb.Error:
+def error_of(exc: ProtocolError | CodeError | AppError) -> pb.Error:
     """The reply's ``error`` for a failed command."""
+    if isinstance(exc, AppError):
+        return pb.Error(code=exc.code, message=exc.message, temporary=exc.temporary)
     code = exc.code if isinstance(exc, CodeError) else REPLY_ERRORS.get(exc.error, ErrorCode.INTERNAL)
     return pb.Error(code=code, message=ERROR_MESSAGES[code], temporary=code in TEMPORARY_ERRORS)
 

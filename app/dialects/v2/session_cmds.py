@@ -19,9 +19,12 @@ Choices, documented here:
 * ``expires``/``ttl`` come from the token's ``exp`` (or ``expire_at``), and
   from the 1.x ``connection_lifetime`` when that is set (whichever is
   sooner): the client must ``refresh`` within ``ttl``;
-* ``send`` is accepted and dropped (no reply: it has none) until a backend
-  proxy can take it; ``rpc`` is error 108 ``not available``, and so is the
-  ``ping`` command, which protocol v2 does not use (§1.4).
+* ``send`` is accepted and dropped (no reply: it has none); ``rpc`` is
+  answered by the rpc proxy hook when ``proxy_rpc_endpoint`` is set, else
+  error 108 ``not available``, and so is the ``ping`` command, which
+  protocol v2 does not use (§1.4);
+* connect without a token asks the connect proxy hook when
+  ``proxy_connect_endpoint`` is set (app.dialects.v2.proxied).
 """
 from __future__ import annotations
 
@@ -33,12 +36,13 @@ from app.core.client import Client
 from app.core.errors import EXPIRED, Disconnect, ProtocolError
 from app.core.values import Credentials
 from app.dialects.v2 import protocol_pb2 as pb
-from app.dialects.v2 import streamsub, tokens
+from app.dialects.v2 import proxied, streamsub, tokens
 from app.dialects.v2.codes import BAD_REQUEST, INVALID_TOKEN, ErrorCode
 from app.dialects.v2.commands import Method
 from app.dialects.v2.context import V2State
 from app.dialects.v2.errors import CodeError, V2Disconnect
 from app.dialects.v2.spec import CommandSpec, Services
+from app.proxy import hooks
 
 #: The longest ttl a reply announces (uint32 seconds; Centrifugo caps at 30 days).
 MAX_TTL = 30 * 24 * 3600
@@ -72,7 +76,8 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
     ctx = services.ctx
     if client.authenticated:
         raise V2Disconnect(BAD_REQUEST)  # "client already authenticated"
-    claims = _claims(services, p.token)
+    by_proxy = not p.token and proxied.enabled(ctx, hooks.CONNECT)
+    claims, data = await proxied.connect(ctx, client, p) if by_proxy else (_claims(services, p.token), b"")
     try:
         channel_options = [ctx.rules.options(channel) for channel in claims.channels]
     except ProtocolError:
@@ -82,9 +87,11 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
     if not outcome.client:
         raise CodeError(ErrorCode.EXPIRED)
     client.state = V2State()
-    services.heartbeat.expire_at(client, claims.expires_at)
-    result = pb.ConnectResult(client=client.id, version=app.__version__)
-    ttl = _ttl(claims.expires_at, now, outcome.ttl if outcome.expires else 0)
+    if not (by_proxy and proxied.server_side_refresh(ctx, client, claims.expires_at)):
+        services.heartbeat.expire_at(client, claims.expires_at)
+    result = pb.ConnectResult(client=client.id, version=app.__version__, data=data)
+    # a connection the proxy made is refreshed by the server: no ttl told
+    ttl = _ttl(0 if by_proxy else claims.expires_at, now, outcome.ttl if outcome.expires else 0)
     if ttl:
         result.expires, result.ttl = True, ttl
     options = ctx.options
@@ -137,6 +144,8 @@ async def send(services: Services, client: Client, p: pb.SendRequest) -> None:
 
 
 async def rpc(services: Services, client: Client, p: pb.RPCRequest) -> pb.RPCResult:
+    if proxied.enabled(services.ctx, hooks.RPC):
+        return await proxied.rpc(services.ctx, client, p)
     raise CodeError(ErrorCode.NOT_AVAILABLE)
 
 

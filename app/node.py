@@ -1,6 +1,6 @@
 """The node sockhub runs: the protocol-neutral core with the Centrifugo 1.x
 dialect over it (its client connections and its API), protocol v2 beside
-it on the raw websocket endpoint, and the current-style server API
+it on the raw websocket endpoint and on its own SockJS endpoint, and the current-style server API
 (``/api/<method>``).
 
 :class:`Node` is where the dialect meets the core; the core
@@ -29,6 +29,9 @@ CLIENT_ENDPOINT = "/connection"
 #: The raw websocket endpoint under it: 1.x and protocol v2, told apart by
 #: the first frame (app.dialects.choose.FirstFrame).
 WEBSOCKET_ENDPOINT = CLIENT_ENDPOINT + "/websocket"
+#: The SockJS endpoint of protocol v2 (JSON only, shared/CENTRIFUGAL.md
+#: §2.1), a SockJS prefix of its own routed before :data:`CLIENT_ENDPOINT`'s.
+SOCKJS_ENDPOINT = CLIENT_ENDPOINT + "/sockjs"
 
 
 def _watch_body(message: Message) -> bytes:
@@ -47,7 +50,8 @@ class Node(NodeCore):
         #: The dialects of each client endpoint (app.dialects.choose); 1.x
         #: first: it writes what is closed before the first frame.
         self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x},
-                                      WEBSOCKET_ENDPOINT: {V1X: self.v1x, V2: self.v2}})
+                                      WEBSOCKET_ENDPOINT: {V1X: self.v1x, V2: self.v2},
+                                      SOCKJS_ENDPOINT: {V2: self.v2.json}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
         #: The current-style API, ``POST /api/<method>`` (app.dialects.v2api).
@@ -59,3 +63,9 @@ class Node(NodeCore):
         raw websocket is :data:`WEBSOCKET_ENDPOINT`, SockJS the rest)."""
         endpoint = WEBSOCKET_ENDPOINT if session.transport == "raw_websocket" else CLIENT_ENDPOINT
         return Client(self.clients, session, self.dialects.dialect_for(endpoint, session.request))
+
+    def sockjs_v2_factory(self, session: SessionHandle) -> Client:
+        """What the transports router of :data:`SOCKJS_ENDPOINT` calls for
+        every new session: a protocol v2 client in JSON (its router batches
+        replies as newline-joined lines in one SockJS message)."""
+        return Client(self.clients, session, self.dialects.dialect_for(SOCKJS_ENDPOINT, session.request))

@@ -162,6 +162,7 @@ class SockJSRouter:
         heartbeat = settings.ping_interval if transport == "raw_websocket" else settings.heartbeat_delay
         session = Session(session_id, transport, remote_ip, self.registry, heartbeat,
                           settings.disconnect_delay, detachable, request)
+        session.batching = settings.batching
         self.registry.add(session)
         return session
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.resources import files
 
+from transports.frames import SEPARATE
+
 #: The folder of this package's copy of sockjs-client (the version package.json
 #: pins), made by ``make js`` and the wheel build from node_modules (see
 #: app.jsclients; git ignores it).  The router serves the file itself
@@ -27,7 +29,12 @@ class SockJSSettings:
     ``subprotocols`` are the websocket subprotocols its upgrade may accept
     (the client's first offer among them is chosen); ``binary_messages``:
     its binary frames reach the application as bytes (else they are read
-    as UTF-8 text, like SockJS frames).
+    as UTF-8 text, like SockJS frames).  ``batching`` is how the router's
+    sessions merge several queued messages into one frame until the
+    application says otherwise (transports.frames: one SockJS message each,
+    or ``LINES``: one SockJS message of newline-joined lines).  A
+    ``heartbeat_delay`` of ``math.inf`` turns SockJS heartbeats off (the
+    application pings its clients itself).
 
     Input the transport layer itself refuses (see :mod:`transports.strictjson`):
     ``bad_input_status`` is the status of an xhr_send/jsonp_send body that is
@@ -58,6 +65,7 @@ class SockJSSettings:
     bad_frame_close: tuple[int, str] | None = None
     subprotocols: tuple[str, ...] = ()
     binary_messages: bool = False
+    batching: str = SEPARATE
 
     @property
     def tick_interval(self) -> float:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, messages_frame
+from transports.frames import HEARTBEAT, OPEN, SEPARATE, Prepared, close_frame, messages_frame
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest
@@ -173,7 +173,8 @@ class ReceiverHandler(BaseHandler):
         self._write_frame(OPEN)
 
     def write_messages(self, items: list[Prepared]) -> None:
-        self._write_frame(messages_frame(items))
+        session = self._session
+        self._write_frame(messages_frame(items, session.batching if session is not None else SEPARATE))
 
     def write_heartbeat(self) -> None:
         self._write_frame(HEARTBEAT)

@@ -285,7 +285,7 @@ async def test_every_kind_of_connection_returns_to_baseline() -> None:
                                        for n in range(PER_KIND)))
                 after = await back_to(baseline, 15)
                 assert after == baseline, (name, seen[0], after)
-        assert len(server.router.registry) == 0 and server.router.registry.scheduled() == 0
+        assert len(server.routers) == 0 and server.routers.scheduled() == 0
         assert server.node.hub.num_clients == 0
 
 

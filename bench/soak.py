@@ -10,9 +10,11 @@ counts) through tests/support/server.py, pins it to CPU 1 and itself to CPU 0
 (``--no-pin`` to leave both alone), and from one asyncio process drives:
 
 - ``--subscribers`` long-lived clients, rotating over raw websocket, SockJS
-  websocket, xhr-streaming and xhr-polling, each subscribed to
-  ``--per-client`` of the ``--channels`` channels;
-- churn: clients that connect (the same four transports in turn), subscribe to
+  websocket, xhr-streaming and xhr-polling (the 1.x dialect), and protocol
+  v2 over ``/connection/sockjs`` by websocket and by xhr-streaming (JSON
+  lines, pings answered), each subscribed to ``--per-client`` of the
+  ``--channels`` channels;
+- churn: clients that connect (the same six transports in turn), subscribe to
   ``--per-client`` channels, read ``--churn-reads`` messages and leave,
   ``--churn`` of them in flight at any time.  How they leave alternates: a
   websocket closes with a closing handshake or drops TCP without one; an
@@ -58,6 +60,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,16 +68,23 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import jwt  # noqa: E402
+from jwt.warnings import InsecureKeyLengthWarning  # noqa: E402
+
 from app.dialects.v1x.auth import api_sign, connection_token  # noqa: E402
 from tests.support.server import SockhubProcess  # noqa: E402
 
-SECRET = "soak-secret"
+SECRET = "soak-secret"  # also protocol v2's HS256 key: short, so PyJWT's warning is off
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 DISCONNECT_DELAY = 5.0
 SERVER_CONFIG: dict[str, Any] = {
     "secret": SECRET, "prometheus": True, "sockjs_disconnect_delay": DISCONNECT_DELAY,
     "shutdown_timeout": 10,
 }
-TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling")
+TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling",
+              "v2-sockjs-websocket", "v2-sockjs-xhr-streaming")
+#: the SockJS prefix of each dialect (protocol v2's kinds start with "v2-")
+PREFIXES = {False: "/connection", True: "/connection/sockjs"}
 INTERVAL = 10.0  # seconds between status lines
 PUBLISH_TICK = 0.05  # one API request per tick
 MAX_BATCH = 500  # publish commands per API request at most (catching up)
@@ -479,9 +489,9 @@ class SockJSWebsocket(RawWebsocket):
     """SockJS framing over a websocket: ``o``, ``h``, ``a[...]``, ``c[...]``."""
 
     def __init__(self, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
-                 session: str) -> None:
+                 session: str, prefix: str = "/connection") -> None:
         super().__init__(port, on_message, on_close)
-        self.path = f"/connection/{session[:3]}/{session}/websocket"
+        self.path = f"{prefix}/{session[:3]}/{session}/websocket"
         self.opened = quiet_future()
 
     async def open(self) -> None:
@@ -515,9 +525,9 @@ class SockJSHttp(Transport):
     like sockjs-client), another sends (``xhr_send``, one at a time)."""
 
     def __init__(self, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
-                 session: str, receiver: str) -> None:
+                 session: str, receiver: str, prefix: str = "/connection") -> None:
         super().__init__(port, on_message, on_close)
-        self.base = f"/connection/{session[:3]}/{session}"
+        self.base = f"{prefix}/{session[:3]}/{session}"
         self.receiver = receiver  # "xhr_streaming" or "xhr"
         self.opened = quiet_future()
         self.closed_by_server = False
@@ -637,11 +647,14 @@ class SockJSHttp(Transport):
 def make_transport(kind: str, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
                    rng: random.Random) -> Transport:
     session = f"{rng.randrange(1000):03d}" + "%029x" % rng.getrandbits(116)
-    if kind == "websocket":
+    prefix = PREFIXES[kind.startswith("v2-")]
+    kind = kind.removeprefix("v2-").removeprefix("sockjs-") if kind.startswith("v2-") else kind
+    if kind == "websocket" and prefix == PREFIXES[False]:
         return RawWebsocket(port, on_message, on_close)
-    if kind == "sockjs-websocket":
-        return SockJSWebsocket(port, on_message, on_close, session)
-    return SockJSHttp(port, on_message, on_close, session, "xhr_streaming" if kind == "xhr-streaming" else "xhr")
+    if kind in ("sockjs-websocket", "websocket"):
+        return SockJSWebsocket(port, on_message, on_close, session, prefix)
+    return SockJSHttp(port, on_message, on_close, session, "xhr_streaming" if kind == "xhr-streaming" else "xhr",
+                      prefix)
 
 
 # -- the Centrifugo protocol on top ---------------------------------------------------------------
@@ -674,6 +687,8 @@ class Client:
 
     def __init__(self, kind: str, port: int, totals: Totals, rng: random.Random) -> None:
         self.kind = kind
+        #: protocol v2 (JSON lines, ids, pushes, pings to answer) or the 1.x dialect
+        self.v2 = kind.startswith("v2-")
         self.totals = totals
         self.transport = make_transport(kind, port, self._on_message, self._on_close, rng)
         self.closed_why = ""
@@ -681,6 +696,10 @@ class Client:
         self._pending: dict[str, asyncio.Future[dict[str, Json]]] = {}
 
     def _on_message(self, text: str) -> None:
+        if self.v2:
+            for line in text.split("\n"):
+                self._on_v2_reply(line, text)
+            return
         data = json.loads(text)
         for item in data if isinstance(data, list) else (data,):
             uid = item.get("uid")
@@ -692,6 +711,29 @@ class Client:
                 self.on_publication(item["body"]["data"])
             elif item.get("method") in ("disconnect", "unsubscribe"):
                 self.on_unexpected(f"{item.get('method')} push {text[:200]}")
+
+    def _on_v2_reply(self, line: str, text: str) -> None:
+        """One protocol v2 reply: to a command (by id), a push, or a ping
+        (``{}``, answered with the pong ``{}``)."""
+        item = json.loads(line)
+        if item.get("id"):
+            future = self._pending.pop(str(item["id"]), None)
+            if future is not None and not future.done():
+                future.set_result(item)
+        elif "push" in item:
+            push = item["push"]
+            if "pub" in push:
+                self.on_publication(push["pub"]["data"])
+            elif "unsubscribe" in push or "disconnect" in push:
+                self.on_unexpected(f"push {text[:200]}")
+        elif not self.transport.leaving:
+            asyncio.get_running_loop().create_task(self._pong())
+
+    async def _pong(self) -> None:
+        try:
+            await self.transport.send("{}")
+        except (ConnectionError, OSError, SoakError):
+            pass  # the transport's close is reported on its own
 
     def _on_close(self, why: str) -> None:
         self.closed_why = why
@@ -713,10 +755,17 @@ class Client:
         loop = asyncio.get_running_loop()
         for command in commands:
             self._uid += 1
-            command["uid"] = uid = str(self._uid)
+            uid = str(self._uid)
+            if self.v2:
+                command["id"] = self._uid
+            else:
+                command["uid"] = uid
             self._pending[uid] = future = loop.create_future()
             futures.append(future)
-        await self.transport.send(json.dumps(commands[0] if len(commands) == 1 else commands))
+        if self.v2:
+            await self.transport.send("\n".join(json.dumps(command) for command in commands))
+        else:
+            await self.transport.send(json.dumps(commands[0] if len(commands) == 1 else commands))
         replies = await asyncio.wait_for(asyncio.gather(*futures), timeout)
         for reply in replies:
             if reply.get("error"):
@@ -727,6 +776,11 @@ class Client:
         """Open, connect with a token, subscribe (like centrifuge-js: connect,
         then one batch of subscribes)."""
         await self.transport.open()
+        if self.v2:
+            token = jwt.encode({"sub": user, "exp": int(time.time()) + 86400}, SECRET, algorithm="HS256")
+            await self.call([{"connect": {"token": token}}])
+            await self.call([{"subscribe": {"channel": channel}} for channel in channels])
+            return
         timestamp = str(int(time.time()))
         await self.call([{"method": "connect", "params": {
             "user": user, "timestamp": timestamp, "info": "",

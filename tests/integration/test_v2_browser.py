@@ -3,7 +3,8 @@ sockhub as /static/js/centrifuge5.js and its protobuf build), in Chromium
 against a real sockhub, the page on another origin (the test backend's
 port): over the websocket in JSON and in protobuf, and over SockJS
 (sockjs-client 1.6.1 in its ``sockjs`` option, ``/connection/sockjs``)
-forced to xhr-streaming and to xhr-polling.
+forced to xhr-streaming, to xhr-polling, to its websocket and to
+eventsource.
 
 Each run: connect with an HS256 JWT (``token_hmac_secret_key``), subscribe,
 receive a publication made with cent 5.2.0 (``POST /api/publish`` with
@@ -53,6 +54,8 @@ RUNS = [
     ("websocket-protobuf", "websocket", "centrifuge5.protobuf.js", None),
     ("sockjs-xhr-streaming", "sockjs", "centrifuge5.js", ["xhr-streaming"]),
     ("sockjs-xhr-polling", "sockjs", "centrifuge5.js", ["xhr-polling"]),
+    ("sockjs-websocket", "sockjs", "centrifuge5.js", ["websocket"]),
+    ("sockjs-eventsource", "sockjs", "centrifuge5.js", ["eventsource"]),
 ]
 
 PAGE = """<!doctype html>

@@ -39,6 +39,9 @@ API_KEY = "v2-browser-api-key"
 CONFIG: dict[str, Any] = {
     "token_hmac_secret_key": TOKEN_KEY, "api_key": API_KEY, "presence": True, "join_leave": True,
     "history_size": 20, "history_lifetime": 300, "recover": True, "publish": True,
+    # pings every second, answered within two (no SockJS heartbeats then):
+    # the client must pong over every transport to stay connected
+    "ping_interval": 1, "pong_timeout": 2,
     "namespaces": [{"name": "short", "history_size": 2, "history_lifetime": 300, "recover": True}],
 }
 CENT5 = ROOT / ".venv" / "cent5"
@@ -224,6 +227,7 @@ async def test_centrifuge_js_5_in_chromium(sockhub: Start, kind: str, build: str
         await page.evaluate("p => harness.start(p)", {"endpoint": endpoint, "sockjs": sockjs, "token": token("42"),
                                                       "delay": RECONNECT_DELAY})
         (connected,) = await wait_events(page, "connected", timeout=30)
+        await page.wait_for_timeout(2500)  # idle: two pings or more, each answered in time
         # sockjs-client's transport as centrifuge-js names it (not a fallback)
         assert connected["transport"] == ("sockjs-" + sockjs[0] if sockjs else "websocket")
         for channel in ("news", "short:feed"):
@@ -270,3 +274,5 @@ async def test_centrifuge_js_5_in_chromium(sockhub: Start, kind: str, build: str
         assert numbers(feed) == [99]  # none of those made away: history too short to recover them
         assert numbers(await events(page, "publication", "news")) == [1, 2, *range(10, 10 + AWAY), 99]
         assert not await events(page, "sub_error") and not await events(page, "error")
+        # pings answered all along: connected twice only (the forced disconnect)
+        assert len(await events(page, "connected")) == 2 and len(await events(page, "connecting")) == 2

@@ -77,6 +77,15 @@ class Stream:
         self.conn.close()
 
 
+def api(hub: SockhubProcess, method: str, params: dict[str, Any]) -> Any:
+    """The result of a current-style API call (``POST /api/<method>``)."""
+    req = urllib.request.Request(f"{hub.url}/api/{method}", data=json.dumps(params).encode(),
+                                 headers={"X-API-Key": API_KEY, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as response:
+        assert response.status == 200
+        return json.loads(response.read()).get("result")
+
+
 @pytest.fixture
 def hub(sockhub: Start) -> SockhubProcess:
     return sockhub(CONFIG)
@@ -167,11 +176,9 @@ def test_api_disconnect_and_shutdown_close_frames(hub: SockhubProcess) -> None:
     first = connected(hub, "d1", user="7")
     second = connected(hub, "d2", user="8")
     try:
-        body = json.dumps({"user": "7"}).encode()
-        req = urllib.request.Request(hub.url + "/api/disconnect", data=body,
-                                     headers={"X-API-Key": API_KEY, "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as response:
-            assert response.status == 200
+        (node,) = api(hub, "info", {})["nodes"]
+        assert node["num_clients"] == 2 and node["num_users"] == 2  # the node counts v2 SockJS clients
+        assert api(hub, "disconnect", {"user": "7"}) == {}
         assert next(f for f in first.frames() if f != 'a["{}"]') == 'c[3503,"force disconnect"]'
         hub.signal(signal.SIGTERM)
         assert next(f for f in second.frames() if f != 'a["{}"]') == 'c[3001,"shutdown"]'

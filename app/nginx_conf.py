@@ -125,12 +125,24 @@ http {
 
         location @PREFIX@/connection/ {
             proxy_pass http://sockhub;
-            # Streaming transports (xhr_streaming, eventsource, htmlfile)
-            # must reach the browser frame by frame.
+            # Streaming transports (xhr_streaming, eventsource, htmlfile, and
+            # protocol v2's http_stream and sse) must reach the browser frame
+            # by frame.
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_cache off;
             gzip off;
+        }
+
+        # Protocol v2's emulation requests (the commands of an HTTP-streaming
+        # or SSE session): the session id is in the body, so no URL makes
+        # them sticky; any node will do, it forwards the request to the node
+        # holding the session's stream over Redis.  Their streams
+        # (/connection/http_stream, /connection/sse) go through the location
+        # above, unbuffered.  64 KiB: sockhub's own bound (413 past it).
+        location = @PREFIX@/emulation {
+            proxy_pass http://sockhub;
+            client_max_body_size 64k;
         }
 
         # The signed HTTP API: any node will do (empty hash key: round-robin).

@@ -19,9 +19,10 @@ from app.dialects.choose import V1X, V2, DialectTable
 from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
 from app.dialects.v1x.wire import message_json
-from app.dialects.v2.dialect import make_v2
+from app.dialects.v2.dialect import make_v2_dialects
 from app.dialects.v2api.runner import ServerApi
 from app.options import Options
+from transports.emulated import EMULATED_TRANSPORTS
 from transports.interfaces import SessionHandle
 
 #: The client endpoints' path under ``http_prefix`` (SockJS and raw websocket).
@@ -32,6 +33,9 @@ WEBSOCKET_ENDPOINT = CLIENT_ENDPOINT + "/websocket"
 #: The SockJS endpoint of protocol v2 (JSON only, shared/CENTRIFUGAL.md
 #: §2.1), a SockJS prefix of its own routed before :data:`CLIENT_ENDPOINT`'s.
 SOCKJS_ENDPOINT = CLIENT_ENDPOINT + "/sockjs"
+#: The bidirectional-emulation transports (``/connection/http_stream``,
+#: ``/connection/sse``, with ``/emulation``): protocol v2 only.
+EMULATION_ENDPOINT = CLIENT_ENDPOINT + "/emulation"
 
 
 def _watch_body(message: Message) -> bytes:
@@ -46,12 +50,13 @@ class Node(NodeCore):
                  tick_interval: float | None = None) -> None:
         super().__init__(options, engine, _watch_body, clock, tick_interval)
         self.v1x = V1x(self)
-        self.v2 = make_v2(self)
+        self.v2, v2_emulation = make_v2_dialects(self)
         #: The dialects of each client endpoint (app.dialects.choose); 1.x
         #: first: it writes what is closed before the first frame.
         self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x},
                                       WEBSOCKET_ENDPOINT: {V1X: self.v1x, V2: self.v2},
-                                      SOCKJS_ENDPOINT: {V2: self.v2.json}})
+                                      SOCKJS_ENDPOINT: {V2: self.v2.json},
+                                      EMULATION_ENDPOINT: {V2: v2_emulation}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
         #: The current-style API, ``POST /api/<method>`` (app.dialects.v2api).
@@ -60,8 +65,11 @@ class Node(NodeCore):
     def connection_factory(self, session: SessionHandle) -> Client:
         """What the transports router of :data:`CLIENT_ENDPOINT` calls for
         every new session: a client in the dialect the endpoint decides (its
-        raw websocket is :data:`WEBSOCKET_ENDPOINT`, SockJS the rest)."""
-        endpoint = WEBSOCKET_ENDPOINT if session.transport == "raw_websocket" else CLIENT_ENDPOINT
+        raw websocket is :data:`WEBSOCKET_ENDPOINT`, HTTP streaming and SSE
+        :data:`EMULATION_ENDPOINT`, SockJS the rest)."""
+        transport = session.transport
+        endpoint = (WEBSOCKET_ENDPOINT if transport == "raw_websocket"
+                    else EMULATION_ENDPOINT if transport in EMULATED_TRANSPORTS else CLIENT_ENDPOINT)
         return Client(self.clients, session, self.dialects.dialect_for(endpoint, session.request))
 
     def sockjs_v2_factory(self, session: SessionHandle) -> Client:

@@ -86,6 +86,8 @@ DESCRIPTIONS: dict[str, str] = {
     "sockjs_disconnect_delay": "seconds a SockJS session outlives its last polling request",
     "sockjs_response_limit": "bytes after which a streaming SockJS response is ended (the client reconnects)",
     "sockjs_max_body_size": "largest xhr_send/jsonp_send body in bytes (413 past it)",
+    "http_stream": "serve protocol v2's HTTP-streaming transport, /connection/http_stream with /emulation",
+    "sse": "serve protocol v2's SSE transport, /connection/sse with /emulation",
     # engine
     "engine": "where channels, history and presence live: memory (one node) or redis (several nodes)",
     "redis_host": "Redis host; a comma-separated list shards channels over several",

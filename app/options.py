@@ -113,6 +113,11 @@ class Options:
     sockjs_response_limit: int = 131072
     sockjs_max_body_size: int = 65536  # an xhr_send/jsonp_send body (413 past it)
 
+    # protocol v2's bidirectional emulation (Centrifugo v5 names; on by
+    # default here: sockhub is the server people come to for fallbacks)
+    http_stream: bool = True  # POST /connection/http_stream (+ /emulation)
+    sse: bool = True  # /connection/sse (+ /emulation)
+
     # engine
     engine: str = "memory"  # "memory" or "redis"
     redis_host: str = "127.0.0.1"  # comma-separated list: sharding

@@ -34,6 +34,7 @@ from tornado.web import Application, RedirectHandler, RequestHandler, StaticFile
 
 from app.admin import admin_urls
 from app.config import ConfigError, ConfigSource
+from app.emulation_http import Emulation, EmulationHandler
 from app.core.errors import INVALID_MESSAGE, Disconnect
 from app.dialects.v2api.runner import ServerApi
 from app.dialects.v1x.wire import CLOSE_CODE, close_advice
@@ -49,8 +50,12 @@ from app.notices import admin_notice
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
 from app.resources import demo_folder, js_folder, uplot_folder
+from transports.emulated import EmulatedSessions
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
 from transports.frames import LINES
+from transports.httpstream import EmulationService
+from transports.httpstream import body_rules as emulation_body_rules
+from transports.httpstream import stream_rules
 from transports.router import SockJSRouter
 from transports.routers import Routers
 from transports.settings import CLIENT_JS_DIR, SockJSSettings
@@ -75,7 +80,8 @@ SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, sep
 #: Options that only take effect at start; SIGHUP logs that they were not applied.
 RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
                 "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file", "prometheus",
-                "http_header_timeout", "http_keepalive_timeout", "sockjs_max_body_size")
+                "http_header_timeout", "http_keepalive_timeout", "sockjs_max_body_size",
+                "http_stream", "sse")
 #: The body of an admin login (``password=...``); every other route's body
 #: limit is an option or none at all (Server.body_limits).
 ADMIN_LOGIN_MAX_BODY = 4096
@@ -171,6 +177,13 @@ class Server:
         self.shutting_down = False
         self._http_servers: list[HTTPServer] = []
         self._stop = asyncio.Event()
+        # protocol v2's HTTP streaming and SSE: their sessions live in the
+        # registry of the /connection router (shutdown reaches them), found
+        # by id for /emulation
+        router = self._client_router = routers.at(options.http_prefix + CLIENT_ENDPOINT)
+        settings = router.settings
+        self.emulated = EmulatedSessions(router.registry, settings.heartbeat_delay, settings.disconnect_delay)
+        self.emulation = Emulation(node, self.emulated)
 
     # -- what handlers read (app.http_api.ApiContext) ---------------------
     @property
@@ -191,6 +204,7 @@ class Server:
         prefix = self._options.http_prefix
         rules: Rules = self.health_rules()
         rules += self.routers.urls
+        rules += self.emulation_rules()
         rules += [
             (prefix + r"/static/js/(sockjs(?:\.min)?\.js(?:\.map)?)", StaticFileHandler,
              {"path": CLIENT_JS_DIR}),
@@ -202,6 +216,19 @@ class Server:
                 (prefix + r"/demo/(.*)", StaticFileHandler,
                  {"path": str(demo_folder()), "default_filename": "index.html"}),
             ]
+        return rules
+
+    def emulation_rules(self) -> Rules:
+        """Protocol v2's HTTP streaming and SSE (each when its option is on)
+        and, with either, ``/emulation`` (app.emulation_http)."""
+        opts = self._options
+        enabled = {"http_stream": opts.http_stream, "sse": opts.sse}
+        if not any(enabled.values()):
+            return []
+        service = EmulationService(self.emulated, self.node.connection_factory, self.node.admission,
+                                   self._client_router.finishing)
+        rules: Rules = stream_rules(service, opts.http_prefix + CLIENT_ENDPOINT, enabled)
+        rules.append((re.escape(opts.http_prefix) + r"/emulation", EmulationHandler, {"emulation": self.emulation}))
         return rules
 
     def health_rules(self) -> Rules:
@@ -258,7 +285,9 @@ class Server:
         up to ``api_max_body_size`` (its fast route checks the same), an
         admin login a few KiB; no other request has a body."""
         prefix = re.escape(self._options.http_prefix)
-        rules = self.routers.body_rules() + [
+        base = self._options.http_prefix
+        rules = self.routers.body_rules() + emulation_body_rules(
+            [base + CLIENT_ENDPOINT + "/http_stream", base + CLIENT_ENDPOINT + "/sse", base + "/emulation"]) + [
             BodyRule(prefix + r"/api(?:/.*)?", lambda: self._options.api_max_body_size),
             BodyRule(prefix + r"/auth/?", lambda: ADMIN_LOGIN_MAX_BODY),
         ]

@@ -159,6 +159,15 @@ def render_markdown(header: list[str], rows: list[list[str]]) -> str:
 
 
 def print_tables(summary: Summary) -> None:
+    from bench import dialect_table  # it imports this module
+
+    if dialect_table.present(summary):
+        header, rows = dialect_table.rows(summary)
+        print(render_text(header, rows))
+        print()
+        checks = [[t, v, verdict(m)] for t, v, m in dialect_table.checks(summary)]
+        print(render_text(["target (issue 13)", "measured", "verdict"], checks))
+        return
     header, rows = peer_rows(summary)
     print(render_text(header, rows))
     print()

@@ -1,6 +1,6 @@
 """sockhub against its peers, side by side, from one command (issue 6).
 
-    .venv/bin/python bench/run.py [--group fanout|large|sockhub|all]
+    .venv/bin/python bench/run.py [--group fanout|large|sockhub|dialects|all]
         [--scenarios rate_1k,...] [--servers sockhub,ws,...] [--reps 3] [--scale 1] [--no-pin] [--tag T]
 
 For every repetition, every scenario and every server (interleaved: the
@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import print_tables  # noqa: E402
-from bench.scenarios import GROUPS, SCENARIOS, Scenario  # noqa: E402
+from bench.scenarios import GROUP_SERVERS, GROUPS, SCENARIOS, Scenario  # noqa: E402
 from bench.servers import EXPERIMENTS, ROOT, SERVERS, Server, missing  # noqa: E402
 from tests.support.net import free_port, wait_port  # noqa: E402
 
@@ -44,7 +44,7 @@ RESULTS = ROOT / "bench/results"
 CLIENT = ROOT / "bench/clients/fanout.js"
 TICK = os.sysconf("SC_CLK_TCK")
 METRICS = ("deliveries_per_s", "p50_ms", "p99_ms", "lost", "cpu_us", "client_cpu_us", "rss_kib", "connect_s",
-           "api_requests_per_s", "api_messages_per_s")
+           "api_requests_per_s", "api_messages_per_s", "bytes_per_delivery")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -142,8 +142,14 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def chosen(args: argparse.Namespace) -> tuple[list[Scenario], list[str], dict[str, str]]:
     names = args.scenarios.split(",") if args.scenarios else [
-        n for g in (GROUPS if args.group == "all" else {args.group: GROUPS[args.group]}).values() for n in g]
-    servers = args.servers.split(",") if args.servers else [s for s in SERVERS if s not in EXPERIMENTS]
+        n for name, g in GROUPS.items() if name == args.group or (args.group == "all" and name not in GROUP_SERVERS)
+        for n in g]
+    if args.servers:
+        servers = args.servers.split(",")
+    elif args.group in GROUP_SERVERS and not args.scenarios:
+        servers = GROUP_SERVERS[args.group]
+    else:
+        servers = [s for s in SERVERS if s not in EXPERIMENTS]
     skipped = {name: reason for name in servers if (reason := missing(name)) is not None}
     return [SCENARIOS[n] for n in names], [s for s in servers if s not in skipped], skipped
 
@@ -153,7 +159,7 @@ def runs_for(scenario: Scenario, servers: list[str]) -> list[str]:
         return servers
     if scenario.who == "api":
         return [s for s in servers if SERVERS[s].api]
-    return [s for s in servers if s == scenario.who]
+    return [s for s in servers if s.startswith(scenario.who)]  # "sockhub": its variants too
 
 
 Runs = dict[str, dict[str, list[dict[str, Any]]]]

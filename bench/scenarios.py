@@ -26,13 +26,15 @@ class Scenario:
     api: dict[str, int] | None = None
     #: connections opened concurrently by the load client
     window: int = 200
+    #: bytes of message text (the head "@<send ms>@ <seq> " is ~20 of them)
+    size: int = SIZE
 
     def client_config(self, scale: float = 1.0) -> dict[str, Any]:
         """The load client's settings (``scale`` < 1 for a smoke run)."""
         conns = max(1, int(self.conns * scale))
         config: dict[str, Any] = {
             "conns": conns, "rate": self.rate, "messages": max(1, int(self.messages * scale)) if self.messages else 0,
-            "size": SIZE, "transport": self.transport, "window": min(self.window, conns),
+            "size": self.size, "transport": self.transport, "window": min(self.window, conns),
         }
         if self.api is not None:
             config["api"] = dict(self.api, requests=max(1, int(self.api["requests"] * scale)))
@@ -46,6 +48,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     # fast server shows the same figure there.  The burst says who is faster.
     Scenario("burst_1k", "1k conns, burst", 1000, rate=0),
     Scenario("burst_5k", "5k conns, burst", 5000, rate=0, window=500),
+    # the wire's own weight: a message of little more than its send time
+    Scenario("small_1k", "1k conns, 10 msg/s, 20-byte messages", 1000, rate=10, who="sockhub", size=20),
     # also the connect storm (10k opened 1000 at a time) and idle RSS at 10k
     Scenario("rate_10k", "10k conns, 100 msg/s", 10000, window=1000),
     # 19,900: the hard open-files limit of this machine is 20,000 per process
@@ -67,4 +71,11 @@ GROUPS: dict[str, list[str]] = {
     "fanout": ["p99_1k", "rate_1k", "burst_1k", "burst_5k"],
     "large": ["rate_10k"],
     "sockhub": ["idle_20k", "xhr_1k", "es_1k", "api_1k", "batch_1k"],
+    # issue 13: the dialects side by side on one server (GROUP_SERVERS)
+    "dialects": ["p99_1k", "small_1k", "burst_1k", "burst_5k"],
+}
+
+#: a group measured on its own servers instead of every installed one
+GROUP_SERVERS: dict[str, list[str]] = {
+    "dialects": ["sockhub", "sockhub-1x-raw", "sockhub-v2-json", "sockhub-v2-protobuf"],
 }

@@ -78,6 +78,14 @@ SOCKHUB_CLIENT = {"kind": "centrifugo", "path": "/connection", "secret": SECRET}
 UVLOOP_WRAPPER = "import sys, uvloop; uvloop.install(); from app.cli import main; sys.exit(main())"
 PY = sys.executable
 
+#: the three wire forms of one sockhub on its raw websocket /connection/websocket
+#: (issue 13's dialect rows): the 1.x protocol, protocol v2 in JSON and in protobuf
+DIALECT_CLIENTS = {
+    "sockhub-1x-raw": dict(SOCKHUB_CLIENT, transport="raw"),
+    "sockhub-v2-json": {"kind": "v2", "format": "json", "secret": SECRET},
+    "sockhub-v2-protobuf": {"kind": "v2", "format": "protobuf", "secret": SECRET},
+}
+
 SERVERS: dict[str, Server] = {s.name: s for s in [
     Server("sockhub", sockhub_argv, SOCKHUB_CLIENT, api=True),
     Server("sockhub-uvloop", lambda p: [PY, "-c", UVLOOP_WRAPPER, *sockhub_argv(p)[1:]], SOCKHUB_CLIENT,
@@ -95,10 +103,11 @@ SERVERS: dict[str, Server] = {s.name: s for s in [
                                         PROJECT, SECRET],
            {"kind": "centrifugo", "path": "/connection", "secret": SECRET, "project": PROJECT},
            _centrifuge, api=True),
+    *(Server(name, sockhub_argv, client, api=True) for name, client in DIALECT_CLIENTS.items()),
 ]}
 
-#: measured only when named in --servers
-EXPERIMENTS = frozenset({"sockhub-uvloop"})
+#: measured only when named in --servers (or by their group, GROUP_SERVERS)
+EXPERIMENTS = frozenset({"sockhub-uvloop", *DIALECT_CLIENTS})
 
 #: what the table calls them
 LABELS = {
@@ -110,6 +119,9 @@ LABELS = {
     "asyncio": "bare asyncio write",
     "sockjs-tornado": "sockjs-tornado 1.0.7",
     "centrifuge-0.8": "Centrifuge 0.8.4",
+    "sockhub-1x-raw": "sockhub 1.x, raw websocket",
+    "sockhub-v2-json": "sockhub v2 JSON, websocket",
+    "sockhub-v2-protobuf": "sockhub v2 protobuf, websocket",
 }
 
 

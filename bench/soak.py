@@ -10,15 +10,17 @@ counts) through tests/support/server.py, pins it to CPU 1 and itself to CPU 0
 (``--no-pin`` to leave both alone), and from one asyncio process drives:
 
 - ``--subscribers`` long-lived clients, rotating over raw websocket, SockJS
-  websocket, xhr-streaming and xhr-polling (the 1.x dialect), and protocol
-  v2 over ``/connection/sockjs`` by websocket and by xhr-streaming (JSON
-  lines, pings answered), each subscribed to ``--per-client`` of the
-  ``--channels`` channels;
-- churn: clients that connect (the same six transports in turn), subscribe to
+  websocket, xhr-streaming, xhr-polling (the 1.x protocol), protocol
+  v2's HTTP streaming and SSE (a JWT; commands and pongs through
+  ``/emulation``) and protocol v2 over ``/connection/sockjs`` by websocket
+  and by xhr-streaming (JSON lines, pings answered), each subscribed to
+  ``--per-client`` of the ``--channels`` channels;
+- churn: clients that connect (the same eight transports in turn), subscribe to
   ``--per-client`` channels, read ``--churn-reads`` messages and leave,
   ``--churn`` of them in flight at any time.  How they leave alternates: a
   websocket closes with a closing handshake or drops TCP without one; an
-  xhr-streaming or a pending xhr poll is cut (the session ends "interrupted");
+  xhr-streaming or a pending xhr poll is cut (the session ends "interrupted"),
+  and so is an HTTP-streaming or SSE stream (its session ends with it);
   every other xhr-polling client just stops polling and its session expires
   after ``sockjs_disconnect_delay``;
 - ``--rate`` publishes per second through the HTTP API (one signed batch every
@@ -60,7 +62,7 @@ import re
 import sys
 import tempfile
 import time
-import warnings
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,21 +71,19 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import jwt  # noqa: E402
-from jwt.warnings import InsecureKeyLengthWarning  # noqa: E402
 
 from app.dialects.v1x.auth import api_sign, connection_token  # noqa: E402
 from tests.support.server import SockhubProcess  # noqa: E402
 
-SECRET = "soak-secret"  # also protocol v2's HS256 key: short, so PyJWT's warning is off
-warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+SECRET = "soak-secret-long-enough-for-hs256"  # 32 bytes: RFC 7518 for the v2 JWTs
 DISCONNECT_DELAY = 5.0
 SERVER_CONFIG: dict[str, Any] = {
     "secret": SECRET, "prometheus": True, "sockjs_disconnect_delay": DISCONNECT_DELAY,
     "shutdown_timeout": 10,
 }
-TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling",
+TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling", "http-stream", "sse",
               "v2-sockjs-websocket", "v2-sockjs-xhr-streaming")
-#: the SockJS prefix of each dialect (protocol v2's kinds start with "v2-")
+#: the SockJS prefix of each dialect (protocol v2's SockJS kinds start with "v2-sockjs-")
 PREFIXES = {False: "/connection", True: "/connection/sockjs"}
 INTERVAL = 10.0  # seconds between status lines
 PUBLISH_TICK = 0.05  # one API request per tick
@@ -644,16 +644,133 @@ class SockJSHttp(Transport):
                 self._task.cancel()
 
 
+class Emulation(Transport):
+    """Protocol v2 over HTTP streaming or SSE: the first send opens the
+    stream with the connect as its body (SSE: the ``cf_connect`` query);
+    every later send is a ``POST /emulation`` with the session and node of
+    the connect reply, on a kept-alive connection of its own.  Server pings
+    ``{}`` are answered here with a pong through ``/emulation``."""
+
+    def __init__(self, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
+                 sse: bool) -> None:
+        super().__init__(port, on_message, on_close)
+        self.sse = sse
+        self.session = ""
+        self.node = ""
+        self._stream: HttpConn | None = None
+        self._send: HttpConn | None = None
+        self._send_lock = asyncio.Lock()
+        self._buf = bytearray()
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self._stream = await HttpConn.open(self.port)
+
+    async def send(self, text: str) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._receive(text))
+            return
+        async with self._send_lock:
+            body = json.dumps({"session": self.session, "node": self.node, "data": text}).encode()
+            for attempt in (1, 2):
+                if self._send is None or self._send.closed:
+                    self._send = await HttpConn.open(self.port)
+                try:
+                    status, answer = await self._send.request("POST", "/emulation", body,
+                                                              "Content-Type: application/json\r\n")
+                except ConnectionError:
+                    if attempt == 2:
+                        raise
+                    self._send = None
+                    continue
+                if status != 204:
+                    raise SoakError(f"/emulation answered {status} {answer[:100]!r}")
+                return
+
+    async def _receive(self, connect: str) -> None:
+        assert self._stream is not None
+        why = "stream ended"
+        try:
+            if self.sse:
+                request = self._stream.request("GET", "/connection/sse?" + urllib.parse.urlencode(
+                    {"cf_connect": connect}), on_data=self._feed)
+            else:
+                request = self._stream.request("POST", "/connection/http_stream", connect.encode(),
+                                               "Content-Type: application/json\r\n", on_data=self._feed)
+            status, body = await request
+            if status != 200:
+                why = f"stream answered {status} {body[:100]!r}"
+        except (ConnectionError, OSError) as exc:
+            why = f"stream connection lost: {exc}"
+        finally:
+            self._ended_because(why)
+
+    def _feed(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        separator = b"\n\n" if self.sse else b"\n"
+        start = 0
+        while (end := buf.find(separator, start)) >= 0:
+            item = bytes(buf[start:end]).strip(b"\r\n")
+            start = end + len(separator)
+            if item.startswith(b"data: "):
+                item = item[6:]
+            if item:
+                self._item(item.decode())
+        del buf[:start]
+
+    def _item(self, text: str) -> None:
+        if text == "{}":  # the server's ping: the pong goes through /emulation
+            if not self.leaving:
+                asyncio.get_running_loop().create_task(self._pong())
+            return
+        if not self.session and '"connect"' in text:
+            connect = json.loads(text).get("connect", {})
+            self.session, self.node = connect.get("session", ""), connect.get("node", "")
+        self.on_message(text)
+
+    async def _pong(self) -> None:
+        try:
+            await self.send("{}")
+        except (ConnectionError, OSError, SoakError):
+            pass  # the stream's end reports what happened
+
+    async def leave(self, graceful: bool) -> None:
+        self.leaving = True
+        for conn in (self._stream, self._send):
+            if conn is not None:
+                conn.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except (asyncio.TimeoutError, Exception):
+                self._task.cancel()
+
+    def idle(self) -> None:
+        """Nothing more to send but pongs: they open a connection again."""
+        if self._send is not None:
+            self._send.close()
+            self._send = None
+
+
+#: the emulation transports, whose clients speak protocol v2 (JWT, ``{"id":..}`` commands)
+V2_KINDS = ("http-stream", "sse")
+#: protocol v2 over SockJS: several replies per SockJS message (lines)
+V2_SOCKJS = "v2-sockjs-"
+
+
 def make_transport(kind: str, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
                    rng: random.Random) -> Transport:
     session = f"{rng.randrange(1000):03d}" + "%029x" % rng.getrandbits(116)
-    prefix = PREFIXES[kind.startswith("v2-")]
-    kind = kind.removeprefix("v2-").removeprefix("sockjs-") if kind.startswith("v2-") else kind
-    if kind == "websocket" and prefix == PREFIXES[False]:
+    if kind in V2_KINDS:
+        return Emulation(port, on_message, on_close, sse=kind == "sse")
+    prefix = PREFIXES[kind.startswith(V2_SOCKJS)]
+    kind = "sockjs-" + kind.removeprefix(V2_SOCKJS) if kind.startswith(V2_SOCKJS) else kind
+    if kind == "websocket":
         return RawWebsocket(port, on_message, on_close)
-    if kind in ("sockjs-websocket", "websocket"):
+    if kind == "sockjs-websocket":
         return SockJSWebsocket(port, on_message, on_close, session, prefix)
-    return SockJSHttp(port, on_message, on_close, session, "xhr_streaming" if kind == "xhr-streaming" else "xhr",
+    return SockJSHttp(port, on_message, on_close, session, "xhr_streaming" if kind.endswith("xhr-streaming") else "xhr",
                       prefix)
 
 
@@ -687,8 +804,9 @@ class Client:
 
     def __init__(self, kind: str, port: int, totals: Totals, rng: random.Random) -> None:
         self.kind = kind
-        #: protocol v2 (JSON lines, ids, pushes, pings to answer) or the 1.x dialect
-        self.v2 = kind.startswith("v2-")
+        #: protocol v2 (ids, pushes) or the 1.x protocol; over SockJS, v2
+        #: replies come as lines and pings are answered here
+        self.v2 = kind in V2_KINDS or kind.startswith(V2_SOCKJS)
         self.totals = totals
         self.transport = make_transport(kind, port, self._on_message, self._on_close, rng)
         self.closed_why = ""
@@ -696,11 +814,18 @@ class Client:
         self._pending: dict[str, asyncio.Future[dict[str, Json]]] = {}
 
     def _on_message(self, text: str) -> None:
-        if self.v2:
+        if self.kind.startswith(V2_SOCKJS):
             for line in text.split("\n"):
-                self._on_v2_reply(line, text)
+                item = json.loads(line)
+                if item:
+                    self._on_v2(item, text)
+                elif not self.transport.leaving:  # the server's ping
+                    asyncio.get_running_loop().create_task(self._pong())
             return
         data = json.loads(text)
+        if self.kind in V2_KINDS:
+            self._on_v2(data, text)
+            return
         for item in data if isinstance(data, list) else (data,):
             uid = item.get("uid")
             if uid:
@@ -712,22 +837,18 @@ class Client:
             elif item.get("method") in ("disconnect", "unsubscribe"):
                 self.on_unexpected(f"{item.get('method')} push {text[:200]}")
 
-    def _on_v2_reply(self, line: str, text: str) -> None:
-        """One protocol v2 reply: to a command (by id), a push, or a ping
-        (``{}``, answered with the pong ``{}``)."""
-        item = json.loads(line)
-        if item.get("id"):
-            future = self._pending.pop(str(item["id"]), None)
-            if future is not None and not future.done():
-                future.set_result(item)
-        elif "push" in item:
-            push = item["push"]
+    def _on_v2(self, item: dict[str, Json], text: str) -> None:
+        """A protocol v2 reply (by id) or push."""
+        push = item.get("push")
+        if isinstance(push, dict):
             if "pub" in push:
                 self.on_publication(push["pub"]["data"])
-            elif "unsubscribe" in push or "disconnect" in push:
+            elif "disconnect" in push or "unsubscribe" in push:
                 self.on_unexpected(f"push {text[:200]}")
-        elif not self.transport.leaving:
-            asyncio.get_running_loop().create_task(self._pong())
+            return
+        future = self._pending.pop(str(item.get("id")), None)
+        if future is not None and not future.done():
+            future.set_result(item)
 
     async def _pong(self) -> None:
         try:
@@ -753,16 +874,17 @@ class Client:
     async def call(self, commands: list[dict[str, Json]], timeout: float = 10.0) -> list[dict[str, Json]]:
         futures = []
         loop = asyncio.get_running_loop()
+        v2 = self.v2
         for command in commands:
             self._uid += 1
             uid = str(self._uid)
-            if self.v2:
+            if v2:
                 command["id"] = self._uid
             else:
                 command["uid"] = uid
             self._pending[uid] = future = loop.create_future()
             futures.append(future)
-        if self.v2:
+        if v2:  # newline-delimited commands in one frame
             await self.transport.send("\n".join(json.dumps(command) for command in commands))
         else:
             await self.transport.send(json.dumps(commands[0] if len(commands) == 1 else commands))
@@ -776,9 +898,9 @@ class Client:
         """Open, connect with a token, subscribe (like centrifuge-js: connect,
         then one batch of subscribes)."""
         await self.transport.open()
-        if self.v2:
-            token = jwt.encode({"sub": user, "exp": int(time.time()) + 86400}, SECRET, algorithm="HS256")
-            await self.call([{"connect": {"token": token}}])
+        if self.v2:  # a JWT of the secret (token_hmac_secret_key defaults to it)
+            claims = {"sub": user, "exp": int(time.time()) + 24 * 3600}
+            await self.call([{"connect": {"token": jwt.encode(claims, SECRET, algorithm="HS256")}}])
             await self.call([{"subscribe": {"channel": channel}} for channel in channels])
             return
         timestamp = str(int(time.time()))
@@ -936,7 +1058,7 @@ class Soak:
                 except (SoakError, ConnectionError, OSError, asyncio.TimeoutError) as exc:
                     sub.on_unexpected(f"could not start: {type(exc).__name__}: {exc}")
                     await sub.transport.leave(False)
-            if isinstance(sub.transport, SockJSHttp):
+            if isinstance(sub.transport, (SockJSHttp, Emulation)):
                 sub.transport.idle()
             self.subscribers.append(sub)
 

@@ -42,7 +42,8 @@ class SessionHandle(Protocol):
 
     id: str
     #: "websocket", "xhr_streaming", "eventsource", "htmlfile", "xhr",
-    #: "jsonp" or "raw_websocket".
+    #: "jsonp", "raw_websocket", or "http_stream" and "sse" (the
+    #: emulation transports, transports.httpstream).
     transport: str
     remote_ip: str
     #: the request that opened the session

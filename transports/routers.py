@@ -28,6 +28,13 @@ class Routers:
             raise ValueError("at least one router")
         self._routers = tuple(routers)
 
+    def at(self, prefix: str) -> SockJSRouter:
+        """The router serving ``prefix`` (KeyError when none does)."""
+        for router in self._routers:
+            if router.prefix == prefix.rstrip("/"):
+                return router
+        raise KeyError(prefix)
+
     def __iter__(self) -> Iterator[SockJSRouter]:
         return iter(self._routers)
 

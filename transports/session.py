@@ -39,6 +39,8 @@ logger = logging.getLogger("sockhub.transports.session")
 
 INTERRUPTED = (1002, "Connection interrupted")
 CONFLICT = (2010, "Another connection still open")
+#: Transports that carry binary messages (the others carry text only).
+BINARY_TRANSPORTS = frozenset({"raw_websocket", "http_stream"})
 INTERNAL_ERROR = (3000, "Internal error")
 
 
@@ -214,9 +216,10 @@ class Session:
         self.send_frame(Prepared(text))
 
     def send_binary(self, data: bytes) -> None:
-        """A binary message: raw websocket sessions only (the SockJS
-        transports carry text); elsewhere it is dropped and logged."""
-        if self.transport != "raw_websocket":
+        """A binary message: raw websocket and HTTP-streaming sessions only
+        (the SockJS transports and SSE carry text); elsewhere it is dropped
+        and logged."""
+        if self.transport not in BINARY_TRANSPORTS:
             logger.error("session %s: a binary message on %s dropped", self.id, self.transport)
             return
         self.send_frame(Prepared.binary(data))

@@ -29,9 +29,17 @@ Methods (one dispatch table, :data:`CONTROL`, run by :class:`ControlBus`):
   too, until the page calls ``subscribe``, which this server then answers
   with success, adopting the server-side subscription); a Subscription that
   is "subscribing" is marked subscribed.  Nothing in the client breaks.
+* ``emulation`` ``{"node", "session", "data"?, "b64"?}``: an emulation
+  request (HTTP streaming, SSE) that reached another node than the one
+  holding its stream: the node ``node`` hands the frame (``data``, text, or
+  ``b64``, base64 of a binary frame) to its session ``session``; the
+  others ignore it.  Delivered by :attr:`ControlBus.emulated` (set by
+  whoever serves the emulation endpoint; unset: dropped).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from typing import Any, Callable, Collection, Coroutine
@@ -134,6 +142,13 @@ class ControlBus:
         self._ctx = ctx
         self._uid = uid
         self.node_seen = node_seen
+        #: ``(session id, frame)``: hands a forwarded emulation frame to a
+        #: local session (the emulation endpoint sets it)
+        self.emulated: Callable[[str, str | bytes], object] | None = None
+
+    @property
+    def uid(self) -> str:
+        return self._uid
 
     @property
     def ctx(self) -> Context:
@@ -202,7 +217,21 @@ async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> No
     await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"), _text(params, "client"), info)
 
 
+async def _emulation(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
+    if _text(params, "node") != bus.uid or bus.emulated is None:
+        return
+    frame: str | bytes = _text(params, "data")
+    encoded = _text(params, "b64")
+    if encoded:
+        try:
+            frame = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise ValueError("control emulation: b64 is not base64") from None
+    bus.emulated(_text(params, "session"), frame)
+
+
 CONTROL: dict[str, "Handler"] = {
+    "emulation": _emulation,
     "ping": _ping,
     "unsubscribe": _unsubscribe,
     "disconnect": _disconnect,

@@ -66,6 +66,10 @@ class Directory:
         if valid_sample(sample) and isinstance(name, str):
             self._series.add(uid, name, sample)
 
+    def knows(self, uid: str) -> bool:
+        """``uid`` is this node or one heard from lately (its pings)."""
+        return uid == self.uid or uid in self._nodes
+
     def _forget_silent(self) -> None:
         horizon = self._ctx.clock() - (2 * self._ctx.options.node_ping_interval + 1)
         for uid in [u for u, (_, seen) in self._nodes.items() if seen < horizon]:

@@ -16,7 +16,11 @@
 //              "raw"        plain websocket at <url>/, same broadcast
 //              "centrifugo" SockJS session speaking the Centrifugo protocol: connect with an HMAC
 //                           token, subscribe, messages published through the HTTP API
-//   transport  websocket | xhr_streaming | eventsource   (SockJS receivers)
+//              "v2"         protocol v2 on the raw websocket <url>/connection/websocket: connect
+//                           with an HS256 JWT (key `secret`), subscribe, published through the API
+//   transport  websocket | xhr_streaming | eventsource   (SockJS receivers);
+//              raw (centrifugo kind: the 1.x protocol on <url>/connection/websocket, no SockJS)
+//   format     json | protobuf   (kind v2)
 //   path       SockJS prefix (/bcast, /connection)
 //   conns, rate (messages/s; 0 = all at once), messages, size (bytes of message text)
 //   secret, project ("" for sockhub; Centrifuge 0.8's project name, which it
@@ -39,6 +43,7 @@ const cfg = parseConfig(process.argv.slice(2));
 const DRAIN_MS = parseFloat(process.env.DRAIN_SECONDS || "20") * 1000;
 
 let delivered = 0;
+let receivedBytes = 0;  // by the receivers once ready, framing included (bytes per delivery)
 let lastDelivery = 0;
 const latencies = [];
 const errors = [];
@@ -135,6 +140,106 @@ function connectCommands(index) {
 
 const sendAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
+// -- protocol v2 (kind "v2"): JSON lines or varint-delimited protobuf -------------------
+
+function base64url(data) {
+  return Buffer.from(data).toString("base64").replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+function jwtHS256(claims) {
+  const head = `${base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${base64url(JSON.stringify(claims))}`;
+  return `${head}.${base64url(crypto.createHmac("sha256", cfg.secret).update(head).digest())}`;
+}
+
+function varint(n) {
+  const out = [];
+  while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128); }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+// A length-delimited field (wire type 2) and an unsigned varint field (wire type 0).
+function pbBytes(field, value) {
+  const body = Buffer.isBuffer(value) ? value : Buffer.from(value);
+  return Buffer.concat([varint((field << 3) | 2), varint(body.length), body]);
+}
+
+function pbVarint(field, value) {
+  return Buffer.concat([varint(field << 3), varint(value)]);
+}
+
+// The fields of one protobuf message: {number: [value, ...]}, length-delimited values as Buffers.
+function pbFields(buf) {
+  const fields = {};
+  let at = 0;
+  const readVarint = () => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[at++];
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  while (at < buf.length) {
+    const key = readVarint();
+    const wire = key & 7;
+    let value;
+    if (wire === 0) value = readVarint();
+    else if (wire === 2) { const len = readVarint(); value = buf.subarray(at, at + len); at += len; }
+    else if (wire === 1) { at += 8; continue; } else if (wire === 5) { at += 4; continue; } else throw new Error(`wire type ${wire}`);
+    (fields[key >> 3] = fields[key >> 3] || []).push(value);
+  }
+  return fields;
+}
+
+function v2Commands(index) {
+  const token = jwtHS256({ sub: `u${index}` });
+  const channel = channelOf(index);
+  if (cfg.format === "protobuf") {
+    const connect = Buffer.concat([pbVarint(1, 1), pbBytes(4, pbBytes(1, token))]);
+    const subscribe = Buffer.concat([pbVarint(1, 2), pbBytes(5, pbBytes(1, channel))]);
+    return Buffer.concat([varint(connect.length), connect, varint(subscribe.length), subscribe]);
+  }
+  return `${JSON.stringify({ id: 1, connect: { token } })}\n${JSON.stringify({ id: 2, subscribe: { channel } })}`;
+}
+
+// One v2 reply or push (decoded JSON object, or protobuf fields): a publication's
+// text to onItem, the subscribe reply marks the receiver ready, a ping is answered.
+function onV2Reply(r, reply, ws) {
+  const json = cfg.format !== "protobuf";
+  const id = json ? reply.id : (reply[1] || [0])[0];
+  const error = json ? reply.error : reply[2];
+  if (error) { r.reject(new Error(`v2 reply ${id}: ${json ? JSON.stringify(error) : "error"}`)); return; }
+  const push = json ? reply.push : reply[4] && pbFields(reply[4][0]);
+  if (push) {
+    const pub = json ? push.pub : push[4] && pbFields(push[4][0]);
+    if (pub && r.ready) onItem(json ? pub.data.m : pub[4][0].toString());
+    return;
+  }
+  if (id === 2) { r.markReady(); return; }
+  if (!id && Object.keys(reply).length === 0) {
+    ws.send(json ? "{}" : Buffer.from([0]));  // the server's ping: pong
+  }
+}
+
+function onV2Frame(r, data, ws) {
+  if (r.ready) receivedBytes += data.length;
+  if (cfg.format !== "protobuf") {
+    for (const line of data.toString().split("\n")) if (line) onV2Reply(r, JSON.parse(line), ws);
+    return;
+  }
+  let at = 0;
+  while (at < data.length) {
+    let len = 0;
+    let mul = 1;
+    for (;;) { const b = data[at++]; len += (b & 0x7f) * mul; if (b < 0x80) break; mul *= 128; }
+    onV2Reply(r, pbFields(data.subarray(at, at + len)), ws);
+    at += len;
+  }
+}
+
 function openReceiver(index) {
   return new Promise((resolve, reject) => {
     const id = `s${index}x${process.pid}`;
@@ -149,11 +254,33 @@ function openReceiver(index) {
       ws.on("error", reject);
       return;
     }
+    if (cfg.kind === "v2" || (cfg.kind === "centrifugo" && cfg.transport === "raw")) {
+      const protocols = cfg.kind === "v2" && cfg.format === "protobuf" ? ["centrifuge-protobuf"] : [];
+      const ws = new WebSocket(`${origin.replace(/^http/, "ws")}/connection/websocket`, protocols,
+        { perMessageDeflate: false });
+      const r = new Receiver(index, null, resolve, reject);
+      r.socket = ws;
+      if (cfg.kind === "v2") {
+        ws.on("open", () => ws.send(v2Commands(index)));
+        ws.on("message", (data) => onV2Frame(r, data, ws));
+      } else {
+        ws.on("open", () => ws.send(JSON.stringify(connectCommands(index))));
+        ws.on("message", (data) => {
+          if (r.ready) receivedBytes += data.length;
+          r.onMessage(data.toString());
+        });
+      }
+      ws.on("error", reject);
+      return;
+    }
     if (cfg.transport === "websocket") {
       const ws = new WebSocket(`${base.replace(/^http/, "ws")}/websocket`, { perMessageDeflate: false });
       const r = new Receiver(index, (text) => ws.send(text), resolve, reject);
       r.socket = ws;
-      ws.on("message", (data) => r.onSockJSFrame(data.toString()));
+      ws.on("message", (data) => {
+        if (r.ready) receivedBytes += data.length;
+        r.onSockJSFrame(data.toString());
+      });
       ws.on("error", reject);
       return;
     }
@@ -347,8 +474,9 @@ function apiPublisher() {
 }
 
 async function makePublisher() {
-  if (cfg.kind === "centrifugo" && cfg.api) return apiPublisher();
-  if (cfg.kind === "centrifugo") {
+  const api = cfg.kind === "centrifugo" || cfg.kind === "v2";
+  if (api && cfg.api) return apiPublisher();
+  if (api) {
     // A burst is sent at once, as the broadcast peers' publisher writes it
     // at once; at a rate, a few requests in flight suffice.
     const sockets = cfg.rate ? 8 : Math.max(8, Math.ceil(cfg.messages / (cfg.batch || 1)));
@@ -372,7 +500,7 @@ async function makePublisher() {
 }
 
 function publishCommand(text, channel) {
-  return cfg.kind === "centrifugo" ? { method: "publish", params: { channel, data: { m: text } } } : text;
+  return cfg.kind === "centrifugo" || cfg.kind === "v2" ? { method: "publish", params: { channel, data: { m: text } } } : text;
 }
 
 // `rate` messages/s (timers are coarse under load: catch up to the schedule),
@@ -383,7 +511,7 @@ function fanOut(publisher) {
   let sent = 0;
   const pending = [];
   // A burst goes out `batch` publishes per API request; at a rate, one each.
-  const per = !cfg.rate && cfg.kind === "centrifugo" ? cfg.batch || 1 : 1;
+  const per = !cfg.rate && (cfg.kind === "centrifugo" || cfg.kind === "v2") ? cfg.batch || 1 : 1;
   const sendUpTo = (due) => {
     while (sent < due) {
       const commands = [];
@@ -457,6 +585,7 @@ async function main() {
     deliveries_per_s: seconds > 0 ? Math.round(delivered / seconds) : 0,
     p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99), connect_s: connectSeconds,
     errors: errors.slice(0, 5), error_count: errors.length,
+    bytes_per_delivery: delivered ? Math.round((receivedBytes / delivered) * 10) / 10 : null,
     client_cpu_us: delivered ? Math.round(((cpu.user + cpu.system) / delivered) * 100) / 100 : null,
   }, extra)));
   publisher.close();

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import cpuquota
+from bench import cpuquota, dialect_table
 from bench.report import cluster_table, peer_rows, render_markdown, target_rows
 from bench.run import cpu_seconds, medians, run_once
 from bench.scenarios import Scenario
-from bench.servers import EXPERIMENTS, ROOT, SERVERS, missing
+from bench.servers import DIALECT_CLIENTS, EXPERIMENTS, ROOT, SERVERS, missing
 
 SMOKE = Scenario("smoke", "smoke: 50 conns, 20 messages at once", 50, rate=0, messages=20)
 ALL = [name for name in SERVERS if name not in EXPERIMENTS]
@@ -52,6 +52,29 @@ def test_api_publishing(name: str, batch: int, tmp_path: Path) -> None:
     result = _run(name, scenario, tmp_path)
     assert result["delivered"] == 20 * batch and result["error_count"] == 0, result
     assert result["api_requests_per_s"] > 0 and result["api_messages_per_s"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(DIALECT_CLIENTS))
+def test_dialect_rows_deliver_everything(name: str, tmp_path: Path) -> None:
+    """The load client speaking 1.x on the raw websocket and protocol v2 in
+    JSON and protobuf: every message arrives once; the bytes are counted."""
+    result = _run(name, SMOKE, tmp_path)
+    assert result["delivered"] == result["expected"] == 50 * 20, result
+    assert result["error_count"] == 0 and result["bytes_per_delivery"] > SMOKE.size, result
+
+
+def test_dialect_report() -> None:
+    run = {"deliveries_per_s": 1000.0, "p99_ms": 2.0, "lost": 0, "cpu_us": 5.0, "bytes_per_delivery": 100.0}
+    per = {"sockhub-1x-raw": medians([run]), "sockhub-v2-json": medians([dict(run, deliveries_per_s=950.0)]),
+           "sockhub-v2-protobuf": medians([dict(run, deliveries_per_s=800.0, bytes_per_delivery=60.0)])}
+    summary = {sc: per for sc in ("p99_1k", "small_1k", "burst_1k", "burst_5k")}
+    header, rows = dialect_table.rows(summary)
+    assert [r[0] for r in rows] == ["sockhub 1.x, raw websocket", "sockhub v2 JSON, websocket",
+                                    "sockhub v2 protobuf, websocket"]
+    checks = {text: met for text, _, met in dialect_table.checks(summary)}
+    assert checks["burst_1k: sockhub v2 JSON, websocket >= 0.9x the 1.x path"] is True
+    assert checks["burst_5k: sockhub v2 protobuf, websocket >= 0.9x the 1.x path"] is False
+    assert checks["protobuf frames >= 30% smaller than JSON (20 B text)"] is True
 
 
 def test_report_renders_every_target() -> None:

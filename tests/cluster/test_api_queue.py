@@ -99,6 +99,9 @@ async def test_queue_consumers_come_back_after_a_redis_restart(tmp_path: Path) -
         finally:
             await backend.aclose()
         # The subscriber's node is subscribed again by itself: every queued publish arrives once.
+        # A drained queue means popped, not yet published: wait for all of them, then a barrier
+        # published after them shows that no duplicate is still on its way.
+        await until(lambda: set(range(30)) <= set(client.numbers("q")), what="every queued publish")
         await cluster.result(cluster.urls[0], "publish", {"channel": "q", "data": {"n": -1}})
         await until(lambda: -1 in client.numbers("q"), what="barrier")
         assert sorted(n for n in client.numbers("q") if n >= 0) == list(range(30))

@@ -16,6 +16,7 @@ from typing import Awaitable, Callable, Iterator
 import pytest
 
 from tests.fuzz import drive, generators as gen
+from tests.fuzz.emulation_drive import fuzz_v2_emulation
 from tests.support.server import SockhubProcess, run_sockhub
 
 SEED = 20261202
@@ -45,9 +46,9 @@ def assert_clean(tally: drive.Tally, hub: SockhubProcess, baseline: dict[str, in
 @pytest.mark.parametrize("fuzz, cases", [
     (drive.fuzz_raw_ws, CASES), (drive.fuzz_sockjs_ws, CASES), (drive.fuzz_xhr_send, 2000),
     (drive.fuzz_http, CASES), (drive.fuzz_api, CASES), (drive.fuzz_v2_ws, 2000), (drive.fuzz_current_api, CASES),
-    (drive.fuzz_v2_sockjs_ws, 2000), (drive.fuzz_v2_sockjs_xhr, 1500),
+    (fuzz_v2_emulation, 1500), (drive.fuzz_v2_sockjs_ws, 2000), (drive.fuzz_v2_sockjs_xhr, 1500),
 ], ids=["raw_websocket", "sockjs_websocket", "xhr_send", "http_transports", "api", "v2_websocket", "current_api",
-        "v2_sockjs_websocket", "v2_sockjs_xhr_send"])
+        "v2_emulation", "v2_sockjs_websocket", "v2_sockjs_xhr_send"])
 async def test_entry_point(hub: SockhubProcess, fuzz: Fuzzer, cases: int) -> None:
     baseline = drive.counts(hub.url)
     tally = await fuzz(hub.port, random.Random(SEED), cases)
@@ -68,6 +69,9 @@ def test_the_cases_are_hostile_and_varied(hub: SockhubProcess) -> None:
     assert v2_sockjs.outcomes["closed"] > 100 and v2_sockjs.outcomes["alive"] > 20, v2_sockjs.summary()
     api = asyncio.run(drive.fuzz_api(hub.port, random.Random(SEED + 1), 400))
     assert api.outcomes["status 400"] > 100 and api.outcomes["status 200"] > 50, api.summary()
+    emulation = asyncio.run(fuzz_v2_emulation(hub.port, random.Random(SEED + 1), 400))
+    assert emulation.outcomes["alive"] > 50 and sum(
+        n for k, n in emulation.outcomes.items() if k.startswith("closed")) > 50, emulation.summary()
     current = asyncio.run(drive.fuzz_current_api(hub.port, random.Random(SEED + 1), 400))
     assert current.outcomes["status 400"] > 100 and current.outcomes["status 200"] > 50, current.summary()
 

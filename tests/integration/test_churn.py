@@ -18,6 +18,7 @@ import gc
 import http.client
 import json
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator, Callable
 
@@ -249,6 +250,43 @@ def eventsource(port: int, n: int, hold: Hold = nothing) -> None:
         conn.close()
 
 
+def v2_http_stream(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2 over HTTP streaming: connect in the stream's body, a
+    subscribe through /emulation on a second connection, then the stream
+    drops: its session ends with it."""
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    sender = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        body = json.dumps({"id": 1, "connect": {"token": _v2_token(f"hs{n}")}}).encode()
+        stream.request("POST", "/connection/http_stream", body=body, headers={"Content-Type": "application/json"})
+        response = stream.getresponse()
+        connect = json.loads(response.readline())["connect"]
+        frame = json.dumps({"id": 2, "subscribe": {"channel": f"c{n % 5}"}})
+        sender.request("POST", "/emulation", body=json.dumps(
+            {"session": connect["session"], "node": connect["node"], "data": frame}))
+        sent = sender.getresponse()
+        sent.read()
+        assert sent.status == 204, sent.status
+        assert json.loads(response.readline()) == {"id": 2, "subscribe": {}}
+        hold()
+    finally:
+        stream.close()
+        sender.close()
+
+
+def v2_sse(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2 over SSE (GET with cf_connect), then the stream drops."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        query = urllib.parse.urlencode({"cf_connect": json.dumps({"id": 1, "connect": {"token": _v2_token(f"sse{n}")}})})
+        conn.request("GET", "/connection/sse?" + query)
+        response = conn.getresponse()
+        assert response.readline() == b"\r\n" and response.readline().startswith(b'data: {"id":1,"connect"')
+        hold()
+    finally:
+        conn.close()
+
+
 def admin_socket(port: int, n: int, hold: Hold = nothing) -> None:
     ws = websocket.create_connection(f"ws://127.0.0.1:{port}/socket", timeout=10,
                                      origin=f"http://127.0.0.1:{port}")
@@ -285,8 +323,8 @@ KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "raw_websocket": raw_websocket, "sockjs_websocket": sockjs_websocket, "xhr_polling": xhr_polling,
     "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
-    "v2_protobuf_websocket": v2_protobuf_websocket, "v2_sockjs_websocket": v2_sockjs_websocket,
-    "v2_sockjs_xhr_streaming": v2_sockjs_xhr_streaming,
+    "v2_protobuf_websocket": v2_protobuf_websocket, "v2_http_stream": v2_http_stream, "v2_sse": v2_sse,
+    "v2_sockjs_websocket": v2_sockjs_websocket, "v2_sockjs_xhr_streaming": v2_sockjs_xhr_streaming,
 }
 
 
@@ -336,6 +374,7 @@ async def test_every_kind_of_connection_returns_to_baseline() -> None:
                 after = await back_to(baseline, 15)
                 assert after == baseline, (name, seen[0], after)
         assert len(server.routers) == 0 and server.routers.scheduled() == 0
+        assert len(server.emulated) == 0  # the emulation sessions' directory let go of every one
         assert server.node.hub.num_clients == 0
 
 

@@ -21,6 +21,11 @@ class V2Context(Context, Protocol):
     def fanout(self) -> Fanout: ...
 
     @property
+    def uid(self) -> str:
+        """This node's id (the ``node`` of an emulation session)."""
+        ...
+
+    @property
     def clients(self) -> ClientRegistry:
         """Connect, refresh and the dialect's own deadlines (pings, expiry)."""
         ...

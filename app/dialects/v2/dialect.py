@@ -21,11 +21,15 @@ Duties and ordering:
   goes);
 * the pong (the empty command) has no reply; before connect every command
   but connect closes with 3501 (§1.3);
-* on a websocket the close frame says it all: no ``disconnect`` push.
+* on a websocket the close frame says it all: no ``disconnect`` push; on
+  the emulation transports (HTTP streaming, SSE: ``emulation``) the close
+  is the end of the response, so a ``disconnect`` push precedes it, and the
+  connect result names the ``session`` and ``node`` the client's emulation
+  requests must carry (§2.2).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from app.core.client import Client
 from app.core.errors import Disconnect, ProtocolError
@@ -56,8 +60,10 @@ class V2:
 
     name = "v2"
 
-    def __init__(self, services: Services, frames: JsonFrames | ProtobufFrames) -> None:
+    def __init__(self, services: Services, frames: JsonFrames | ProtobufFrames, emulation: bool = False) -> None:
         self._services = services
+        #: HTTP streaming or SSE: a disconnect push, session and node in the connect result
+        self.emulation = emulation
         self._ctx = services.ctx
         self._frames = frames
         self.format = frames.name
@@ -112,6 +118,8 @@ class V2:
             field = getattr(reply, method.field)
             field.SetInParent()  # an empty result is still written: {"id":3,"publish":{}}
             field.CopyFrom(result)
+            if self.emulation and method is Method.CONNECT:
+                field.session, field.node = client.session.id, self._ctx.uid
         item = self._encode(reply)
         if isinstance(item, Close):
             raise V2Disconnect(item)
@@ -153,8 +161,12 @@ class V2:
         return self._push(push)
 
     def disconnect(self, exc: Disconnect) -> str | bytes:
-        """None on a websocket: the close frame carries code and reason."""
-        return self._nothing
+        """None on a websocket: the close frame carries code and reason; on
+        an emulation transport the push, the response's end follows it."""
+        if not self.emulation:
+            return self._nothing
+        close = close_of(exc)
+        return self._push(pb.Push(disconnect=pb.Disconnect(code=close.code, reason=close.reason)))
 
     def close(self, exc: Disconnect) -> tuple[int, str]:
         close = close_of(exc)
@@ -172,9 +184,13 @@ class V2Formats:
     frame is a binary protobuf connect; JSON otherwise.  The client keeps
     the chosen dialect, and its session the matching batching."""
 
-    def __init__(self, json: V2, protobuf: V2) -> None:
+    def __init__(self, json: V2, protobuf: V2, bytes_are_protobuf: bool = False) -> None:
         self.json = json
         self.protobuf = protobuf
+        #: the emulation transports: a binary first frame is protobuf, whatever
+        #: it holds (HTTP streaming hands its ``application/octet-stream``
+        #: body over as bytes, a JSON one as text)
+        self._bytes_are_protobuf = bytes_are_protobuf
 
     def pick(self, client: Client, data: str | bytes) -> V2:
         session = client.session
@@ -182,8 +198,8 @@ class V2Formats:
         query = query_fields(request.query) if request.query else {}
         protobuf = (request.subprotocol == PROTOBUF_SUBPROTOCOL
                     or "protobuf" in (query.get("format"), query.get("cf_protocol"))
-                    or isinstance(data, bytes) and generation_of_json_bytes(data) is None
-                    and generation_of_binary(data) == GENERATION_V2)
+                    or isinstance(data, bytes) and (self._bytes_are_protobuf or generation_of_json_bytes(data) is None
+                                                    and generation_of_binary(data) == GENERATION_V2))
         session.batching = CONCAT if protobuf else LINES
         return self.protobuf if protobuf else self.json
 
@@ -217,8 +233,22 @@ class V2Formats:
         return self.json.refusal(reason)
 
 
+class V2Dialects(NamedTuple):
+    """The v2 dialects of a node: on the websocket, and on the emulation
+    transports (HTTP streaming, SSE)."""
+
+    websocket: V2Formats
+    emulation: V2Formats
+
+
 def make_v2(ctx: V2Context) -> V2Formats:
-    """The v2 dialects of a node (JSON and protobuf) sharing one heartbeat."""
+    """The websocket's v2 dialects of a node (see :func:`make_v2_dialects`)."""
+    return make_v2_dialects(ctx).websocket
+
+
+def make_v2_dialects(ctx: V2Context) -> V2Dialects:
+    """The v2 dialects of a node (JSON and protobuf, websocket and
+    emulation) sharing one heartbeat."""
     def ping_of(client: Client) -> str | bytes:
         return client.dialect.ping if isinstance(client.dialect, V2) else ""
 
@@ -228,4 +258,6 @@ def make_v2(ctx: V2Context) -> V2Formats:
 
     heartbeat = Heartbeat(ctx, ping_of, expired_of)
     services = Services(ctx, heartbeat)
-    return V2Formats(V2(services, JsonFrames()), V2(services, ProtobufFrames()))
+    return V2Dialects(V2Formats(V2(services, JsonFrames()), V2(services, ProtobufFrames())),
+                      V2Formats(V2(services, JsonFrames(), emulation=True),
+                                V2(services, ProtobufFrames(), emulation=True), bytes_are_protobuf=True))

@@ -30,37 +30,18 @@ from typing import Any, Iterable, Mapping, get_type_hints
 
 import yaml
 
+from app.config_names import ALIASES, DURATION_KEYS, IGNORED_CHANNEL_KEYS, IGNORED_KEYS, parse_duration
 from app.options import ChannelOptions, Namespace, Options
 from transports.strictjson import MAX_DEPTH, loads
 
 ENV_PREFIX = "SOCKHUB_"
 
-#: Other spellings of some keys: Centrifugo 1.4's, and v5's where it renamed one.
-ALIASES: dict[str, str] = {
-    "web_password": "admin_password",
-    "web_secret": "admin_secret",
-    "insecure_web": "insecure_admin",
-    "prefix": "http_prefix",
-    "channel_prefix": "redis_prefix",
-    # Centrifugo v5's spelling
-    "api_insecure": "insecure_api",
-}
-
-#: Centrifugo 1.x keys sockhub accepts and does not use (Go runtime, autocert...).
-IGNORED_KEYS = frozenset({
-    "gomaxprocs", "client_queue_initial_capacity", "client_message_write_timeout",
-    "message_send_timeout", "websocket_compression", "websocket_compression_level",
-    "websocket_compression_min_size", "websocket_read_buffer_size",
-    "websocket_write_buffer_size", "redis_pool", "redis_pubsub_num_workers",
-    "ssl_autocert", "ssl_autocert_host_whitelist", "ssl_autocert_cache_dir",
-    "ssl_autocert_email", "ssl_autocert_force_rsa", "ssl_autocert_server_name",
-    "ssl_autocert_http", "ssl_autocert_http_addr",
-})
-
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "fatal", "none")
 ENGINES = ("memory", "redis")
 LOG_FORMATS = ("text", "json")
+V2_PERMISSIONS = ("auto", "1.x", "v5")
 NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
+_NUMBER = re.compile(r"[-+]?[0-9.eE+-]*")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -90,20 +71,21 @@ class UnknownKey(str):
         return self
 
 
-def _hints(cls: type) -> dict[str, type]:
+def _hints(cls: type) -> dict[str, Any]:
     hints = get_type_hints(cls)
     return {f.name: hints[f.name] for f in fields(cls)}
 
 
 #: Scalar keys: every Options field but the two structured ones, then the channel options.
-OPTION_TYPES: dict[str, type] = {
+OPTION_TYPES: dict[str, Any] = {
     k: t for k, t in _hints(Options).items() if k not in ("channel", "namespaces")
 }
-CHANNEL_TYPES: dict[str, type] = _hints(ChannelOptions)
-SCALAR_TYPES: dict[str, type] = {**OPTION_TYPES, **CHANNEL_TYPES}
+CHANNEL_TYPES: dict[str, Any] = _hints(ChannelOptions)
+SCALAR_TYPES: dict[str, Any] = {**OPTION_TYPES, **CHANNEL_TYPES}
 #: Every key a file may hold without an "unknown key" warning (the ignored
 #: Centrifugo keys are warned about, as not used).
-KNOWN_KEYS: frozenset[str] = frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES)
+KNOWN_KEYS: frozenset[str] = frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES) | {
+    "redis_address", "redis_cluster_address", "redis_sentinel_address"}
 
 
 def _describe(key: str, source: str) -> str:
@@ -116,7 +98,31 @@ def _describe(key: str, source: str) -> str:
 
 
 #: What each option type expects, for error lines.
-EXPECTED: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+EXPECTED: dict[Any, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+                            list[str]: "a list of strings"}
+
+def _duration(key: str, kind: Any, value: str, what: str) -> int | float:
+    seconds = parse_duration(value)
+    if seconds is None or not _finite(seconds):
+        raise _wrong(what, kind, value)
+    return math.ceil(seconds) if kind is int else seconds
+
+
+def _string_list(what: str, value: Any) -> list[str]:
+    """A list of strings from a file, or from text: a JSON list or
+    comma-separated words."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = loads(text)
+            except ValueError:
+                raise ConfigError(f"{what}: not a JSON list") from None
+        else:
+            value = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _wrong(what, list[str], value)
+    return [_utf8(what, item) for item in value]
 
 #: str options a Centrifugo config gives as a number (``"redis_port": 6379``):
 #: an integer there is taken as its decimal text.
@@ -142,7 +148,7 @@ def _shown(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _wrong(what: str, kind: type, value: Any) -> ConfigError:
+def _wrong(what: str, kind: Any, value: Any) -> ConfigError:
     return ConfigError(f"{what}: expected {EXPECTED[kind]}, got {_shown(value)}")
 
 
@@ -156,12 +162,19 @@ def _utf8(what: str, text: str) -> str:
     return text
 
 
-def check_typed(key: str, kind: type, value: Any, source: str) -> Any:
+def check_typed(key: str, kind: Any, value: Any, source: str) -> Any:
     """A value from a file (JSON, TOML, YAML) or a JSON namespaces list, whose
     type must be the option's: a bool for a bool, an integer (not a bool) for
     an int, a finite int or float for a float, a string for a string (an
-    integer too for NUMBER_TEXT_KEYS).  Raises ConfigError."""
+    integer too for NUMBER_TEXT_KEYS), a list of strings for a list; a
+    duration option also takes duration text.  Raises ConfigError."""
     what = _describe(key, source)
+    if kind == list[str]:
+        if not isinstance(value, list):
+            raise _wrong(what, kind, value)
+        return _string_list(what, value)
+    if key in DURATION_KEYS and isinstance(value, str):
+        return _duration(key, kind, value, what)
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -187,14 +200,18 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-def coerce(key: str, kind: type, value: Any, source: str) -> Any:
+def coerce(key: str, kind: Any, value: Any, source: str) -> Any:
     """``value`` as ``kind`` (bool, int, float or str), parsed from its text
     when it is a string (environment, flags); a typed value (a flag given as
     True by argparse or a caller) is checked as in a file."""
     if not isinstance(value, str):
         return check_typed(key, kind, value, source)
     what = _describe(key, source)
+    if kind == list[str]:
+        return _string_list(what, value)
     text = value.strip()
+    if key in DURATION_KEYS and text and not _NUMBER.fullmatch(text):
+        return _duration(key, kind, text, what)
     if kind is bool:
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE
@@ -233,10 +250,15 @@ def parse_namespaces(value: Any, source: str, warnings: list[str]) -> list[dict[
         for key, raw in item.items():
             if key == "name":
                 continue
-            if key not in CHANNEL_TYPES:
+            name = ALIASES.get(key, key)
+            if name in IGNORED_CHANNEL_KEYS:
+                warnings.append(f"{where} ({label}): {_shown(key)} is a Centrifugo option sockhub does not use; "
+                                "ignored")
+                continue
+            if name not in CHANNEL_TYPES:
                 warnings.append(UnknownKey(f"{where} ({label})", key, CHANNEL_TYPES))
                 continue
-            entry[key] = check_typed(key, CHANNEL_TYPES[key], raw, f"{where} ({label})")
+            entry[name] = check_typed(name, CHANNEL_TYPES[name], raw, f"{where} ({label})")
         result.append(entry)
     return result
 
@@ -252,6 +274,8 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
         name = ALIASES.get(key, key)
         if name == "namespaces":
             layer[name] = parse_namespaces(value, source, warnings)
+        elif name in REDIS_ADDRESS_KEYS:
+            layer.update(redis_addresses(name, value, source))
         elif name in SCALAR_TYPES:
             layer[name] = check(name, SCALAR_TYPES[name], value, source)
         elif name in IGNORED_KEYS:
@@ -259,6 +283,24 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
         else:
             warnings.append(UnknownKey(source, key, KNOWN_KEYS))
     return layer
+
+
+#: Centrifugo v5's Redis server lists: a string or a list of ``host:port``
+#: or ``redis://`` addresses each.
+REDIS_ADDRESS_KEYS = frozenset({"redis_address", "redis_cluster_address", "redis_sentinel_address"})
+
+
+def redis_addresses(key: str, value: Any, source: str) -> dict[str, Any]:
+    """The options a v5 Redis address key stands for: ``redis_address`` is
+    ``redis_url`` (a ``redis://`` URL per server, sharding when several),
+    ``redis_cluster_address`` the same with ``redis_cluster`` on, and
+    ``redis_sentinel_address`` is ``redis_sentinels``."""
+    items = _string_list(_describe(key, source), [value] if isinstance(value, str) else value)
+    if key == "redis_sentinel_address":
+        return {"redis_sentinels": ",".join(item.split("://", 1)[-1] for item in items)}
+    urls = ",".join(item if item.startswith(("redis://", "rediss://")) else
+                    "redis://" + item.split("://", 1)[-1] for item in items)
+    return {"redis_url": urls, **({"redis_cluster": True} if key == "redis_cluster_address" else {})}
 
 
 def read_file(path: str) -> dict[str, Any]:
@@ -345,8 +387,14 @@ def validate(options: Options) -> None:
         raise ConfigError(f"log_level: unknown level {_shown(options.log_level)} ({', '.join(LOG_LEVELS)})")
     if options.log_format not in LOG_FORMATS:
         raise ConfigError(f"log_format: {_shown(options.log_format)} is neither text nor json")
-    if not options.secret and not options.insecure:
-        raise ConfigError("secret: required unless insecure is on (sockhub genconfig FILE writes one)")
+    if not (options.secret or options.insecure or options.token_hmac_secret_key or options.token_rsa_public_key
+            or options.token_ecdsa_public_key):
+        raise ConfigError("secret: required unless insecure is on or a token key (token_hmac_secret_key, "
+                          "token_rsa_public_key, token_ecdsa_public_key) is set (sockhub genconfig FILE writes one)")
+    if options.v2_permissions not in V2_PERMISSIONS:
+        raise ConfigError(f"v2_permissions: {_shown(options.v2_permissions)} is not one of "
+                          f"{', '.join(V2_PERMISSIONS)}")
+    _validate_public_keys(options)
     for key in ("port", "api_port", "admin_port"):
         value = getattr(options, key)
         if not (0 <= value <= 65535) or (key == "port" and value == 0):
@@ -364,6 +412,23 @@ def validate(options: Options) -> None:
     if options.http_prefix and (not options.http_prefix.startswith("/") or options.http_prefix.endswith("/")):
         raise ConfigError(f"http_prefix: {_shown(options.http_prefix)} must start with / and not end with /")
     _validate_namespaces(options.namespaces)
+
+
+def _validate_public_keys(options: Options) -> None:
+    """The PEM token keys must be public keys of their kind."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    for key, kind in (("token_rsa_public_key", rsa.RSAPublicKey), ("token_ecdsa_public_key", ec.EllipticCurvePublicKey)):
+        pem = getattr(options, key)
+        if not pem:
+            continue
+        try:
+            loaded = load_pem_public_key(pem.encode())
+        except (ValueError, TypeError):
+            raise ConfigError(f"{key}: not a PEM public key") from None
+        if not isinstance(loaded, kind):
+            raise ConfigError(f"{key}: a PEM public key of another kind")
 
 
 def _validate_namespaces(namespaces: list[Namespace]) -> None:

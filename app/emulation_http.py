@@ -13,7 +13,8 @@ commands (app.dialects.v2.emulation).  Answers:
   nginx without stickiness for this path): the frame is forwarded to it
   over the engine's control channel (app.core.control ``emulation``), and
   that node hands it to its session;
-* 400: the body does not decode; 404: ``node`` is no node this one knows
+* 400: the body does not decode; 403: an ``Origin`` that
+  ``allowed_origins`` does not allow; 404: ``node`` is no node this one knows
   (the memory engine knows only itself); 500: the control channel failed.
 
 ``OPTIONS`` is the CORS preflight (the SDK may be given an emulation
@@ -31,12 +32,12 @@ from app.core.engine import EngineError
 from app.core.node import NodeCore
 from app.dialects.v2.emulation import Emulated, decode_emulation
 from transports.emulated import EmulatedSessions
-from transports.headers import allow_cors
+from transports.headers import allow_cors, origin_allowed
 from transports.httpstream import BINARY_CONTENT_TYPE, plain, preflight
 
 logger = logging.getLogger("sockhub.emulation")
 
-NO_CONTENT, BAD_REQUEST, NOT_FOUND, FAILED = 204, 400, 404, 500
+NO_CONTENT, BAD_REQUEST, FORBIDDEN, NOT_FOUND, FAILED = 204, 400, 403, 404, 500
 #: Frames a session may have waiting before forwarded ones are dropped
 #: (local requests wait for theirs to be handled: they cannot pile up).
 MAX_BACKLOG = 256
@@ -93,8 +94,9 @@ class EmulationHandler(RequestHandler):
 
     SUPPORTED_METHODS = ("POST", "OPTIONS")
 
-    def initialize(self, emulation: Emulation) -> None:
+    def initialize(self, emulation: Emulation, allowed_origins: tuple[str, ...] = ()) -> None:
         self._emulation = emulation
+        self._allowed_origins = allowed_origins
 
     def compute_etag(self) -> str | None:
         return None
@@ -103,6 +105,8 @@ class EmulationHandler(RequestHandler):
         preflight(self, "POST, OPTIONS")
 
     async def post(self) -> None:
+        if not origin_allowed(self._allowed_origins, self.request.headers.get("Origin")):
+            return plain(self, FORBIDDEN, "origin not allowed")
         protobuf = self.request.headers.get("Content-Type", "").startswith(BINARY_CONTENT_TYPE)
         emulated = decode_emulation(self.request.body, protobuf)
         if emulated is None or not emulated.session:

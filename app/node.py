@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from app.core.client import Client
+from app.core.client import Client, ClientDialect
 from app.core.engine import Engine
 from app.core.node import NodeCore
 from app.core.values import Message
@@ -53,8 +53,12 @@ class Node(NodeCore):
         self.v2, v2_emulation = make_v2_dialects(self)
         #: The dialects of each client endpoint (app.dialects.choose); 1.x
         #: first: it writes what is closed before the first frame.
-        self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x},
-                                      WEBSOCKET_ENDPOINT: {V1X: self.v1x, V2: self.v2},
+        #: ``websocket_disable`` (Centrifugo v5's switch) leaves protocol v2 off
+        #: the raw websocket: a v2 first frame is then invalid 1.x input.
+        websocket: dict[str, ClientDialect] = {V1X: self.v1x}
+        if not options.websocket_disable:
+            websocket[V2] = self.v2
+        self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}, WEBSOCKET_ENDPOINT: websocket,
                                       SOCKJS_ENDPOINT: {V2: self.v2.json},
                                       EMULATION_ENDPOINT: {V2: v2_emulation}})
         self.api = ApiRunner(self)

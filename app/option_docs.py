@@ -7,13 +7,14 @@ that take one of a few words (the values app.config accepts).
 """
 from __future__ import annotations
 
-from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS
+from app.config import ENGINES, LOG_FORMATS, LOG_LEVELS, V2_PERMISSIONS
 
 #: The words an option accepts, shown in ``--help`` beside its description.
 CHOICES: dict[str, tuple[str, ...]] = {
     "engine": ENGINES,
     "log_level": LOG_LEVELS,
     "log_format": LOG_FORMATS,
+    "v2_permissions": V2_PERMISSIONS,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -22,6 +23,13 @@ DESCRIPTIONS: dict[str, str] = {
     "token_hmac_secret_key": "HMAC key of protocol v2 JWTs (HS256/384/512); empty: the secret",
     "token_audience": "protocol v2 JWTs must carry this aud; empty: not checked",
     "token_issuer": "protocol v2 JWTs must carry this iss; empty: not checked",
+    "token_rsa_public_key": "PEM public key of protocol v2 JWTs signed RS256/384/512; empty: those are refused",
+    "token_ecdsa_public_key": "PEM public key of protocol v2 JWTs signed ES256/384/512; empty: those are refused",
+    "v2_permissions": "protocol v2 permission rules: v5 (the allow_* switches alone), 1.x (the 1.x channel "
+                      "options, switches granting more), auto (v5 when secret is empty)",
+    "allow_anonymous_connect_without_token": "protocol v2: a connect without a token is an anonymous connection",
+    "allowed_origins": "Origin headers a protocol v2 transport accepts, * as a wildcard (JSON list or "
+                       "comma-separated); empty: any (403 at the handshake otherwise)",
     "name": "this node's name in stats and the admin page (empty: hostname_port)",
     "insecure": "clients connect without a token, anonymous and allowed everything (development only)",
     "insecure_api": "the HTTP API accepts requests without a signature (or API key)",
@@ -66,6 +74,8 @@ DESCRIPTIONS: dict[str, str] = {
     "presence_ping_interval": "seconds between refreshes of a connection's presence entries",
     "presence_expire_interval": "seconds a presence entry lives without a refresh",
     "expired_connection_close_delay": "seconds past its lifetime a connection may stay before it is closed",
+    "expired_subscription_close_delay": "protocol v2: seconds past its token's expiry a subscription may stay "
+                                        "before it is left (unsubscribe push 2501)",
     "stale_connection_close_delay": "seconds a connection may stay without sending connect",
     "client_connection_limit": "client connections per node over all transports (0: no limit)",
     "client_unauthenticated_limit": "connections per node still waiting to send connect (0: no limit)",
@@ -75,6 +85,13 @@ DESCRIPTIONS: dict[str, str] = {
     "shutdown_timeout": "seconds a graceful shutdown waits for clients to take their queues",
     "shutdown_drain": "seconds /health answers 503 before the listeners close",
     # channel names
+    "webhook_endpoint": "URL online status and occupancy events are POSTed to (signed, batched, retried); empty: none",
+    "webhook_secret": "HMAC-SHA256 key of the webhooks' X-Sockhub-Signature header; empty: the secret",
+    "webhook_timeout": "seconds one webhook POST may take before it counts as failed",
+    "webhook_batch_size": "events per webhook POST at most",
+    "webhook_retry_max": "longest pause in seconds between retries of a failing webhook POST",
+    "status_grace": "seconds a user, channel or member left empty waits before its offline/vacated/removed event",
+    "status_channel": "channel the status events are also published into (a dashboard subscribes); empty: none",
     "private_channel_prefix": "prefix of private channels (subscribing needs a signature)",
     "namespace_channel_boundary": "separator between a namespace and the rest of a channel name",
     "user_channel_boundary": "separator before the user ids allowed in a channel name",
@@ -86,6 +103,9 @@ DESCRIPTIONS: dict[str, str] = {
     "sockjs_disconnect_delay": "seconds a SockJS session outlives its last polling request",
     "sockjs_response_limit": "bytes after which a streaming SockJS response is ended (the client reconnects)",
     "sockjs_max_body_size": "largest xhr_send/jsonp_send body in bytes (413 past it)",
+    # protocol v2 transports
+    "websocket_disable": "protocol v2 is not served on /connection/websocket (the 1.x dialect still is)",
+    "sockjs": "serve protocol v2 over SockJS at /connection/sockjs (the 1.x SockJS endpoint is not affected)",
     "http_stream": "serve protocol v2's HTTP-streaming transport, /connection/http_stream with /emulation",
     "sse": "serve protocol v2's SSE transport, /connection/sse with /emulation",
     # engine
@@ -114,4 +134,17 @@ DESCRIPTIONS: dict[str, str] = {
     "history_lifetime": "channel option: seconds its history lives after the last message",
     "history_drop_inactive": "channel option: start no new history while it has no subscribers",
     "recover": "channel option: a client reconnecting gets the messages it missed from history",
+    # Centrifugo v5's permission switches (protocol v2; app.dialects.v2.permissions)
+    "allow_subscribe_for_client": "channel option, v2: connections with a user subscribe without a token",
+    "allow_subscribe_for_anonymous": "channel option, v2: with allow_subscribe_for_client, anonymous ones too",
+    "allow_publish_for_subscriber": "channel option, v2: its subscribers may publish into it",
+    "allow_publish_for_client": "channel option, v2: any connection with a user may publish into it",
+    "allow_publish_for_anonymous": "channel option, v2: anonymous connections may publish too (with the above)",
+    "allow_presence_for_subscriber": "channel option, v2: its subscribers may ask presence and presence_stats",
+    "allow_presence_for_client": "channel option, v2: any connection with a user may ask its presence",
+    "allow_presence_for_anonymous": "channel option, v2: anonymous connections may ask presence too",
+    "allow_history_for_subscriber": "channel option, v2: its subscribers may ask its history",
+    "allow_history_for_client": "channel option, v2: any connection with a user may ask its history",
+    "allow_history_for_anonymous": "channel option, v2: anonymous connections may ask history too",
+    "allow_user_limited_channels": "channel option, v2: a user named after # subscribes without a token",
 }

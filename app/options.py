@@ -23,6 +23,20 @@ class ChannelOptions:
     history_lifetime: int = 0
     history_drop_inactive: bool = False
     recover: bool = False
+    # Centrifugo v5's permission switches, all off as there (protocol v2
+    # only; app.dialects.v2.permissions says what they grant in each mode)
+    allow_subscribe_for_client: bool = False
+    allow_subscribe_for_anonymous: bool = False
+    allow_publish_for_subscriber: bool = False
+    allow_publish_for_client: bool = False
+    allow_publish_for_anonymous: bool = False
+    allow_presence_for_subscriber: bool = False
+    allow_presence_for_client: bool = False
+    allow_presence_for_anonymous: bool = False
+    allow_history_for_subscriber: bool = False
+    allow_history_for_client: bool = False
+    allow_history_for_anonymous: bool = False
+    allow_user_limited_channels: bool = False
 
 
 @dataclass(slots=True)
@@ -39,6 +53,15 @@ class Options:
     token_hmac_secret_key: str = ""
     token_audience: str = ""  # protocol v2 JWTs: "" no check, else ``aud`` must be (or list) this
     token_issuer: str = ""  # protocol v2 JWTs: "" no check, else ``iss`` must be this
+    token_rsa_public_key: str = ""  # protocol v2 JWTs signed RS256/384/512: the PEM public key
+    token_ecdsa_public_key: str = ""  # protocol v2 JWTs signed ES256/384/512: the PEM public key
+    #: protocol v2 permissions: "v5" (Centrifugo v5's switches alone), "1.x"
+    #: (the 1.x channel options, the switches granting more), "auto": v5
+    #: when ``secret`` is empty (a Centrifugo v5 config has none)
+    v2_permissions: str = "auto"
+    allow_anonymous_connect_without_token: bool = False  # protocol v2: connect with no token is anonymous
+    #: Origin headers a protocol v2 transport accepts ("*" wildcards); empty: any
+    allowed_origins: list[str] = field(default_factory=list)
     name: str = ""
     insecure: bool = False
     insecure_api: bool = False
@@ -86,6 +109,7 @@ class Options:
     presence_ping_interval: float = 25
     presence_expire_interval: int = 60
     expired_connection_close_delay: float = 25
+    expired_subscription_close_delay: float = 25  # protocol v2: a subscription token's, likewise
     stale_connection_close_delay: float = 25
     client_connection_limit: int = 0  # client connections (all transports) per node; 0: no limit
     client_unauthenticated_limit: int = 10000  # of those, not connected yet; 0: no limit
@@ -94,6 +118,15 @@ class Options:
     api_max_body_size: int = 10485760
     shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
     shutdown_drain: float = 0  # seconds /health answers 503 before listeners close
+
+    # online status, occupancy and webhooks (docs/webhooks.md)
+    webhook_endpoint: str = ""  # URL the events are POSTed to; "": none
+    webhook_secret: str = ""  # HMAC-SHA256 key of the X-Sockhub-Signature header; "": the secret
+    webhook_timeout: float = 5  # one POST, in seconds
+    webhook_batch_size: int = 100  # events per POST at most
+    webhook_retry_max: float = 10  # longest pause between retries of a failing POST (s)
+    status_grace: float = 5  # a group left empty waits this long before its "off" event
+    status_channel: str = ""  # channel the events are published into too; "": none
 
     # channel names
     private_channel_prefix: str = "$"
@@ -113,10 +146,12 @@ class Options:
     sockjs_response_limit: int = 131072
     sockjs_max_body_size: int = 65536  # an xhr_send/jsonp_send body (413 past it)
 
-    # protocol v2's bidirectional emulation (Centrifugo v5 names; on by
-    # default here: sockhub is the server people come to for fallbacks)
-    http_stream: bool = True  # POST /connection/http_stream (+ /emulation)
-    sse: bool = True  # /connection/sse (+ /emulation)
+    # protocol v2 transports (Centrifugo v5's switches; sockhub serves them
+    # all unless switched off, the 1.x endpoints are not affected)
+    websocket_disable: bool = False
+    sockjs: bool = True
+    http_stream: bool = True
+    sse: bool = True
 
     # engine
     engine: str = "memory"  # "memory" or "redis"

@@ -81,7 +81,8 @@ SHUTDOWN_REASON = json.dumps({"reason": "shutting down", "reconnect": True}, sep
 RESTART_ONLY = ("port", "address", "api_port", "admin_port", "engine", "http_prefix", "ssl",
                 "ssl_cert", "ssl_key", "web", "admin", "log_file", "pid_file", "prometheus",
                 "http_header_timeout", "http_keepalive_timeout", "sockjs_max_body_size",
-                "http_stream", "sse")
+                # the transports' settings and the dialect table are made at start
+                "allowed_origins", "websocket_disable", "sockjs", "http_stream", "sse")
 #: The body of an admin login (``password=...``); every other route's body
 #: limit is an option or none at all (Server.body_limits).
 ADMIN_LOGIN_MAX_BODY = 4096
@@ -127,6 +128,7 @@ def sockjs_settings(options: Options) -> SockJSSettings:
         # its subprotocols, and its protobuf frames as bytes
         subprotocols=V2_SUBPROTOCOLS,
         binary_messages=True,
+        allowed_origins=tuple(options.allowed_origins),
     )
 
 
@@ -225,10 +227,12 @@ class Server:
         enabled = {"http_stream": opts.http_stream, "sse": opts.sse}
         if not any(enabled.values()):
             return []
+        origins = tuple(opts.allowed_origins)
         service = EmulationService(self.emulated, self.node.connection_factory, self.node.admission,
-                                   self._client_router.finishing)
+                                   self._client_router.finishing, origins)
         rules: Rules = stream_rules(service, opts.http_prefix + CLIENT_ENDPOINT, enabled)
-        rules.append((re.escape(opts.http_prefix) + r"/emulation", EmulationHandler, {"emulation": self.emulation}))
+        rules.append((re.escape(opts.http_prefix) + r"/emulation", EmulationHandler,
+                      {"emulation": self.emulation, "allowed_origins": origins}))
         return rules
 
     def health_rules(self) -> Rules:
@@ -430,9 +434,11 @@ def make_app(options: Options, source: ConfigSource | None = None) -> Server:
     engine = make_engine(options)
     node = Node(options, engine)
     prefix = options.http_prefix
-    # v2's prefix lies under 1.x's (where "sockjs" would read as a server id): first
-    v2 = SockJSRouter(node.sockjs_v2_factory, admission=node.admission, prefix=prefix + SOCKJS_ENDPOINT,
-                      settings=sockjs_v2_settings(options))
-    v1x = SockJSRouter(node.connection_factory, admission=node.admission, prefix=prefix + CLIENT_ENDPOINT,
-                       settings=sockjs_settings(options))
-    return Server(options, source, node, Routers([v2, v1x]))
+    routers = []
+    if options.sockjs:
+        # v2's prefix lies under 1.x's (where "sockjs" would read as a server id): first
+        routers.append(SockJSRouter(node.sockjs_v2_factory, admission=node.admission,
+                                    prefix=prefix + SOCKJS_ENDPOINT, settings=sockjs_v2_settings(options)))
+    routers.append(SockJSRouter(node.connection_factory, admission=node.admission, prefix=prefix + CLIENT_ENDPOINT,
+                                settings=sockjs_settings(options)))
+    return Server(options, source, node, Routers(routers))

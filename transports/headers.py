@@ -1,10 +1,11 @@
 """CORS, cookie and cache headers, and the base handler every SockJS URL uses."""
 from __future__ import annotations
 
+import re
 import time
 from email.utils import formatdate
 from http.client import responses
-from typing import Any
+from typing import Any, Sequence
 
 from tornado.web import RequestHandler
 
@@ -27,6 +28,25 @@ def allow_cors(handler: RequestHandler) -> None:
     requested = handler.request.headers.get("Access-Control-Request-Headers")
     if requested:
         handler.set_header("Access-Control-Allow-Headers", requested)
+
+
+def origin_allowed(allowed: Sequence[str], origin: str | None) -> bool:
+    """Whether a request with this ``Origin`` header may open a session,
+    given the ``allowed_origins`` patterns (Centrifugo v5's option): no
+    patterns, or no Origin header (not a browser), always may; else the
+    origin must match one pattern, case-insensitively, where ``*`` stands
+    for any run of characters (``"*"`` alone: any origin,
+    ``"https://*.example.com"``: its subdomains).  Every transport of
+    protocol v2 calls this at its handshake and answers 403 when it is
+    False."""
+    if not allowed or origin is None:
+        return True
+    origin = origin.lower()
+    for pattern in allowed:
+        regex = ".*".join(re.escape(part) for part in pattern.lower().split("*"))
+        if re.fullmatch(regex, origin):
+            return True
+    return False
 
 
 def no_cache(handler: RequestHandler) -> None:

@@ -11,7 +11,8 @@ HTTP response per session (shared/CENTRIFUGAL.md §2.2, §2.3).
   ``data: <message>\\n\\n`` event per message (text only).
 
 Both: ``OPTIONS`` answers the CORS preflight (204, ``Access-Control-Max-Age:
-300``), other methods 405; a body is bounded by the port's front door (413,
+300``), other methods 405; an ``Origin`` that ``allowed_origins`` does not
+allow gets 403; a body is bounded by the port's front door (413,
 see :func:`body_rules`); a request without a frame gets 400; when the
 sessions are at their bound or the application's admission refuses, 503.
 The response has the no-cache headers of the reference server and is
@@ -37,7 +38,7 @@ from typing import Any, Callable
 from transports.emulated import HTTP_STREAM, SSE, EmulatedSessions
 from transports.front import BodyRule
 from transports.frames import Prepared
-from transports.headers import allow_cors
+from transports.headers import allow_cors, origin_allowed
 from transports.interfaces import ConnectionFactory, OpenRequest
 from transports.session import Session
 from transports.sockbuf import unacked_bytes
@@ -82,10 +83,13 @@ class EmulationService:
     factory and admission (None, or why no new session now)."""
 
     def __init__(self, sessions: EmulatedSessions, connection_factory: ConnectionFactory,
-                 admission: Callable[[], str | None], finishing: set[Any]) -> None:
+                 admission: Callable[[], str | None], finishing: set[Any],
+                 allowed_origins: tuple[str, ...] = ()) -> None:
         self.sessions = sessions
         self.connection_factory = connection_factory
         self.admission = admission
+        #: ``allowed_origins`` patterns (transports.headers.origin_allowed)
+        self.allowed_origins = allowed_origins
         #: responses whose session has ended and which Tornado is still writing
         #: (the router's: a graceful shutdown waits for them)
         self.finishing = finishing
@@ -159,6 +163,8 @@ class StreamHandler(RequestHandler):
             return plain(self, 400, "no initial frame" if self.framing.name == HTTP_STREAM
                          else 'missing "cf_connect"')
         service = self.service
+        if not origin_allowed(service.allowed_origins, self.request.headers.get("Origin")):
+            return plain(self, 403, "origin not allowed")
         refusal = "too many sessions" if service.sessions.full else service.admission()
         if refusal is not None:
             return plain(self, 503, f"Service Unavailable: {refusal}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from transports.frames import SEPARATE, Prepared, batched_ws
+from transports.headers import origin_allowed
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest
 from transports.wsbase import UpgradeHandler, WebSocketPeer, choose_subprotocol
@@ -69,6 +70,9 @@ class RawWebSocketHandler(UpgradeHandler):
 
     def subprotocol(self) -> str:
         return choose_subprotocol(self.request.headers, self.host.settings.subprotocols)
+
+    def origin_refused(self) -> bool:
+        return not origin_allowed(self.host.settings.allowed_origins, self.request.headers.get("Origin"))
 
     def make_peer(self, handshake: bytes, leftover: bytes) -> WebSocketPeer:
         request = OpenRequest(self.request.path, self.request.query, self.subprotocol())

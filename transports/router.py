@@ -22,6 +22,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.web import StaticFileHandler
 
 from transports.front import BodyRule, FastRoute
+from transports.headers import origin_allowed
 from transports.interfaces import NO_REQUEST, ConnectionFactory, OpenRequest
 from transports.rawws import RawWebSocket, RawWebSocketHandler
 from transports.receive import SendHandler
@@ -141,6 +142,8 @@ class SockJSRouter:
         else:
             if not self.settings.raw_websocket:
                 return None
+            if not origin_allowed(self.settings.allowed_origins, headers.get("Origin")):
+                return None  # the handler answers 403
             path, _, query = start_line.path.partition("?")
             subprotocol = choose_subprotocol(headers, self.settings.subprotocols)
             request = OpenRequest(path, query, subprotocol)

@@ -29,8 +29,10 @@ class SockJSSettings:
     ``subprotocols`` are the websocket subprotocols its upgrade may accept
     (the client's first offer among them is chosen); ``binary_messages``:
     its binary frames reach the application as bytes (else they are read
-    as UTF-8 text, like SockJS frames).  ``batching`` is how the router's
-    sessions merge several queued messages into one frame until the
+    as UTF-8 text, like SockJS frames).  ``allowed_origins``: the Origin
+    patterns the raw websocket's upgrade accepts (403 otherwise; empty: any;
+    :func:`transports.headers.origin_allowed`).  ``batching`` is how the
+    router's sessions merge several queued messages into one frame until the
     application says otherwise (transports.frames: one SockJS message each,
     or ``LINES``: one SockJS message of newline-joined lines).  A
     ``heartbeat_delay`` of ``math.inf`` turns SockJS heartbeats off (the
@@ -65,6 +67,7 @@ class SockJSSettings:
     bad_frame_close: tuple[int, str] | None = None
     subprotocols: tuple[str, ...] = ()
     binary_messages: bool = False
+    allowed_origins: tuple[str, ...] = ()
     batching: str = SEPARATE
 
     @property

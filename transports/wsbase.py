@@ -431,11 +431,17 @@ class UpgradeHandler(BaseHandler):
         """The subprotocol this upgrade answers with ("" for none)."""
         return ""
 
+    def origin_refused(self) -> bool:
+        """Whether the request's Origin is not allowed here (403)."""
+        return False
+
     async def get(self, *_: str) -> None:
         if not self.enabled():
             self.set_status(404)
             self.finish()
             return
+        if self.origin_refused():
+            return self.plain_error(403, "origin not allowed")
         error = upgrade_error(self.request.headers)
         if error is not None:
             if error[0] == 426:

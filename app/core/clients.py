@@ -118,6 +118,8 @@ class ClientRegistry:
         self._dialects[client.dialect] = self._dialects.get(client.dialect, 0) + 1
         self._recount()
         self._ctx.hub.add_client(client)
+        if self._ctx.status.on:
+            self._ctx.status.connected(client)
         self.schedule_expiry(client)
         self._schedule_presence(client)
 
@@ -136,6 +138,8 @@ class ClientRegistry:
             if self._ctx.events.on:
                 self._ctx.events.record("disconnect", "", client.user, client.id)
             self._ctx.hub.remove_client(client)
+            if self._ctx.status.on:
+                self._ctx.status.disconnected(client)
             left = self._dialects[client.dialect] - 1
             if left:
                 self._dialects[client.dialect] = left

@@ -15,6 +15,7 @@ from app.core.engine import Engine
 from app.core.events import EventFeed
 from app.core.hub import Hub
 from app.core.metrics import Metrics
+from app.core.status import StatusTracker
 from app.options import Options
 
 
@@ -39,6 +40,11 @@ class Context(Protocol):
     @property
     def events(self) -> EventFeed:
         """The admin page's live events: record only while ``events.on``."""
+        ...
+
+    @property
+    def status(self) -> StatusTracker:
+        """Online status and occupancy: call its hooks only while ``status.on``."""
         ...
 
     @property

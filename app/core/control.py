@@ -98,13 +98,13 @@ async def unsubscribe_user(ctx: Context, user: str, channel: str = "", client_id
 
 
 async def disconnect_user(ctx: Context, user: str, client_id: str = "", keep: Collection[str] = (),
-                          reason: str = DISCONNECT, reconnect: bool = False) -> None:
+                          reason: str = DISCONNECT, reconnect: bool = False, code: int | None = None) -> None:
     """Close every local connection of ``user`` (or only ``client_id``; never
     those in ``keep``) with ``reason`` and advice: by default ``disconnect``,
-    no reconnect."""
+    no reconnect; ``code``: the close code asked for (Disconnect.code)."""
     for client in _connections(ctx, user, client_id):
         if client.id not in keep:
-            client.disconnect(Disconnect(reason, reconnect=reconnect))
+            client.disconnect(Disconnect(reason, reconnect=reconnect, code=code))
 
 
 async def subscribe_user(ctx: Context, user: str, channel: str, client_id: str = "",
@@ -204,10 +204,13 @@ async def _unsubscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> 
 async def _disconnect(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:
     keep = params.get("whitelist") or []
     reconnect = params.get("reconnect", False)
+    code = params.get("code")
     if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep) or not isinstance(reconnect, bool):
         raise ValueError("control disconnect: whitelist or reconnect of the wrong type")
+    if code is not None and (type(code) is not int or not 0 <= code < 65536):
+        raise ValueError("control disconnect: code of the wrong type")
     await disconnect_user(bus.ctx, _text(params, "user"), _text(params, "client"), frozenset(keep),
-                          _text(params, "reason") or DISCONNECT, reconnect)
+                          _text(params, "reason") or DISCONNECT, reconnect, code)
 
 
 async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:

@@ -59,13 +59,16 @@ class Disconnect(Exception):
     frame for ``reason`` (whether the client should ``reconnect``).
 
     ``push`` False skips the push (``slow`` has one too: the queue it was
-    too slow for is dropped to make room for it, see Client.close_slow)."""
+    too slow for is dropped to make room for it, see Client.close_slow).
+    ``code``: the close code a server API call asked for (a dialect with
+    close codes uses it with ``reason``; one without ignores it)."""
 
-    def __init__(self, reason: str, reconnect: bool = False, push: bool = True) -> None:
+    def __init__(self, reason: str, reconnect: bool = False, push: bool = True, code: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.reconnect = reconnect
         self.push = push
+        self.code = code
 
 
 class HttpError(Exception):

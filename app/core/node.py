@@ -15,6 +15,10 @@ Duties and guarantees:
   bus, admin messages to the admin listeners, and lost channels to the
   fan-out; the Redis API queue's items to the API consumer a dialect set
   (:attr:`NodeCore.api_queue`);
+* it owns online status (:class:`~app.core.status.StatusTracker`, the
+  observer the clients and subscriptions tell, with the engine's status
+  store) and its delivery (:class:`~app.core.webhooks.WebhookDrain`), both
+  on while ``webhook_endpoint`` or ``status_channel`` is set;
 * ONE periodic tick (not a timer per client) runs the clients' deadlines,
   the node ping, the metrics interval and the admin events' leases; its period follows the shortest
   of the intervals involved;
@@ -37,12 +41,16 @@ from app.core.clients import ClientRegistry
 from app.core.control import ControlBus
 from app.core.directory import Directory
 from app.core.engine import Engine
+from app.core.errors import ProtocolError
 from app.core.events import EventFeed
 from app.core.fanout import Fanout
 from app.core.hub import Hub
 from app.core.metrics import Metrics
 from app.core.publisher import Publisher
+from app.core.status import StatusEngine, StatusTracker
+from app.core.status_memory import MemoryStatusStore
 from app.core.values import ClientInfo, Message
+from app.core.webhooks import WebhookDrain
 from app.options import Options
 
 logger = logging.getLogger("sockhub.node")
@@ -77,10 +85,17 @@ class NodeCore:
                                 lambda: self.options.node_ping_interval,
                                 lambda method, params: self.control.send(method, params), self.spawn)
         self.publisher = Publisher(engine, self.metrics, watch_body, self.events)
+        store = engine.status_store() if isinstance(engine, StatusEngine) else MemoryStatusStore()
+        #: Online status and occupancy (app.core.status): on with a webhook or a status channel.
+        self.status = StatusTracker(store, lambda: self.options, clock)
+        self._status_warned = ""
         self.clients = ClientRegistry(self, lambda client: self.fanout.release_all(client))
         self.fanout = Fanout(self, self.clients)
         self.control = ControlBus(self, self.uid, self._node_seen)
         self.directory = Directory(self, self.uid, clock(), self.control.send)
+        #: Delivers the status events: webhooks and the status channel (app.core.webhooks).
+        self.webhooks = WebhookDrain(store, lambda: self.options, self._publish_status, clock,
+                                     lambda: self.directory.name())
         hub = self.hub
         self.metrics.bind_gauges(lambda: hub.num_clients, lambda: hub.num_users,
                                  lambda: hub.num_channels, lambda: hub.num_subscriptions)
@@ -103,6 +118,9 @@ class NodeCore:
     async def start(self) -> None:
         """Start the engine (this node as its handler) and the periodic tick."""
         await self.engine.run(self)
+        self.status.start(self.status_wanted)
+        if self.status_wanted:
+            self.webhooks.start()
         await self.tick()
         self._ticker = asyncio.create_task(self._tick_forever(), name="sockhub-node-tick")
 
@@ -116,6 +134,8 @@ class NodeCore:
             self._ticker = None
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self.options.shutdown_timeout)
+        await self.status.stop()
+        await self.webhooks.stop()  # before the engine it reads
         await self.engine.shutdown()
 
     def reload(self, options: Options) -> None:
@@ -123,6 +143,27 @@ class NodeCore:
         connections stay, and every later check reads the new values."""
         self.options = options
         self.rules = ChannelRules(options)
+        self.status.start(self.status_wanted)
+        if self.status_wanted:
+            self.webhooks.start()
+
+    @property
+    def status_wanted(self) -> bool:
+        """Whether anyone hears the status events (a webhook or a status channel)."""
+        return bool(self.options.webhook_endpoint or self.options.status_channel)
+
+    async def _publish_status(self, channel: str, event: str) -> None:
+        """One status event into ``status_channel`` (a namespace missing there is logged once, not retried)."""
+        try:
+            options = self.rules.options(channel)
+        except ProtocolError:
+            if self._status_warned != channel:
+                self._status_warned = channel
+                logger.warning("status_channel %r has no namespace: events not published", channel)
+            return
+        waiting = self.publisher.publish(Message(uuid.uuid4().hex, channel, event), options)
+        if waiting is not None:
+            await waiting
 
     def admission(self) -> str | None:
         """Why a new client connection is refused now, or None (see ClientRegistry)."""
@@ -162,6 +203,7 @@ class NodeCore:
         await self.clients.tick(now)
         await self.directory.tick(now)
         self.events.tick(now)
+        self.status.tick(now)
 
     # -- nodes ------------------------------------------------------------------------
 

@@ -86,6 +86,8 @@ async def join(ctx: Context, client: Client, channel: str, channel_info: str = "
         raise
     if client.closing or channel not in client.channels:
         return  # closed meanwhile: the cleanup is unsubscribing it
+    if ctx.status.on:
+        ctx.status.subscribed(client, channel, options.presence)
     try:
         if options.presence:
             await ctx.engine.add_presence(channel, client.id, client.info(channel),
@@ -111,6 +113,8 @@ async def leave(ctx: Context, client: Client, channel: str, quiet: bool = False)
         return
     info = client.info(channel)
     del client.channels[channel]
+    if ctx.status.on:
+        ctx.status.unsubscribed(client, channel)
     if ctx.events.on and not quiet:
         ctx.events.record("unsubscribe", channel, client.user, client.id)
     try:
@@ -130,8 +134,10 @@ async def leave(ctx: Context, client: Client, channel: str, quiet: bool = False)
         logger.warning("engine failed while undoing a subscription to %r", channel)
 
 
-def check_subscribe(ctx: Context, client: Client, channel: str) -> ChannelOptions:
-    """The checks of §4.3 steps 1-7, in order; the channel's options."""
+def check_subscribe(ctx: Context, client: Client, channel: str, permissions: bool = True) -> ChannelOptions:
+    """The checks of §4.3 steps 1-7, in order; the channel's options.
+    Without ``permissions`` the user-limited and anonymous checks are the
+    caller's (protocol v2's permission rules)."""
     if not channel:
         raise Disconnect(INVALID_MESSAGE)
     rules = ctx.rules
@@ -143,10 +149,10 @@ def check_subscribe(ctx: Context, client: Client, channel: str) -> ChannelOption
         raise ProtocolError(LIMIT_EXCEEDED, ADVICE_FIX)
     if held is not None and not held.server_side:
         raise ProtocolError(ALREADY_SUBSCRIBED, ADVICE_FIX)
-    if not rules.user_allowed(channel, client.user) or not rules.client_allowed(channel, client.id):
+    if not rules.client_allowed(channel, client.id) or permissions and not rules.user_allowed(channel, client.user):
         raise denied()
     options = rules.options(channel)
-    if not options.anonymous and not client.user and not ctx.options.insecure:
+    if permissions and not options.anonymous and not client.user and not ctx.options.insecure:
         raise denied()
     return options
 
@@ -164,12 +170,14 @@ async def subscribe(ctx: Context, holds: Holds, client: Client, channel: str, op
 
 
 async def subscribe_then(ctx: Context, holds: Holds, client: Client, channel: str, channel_info: str,
-                         hold: bool, read: Callable[[], Awaitable[T]], recovered: Callable[[T], set[str]]) -> T:
+                         hold: bool, read: Callable[[], Awaitable[T]], recovered: Callable[[T], set[str]],
+                         server_side: bool = False) -> T:
     """Registration (or adopting the API's subscription), then ``read()``
     (what the reply tells of the stream).  With ``hold``, the channel's live
     pushes to the client wait until its reply is out, and then those whose
     uid is in ``recovered(result)`` are dropped (the reply carried them):
-    nothing twice, nothing out of order.  Both dialects' subscribes."""
+    nothing twice, nothing out of order.  Both dialects' subscribes, and
+    protocol v2's server-side ones (``server_side``)."""
     existing = client.channels.get(channel)
     holding = existing is None and hold
     if holding:  # live pushes wait until the reply (with the recovered ones) is out
@@ -180,7 +188,7 @@ async def subscribe_then(ctx: Context, holds: Holds, client: Client, channel: st
             existing.channel_info = channel_info or existing.channel_info
         else:
             try:
-                await join(ctx, client, channel, channel_info)
+                await join(ctx, client, channel, channel_info, server_side)
             except EngineError:
                 raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
         ctx.metrics.num_subscribe.inc()

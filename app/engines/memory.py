@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.core.engine import EngineHandler, HistoryOptions
+from app.core.status_memory import MemoryStatusStore
 from app.core.values import NO_POSITION, ClientInfo, HistoryPage, Message, StreamPosition, new_epoch
 from app.options import Options
 
@@ -97,7 +98,8 @@ def _select(entry: _History, limit: int, since: StreamPosition | None, reverse: 
     messages = entry.messages
     if not reverse:  # offsets after since.offset, oldest first
         first = entry.offset - len(messages) + 1
-        start = 0 if since is None else max(since.offset + 1 - first, 0)
+        # clamped: a client's offset may be any uint64, past what islice takes
+        start = 0 if since is None else min(max(since.offset + 1 - first, 0), len(messages))
         return list(itertools.islice(messages, start, None if limit < 0 else start + limit))
     skip = 0 if since is None else max(entry.offset - since.offset + 1, 0)  # offsets >= since.offset
     return list(itertools.islice(reversed(messages), skip, None if limit < 0 else skip + limit))
@@ -124,6 +126,10 @@ class MemoryEngine:
         self._touched: dict[str, float] = {}
         self._presence: dict[str, dict[str, tuple[ClientInfo, float]]] = {}
         self._expiry = _Expiry()
+
+    def status_store(self) -> MemoryStatusStore:
+        """Online status and occupancy in this process (app.core.status)."""
+        return MemoryStatusStore()
 
     # -- life cycle ---------------------------------------------------------
 

@@ -77,6 +77,10 @@ async def test_history_since_an_offset_in_both_orders_with_limits(harness_factor
         assert await read(since=top) == []  # forward from the top: nothing
         assert await read(since=StreamPosition(0, top.epoch), reverse=True) == []
         assert await read(since=StreamPosition(9, top.epoch)) == []
+        # any uint64 a client sends (connect.subs, subscribe), limited or not
+        assert await read(since=StreamPosition(2 ** 64 - 1, top.epoch), limit=3) == []
+        assert await read(since=StreamPosition(2 ** 64 - 1, top.epoch)) == []
+        assert await read(since=StreamPosition(2 ** 64 - 1, top.epoch), reverse=True) == [6, 5, 4, 3, 2, 1]
         assert await read(limit=0) == []
         assert await read(limit=-5) == [1, 2, 3, 4, 5, 6]
 

@@ -276,8 +276,21 @@ def v2_ws_case(rng: random.Random) -> tuple[str, WsCase]:
     protobuf = rng.random() < 0.5
     path = "/connection/websocket" + ("?format=protobuf" if protobuf and rng.random() < 0.5 else "")
     frames: list[bytes] = []
+    claims: dict[str, Any] = {"sub": rng.choice(["42", "", "7"]), "exp": int(time.time()) + 3600}
+    channel = rng.choice(gen.CHANNELS[:5])
+    if rng.random() < 0.3:
+        claims["channels"] = [channel]
+    if rng.random() < 0.3:  # the subs claim, well formed or not
+        claims["subs"] = rng.choice([{channel: {"info": {"a": 1}, "data": [1]}}, {channel: {"b64data": "!"}},
+                                     {channel: 1}, [channel], {"": {}}, {channel: {"override": 1}},
+                                     {channel: {"override": {"presence": {"value": True}}}}, {channel: {"x": 1}}])
+    token = jwt.encode(claims, gen.SECRET, algorithm="HS256")
+    connect: dict[str, Any] = {"token": token}
+    if rng.random() < 0.3:  # what the SDK last saw of its server-side subscriptions
+        connect["subs"] = {channel: {"recover": rng.random() < 0.8, "offset": rng.choice([0, 1, 2 ** 64 - 1]),
+                                     "epoch": rng.choice(["", "x", "\u2028"])}}
     if rng.random() < 0.7:
-        frames.append(_v2_frame({"id": 1, "connect": {"token": _v2_token(rng)}}, protobuf))
+        frames.append(_v2_frame({"id": 1, "connect": connect}, protobuf))
     framing = rng.random() < 0.05
     if framing:
         frames.append(_broken_framing(rng))

@@ -410,8 +410,16 @@ BASE_CONFIG: dict[str, Any] = {
     "log_file": "", "redis_port": "6379", "name": "node", "insecure": False,
     "namespaces": [{"name": "chat", "publish": True, "history_size": 3}],
 }
+#: A Centrifugo v5 file (docs/config-v5.md): its names, durations, lists, switches.
+V5_BASE_CONFIG: dict[str, Any] = {
+    "token_hmac_secret_key": "k", "api_key": "a", "allowed_origins": ["http://a.example", "*"],
+    "history_size": 10, "history_ttl": "300s", "force_recovery": True, "client_expired_close_delay": "1m30s",
+    "client_presence_update_interval": "27s", "ping_interval": "25s", "allow_anonymous_connect_without_token": True,
+    "namespaces": [{"name": "chat", "allow_subscribe_for_client": True, "history_ttl": "500ms",
+                    "force_recovery": True, "allow_positioning": True}],
+}
 OPTION_VALUES = (1e308, -1.0, 0, 1, True, "true", "1", None, [], {}, 10**30, "x", "\ud800", 2.5, "",
-                 "\u2028" * 3000, "a\x00b")
+                 "\u2028" * 3000, "a\x00b", "300s", "1m30s", "9" * 400 + "h", "1.5.5s", "-1s", ["a", 1], ["*"])
 
 
 def option_value(rng: random.Random, value: Json) -> Json:
@@ -489,7 +497,7 @@ def config_file(rng: random.Random) -> tuple[str, bytes]:
     suffix = rng.choice([".json", ".toml", ".yaml"])
     if suffix == ".yaml" and rng.random() < 0.15:
         return suffix, yaml_special(rng)
-    value: Json = json.loads(json.dumps(BASE_CONFIG))
+    value: Json = json.loads(json.dumps(rng.choice([BASE_CONFIG, V5_BASE_CONFIG])))
     for _ in range(rng.choice([0, 1, 1, 2])):
         value = rng.choice(CONFIG_MUTATIONS)(rng, value)
     if suffix == ".json":

@@ -32,6 +32,7 @@ from tornado.websocket import WebSocketHandler
 
 from app.dialects.v1x.auth import connection_token
 from app.core.client import Client
+from app.core.status_memory import MemoryStatusStore
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.framing import uvarint
 from app.options import Options
@@ -333,7 +334,7 @@ async def running() -> AsyncIterator[tuple[Server, int]]:
     port = free_port()
     options = Options(port=port, address="127.0.0.1", secret=SECRET, insecure_api=True,
                       insecure_admin=True, admin=True, sockjs_disconnect_delay=0.5,
-                      sockjs_heartbeat_delay=1)
+                      sockjs_heartbeat_delay=1, status_channel="status-events", status_grace=0.2)
     server = make_app(options)
     await server.start()
     try:
@@ -376,6 +377,13 @@ async def test_every_kind_of_connection_returns_to_baseline() -> None:
         assert len(server.routers) == 0 and server.routers.scheduled() == 0
         assert len(server.emulated) == 0  # the emulation sessions' directory let go of every one
         assert server.node.hub.num_clients == 0
+        # online status (on: a status channel) forgot every client, and its events drained
+        store = server.node.status.store
+        assert isinstance(store, MemoryStatusStore)
+        deadline = time.monotonic() + 10
+        while not (server.node.status.idle and store.empty) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert server.node.status.idle and store.empty
 
 
 async def counted() -> dict[str, int]:

@@ -85,6 +85,21 @@ async def test_http_stream_json_session(sockhub: Callable[..., SockhubProcess]) 
         stream.close()
 
 
+async def test_api_disconnect_with_its_own_code(sockhub: Callable[..., SockhubProcess]) -> None:
+    """The server API's ``disconnect`` object reaches the client as it was
+    asked: its code and reason (reconnect read from the code by the SDK)."""
+    hub = sockhub(CONFIG)
+    for asked, seen in (({"code": 4001, "reason": "custom"}, {"code": 4001, "reason": "custom"}),
+                        ({"code": 3011}, {"code": 3011, "reason": "force reconnect"}),
+                        ({"code": 4100}, {"code": 4100, "reason": "force disconnect"})):
+        stream, _ = await opened(hub)
+        try:
+            await api(hub, "disconnect", {"user": "42", "disconnect": asked})
+            assert await stream.end() == [{"push": {"disconnect": seen}}]
+        finally:
+            stream.close()
+
+
 async def test_pings_are_answered_through_emulation(sockhub: Callable[..., SockhubProcess]) -> None:
     """A ping ``{}`` every second; the pongs go through /emulation and keep
     the session past several pong timeouts; without them it is closed."""
@@ -221,6 +236,25 @@ async def test_the_switches_turn_the_routes_off(sockhub: Callable[..., SockhubPr
     stream, connect = await opened(only_sse, "/connection/sse")
     stream.close()
     assert connect["session"]
+
+
+async def test_allowed_origins_guard_the_streams_and_emulation(sockhub: Callable[..., SockhubProcess]) -> None:
+    """``allowed_origins``: a page of another origin gets 403 on both
+    transports and on ``/emulation``; an allowed one, and a client that
+    sends no Origin (not a browser), are served."""
+    hub = sockhub({**CONFIG, "allowed_origins": ["http://page.example"]})
+    stranger = dict(JSON, Origin="http://evil.example")
+    for path in ("/connection/http_stream", "/connection/sse"):
+        status, _, body = await post(hub.port, path, connect_frame(), stranger)
+        assert (status, body) == (403, b"origin not allowed"), path
+    assert (await post(hub.port, "/emulation", emulation_json("s", "n", {}), stranger))[0] == 403
+    stream, connect = await opened(hub)  # Origin http://page.example
+    stream.close()
+    assert connect["session"]
+    no_origin = {"Content-Type": "application/json"}
+    stream = await Stream.open(hub.port, "POST", "/connection/http_stream", connect_frame(), "json", no_origin)
+    assert (await stream.next_item())["connect"]["client"]
+    stream.close()
 
 
 async def test_limits_refuse_new_streams_with_503(sockhub: Callable[..., SockhubProcess]) -> None:

@@ -10,12 +10,11 @@ Choices, documented here:
   ``sub`` the connection's user, its ``client`` the connection's id when
   set: 3500 otherwise); an expired one is error 109, one that does not
   verify error 103;
-* stream positions (app.core.streams) exist where the channel keeps
-  history; a subscribe is ``recoverable`` (and ``positioned``) when the
-  channel also has ``recover`` on (Centrifugo's forced recovery), and
-  ``positioned`` alone when the client asks for it in a channel with
-  history; a recover request is answered per §1.10 (the recovered
-  publications in the reply, its offset the request's); history reads
+* who may subscribe without a token, publish, and ask presence and
+  history is app.dialects.v2.permissions' (Centrifugo v5's switches, or
+  the 1.x channel options); a valid subscription token grants its channel
+  in the v5 mode;
+* stream positions and recovery: app.dialects.v2.streamsub; history reads
   by position (``since``, ``reverse``; another epoch is 112); join and
   leave pushes come when the channel's ``join_leave`` option is on (the
   request's flag is not needed);
@@ -25,26 +24,23 @@ Choices, documented here:
   push 2501 (app.dialects.v2.heartbeat);
 * a publication's data must be JSON (the core keeps JSON text): binary
   data from a protobuf client is error 107;
-* presence, presence_stats and history are for subscribers of the
-  channel (103 otherwise), as the 1.x dialect asks.
+* a subscription token's ``data`` (or ``b64data``, JSON) is the reply's
+  ``data``.
 """
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Mapping
-
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from app.core import streams, subscriptions
 from app.core.client import Client
 from app.core.engine import EngineError
 from app.core.errors import INTERNAL_SERVER_ERROR, ProtocolError
 from app.core.publisher import publish_from_client
-from app.core.subscriptions import denied, history_options
-from app.core.values import NO_POSITION, HistoryPage, StreamPosition
-from app.dialects.v2 import jsoncodec
+from app.core.subscriptions import denied
+from app.core.values import HistoryPage, StreamPosition
+from app.dialects.v2 import jsoncodec, permissions, streamsub, tokens
 from app.dialects.v2 import protocol_pb2 as pb
-from app.dialects.v2 import tokens
 from app.dialects.v2.codes import BAD_REQUEST, INVALID_TOKEN, ErrorCode
 from app.dialects.v2.commands import Method
 from app.dialects.v2.context import V2Context
@@ -52,6 +48,10 @@ from app.dialects.v2.convert import client_info, publication
 from app.dialects.v2.errors import CodeError, V2Disconnect
 from app.dialects.v2.session_cmds import MAX_TTL
 from app.dialects.v2.spec import CommandSpec, Services
+from app.options import ChannelOptions
+
+#: A permission check of app.dialects.v2.permissions.
+Check = Callable[[V2Context, Client, str, ChannelOptions], None]
 
 
 def _channel(channel: str) -> str:
@@ -90,37 +90,13 @@ def _expiry(services: Services, client: Client, channel: str, claims: tokens.Sub
 async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) -> pb.SubscribeResult:
     ctx = services.ctx
     channel = _channel(p.channel)
-    options = subscriptions.check_subscribe(ctx, client, channel)
+    options = subscriptions.check_subscribe(ctx, client, channel, permissions=False)
     claims = _claims(ctx, client, channel, p.token)
-    history = history_options(options)
-    recoverable = history.enabled and options.recover
-    positioned = recoverable or (history.enabled and (p.positioned or p.recoverable))
-    since = StreamPosition(p.offset, p.epoch) if p.recover and recoverable else None
-
-    async def read() -> streams.StreamRecovery:
-        if not positioned:
-            return streams.StreamRecovery([], NO_POSITION, False)
-        try:
-            if since is not None:
-                return await streams.recover_since(ctx.engine, channel, since, history)
-            return streams.StreamRecovery([], await streams.position(ctx.engine, channel, history), False)
-        except EngineError:
-            ctx.metrics.engine_errors.inc()
-            return streams.StreamRecovery([], NO_POSITION, False)
-
-    # Publications that arrive while the subscription is being made wait
-    # until the reply is out (§1.3: the subscribe reply comes first), and
-    # those the reply recovered are not sent again.
-    found = await subscriptions.subscribe_then(ctx, ctx.fanout, client, channel, claims.info if claims else "",
-                                               True, read, lambda r: {m.uid for m in r.publications})
-    result = pb.SubscribeResult(recoverable=recoverable, positioned=positioned, was_recovering=p.recover)
-    if positioned:
-        result.epoch = found.position.epoch
-        result.offset = found.position.offset
-    if found.recovered and since is not None:
-        result.recovered = True
-        result.offset = since.offset  # §1.10: the client advances through the publications
-        result.publications.extend(publication(m) for m in found.publications)
+    if claims is None or not permissions.v5_rules(ctx.options):
+        permissions.check_subscribe(ctx, client, channel, options)
+    result = await streamsub.subscribe(ctx, client, channel, options, claims.info if claims else "", p)
+    if claims is not None and claims.data:
+        result.data = claims.data.encode()
     _expiry(services, client, channel, claims, result)
     return result
 
@@ -153,15 +129,23 @@ async def publish(services: Services, client: Client, p: pb.PublishRequest) -> p
     except jsoncodec.NotJson:
         raise CodeError(ErrorCode.BAD_REQUEST) from None
     ctx = services.ctx
-    await publish_from_client(ctx, ctx.publisher, client, channel, data)
+    permissions.check_publish(ctx, client, channel, _options(ctx, channel))
+    await publish_from_client(ctx, ctx.publisher, client, channel, data, allowed=True)
     return pb.PublishResult()
 
 
+def _options(ctx: V2Context, channel: str) -> ChannelOptions:
+    """The channel's options; its namespace not found is error 102."""
+    try:
+        return ctx.rules.options(channel)
+    except ProtocolError:
+        raise CodeError(ErrorCode.UNKNOWN_CHANNEL) from None
+
+
 async def _held(ctx: V2Context, client: Client, channel: str,
-                fetch: Callable[[V2Context, str], Awaitable[Any]]) -> Any:
-    """A subscriber's query of its channel; an engine failure is error 100."""
-    if _channel(channel) not in client.channels:
-        raise denied()
+                fetch: Callable[[V2Context, str], Awaitable[Any]], check: Check) -> Any:
+    """A query of a channel, when ``check`` allows; an engine failure is error 100."""
+    check(ctx, client, _channel(channel), _options(ctx, channel))
     try:
         return await fetch(ctx, channel)
     except EngineError:
@@ -169,12 +153,14 @@ async def _held(ctx: V2Context, client: Client, channel: str,
 
 
 async def presence(services: Services, client: Client, p: pb.PresenceRequest) -> pb.PresenceResult:
-    found = await _held(services.ctx, client, p.channel, subscriptions.presence)
+    found = await _held(services.ctx, client, p.channel, subscriptions.presence,
+                        permissions.check_presence)
     return pb.PresenceResult(presence={cid: client_info(info) for cid, info in found.items()})
 
 
 async def presence_stats(services: Services, client: Client, p: pb.PresenceStatsRequest) -> pb.PresenceStatsResult:
-    found = await _held(services.ctx, client, p.channel, subscriptions.presence)
+    found = await _held(services.ctx, client, p.channel, subscriptions.presence,
+                        permissions.check_presence)
     return pb.PresenceStatsResult(num_clients=len(found), num_users=len({info.user for info in found.values()}))
 
 
@@ -189,7 +175,7 @@ async def history(services: Services, client: Client, p: pb.HistoryRequest) -> p
     async def fetch(ctx: V2Context, channel: str) -> HistoryPage:
         return await streams.read_history(ctx, channel, p.limit if p.limit >= 0 else -1, since, p.reverse)
 
-    page = await _held(services.ctx, client, p.channel, fetch)
+    page = await _held(services.ctx, client, p.channel, fetch, permissions.check_history)
     return pb.HistoryResult(publications=[publication(m) for m in page.publications],
                             epoch=page.position.epoch, offset=page.position.offset)
 

@@ -63,6 +63,10 @@ TRY_AGAIN_LATER = 1013
 REFUSALS = frozenset({CORE_CONNECTION_LIMIT, UNAUTHENTICATED_LIMIT})
 
 
+#: The disconnect table by code (an API disconnect with a code and no reason).
+BY_CODE: Mapping[int, Close] = MappingProxyType({c.code: c for c in vars(codes).values() if isinstance(c, Close)})
+
+
 class CodeError(Exception):
     """A command failed with a v2 error code; the connection lives on."""
 
@@ -92,6 +96,10 @@ def close_of(exc: Disconnect) -> Close:
     error (reconnect) or a forced disconnect."""
     if isinstance(exc, V2Disconnect):
         return exc.close
+    if exc.code is not None:  # the server API's own code; without a reason, the table's
+        if exc.reason != core.DISCONNECT:
+            return Close(exc.code, exc.reason)
+        return BY_CODE.get(exc.code) or Close(exc.code, codes.FORCE_DISCONNECT.reason)
     found = CLOSES.get(exc.reason)
     if found is not None:
         return found

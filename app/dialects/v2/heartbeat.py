@@ -15,9 +15,10 @@ connection.
   with 3005 ``connection expired`` ``expired_connection_close_delay`` s
   after its expiry (the connect and refresh replies told it the ttl); a
   subscription made with an expiring token and not refreshed
-  (``sub_refresh``) is left that long after its expiry, and the client gets
-  the ``unsubscribe`` push 2501 ``subscription expired`` (it subscribes
-  again with a new token).
+  (``sub_refresh``) is left ``expired_subscription_close_delay`` s after
+  its expiry (Centrifugo v5's ``client_expired_sub_close_delay``), and the
+  client gets the ``unsubscribe`` push 2501 ``subscription expired`` (it
+  subscribes again with a new token).
 """
 from __future__ import annotations
 
@@ -91,13 +92,13 @@ class Heartbeat:
     def _arm_subscriptions(self, client: Client, state: V2State) -> None:
         if state.subscriptions_expire:
             soonest = min(state.subscriptions_expire.values())
-            self._ctx.clients.arm(client, SUB_EXPIRE, soonest + self._ctx.options.expired_connection_close_delay)
+            self._ctx.clients.arm(client, SUB_EXPIRE, soonest + self._ctx.options.expired_subscription_close_delay)
 
     async def _subscriptions_due(self, client: Client, when: float, now: float) -> None:
         state = client.state
         if not isinstance(state, V2State):
             return
-        delay = self._ctx.options.expired_connection_close_delay
+        delay = self._ctx.options.expired_subscription_close_delay
         expired = [ch for ch, at in state.subscriptions_expire.items() if at + delay <= now]
         for channel in expired:
             del state.subscriptions_expire[channel]

@@ -4,12 +4,18 @@ core connects or refreshes.
 
 Choices, documented here:
 
-* connect without a token is anonymous when ``insecure`` is on, else 3501
-  (no credentials); an invalid token closes with 3500, an expired one is
+* connect without a token is anonymous when ``insecure`` or
+  ``allow_anonymous_connect_without_token`` is on, else 3501 (no
+  credentials); an invalid token closes with 3500, an expired one is
   error 109 (the SDK fetches a new token and connects again);
-* the token's ``channels`` are subscribed by the server during connect
-  (their namespaces must exist: error 102 otherwise, before anything is
-  done), with no permission check: the backend signed them;
+* the token's ``subs`` (else ``channels``) are subscribed by the server
+  during connect (their namespaces must exist: error 102 otherwise, before
+  anything is done), with no permission check: the backend signed them;
+  each gets its ``info`` as channel info and its ``data`` in its result;
+  the client's ``connect.subs`` (what it last saw of them: ``recover``,
+  ``offset``, ``epoch``) recovers them as a client-side subscribe would
+  (app.dialects.v2.streamsub), and the connect reply's ``subs`` holds
+  their results;
 * ``expires``/``ttl`` come from the token's ``exp`` (or ``expire_at``), and
   from the 1.x ``connection_lifetime`` when that is set (whichever is
   sooner): the client must ``refresh`` within ``ttl``;
@@ -23,13 +29,11 @@ from types import MappingProxyType
 from typing import Mapping
 
 import app
-from app.core import subscriptions
 from app.core.client import Client
-from app.core.engine import EngineError
-from app.core.errors import EXPIRED, INTERNAL_SERVER_ERROR, Disconnect, ProtocolError
+from app.core.errors import EXPIRED, Disconnect, ProtocolError
 from app.core.values import Credentials
 from app.dialects.v2 import protocol_pb2 as pb
-from app.dialects.v2 import tokens
+from app.dialects.v2 import streamsub, tokens
 from app.dialects.v2.codes import BAD_REQUEST, INVALID_TOKEN, ErrorCode
 from app.dialects.v2.commands import Method
 from app.dialects.v2.context import V2State
@@ -44,7 +48,7 @@ def _claims(services: Services, token: str) -> tokens.ConnectionClaims:
     """The connection token's claims; 3500 when invalid, 109 when expired."""
     ctx = services.ctx
     if not token:
-        if ctx.options.insecure:
+        if ctx.options.insecure or ctx.options.allow_anonymous_connect_without_token:
             return tokens.ConnectionClaims("", 0, "", ())
         raise V2Disconnect(BAD_REQUEST)  # no credentials at all
     try:
@@ -69,11 +73,10 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
     if client.authenticated:
         raise V2Disconnect(BAD_REQUEST)  # "client already authenticated"
     claims = _claims(services, p.token)
-    for channel in claims.channels:
-        try:
-            ctx.rules.options(channel)
-        except ProtocolError:
-            raise CodeError(ErrorCode.UNKNOWN_CHANNEL) from None
+    try:
+        channel_options = [ctx.rules.options(channel) for channel in claims.channels]
+    except ProtocolError:
+        raise CodeError(ErrorCode.UNKNOWN_CHANNEL) from None
     now = ctx.clock()
     outcome = ctx.clients.connect(client, Credentials(claims.user, claims.info, int(now)))
     if not outcome.client:
@@ -89,24 +92,16 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
         result.ping = max(1, round(options.ping_interval))
         result.pong = options.pong_timeout > 0
         services.heartbeat.start(client, now)
-    for channel in claims.channels:
-        await _server_side(services, client, channel)
-        result.subs[channel].SetInParent()
+    for sub, sub_options in zip(claims.subs, channel_options):
+        if sub.channel in client.channels:
+            continue
+        asked = p.subs[sub.channel] if sub.channel in p.subs else pb.SubscribeRequest()
+        found = await streamsub.subscribe(ctx, client, sub.channel, sub_options, sub.info, asked, server_side=True)
+        if sub.data:
+            found.data = sub.data.encode()
+        result.subs[sub.channel].CopyFrom(found)
     return result
 
-
-async def _server_side(services: Services, client: Client, channel: str) -> None:
-    """Subscribe ``client`` to a channel of its token (already checked);
-    its pushes wait until the connect reply is out."""
-    if channel in client.channels:
-        return
-    fanout = services.ctx.fanout
-    fanout.hold(channel, client)
-    client.after_reply(lambda: fanout.release(channel, client, set()))
-    try:
-        await subscriptions.join(services.ctx, client, channel, server_side=True)
-    except EngineError:
-        raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
 
 
 async def refresh(services: Services, client: Client, p: pb.RefreshRequest) -> pb.RefreshResult:

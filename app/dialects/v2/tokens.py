@@ -1,7 +1,10 @@
 """Protocol v2's connection and subscription JWTs (shared/CENTRIFUGAL.md §3),
 verified with PyJWT: HS256/384/512 with ``token_hmac_secret_key`` (or the
 1.x ``secret`` when that key is not set: one secret signs both
-generations' tokens unless told otherwise).
+generations' tokens unless told otherwise), RS256/384/512 with
+``token_rsa_public_key`` and ES256/384/512 with ``token_ecdsa_public_key``
+(PEM; Centrifugo v5's names).  The token's ``alg`` header picks the key; an
+algorithm whose key is not configured makes the token invalid (§3.1).
 
 The signature is checked by PyJWT; the payload is then read by our strict
 JSON decoder (transports.strictjson: bounded depth, no NaN, no lone
@@ -14,9 +17,9 @@ surrogates), so whatever a claim holds can be relayed as it is.  Expiry
   claims of the wrong type, ``channel`` in a connection token).
 
 ``aud`` and ``iss`` are checked when ``token_audience``/``token_issuer``
-are configured.  Not yet: RS256/ES256 keys (PyJWT needs ``cryptography``
-for them), the ``subs`` claim and ``override`` objects (issue 13's next
-steps).
+are configured.  The ``subs`` claim (server-side subscriptions with their
+``info``/``data``) is read; its ``override`` objects are accepted and not
+applied (the namespace's options hold).
 """
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ import jwt
 from app.options import Options
 from transports.strictjson import JSONInputError, loads
 
-_ALGORITHMS = ["HS256", "HS384", "HS512"]
+_HMAC = ("HS256", "HS384", "HS512")
+_RSA = ("RS256", "RS384", "RS512")
+_ECDSA = ("ES256", "ES384", "ES512")
 _JWS = jwt.PyJWS()
 #: Compact JSON of a claim value (ASCII: a claim held no lone surrogate, but
 #: the text may go to a 1.x client that wants ASCII).
@@ -47,15 +52,30 @@ class TokenInvalid(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSubscription:
+    """A channel the server subscribes a connection to (the ``channels`` or
+    ``subs`` claim), with its channel info and the data of its subscribe
+    result (compact JSON text, "" none)."""
+
+    channel: str
+    info: str = ""
+    data: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionClaims:
     """A verified connection token: the user, when the connection expires
     (Unix seconds, 0: never), its info as compact JSON text ("" none) and
-    the channels the server subscribes it to."""
+    the channels the server subscribes it to (``subs``, else ``channels``)."""
 
     user: str
     expires_at: int
     info: str
-    channels: tuple[str, ...]
+    subs: tuple[ServerSubscription, ...] = ()
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(sub.channel for sub in self.subs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +87,7 @@ class SubscriptionClaims:
     client: str
     expires_at: int
     info: str
+    data: str = ""
 
 
 def hmac_key(options: Options) -> str:
@@ -74,14 +95,45 @@ def hmac_key(options: Options) -> str:
     return options.token_hmac_secret_key or options.secret
 
 
+def _key(token: str, options: Options) -> tuple[str, list[str]]:
+    """The configured key for the token's ``alg`` header, and the algorithms
+    it may verify.  With an HMAC key alone (the usual case) the header is
+    left to PyJWT: reading it here costs a quarter of a verification."""
+    if not (options.token_rsa_public_key or options.token_ecdsa_public_key):
+        key = hmac_key(options)
+        if not key:
+            raise TokenInvalid("no token key configured")
+        return key, list(_HMAC)
+    alg = _alg(token)
+    if alg in _HMAC:
+        key = hmac_key(options)
+    elif alg in _RSA:
+        key = options.token_rsa_public_key
+    elif alg in _ECDSA:
+        key = options.token_ecdsa_public_key
+    else:
+        raise TokenInvalid("algorithm not supported")
+    if not key:
+        raise TokenInvalid(f"no key configured for {alg}")
+    return key, [alg]
+
+
+def _alg(token: str) -> Any:
+    """The ``alg`` of the token's header (unverified: PyJWT checks it again)."""
+    head = token.split(".", 1)[0]
+    try:
+        header = loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (binascii.Error, JSONInputError, ValueError):
+        raise TokenInvalid("header is not base64 of JSON") from None
+    return header.get("alg") if isinstance(header, dict) else None
+
+
 def _claims(token: str, options: Options, now: float) -> dict[str, Any]:
     """The verified claims: signature, then ``aud``/``iss`` when configured,
     then ``exp``/``nbf`` (the order of the reference server)."""
-    key = hmac_key(options)
-    if not key:
-        raise TokenInvalid("no token key configured")
+    key, algorithms = _key(token, options)
     try:
-        payload = _JWS.decode(token, key=key, algorithms=_ALGORITHMS)
+        payload = _JWS.decode(token, key=key, algorithms=algorithms)
         claims = loads(payload)
     except (jwt.PyJWTError, JSONInputError, ValueError) as exc:
         raise TokenInvalid(type(exc).__name__) from None
@@ -125,19 +177,44 @@ def _expires_at(claims: dict[str, Any]) -> int:
     return int(value) if value is not None and value > 0 else 0
 
 
-def _info(claims: dict[str, Any]) -> str:
+def _info(claims: dict[str, Any], name: str = "info") -> str:
     """``b64info`` (which must decode to JSON here: the core keeps infos as
-    JSON text) wins over ``info``; compact JSON text or ""."""
-    encoded = claims.get("b64info")
+    JSON text) wins over ``info``; compact JSON text or "".  The same for
+    ``b64data``/``data`` with ``name`` "data"."""
+    encoded = claims.get("b64" + name)
     if encoded is not None:
         if not isinstance(encoded, str):
-            raise TokenInvalid("b64info is not a string")
+            raise TokenInvalid(f"b64{name} is not a string")
         try:
             return _dumps(loads(base64.b64decode(encoded, validate=True)))
         except (binascii.Error, JSONInputError, ValueError):
-            raise TokenInvalid("b64info is not base64 of JSON") from None
-    value = claims.get("info")
+            raise TokenInvalid(f"b64{name} is not base64 of JSON") from None
+    value = claims.get(name)
     return "" if value is None else _dumps(value)
+
+
+#: What a ``subs`` entry may hold (§3.2); anything else makes the token invalid.
+_SUB_KEYS = frozenset({"info", "b64info", "data", "b64data", "override"})
+
+
+def _subs(claims: dict[str, Any]) -> tuple[ServerSubscription, ...]:
+    """``subs`` (channel -> options) when present, else ``channels``."""
+    subs = claims.get("subs")
+    if subs is None:
+        channels = claims.get("channels", [])
+        if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
+            raise TokenInvalid("channels is not a list of names")
+        return tuple(ServerSubscription(c) for c in dict.fromkeys(channels))
+    if not isinstance(subs, dict):
+        raise TokenInvalid("subs is not an object")
+    result = []
+    for channel, entry in subs.items():
+        if not channel or not isinstance(entry, dict) or not entry.keys() <= _SUB_KEYS:
+            raise TokenInvalid("subs entry is not an object of known options")
+        if not isinstance(entry.get("override", {}), dict):
+            raise TokenInvalid("override is not an object")
+        result.append(ServerSubscription(channel, _info(entry), _info(entry, "data")))
+    return tuple(result)
 
 
 def connection(token: str, options: Options, now: float) -> ConnectionClaims:
@@ -145,10 +222,7 @@ def connection(token: str, options: Options, now: float) -> ConnectionClaims:
     claims = _claims(token, options, now)
     if "channel" in claims:
         raise TokenInvalid("a connection token names no channel")
-    channels = claims.get("channels", [])
-    if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
-        raise TokenInvalid("channels is not a list of names")
-    return ConnectionClaims(_text(claims, "sub"), _expires_at(claims), _info(claims), tuple(channels))
+    return ConnectionClaims(_text(claims, "sub"), _expires_at(claims), _info(claims), _subs(claims))
 
 
 def subscription(token: str, options: Options, now: float) -> SubscriptionClaims:
@@ -158,4 +232,4 @@ def subscription(token: str, options: Options, now: float) -> SubscriptionClaims
     if not channel:
         raise TokenInvalid("no channel")
     return SubscriptionClaims(_text(claims, "sub"), channel, _text(claims, "client"), _expires_at(claims),
-                              _info(claims))
+                              _info(claims), _info(claims, "data"))

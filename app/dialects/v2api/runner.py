@@ -235,20 +235,24 @@ class ServerApi:
         """The ``disconnect`` object's reason (at most MAX_REASON bytes; its
         code decides reconnect, as the SDKs read codes); without it
         ``disconnect``, no reconnect."""
-        reason, reconnect = DISCONNECT, False
+        reason, reconnect, code = DISCONNECT, False, None
         if p.disconnect is not None:
-            code = p.disconnect.code
+            code = p.disconnect.code or None
             reason = p.disconnect.reason or DISCONNECT
             if len(reason.encode()) > MAX_REASON:
                 raise ApiError(BAD_REQUEST)
-            reconnect = not (3500 <= code < 4000 or 4500 <= code < 5000)
-        await self._disconnect(p.user, p.client, p.whitelist, reason, reconnect)
+            reconnect = code is None or not (3500 <= code < 4000 or 4500 <= code < 5000)
+        await self._disconnect(p.user, p.client, p.whitelist, reason, reconnect, code)
         return "{}"
 
-    async def _disconnect(self, user: str, client: str, keep: list[str], reason: str, reconnect: bool) -> None:
-        await control.disconnect_user(self._ctx, user, client, frozenset(keep), reason, reconnect)
-        await self._ctx.control.send("disconnect", {"user": user, "client": client, "whitelist": keep,
-                                                    "reason": reason, "reconnect": reconnect})
+    async def _disconnect(self, user: str, client: str, keep: list[str], reason: str, reconnect: bool,
+                          code: int | None = None) -> None:
+        await control.disconnect_user(self._ctx, user, client, frozenset(keep), reason, reconnect, code)
+        params: dict[str, Any] = {"user": user, "client": client, "whitelist": keep, "reason": reason,
+                                  "reconnect": reconnect}
+        if code is not None:
+            params["code"] = code
+        await self._ctx.control.send("disconnect", params)
 
     async def refresh(self, p: RefreshRequest) -> str:
         if p.expired:

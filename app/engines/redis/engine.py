@@ -40,10 +40,16 @@ from app.engines.redis.batcher import Batcher
 from app.engines.redis.connection import Endpoint, build_endpoints
 from app.engines.redis.keys import Names, shard_index
 from app.engines.redis.scripts import HISTORY, PRESENCE_ADD, PRESENCE_GET, PRESENCE_REMOVE, PUBLISH_WITH_HISTORY
+from app.engines.redis.status import RedisStatusStore, status_base
 from app.engines.redis.subscriber import Subscriber
 from app.options import Options
 
 logger = logging.getLogger("sockhub.engines.redis")
+
+#: Lua numbers are doubles: a client's since offset (any uint64) is passed at
+#: most as 2**53, past every offset a stream reaches, so reads after it find
+#: nothing and reads before it find everything, as for the true value.
+MAX_SCRIPT_OFFSET = 2 ** 53
 
 
 class RedisEngine:
@@ -121,6 +127,10 @@ class RedisEngine:
     def subscribers(self) -> list[Subscriber]:
         """The per-shard PUB/SUB listeners (tests and stats read their state)."""
         return self._subscribers
+
+    def status_store(self) -> RedisStatusStore:
+        """Online status and occupancy on the first shard (app.core.status)."""
+        return RedisStatusStore(self._batchers[0], status_base(self._options.redis_prefix, self._cluster))
 
     def _dispatch(self, topic: str, data: bytes) -> None:
         """Called by a Subscriber for each PUB/SUB message, in arrival order."""
@@ -223,7 +233,7 @@ class RedisEngine:
         names = self._names
         offset, epoch_bytes, entries = await self._call(
             self._shard(channel), "EVALSHA", HISTORY.sha, 2, names.history_stream(channel), names.history_meta(channel),
-            max(limit, -1), "" if since is None else since.offset, "1" if reverse else "0",
+            max(limit, -1), "" if since is None else min(since.offset, MAX_SCRIPT_OFFSET), "1" if reverse else "0",
             self._epochs.take()[:8] if lifetime > 0 else "", lifetime,
         )
         epoch = epoch_bytes.decode()

@@ -94,7 +94,8 @@ class V2Harness:
 @asynccontextmanager
 async def running() -> AsyncIterator[V2Harness]:
     clock = FakeClock(float(int(time.time())))  # PyJWT checks nothing of time: we do, on this clock
-    options = make_options(ping_interval=10, pong_timeout=5, expired_connection_close_delay=2)
+    options = make_options(ping_interval=10, pong_timeout=5, expired_connection_close_delay=2,
+                           expired_subscription_close_delay=2)
     options.channel = ChannelOptions(publish=True, presence=True, join_leave=True, history_size=5,
                                      history_lifetime=60)
     options.namespaces.append(Namespace("open", ChannelOptions(anonymous=True)))

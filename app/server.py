@@ -144,6 +144,7 @@ def sockjs_v2_settings(options: Options) -> SockJSSettings:
         heartbeat_delay=math.inf if options.ping_interval > 0 else options.sockjs_heartbeat_delay,
         bad_frame_close=(V2_BAD_REQUEST.code, V2_BAD_REQUEST.reason),
         raw_websocket=False,
+        sockjs_origins=True,  # allowed_origins, as on every v2 transport
         subprotocols=(),
         binary_messages=False,
         batching=LINES,

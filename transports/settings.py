@@ -31,7 +31,10 @@ class SockJSSettings:
     its binary frames reach the application as bytes (else they are read
     as UTF-8 text, like SockJS frames).  ``allowed_origins``: the Origin
     patterns the raw websocket's upgrade accepts (403 otherwise; empty: any;
-    :func:`transports.headers.origin_allowed`).  ``batching`` is how the
+    :func:`transports.headers.origin_allowed`); with ``sockjs_origins``
+    they apply to the SockJS sessions too: the first request of a new
+    session (an HTTP receiver, or the websocket upgrade) is answered 403.
+    ``batching`` is how the
     router's sessions merge several queued messages into one frame until the
     application says otherwise (transports.frames: one SockJS message each,
     or ``LINES``: one SockJS message of newline-joined lines).  A
@@ -68,6 +71,7 @@ class SockJSSettings:
     subprotocols: tuple[str, ...] = ()
     binary_messages: bool = False
     allowed_origins: tuple[str, ...] = ()
+    sockjs_origins: bool = False
     batching: str = SEPARATE
 
     @property

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from transports.frames import HEARTBEAT, OPEN, SEPARATE, Prepared, close_frame, messages_frame
-from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
+from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie, sockjs_origin_refused
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest
 from transports.session import Session
@@ -127,6 +127,9 @@ class ReceiverHandler(BaseHandler):
                 return self.plain_error(status, 'invalid "callback" parameter')
             self._callback = callback
         if self.host.get_session(session_id) is None:
+            if sockjs_origin_refused(self.host.settings, self.request.headers.get("Origin")):
+                allow_cors(self)
+                return self.plain_error(403, "origin not allowed")
             refusal = self.host.admission()
             if refusal is not None:
                 allow_cors(self)

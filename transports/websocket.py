@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from transports.frames import HEARTBEAT, OPEN, SEPARATE, Prepared, close_frame, ws_frame
+from transports.headers import sockjs_origin_refused
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest
 from transports.strictjson import loads
@@ -82,6 +83,9 @@ class SockJSWebSocketHandler(UpgradeHandler):
 
     def enabled(self) -> bool:
         return self.host.settings.websocket_enabled
+
+    def origin_refused(self) -> bool:
+        return sockjs_origin_refused(self.host.settings, self.request.headers.get("Origin"))
 
     async def get(self, server_id: str = "", session_id: str = "") -> None:  # type: ignore[override]
         self._session_id = session_id

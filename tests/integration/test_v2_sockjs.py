@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import time
 import urllib.request
 from typing import Any, Callable, Iterator
@@ -208,3 +209,31 @@ def test_routes_beside_the_1x_endpoint(hub: SockhubProcess) -> None:
         assert old.frame().startswith('c[3000,"{\\"reason\\":')
     finally:
         old.close()
+
+
+@pytest.mark.async_timeout(60)
+def test_allowed_origins_at_the_handshake(sockhub: Start) -> None:
+    """``allowed_origins`` on /connection/sockjs as on every v2 transport: a
+    new session from another Origin is refused 403 (HTTP receiver, websocket
+    upgrade); an allowed one, or none (not a browser), opens; the 1.x SockJS
+    endpoint does not check it."""
+    hub = sockhub({**CONFIG, "allowed_origins": ["http://good.example"]})
+
+    def opened(prefix: str, session: str, origin: str | None) -> tuple[int, bytes]:
+        headers = {"Origin": origin} if origin else {}
+        response = request(hub.port, "POST", f"{prefix}/000/{session}/xhr", b"", headers)
+        return response.status, response.body
+
+    assert opened(PREFIX, "o1", "http://evil.example") == (403, b"origin not allowed")
+    assert opened(PREFIX, "o2", "http://good.example") == (200, b"o\n")
+    assert opened(PREFIX, "o3", None) == (200, b"o\n")
+    assert opened("/connection", "o4", "http://evil.example") == (200, b"o\n")
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    refused = request(hub.port, "GET", PREFIX + "/000/o5/websocket", None,
+                      {**upgrade, "Origin": "http://evil.example"})
+    assert refused.status == 403
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as sock:  # allowed: 101
+        head = "".join(f"{k}: {v}\r\n" for k, v in {**upgrade, "Origin": "http://good.example"}.items())
+        sock.sendall(f"GET {PREFIX}/000/o6/websocket HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 101")

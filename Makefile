@@ -57,6 +57,7 @@ $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pip install -q --target $(VENV)/cent13 cent==1.3.0
 	$(BIN)/pip install -q --target $(VENV)/cent5 cent==5.2.0
+	$(BIN)/pip install -q --target $(VENV)/cent3 cent==3.0.1
 	touch $@
 
 # npm ci, then the files sockhub serves copied into app/ and transports/

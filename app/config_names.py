@@ -38,6 +38,8 @@ ALIASES: dict[str, str] = {
     "force_recovery": "recover",
     # Redis (redis_address and the other server lists: app.config.redis_addresses)
     "redis_sentinel_master_name": "redis_master_name",
+    # Centrifugo 2.x's spelling (also inside namespaces)
+    "history_recover": "recover",
 }
 
 #: Centrifugo v5 channel options sockhub accepts and does not use.
@@ -57,6 +59,8 @@ IGNORED_KEYS = frozenset({
     "ssl_autocert", "ssl_autocert_host_whitelist", "ssl_autocert_cache_dir",
     "ssl_autocert_email", "ssl_autocert_force_rsa", "ssl_autocert_server_name",
     "ssl_autocert_http", "ssl_autocert_http_addr",
+    # Centrifugo 2.x: sockhub always sends offsets and epochs (what this flag turned on)
+    "v3_use_offset",
     # Centrifugo v5's (its defaults file names them all; these have no use here)
     "health", "client_concurrency", "client_channel_position_check_delay",
     "client_connection_rate_limit", "client_history_max_publication_limit",

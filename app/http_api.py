@@ -23,7 +23,10 @@ A current-style request has its own envelope after the shared checks
 is served by the fast route of :func:`api_fast_routes`, which skips Tornado's
 Application (transports.front): on the API port, Tornado's per-request
 RequestHandler, routing and Date formatting cost more than a publish.  The
-application keeps the rest: other methods (405) and ``{prefix}/api`` (301).
+application keeps the rest: other methods (405; on ``{prefix}/api`` a 301 to
+``{prefix}/api/``).  ``POST {prefix}/api``, without the slash, is the
+Centrifugo 2 API (app.dialects.v1api: cent 3.0.1), after the same shared
+checks.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ from tornado.web import RequestHandler, stream_request_body
 
 from app.core.errors import HttpError
 from app.dialects.v1x.envelope import command_data
+from app.dialects.v1api import lines as v1api
 from app.dialects.v2api import envelope as v2api
 from app.dialects.v2api.runner import ROUTES, ServerApi
 from app.options import Options
@@ -97,9 +101,17 @@ def text_answer(status: int, text: str) -> Answer:
     return Answer(status, (text + "\n").encode())
 
 
+#: The route of ``POST {prefix}/api`` (no slash): the Centrifugo 2 API
+#: (app.dialects.v1api); never a method name.
+CENTRIFUGO2_ROUTE = "/"
+
+
 def api_route(path: str, api_path: str) -> str | None:
-    """The current-style route of a path under ``api_path`` (``{prefix}/api/``),
-    or None for the 1.x API."""
+    """The route of a path: under ``api_path`` (``{prefix}/api/``) a
+    current-style method, or None for the 1.x API; ``api_path`` without its
+    slash the Centrifugo 2 API (:data:`CENTRIFUGO2_ROUTE`)."""
+    if path == api_path[:-1]:
+        return CENTRIFUGO2_ROUTE
     name = path[len(api_path):]
     return name if name in ROUTES else None
 
@@ -178,9 +190,9 @@ class ApiRequest:
         if self._too_big:
             return self._too_large()
         assert self._route is not None
+        respond = v1api.respond if self._route == CENTRIFUGO2_ROUTE else v2api.respond
         try:
-            response = v2api.respond(context.server_api, context.options, self._headers, self._query,
-                                     self._route, body)
+            response = respond(context.server_api, context.options, self._headers, self._query, self._route, body)
         except Exception as exc:  # the loop boundary of one API request
             return _failure(exc)
         if isinstance(response, v2api.Response):
@@ -315,7 +327,7 @@ class _FastApi(httputil.HTTPMessageDelegate):
 class _ApiRoute:
     """The FastRoute of the API path: claims every POST to ``{prefix}/api/...``
     (the application's rule ``{prefix}/api/.*``, matched on the path without
-    the query string, as Tornado does)."""
+    the query string, as Tornado does) and to ``{prefix}/api``."""
 
     __slots__ = ("_context", "_path", "_date")
 
@@ -329,7 +341,7 @@ class _ApiRoute:
         if start_line.method != "POST":
             return None
         path, _, query = start_line.path.partition("?")
-        if not path.startswith(self._path):
+        if not path.startswith(self._path) and path != self._path[:-1]:
             return None
         request = ApiRequest(self._context, headers, query, api_route(path, self._path))
         return _FastApi(conn, request, self._date, start_line)
@@ -350,6 +362,9 @@ class ApiHandler(RequestHandler):
         self._api: ApiRequest | None = None
 
     def prepare(self) -> None:
+        if self.request.method != "POST" and self.request.path == self._api_path[:-1]:
+            self.redirect(self._api_path, permanent=True)  # as Go's mux answers
+            return
         if self.request.method != "POST":
             self.set_header("Allow", "POST")
             self._send(text_answer(405, "Method Not Allowed: use POST"))
@@ -382,19 +397,6 @@ class ApiHandler(RequestHandler):
     head = put = delete = patch = options = get
 
 
-class SlashRedirect(RequestHandler):
-    """``{prefix}/api`` -> 301 to ``{prefix}/api/`` for every method, as Go's
-    mux answers (Tornado's RedirectHandler only redirects GET)."""
-
-    SUPPORTED_METHODS = ApiHandler.SUPPORTED_METHODS
-
-    def initialize(self, url: str) -> None:
-        self._url = url
-
-    def prepare(self) -> None:
-        self.redirect(self._url, permanent=True)
-
-
 def api_fast_routes(context: ApiContext, prefix: str = "") -> list[FastRoute]:
     """The API requests served without Tornado's Application
     (transports.front): every POST to ``{prefix}/api/...``.  bench/run.py
@@ -403,8 +405,6 @@ def api_fast_routes(context: ApiContext, prefix: str = "") -> list[FastRoute]:
 
 
 def api_urls(context: ApiContext, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:
-    """The rules for ``{prefix}/api/...`` and the 301 from ``{prefix}/api``."""
-    return [
-        (prefix + r"/api/.*", ApiHandler, {"context": context, "api_path": prefix + "/api/"}),
-        (prefix + r"/api", SlashRedirect, {"url": prefix + "/api/"}),
-    ]
+    """The rules for ``{prefix}/api/...`` and ``{prefix}/api`` (the
+    Centrifugo 2 API for POST, else a 301 to ``{prefix}/api/``)."""
+    return [(prefix + r"/api(?:/.*)?", ApiHandler, {"context": context, "api_path": prefix + "/api/"})]

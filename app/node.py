@@ -15,7 +15,8 @@ from app.core.client import Client, ClientDialect
 from app.core.engine import Engine
 from app.core.node import NodeCore
 from app.core.values import Message
-from app.dialects.choose import V1X, V2, DialectTable
+from app.dialects.choose import V1, V1X, V2, DialectTable
+from app.dialects.v1.dialect import make_v1
 from app.dialects.v1x.api import ApiRunner
 from app.dialects.v1x.dialect import V1x
 from app.dialects.v1x.wire import message_json
@@ -27,7 +28,7 @@ from transports.interfaces import SessionHandle
 
 #: The client endpoints' path under ``http_prefix`` (SockJS and raw websocket).
 CLIENT_ENDPOINT = "/connection"
-#: The raw websocket endpoint under it: 1.x and protocol v2, told apart by
+#: The raw websocket endpoint under it: 1.x, protocol v1 and v2, told apart by
 #: the first frame (app.dialects.choose.FirstFrame).
 WEBSOCKET_ENDPOINT = CLIENT_ENDPOINT + "/websocket"
 #: The SockJS endpoint of protocol v2 (JSON only, shared/CENTRIFUGAL.md
@@ -51,11 +52,12 @@ class Node(NodeCore):
         super().__init__(options, engine, _watch_body, clock, tick_interval)
         self.v1x = V1x(self)
         self.v2, v2_emulation = make_v2_dialects(self)
+        self.v1 = make_v1(self)
         #: The dialects of each client endpoint (app.dialects.choose); 1.x
         #: first: it writes what is closed before the first frame.
         #: ``websocket_disable`` (Centrifugo v5's switch) leaves protocol v2 off
         #: the raw websocket: a v2 first frame is then invalid 1.x input.
-        websocket: dict[str, ClientDialect] = {V1X: self.v1x}
+        websocket: dict[str, ClientDialect] = {V1X: self.v1x, V1: self.v1}
         if not options.websocket_disable:
             websocket[V2] = self.v2
         self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}, WEBSOCKET_ENDPOINT: websocket,

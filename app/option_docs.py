@@ -69,6 +69,8 @@ DESCRIPTIONS: dict[str, str] = {
     "client_request_max_size": "largest client message in bytes (websocket frame or SockJS message)",
     "client_queue_max_size": "bytes queued for one client before it is closed as slow",
     "client_slow_close_grace": "seconds a slow client gets to read its close before it is dropped",
+    "insufficient_state_jitter": "seconds over which clients closed with insufficient state (messages "
+                                 "lost that history cannot fill) are spread, so they do not reconnect at once",
     "ping_interval": "seconds between pings on a raw websocket (protocol v2: its {} pings)",
     "pong_timeout": "seconds a protocol v2 client has to answer a ping before close 3012; 0: never asked",
     "presence_ping_interval": "seconds between refreshes of a connection's presence entries",
@@ -79,9 +81,14 @@ DESCRIPTIONS: dict[str, str] = {
     "stale_connection_close_delay": "seconds a connection may stay without sending connect",
     "client_connection_limit": "client connections per node over all transports (0: no limit)",
     "client_unauthenticated_limit": "connections per node still waiting to send connect (0: no limit)",
+    "client_connection_rate_limit": "new client connections per second a node accepts (one second's worth at "
+                                    "once); past it they are refused with reconnect advice (1013, SockJS "
+                                    "c[1013,..], HTTP 503); 0: no limit",
     "node_ping_interval": "seconds between this node's announcements to the other nodes",
     "node_metrics_interval": "seconds between snapshots of the interval metrics in stats",
     "api_max_body_size": "largest HTTP API request body in bytes (413 past it)",
+    "idempotent_result_ttl": "seconds a publish's idempotency_key is remembered: the same key into the same "
+                             "channel within it publishes nothing and answers the first publish's result",
     "shutdown_timeout": "seconds a graceful shutdown waits for clients to take their queues",
     "shutdown_drain": "seconds /health answers 503 before the listeners close",
     # channel names

@@ -104,6 +104,7 @@ class Options:
     client_request_max_size: int = 65536
     client_queue_max_size: int = 10485760
     client_slow_close_grace: float = 3  # a "slow" client: seconds to read its close before it is dropped
+    insufficient_state_jitter: float = 5  # closes for a gap history cannot fill: spread over this (s)
     ping_interval: float = 25  # raw websocket ping frames; protocol v2's app-level pings
     pong_timeout: float = 8  # protocol v2: a ping's pong within this (s) or close 3012; 0: no pongs asked
     presence_ping_interval: float = 25
@@ -113,9 +114,11 @@ class Options:
     stale_connection_close_delay: float = 25
     client_connection_limit: int = 0  # client connections (all transports) per node; 0: no limit
     client_unauthenticated_limit: int = 10000  # of those, not connected yet; 0: no limit
+    client_connection_rate_limit: float = 1000  # new client connections per second per node; 0: no limit
     node_ping_interval: float = 3
     node_metrics_interval: int = 60
     api_max_body_size: int = 10485760
+    idempotent_result_ttl: int = 300  # a publish's idempotency_key is remembered this long (s)
     shutdown_timeout: float = 10  # graceful shutdown; forced exit after this
     shutdown_drain: float = 0  # seconds /health answers 503 before listeners close
 

@@ -1,7 +1,8 @@
 """The dialect rows of bench/run.py (``--group dialects``, issue 13): one
-sockhub, its raw websocket spoken as the 1.x protocol and as protocol v2 in
-JSON and protobuf, and the targets: v2 within 10% of the 1.x path's
-deliveries/s in the same run, protobuf at least 30% fewer bytes than JSON."""
+sockhub, its raw websocket spoken as the 1.x protocol and as protocols v2
+and v1 (issue 17) in JSON and protobuf, and the targets: v2 and v1 within
+10% of the 1.x path's deliveries/s in the same run, protobuf at least 30%
+fewer bytes than JSON."""
 from __future__ import annotations
 
 from bench.report import Check, Summary, fmt, get, lost_text
@@ -9,6 +10,7 @@ from bench.servers import DIALECT_CLIENTS, LABELS
 
 ONE_X = "sockhub-1x-raw"
 V2 = ("sockhub-v2-json", "sockhub-v2-protobuf")
+V1 = ("sockhub-v1-json", "sockhub-v1-protobuf")
 
 COLUMNS: list[tuple[str, str, str]] = [
     ("1k, 10 msg/s: p99 ms", "p99_1k", "p99_ms"),
@@ -38,8 +40,10 @@ def checks(summary: Summary) -> list[Check]:
     out: list[Check] = []
     for scenario in ("burst_1k", "burst_5k"):
         base = get(summary, scenario, ONE_X, "deliveries_per_s")
-        for server in V2:
+        for server in (*V2, *V1):
             mine = get(summary, scenario, server, "deliveries_per_s")
+            if mine is None and server in V1:
+                continue  # a run without the v1 rows
             ratio = None if mine is None or not base else mine / base
             out.append((f"{scenario}: {LABELS[server]} >= 0.9x the 1.x path",
                         "-" if ratio is None else f"{fmt(mine, 'deliveries_per_s')} vs "

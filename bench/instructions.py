@@ -11,7 +11,9 @@ transport sessions with a sink that discards what it is given):
 * ``batch``: one API request of ``--batch`` publishes to as many channels of
   one subscriber each: instructions per message;
 * with ``--v2``, also ``fanout_v2json`` and ``fanout_v2pb``: ``fanout`` with
-  protocol v2 subscribers (JSON, protobuf) on the raw websocket endpoint.
+  protocol v2 subscribers (JSON, protobuf) on the raw websocket endpoint;
+* with ``--v1``, ``fanout_v1json`` and ``fanout_v1pb``: the same with
+  protocol v1 subscribers (centrifuge-js 2.x's frames).
 
 ``--history N`` gives the channels a history of N messages (lifetime 60 s),
 so every publish also appends to it (and assigns the stream offset).
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import jwt  # noqa: E402
 
 from app.dialects.v1x import auth  # noqa: E402
+from app.dialects.v1 import protocol_pb2 as v1pb  # noqa: E402
 from app.dialects.v2 import protocol_pb2 as pb  # noqa: E402
 from app.dialects.v2.framing import uvarint  # noqa: E402
 from app.engines.memory import MemoryEngine  # noqa: E402
@@ -106,6 +109,21 @@ def v2_frames(user: str, channel: str, protobuf: bool) -> list[str | bytes]:
     return [frame]
 
 
+def v1_frames(user: str, channel: str, protobuf: bool) -> list[str | bytes]:
+    """Protocol v1 connect (a JWT) and subscribe, as one frame."""
+    token = jwt.encode({"sub": user}, SECRET, algorithm="HS256")
+    if not protobuf:
+        return [json.dumps({"id": 1, "params": {"token": token}}) + "\n"
+                + json.dumps({"id": 2, "method": 1, "params": {"channel": channel}})]
+    frame = b""
+    for command in (v1pb.Command(id=1, params=v1pb.ConnectRequest(token=token).SerializeToString()),
+                    v1pb.Command(id=2, method=v1pb.SUBSCRIBE,
+                                 params=v1pb.SubscribeRequest(channel=channel).SerializeToString())):
+        body = command.SerializeToString()
+        frame += uvarint(len(body)) + body
+    return [frame]
+
+
 async def settle() -> None:
     """Let the loop run what is ready (tasks, the registry's flush) a fixed
     number of times: no wall-clock wait, so the count does not depend on how
@@ -124,14 +142,16 @@ async def scenario(name: str, subscribers: int, units: int, batch: int, history:
     channels = 1 if name.startswith("fanout") else batch
     clients = subscribers if name.startswith("fanout") else batch
     tally = [0]
-    v2 = name.startswith("fanout_v2")
-    request = OpenRequest("/connection/websocket", "", "centrifuge-protobuf") if name == "fanout_v2pb" else NO_REQUEST
+    v2, v1 = name.startswith("fanout_v2"), name.startswith("fanout_v1")
+    protobuf = name.endswith("pb")
+    request = OpenRequest("/connection/websocket", "", "centrifuge-protobuf") if protobuf else NO_REQUEST
     for index in range(clients):
         session = router.new_session(f"s{index}", "raw_websocket", "127.0.0.1", request)
         session.start(node.connection_factory, NullSink(tally))  # type: ignore[arg-type]
         channel = "news" if channels == 1 else f"c{index}"
-        if v2:
-            await session.receive(v2_frames(f"u{index}", channel, name == "fanout_v2pb"))  # type: ignore[misc]
+        if v2 or v1:
+            frames = (v2_frames if v2 else v1_frames)(f"u{index}", channel, protobuf)
+            await session.receive(frames)  # type: ignore[misc]
             continue
         await session.receive([connect_frame(f"u{index}")])  # type: ignore[misc]
         await session.receive([json.dumps({"uid": "2", "method": "subscribe", "params": {"channel": channel}})])  # type: ignore[misc]
@@ -182,6 +202,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--v2", action="store_true", help="also the protocol v2 fan-outs (JSON, protobuf)")
+    parser.add_argument("--v1", action="store_true", help="also the protocol v1 fan-outs (JSON, protobuf)")
     parser.add_argument("--history", type=int, default=0, help="history size of the channels (0: none)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--units", type=int, default=0, help=argparse.SUPPRESS)
@@ -195,6 +216,9 @@ def main() -> None:
     if args.v2:
         scenarios += [(name, args.publishes, args.publishes * args.subscribers, "delivery")
                       for name in ("fanout_v2json", "fanout_v2pb")]
+    if args.v1:
+        scenarios += [(name, args.publishes, args.publishes * args.subscribers, "delivery")
+                      for name in ("fanout_v1json", "fanout_v1pb")]
     for name, units, per, label in scenarios:
         base = count(name, args, 0)
         measured = count(name, args, units)

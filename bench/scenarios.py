@@ -77,5 +77,6 @@ GROUPS: dict[str, list[str]] = {
 
 #: a group measured on its own servers instead of every installed one
 GROUP_SERVERS: dict[str, list[str]] = {
-    "dialects": ["sockhub", "sockhub-1x-raw", "sockhub-v2-json", "sockhub-v2-protobuf"],
+    "dialects": ["sockhub", "sockhub-1x-raw", "sockhub-v2-json", "sockhub-v2-protobuf", "sockhub-v1-json",
+                 "sockhub-v1-protobuf"],
 }

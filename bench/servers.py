@@ -84,6 +84,8 @@ DIALECT_CLIENTS = {
     "sockhub-1x-raw": dict(SOCKHUB_CLIENT, transport="raw"),
     "sockhub-v2-json": {"kind": "v2", "format": "json", "secret": SECRET},
     "sockhub-v2-protobuf": {"kind": "v2", "format": "protobuf", "secret": SECRET},
+    "sockhub-v1-json": {"kind": "v1", "format": "json", "secret": SECRET},
+    "sockhub-v1-protobuf": {"kind": "v1", "format": "protobuf", "secret": SECRET},
 }
 
 SERVERS: dict[str, Server] = {s.name: s for s in [
@@ -122,6 +124,8 @@ LABELS = {
     "sockhub-1x-raw": "sockhub 1.x, raw websocket",
     "sockhub-v2-json": "sockhub v2 JSON, websocket",
     "sockhub-v2-protobuf": "sockhub v2 protobuf, websocket",
+    "sockhub-v1-json": "sockhub v1 JSON, websocket",
+    "sockhub-v1-protobuf": "sockhub v1 protobuf, websocket",
 }
 
 

@@ -12,10 +12,11 @@ counts) through tests/support/server.py, pins it to CPU 1 and itself to CPU 0
 - ``--subscribers`` long-lived clients, rotating over raw websocket, SockJS
   websocket, xhr-streaming, xhr-polling (the 1.x protocol), protocol
   v2's HTTP streaming and SSE (a JWT; commands and pongs through
-  ``/emulation``) and protocol v2 over ``/connection/sockjs`` by websocket
+  ``/emulation``), protocol v1 on the raw websocket (centrifuge-js 2.x's
+  frames, a JWT) and protocol v2 over ``/connection/sockjs`` by websocket
   and by xhr-streaming (JSON lines, pings answered), each subscribed to
   ``--per-client`` of the ``--channels`` channels;
-- churn: clients that connect (the same eight transports in turn), subscribe to
+- churn: clients that connect (the same nine transports in turn), subscribe to
   ``--per-client`` channels, read ``--churn-reads`` messages and leave,
   ``--churn`` of them in flight at any time.  How they leave alternates: a
   websocket closes with a closing handshake or drops TCP without one; an
@@ -81,7 +82,7 @@ SERVER_CONFIG: dict[str, Any] = {
     "secret": SECRET, "prometheus": True, "sockjs_disconnect_delay": DISCONNECT_DELAY,
     "shutdown_timeout": 10,
 }
-TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling", "http-stream", "sse",
+TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling", "http-stream", "sse", "v1-websocket",
               "v2-sockjs-websocket", "v2-sockjs-xhr-streaming")
 #: the SockJS prefix of each dialect (protocol v2's SockJS kinds start with "v2-sockjs-")
 PREFIXES = {False: "/connection", True: "/connection/sockjs"}
@@ -757,6 +758,8 @@ class Emulation(Transport):
 V2_KINDS = ("http-stream", "sse")
 #: protocol v2 over SockJS: several replies per SockJS message (lines)
 V2_SOCKJS = "v2-sockjs-"
+#: the transports whose clients speak protocol v1 (JWT, ``{"id","method","params"}`` commands)
+V1_KINDS = ("v1-websocket",)
 
 
 def make_transport(kind: str, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
@@ -766,7 +769,7 @@ def make_transport(kind: str, port: int, on_message: Callable[[str], None], on_c
         return Emulation(port, on_message, on_close, sse=kind == "sse")
     prefix = PREFIXES[kind.startswith(V2_SOCKJS)]
     kind = "sockjs-" + kind.removeprefix(V2_SOCKJS) if kind.startswith(V2_SOCKJS) else kind
-    if kind == "websocket":
+    if kind in ("websocket", "v1-websocket"):
         return RawWebsocket(port, on_message, on_close)
     if kind == "sockjs-websocket":
         return SockJSWebsocket(port, on_message, on_close, session, prefix)
@@ -822,6 +825,10 @@ class Client:
                 elif not self.transport.leaving:  # the server's ping
                     asyncio.get_running_loop().create_task(self._pong())
             return
+        if self.kind in V1_KINDS:  # replies and pushes one per line
+            for line in text.split("\n"):
+                self._on_v1(json.loads(line), line)
+            return
         data = json.loads(text)
         if self.kind in V2_KINDS:
             self._on_v2(data, text)
@@ -836,6 +843,19 @@ class Client:
                 self.on_publication(item["body"]["data"])
             elif item.get("method") in ("disconnect", "unsubscribe"):
                 self.on_unexpected(f"{item.get('method')} push {text[:200]}")
+
+    def _on_v1(self, item: dict[str, Json], text: str) -> None:
+        """A protocol v1 reply (by id) or push (a reply without id)."""
+        if "id" not in item:
+            push = item.get("result")
+            if isinstance(push, dict) and push.get("type", 0) == 0:
+                self.on_publication(push["data"]["data"])  # type: ignore[index,call-overload]
+            elif isinstance(push, dict) and push.get("type") == 3:
+                self.on_unexpected(f"unsub push {text[:200]}")
+            return
+        future = self._pending.pop(str(item.get("id")), None)
+        if future is not None and not future.done():
+            future.set_result(item)
 
     def _on_v2(self, item: dict[str, Json], text: str) -> None:
         """A protocol v2 reply (by id) or push."""
@@ -874,7 +894,7 @@ class Client:
     async def call(self, commands: list[dict[str, Json]], timeout: float = 10.0) -> list[dict[str, Json]]:
         futures = []
         loop = asyncio.get_running_loop()
-        v2 = self.v2
+        v2 = self.v2 or self.kind in V1_KINDS  # both: numeric ids, one command a line
         for command in commands:
             self._uid += 1
             uid = str(self._uid)
@@ -898,6 +918,11 @@ class Client:
         """Open, connect with a token, subscribe (like centrifuge-js: connect,
         then one batch of subscribes)."""
         await self.transport.open()
+        if self.kind in V1_KINDS:  # centrifuge-js 2.x's commands: connect has no method, subscribe is 1
+            claims = {"sub": user, "exp": int(time.time()) + 24 * 3600}
+            await self.call([{"params": {"token": jwt.encode(claims, SECRET, algorithm="HS256"), "name": "js"}}])
+            await self.call([{"method": 1, "params": {"channel": channel}} for channel in channels])
+            return
         if self.v2:  # a JWT of the secret (token_hmac_secret_key defaults to it)
             claims = {"sub": user, "exp": int(time.time()) + 24 * 3600}
             await self.call([{"connect": {"token": jwt.encode(claims, SECRET, algorithm="HS256")}}])

@@ -2,8 +2,9 @@
 and their deadlines.
 
 * a new client past ``client_connection_limit`` clients, or while
-  ``client_unauthenticated_limit`` of them have not connected yet, is
-  refused at once (its dialect's refusal frame; the HTTP transports ask
+  ``client_unauthenticated_limit`` of them have not connected yet, or past
+  ``client_connection_rate_limit`` new clients per second (a reconnect
+  storm), is refused at once (its dialect's refusal frame; the HTTP transports ask
   :meth:`ClientRegistry.admission` first and answer 503);
 * :meth:`ClientRegistry.connect` / :meth:`ClientRegistry.refresh` act on
   credentials a dialect has verified;
@@ -38,6 +39,7 @@ logger = logging.getLogger("sockhub.clients")
 #: frame, or 503 before an HTTP session is made: see admission()).
 CONNECTION_LIMIT = "connection limit"
 UNAUTHENTICATED_LIMIT = "too many unauthenticated connections"
+CONNECTION_RATE_LIMIT = "connection rate limit"
 #: A refusal is logged at most once per this many seconds.
 _REFUSAL_LOG_INTERVAL = 10.0
 
@@ -56,6 +58,9 @@ class ClientRegistry:
         #: the open clients that have not connected yet (client_unauthenticated_limit)
         self._unauthenticated: set[Client] = set()
         self._refusal_logged_at = -_REFUSAL_LOG_INTERVAL
+        #: client_connection_rate_limit: a token bucket of one second's worth
+        self._rate_tokens = 0.0
+        self._rate_at: float | None = None
         #: dialect -> its authenticated clients (a client's dialect is final by then)
         self._dialects: dict[ClientDialect, int] = {}
         #: The dialect every authenticated (so every subscribed) client
@@ -86,7 +91,20 @@ class ClientRegistry:
             return self._refusing(CONNECTION_LIMIT)
         if 0 < options.client_unauthenticated_limit <= len(self._unauthenticated):
             return self._refusing(UNAUTHENTICATED_LIMIT)
+        if options.client_connection_rate_limit > 0 and self._rate_left(options.client_connection_rate_limit) < 1:
+            return self._refusing(CONNECTION_RATE_LIMIT)
         return None
+
+    def _rate_left(self, rate: float) -> float:
+        """The bucket refilled to now: at most ``rate`` connections (one
+        second's worth) may open at once, then ``rate`` per second."""
+        now = time.monotonic()
+        if self._rate_at is None:
+            self._rate_tokens = rate
+        else:
+            self._rate_tokens = min(rate, self._rate_tokens + (now - self._rate_at) * rate)
+        self._rate_at = now
+        return self._rate_tokens
 
     def _refusing(self, reason: str) -> str:
         now = time.monotonic()
@@ -108,6 +126,8 @@ class ClientRegistry:
         if refusal is not None:
             client.refuse(refusal)
             return
+        if self._ctx.options.client_connection_rate_limit > 0:
+            self._rate_tokens -= 1  # admission() refilled it just now
         self._unauthenticated.add(client)
         delay = self._ctx.options.stale_connection_close_delay
         if delay > 0:  # 0 turns the stale check off

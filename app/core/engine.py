@@ -14,8 +14,16 @@ from app.core.values import ClientInfo, HistoryPage, Message, StreamPosition
 class EngineError(Exception):
     """The engine could not do what was asked (e.g. Redis unavailable).
 
-    The node turns it into ``internal server error`` (clients, with retry
-    advice) or a 5xx (HTTP API)."""
+    ``unknown`` False: the command was not done (it never reached the
+    backend, or the backend refused it); True: the outcome is unknown (it
+    was sent and no answer came in time: it may have been done, e.g. a
+    publish delivered after a stall).  The node turns it into ``internal
+    server error`` (clients, with retry advice) or a 503 (HTTP API) whose
+    message says which."""
+
+    def __init__(self, message: str, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,7 @@ class Engine(Protocol):
 
     async def shutdown(self) -> None: ...
 
-    async def publish_message(self, message: Message, history: HistoryOptions) -> None:
+    async def publish_message(self, message: Message, history: HistoryOptions, idempotency_key: str = "") -> None:
         """Deliver to every node subscribed to ``message.channel`` and, when
         ``history.enabled``, append it to the channel's stream (at most
         ``history.size`` kept, lifetime renewed on each publish).
@@ -99,7 +107,13 @@ class Engine(Protocol):
         history (or not appended, below) the message has offset 0, epoch "".
 
         With ``drop_inactive``, no new stream is started for a channel that
-        has no subscriber anywhere (and no touch mark)."""
+        has no subscriber anywhere (and no touch mark).
+
+        With an ``idempotency_key``: when a publish with the same key into
+        the same channel was made within ``idempotent_result_ttl`` seconds
+        (by any node sharing the engine), nothing is published and the
+        message gets that first publish's offset and epoch; the check and
+        the publish are one atomic step."""
         ...
 
     async def publish_join(self, channel: str, info: ClientInfo) -> None: ...
@@ -170,6 +184,6 @@ class ImmediateEngine(Protocol):
     an engine wrapped by something that only forwards the async methods
     (a test double injecting faults) simply does not have it."""
 
-    def publish_message_now(self, message: Message, history: HistoryOptions) -> None: ...
+    def publish_message_now(self, message: Message, history: HistoryOptions, idempotency_key: str = "") -> None: ...
 
     def publish_admin_now(self, data: bytes) -> None: ...

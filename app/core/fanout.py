@@ -10,10 +10,11 @@ subscribers of its channel.
 * a client whose subscribe is recovering has its pushes of that channel held
   back (:meth:`Fanout.hold`) until the subscribe reply is out
   (:meth:`Fanout.release`), without those the reply recovered;
-* when the engine lost messages of channels (Redis PUB/SUB was down), the
-  local subscribers of those with ``recover`` are closed with ``insufficient
-  state`` and reconnect advice, so they resubscribe and recover from history
-  (their own last uid) rather than carry on with a gap.
+* it remembers, per channel with local subscribers, the newest publication
+  with a stream position it delivered (:attr:`Fanout.positions`), and holds
+  back every message of a channel in :attr:`Fanout.filling` (the engine lost
+  messages of it and app.core.gaps is filling the gap from history) until
+  the fill delivers them after the missed ones.
 """
 from __future__ import annotations
 
@@ -22,8 +23,7 @@ from typing import Any, Callable, Protocol
 
 from app.core.client import Client, ClientDialect, Push
 from app.core.context import Context
-from app.core.errors import INSUFFICIENT_STATE, Disconnect, ProtocolError
-from app.core.values import ClientInfo, Message
+from app.core.values import ClientInfo, Message, StreamPosition
 from transports.frames import Prepared
 
 logger = logging.getLogger("sockhub.fanout")
@@ -63,13 +63,55 @@ class Fanout:
         self._metrics = ctx.metrics
         #: channel -> client -> pushes held back while its subscribe recovers (see hold()).
         self._held: dict[str, dict[Client, list[tuple[str, Prepared]]]] = {}
+        #: channel -> the newest publication with a position delivered to its
+        #: local subscribers (or the position read when the first one came).
+        self.positions: dict[str, Message | StreamPosition] = {}
+        #: channel -> live messages held back while app.core.gaps fills a gap.
+        self.filling: dict[str, list[Message]] = {}
+        #: channel -> the newest position a finished fill delivered: a live
+        #: message at or before it is one the fill took from history (its
+        #: PUB/SUB copy arrived after the history read's reply), dropped,
+        #: until a newer one arrives.
+        self.settling: dict[str, Message | StreamPosition] = {}
 
     def message(self, message: Message) -> None:
-        """The ``message`` push to every local subscriber (see :meth:`_deliver`)."""
+        """The ``message`` push to every local subscriber (see :meth:`_deliver`),
+        or held back in :attr:`filling` while the channel's gap is filled."""
         self._metrics.tally.received += 1
-        clients = self._hub.channel_clients(message.channel)
+        channel = message.channel
+        if (self.filling or self.settling) and self._around_gap(message):
+            return
+        clients = self._hub.channel_clients(channel)
         if clients:
-            self._deliver(message.channel, clients, _message, message, "", message.uid)
+            if message.offset:
+                self.positions[channel] = message
+            self._deliver(channel, clients, _message, message, "", message.uid)
+
+    def _around_gap(self, message: Message) -> bool:
+        """Whether a live message is taken by a gap fill: held back while
+        the channel is filled, or dropped as one the fill delivered."""
+        channel = message.channel
+        waiting = self.filling.get(channel)
+        if waiting is not None:
+            waiting.append(message)
+            return True
+        done = self.settling.get(channel)
+        if done is None:
+            return False
+        if message.offset and message.epoch == done.epoch and message.offset <= done.offset:
+            return True
+        del self.settling[channel]  # a newer one: the fill's copies have all come
+        return False
+
+    def deliver(self, message: Message) -> None:
+        """A message the gap fill took from history or from :attr:`filling`:
+        delivered as a live one, past the filling check."""
+        channel = message.channel
+        clients = self._hub.channel_clients(channel)
+        if clients:
+            if message.offset:
+                self.positions[channel] = message
+            self._deliver(channel, clients, _message, message, "", message.uid)
 
     def join(self, channel: str, info: ClientInfo) -> None:
         """Every local subscriber but the joiner itself (1.8 sent the joiner
@@ -172,23 +214,6 @@ class Fanout:
         for channel in [ch for ch, held in self._held.items() if client in held]:
             self.release(channel, client, set())
 
-    # -- lost messages ---------------------------------------------------------------
-
-    def lost(self, channels: list[str]) -> None:
-        """Close the local subscribers of the ``recover`` channels among
-        ``channels`` (see the module docstring); called before any message
-        of the restored subscription is delivered.  Clients of channels
-        without recover keep their connection: reconnecting gains them nothing."""
-        victims: set[Client] = set()
-        for channel in channels:
-            try:
-                recover = self._ctx.rules.options(channel).recover
-            except ProtocolError:  # its namespace went away in a reload
-                continue
-            if recover:
-                victims.update(self._hub.channel_clients(channel))
-        if victims:
-            logger.warning("messages of %d channels lost while the engine was away: closing %d clients "
-                           "so they recover", len(channels), len(victims))
-        for client in victims:
-            client.disconnect(Disconnect(INSUFFICIENT_STATE, reconnect=True))
+    def holds(self, channel: str, client: Client) -> bool:
+        held = self._held.get(channel)
+        return held is not None and client in held

@@ -11,7 +11,8 @@ Duties and guarantees:
   the engine sees subscribe/unsubscribe strictly alternating.  When the
   engine fails to subscribe, the registry is rolled back and the error
   propagates (nobody is left subscribed locally to a channel the engine does
-  not deliver);
+  not deliver); ``on_first(channel)`` is called once the engine subscribed
+  a channel's first local subscriber;
 * :class:`Deadlines`: one heap of (time, item) for the node's periodic tick
   (stale, expiry and presence checks), instead of a timer per client.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Generic, Protocol, TypeVar
+from typing import AsyncIterator, Callable, Generic, Protocol, TypeVar
 
 from app.core.engine import Engine, HistoryOptions
 
@@ -51,8 +52,9 @@ class _ChannelLock:
 class Hub(Generic[C]):
     """Local registry; see the module docstring for its guarantees."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_first: Callable[[str], None] | None = None) -> None:
         self._engine = engine
+        self._on_first = on_first  # a channel's first local subscriber is registered with the engine
         self._clients: dict[str, C] = {}
         self._users: dict[str, set[C]] = {}
         self._channels: dict[str, set[C]] = {}
@@ -141,6 +143,8 @@ class Hub(Generic[C]):
                 if not subscribers:
                     del self._channels[channel]
                 raise
+            if self._on_first is not None:
+                self._on_first(channel)
 
     async def unsubscribe(self, channel: str, client: C, history: HistoryOptions | None = None) -> None:
         """Remove ``client`` from ``channel``; engine.unsubscribe on the last

@@ -13,7 +13,7 @@ Duties and guarantees:
 * as the engine's :class:`~app.core.engine.EngineHandler` it hands every
   message, join and leave to the fan-out, control messages to the control
   bus, admin messages to the admin listeners, and lost channels to the
-  fan-out; the Redis API queue's items to the API consumer a dialect set
+  gap fill (app.core.gaps); the Redis API queue's items to the API consumer a dialect set
   (:attr:`NodeCore.api_queue`);
 * it owns online status (:class:`~app.core.status.StatusTracker`, the
   observer the clients and subscriptions tell, with the engine's status
@@ -44,6 +44,7 @@ from app.core.engine import Engine
 from app.core.errors import ProtocolError
 from app.core.events import EventFeed
 from app.core.fanout import Fanout
+from app.core.gaps import GapFill
 from app.core.hub import Hub
 from app.core.metrics import Metrics
 from app.core.publisher import Publisher
@@ -71,7 +72,7 @@ class NodeCore:
         self.rules = ChannelRules(options)
         self.engine = engine
         self.clock = clock
-        self.hub: Hub[Client] = Hub(engine)
+        self.hub: Hub[Client] = Hub(engine, lambda channel: self.gaps.first_subscriber(channel))
         self.metrics = Metrics()
         self._tick_interval = tick_interval
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -91,6 +92,8 @@ class NodeCore:
         self._status_warned = ""
         self.clients = ClientRegistry(self, lambda client: self.fanout.release_all(client))
         self.fanout = Fanout(self, self.clients)
+        # the memory engine delivers inside publish: it never loses a message
+        self.gaps = GapFill(self, self.fanout, track=engine.name != "Memory")
         self.control = ControlBus(self, self.uid, self._node_seen)
         self.directory = Directory(self, self.uid, clock(), self.control.send)
         #: Delivers the status events: webhooks and the status channel (app.core.webhooks).
@@ -204,6 +207,7 @@ class NodeCore:
         await self.directory.tick(now)
         self.events.tick(now)
         self.status.tick(now)
+        self.gaps.prune()
 
     # -- nodes ------------------------------------------------------------------------
 
@@ -239,7 +243,7 @@ class NodeCore:
             listener(data)
 
     def handle_lost(self, channels: list[str]) -> None:
-        self.fanout.lost(channels)
+        self.gaps.lost(channels)
 
     def handle_api(self, data: bytes) -> None:
         """One Redis API queue item, run in a task by :attr:`api_queue`."""

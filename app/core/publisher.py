@@ -3,6 +3,7 @@
 client's publish (docs/protocol-1x.md §4.5)."""
 from __future__ import annotations
 
+import logging
 from typing import Awaitable, Callable
 
 from app.core.client import Client
@@ -15,6 +16,7 @@ from app.core.subscriptions import denied, history_options
 from app.core.values import Message, new_uid
 from app.options import ChannelOptions
 
+logger = logging.getLogger("sockhub.publisher")
 
 class Publisher:
     """One message to the engine (the history options of its channel) and,
@@ -37,18 +39,24 @@ class Publisher:
         self._watch_body = watch_body
         self._events = events
 
-    def publish(self, message: Message, options: ChannelOptions) -> Awaitable[None] | None:
+    def publish(self, message: Message, options: ChannelOptions, idempotency_key: str = "") -> Awaitable[None] | None:
         """Publish ``message`` (history options and ``watch`` of its channel):
         done when it returns None, else the awaitable that does it.  Raises
         (or the awaitable raises) EngineError.  Once done, the message holds
         the stream position the engine gave it (``offset``/``epoch``; 0 and
         "" in a channel without history): what an API's publish result
-        reports."""
+        reports.  With an ``idempotency_key`` the engine publishes nothing
+        when the key was published into the channel within
+        ``idempotent_result_ttl`` (the message then holds the first one's
+        position; see Engine.publish_message)."""
         now = self._now
         if now is None:
-            return self._publish_later(message, options)
+            return self._publish_later(message, options, idempotency_key)
         try:
-            now.publish_message_now(message, history_options(options))
+            if idempotency_key:
+                now.publish_message_now(message, history_options(options), idempotency_key)
+            else:
+                now.publish_message_now(message, history_options(options))
             self._metrics.tally.published += 1
             if options.watch:
                 now.publish_admin_now(self._watch_body(message))
@@ -59,15 +67,22 @@ class Publisher:
             self._events.publish(message)
         return None
 
-    async def _publish_later(self, message: Message, options: ChannelOptions) -> None:
+    async def _publish_later(self, message: Message, options: ChannelOptions, idempotency_key: str = "") -> None:
         try:
-            await self._engine.publish_message(message, history_options(options))
-            self._metrics.tally.published += 1
-            if options.watch:
-                await self._engine.publish_admin(self._watch_body(message))
+            if idempotency_key:
+                await self._engine.publish_message(message, history_options(options), idempotency_key)
+            else:  # engines wrapped by tests forward two arguments
+                await self._engine.publish_message(message, history_options(options))
         except EngineError:
             self._metrics.engine_errors.inc()
             raise
+        self._metrics.tally.published += 1
+        if options.watch:  # the message is out: a lost copy for the admin watchers is no failure of it
+            try:
+                await self._engine.publish_admin(self._watch_body(message))
+            except EngineError as exc:
+                self._metrics.engine_errors.inc()
+                logger.warning("watch copy of a publication in %s lost: %s", message.channel, exc)
         if self._events.on:
             self._events.publish(message)
 

@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.core.engine import EngineHandler, HistoryOptions
+from app.engines.idempotency import IdempotentResults
 from app.core.status_memory import MemoryStatusStore
 from app.core.values import NO_POSITION, ClientInfo, HistoryPage, Message, StreamPosition, new_epoch
 from app.options import Options
@@ -126,6 +127,7 @@ class MemoryEngine:
         self._touched: dict[str, float] = {}
         self._presence: dict[str, dict[str, tuple[ClientInfo, float]]] = {}
         self._expiry = _Expiry()
+        self._idempotent = IdempotentResults(clock)
 
     def status_store(self) -> MemoryStatusStore:
         """Online status and occupancy in this process (app.core.status)."""
@@ -153,16 +155,25 @@ class MemoryEngine:
 
     # -- broker ---------------------------------------------------------------
 
-    async def publish_message(self, message: Message, history: HistoryOptions) -> None:
-        self.publish_message_now(message, history)
+    async def publish_message(self, message: Message, history: HistoryOptions, idempotency_key: str = "") -> None:
+        self.publish_message_now(message, history, idempotency_key)
 
-    def publish_message_now(self, message: Message, history: HistoryOptions) -> None:
+    def publish_message_now(self, message: Message, history: HistoryOptions, idempotency_key: str = "") -> None:
         """:meth:`publish_message` without a coroutine
         (app.core.engine.ImmediateEngine)."""
         if self._expiry.heap:  # else nothing can be due: no clock read per message
             self._expire()
+        if idempotency_key:
+            first = self._idempotent.seen(message.channel, idempotency_key)
+            if first is not None:  # published already: nothing now, the first one's result
+                message.offset, message.epoch = first.offset, first.epoch
+                return
         if history.enabled:
             self._save(message, history)
+        if idempotency_key:
+            self._idempotent.remember(message.channel, idempotency_key,
+                                      StreamPosition(message.offset, message.epoch),
+                                      self._options.idempotent_result_ttl)
         handler = self._handler
         if handler is not None and message.channel in self._subscribed:
             try:

@@ -18,9 +18,10 @@
 //                           token, subscribe, messages published through the HTTP API
 //              "v2"         protocol v2 on the raw websocket <url>/connection/websocket: connect
 //                           with an HS256 JWT (key `secret`), subscribe, published through the API
+//              "v1"         protocol v1 (centrifuge-js 2.x's frames) on the same websocket, likewise
 //   transport  websocket | xhr_streaming | eventsource   (SockJS receivers);
 //              raw (centrifugo kind: the 1.x protocol on <url>/connection/websocket, no SockJS)
-//   format     json | protobuf   (kind v2)
+//   format     json | protobuf   (kinds v2, v1)
 //   path       SockJS prefix (/bcast, /connection)
 //   conns, rate (messages/s; 0 = all at once), messages, size (bytes of message text)
 //   secret, project ("" for sockhub; Centrifuge 0.8's project name, which it
@@ -240,6 +241,51 @@ function onV2Frame(r, data, ws) {
   }
 }
 
+// -- protocol v1 (kind "v1"): {"id","method","params"}; replies {"id","result"}; pushes a
+// result without id whose data is the publication ---------------------------------------
+
+function apiKind(kind) {
+  return kind === "centrifugo" || kind === "v2" || kind === "v1";
+}
+
+function v1Commands(index) {
+  const token = jwtHS256({ sub: `u${index}` });
+  const channel = channelOf(index);
+  if (cfg.format === "protobuf") {
+    const connect = Buffer.concat([pbVarint(1, 1), pbBytes(3, pbBytes(1, token))]);
+    const subscribe = Buffer.concat([pbVarint(1, 2), pbVarint(2, 1), pbBytes(3, pbBytes(1, channel))]);
+    return Buffer.concat([varint(connect.length), connect, varint(subscribe.length), subscribe]);
+  }
+  return `${JSON.stringify({ id: 1, params: { token } })}\n${JSON.stringify({ id: 2, method: 1, params: { channel } })}`;
+}
+
+function onV1Reply(r, reply) {
+  const json = cfg.format !== "protobuf";
+  const id = json ? reply.id : (reply[1] || [0])[0];
+  const error = json ? reply.error : reply[2];
+  if (error) { r.reject(new Error(`v1 reply ${id}: ${json ? JSON.stringify(error) : "error"}`)); return; }
+  if (id) { if (id === 2) r.markReady(); return; }
+  const push = json ? reply.result : reply[3] && pbFields(reply[3][0]);
+  if (!push || (json ? push.type : (push[1] || [0])[0])) return;  // not a publication
+  if (r.ready) onItem(json ? push.data.data.m : pbFields(push[3][0])[4][0].toString());
+}
+
+function onV1Frame(r, data) {
+  if (r.ready) receivedBytes += data.length;
+  if (cfg.format !== "protobuf") {
+    for (const line of data.toString().split("\n")) if (line) onV1Reply(r, JSON.parse(line));
+    return;
+  }
+  let at = 0;
+  while (at < data.length) {
+    let len = 0;
+    let mul = 1;
+    for (;;) { const b = data[at++]; len += (b & 0x7f) * mul; if (b < 0x80) break; mul *= 128; }
+    onV1Reply(r, pbFields(data.subarray(at, at + len)));
+    at += len;
+  }
+}
+
 function openReceiver(index) {
   return new Promise((resolve, reject) => {
     const id = `s${index}x${process.pid}`;
@@ -254,15 +300,20 @@ function openReceiver(index) {
       ws.on("error", reject);
       return;
     }
-    if (cfg.kind === "v2" || (cfg.kind === "centrifugo" && cfg.transport === "raw")) {
-      const protocols = cfg.kind === "v2" && cfg.format === "protobuf" ? ["centrifuge-protobuf"] : [];
-      const ws = new WebSocket(`${origin.replace(/^http/, "ws")}/connection/websocket`, protocols,
+    if (cfg.kind === "v2" || cfg.kind === "v1" || (cfg.kind === "centrifugo" && cfg.transport === "raw")) {
+      const protobuf = cfg.kind !== "centrifugo" && cfg.format === "protobuf";
+      const protocols = protobuf ? ["centrifuge-protobuf"] : [];
+      const query = protobuf && cfg.kind === "v1" ? "?format=protobuf" : "";  // as centrifuge-js 2.x asks
+      const ws = new WebSocket(`${origin.replace(/^http/, "ws")}/connection/websocket${query}`, protocols,
         { perMessageDeflate: false });
       const r = new Receiver(index, null, resolve, reject);
       r.socket = ws;
       if (cfg.kind === "v2") {
         ws.on("open", () => ws.send(v2Commands(index)));
         ws.on("message", (data) => onV2Frame(r, data, ws));
+      } else if (cfg.kind === "v1") {
+        ws.on("open", () => ws.send(v1Commands(index)));
+        ws.on("message", (data) => onV1Frame(r, data));
       } else {
         ws.on("open", () => ws.send(JSON.stringify(connectCommands(index))));
         ws.on("message", (data) => {
@@ -474,7 +525,7 @@ function apiPublisher() {
 }
 
 async function makePublisher() {
-  const api = cfg.kind === "centrifugo" || cfg.kind === "v2";
+  const api = apiKind(cfg.kind);
   if (api && cfg.api) return apiPublisher();
   if (api) {
     // A burst is sent at once, as the broadcast peers' publisher writes it
@@ -500,7 +551,7 @@ async function makePublisher() {
 }
 
 function publishCommand(text, channel) {
-  return cfg.kind === "centrifugo" || cfg.kind === "v2" ? { method: "publish", params: { channel, data: { m: text } } } : text;
+  return apiKind(cfg.kind) ? { method: "publish", params: { channel, data: { m: text } } } : text;
 }
 
 // `rate` messages/s (timers are coarse under load: catch up to the schedule),
@@ -511,7 +562,7 @@ function fanOut(publisher) {
   let sent = 0;
   const pending = [];
   // A burst goes out `batch` publishes per API request; at a rate, one each.
-  const per = !cfg.rate && (cfg.kind === "centrifugo" || cfg.kind === "v2") ? cfg.batch || 1 : 1;
+  const per = !cfg.rate && (apiKind(cfg.kind)) ? cfg.batch || 1 : 1;
   const sendUpTo = (due) => {
     while (sent < due) {
       const commands = [];

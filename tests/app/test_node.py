@@ -2,6 +2,7 @@
 shutdown, metrics (the engine is the real MemoryEngine)."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 import app
@@ -234,16 +235,18 @@ async def test_engine_subscribe_failure_rolls_back(harness_factory, clock, optio
         assert ok.close_args is None
 
 
-async def test_lost_messages_close_the_subscribers_of_recover_channels(harness_factory) -> None:
+async def test_lost_messages_without_a_known_position_close_recover_subscribers(harness_factory) -> None:
     """The engine reports channels whose messages were lost (Redis PUB/SUB was
-    down): their subscribers with recover reconnect to recover; the others
-    keep their connection (regression: they silently carried on with a gap)."""
-    async with harness_factory() as h:
+    down) and the node knows no position to fill from: the subscribers of
+    recover channels are closed to recover by themselves; the others keep
+    their connection (regression: they silently carried on with a gap)."""
+    async with harness_factory(make_options(insufficient_state_jitter=0)) as h:
         kept, moved, both = await h.connect("1"), await h.connect("2"), await h.connect("3")
         await h.send(kept, sub("news"))
         await h.send(moved, sub("hist:a"))
         await h.send(both, sub("news")), await h.send(both, sub("hist:a"))
         h.node.handle_lost(["news", "hist:a", "hist:nobody"])
+        await asyncio.sleep(0.05)  # closes are spread over the (here zero) jitter
         for session in (moved, both):
             assert session.messages()[-1] == {"method": "disconnect",
                                               "body": {"reason": "insufficient state", "reconnect": True}}
@@ -251,3 +254,47 @@ async def test_lost_messages_close_the_subscribers_of_recover_channels(harness_f
         assert kept.close_args is None
         await h.node.idle()
         assert h.node.hub.channel_clients("hist:a") == () and h.node.hub.channel_clients("news") == (kept.connection,)
+        assert h.node.gaps.closed == 2
+
+
+def _numbers(session: RecordingSession, channel: str) -> list[int]:
+    return [m["body"]["data"] for m in session.messages()
+            if m.get("method") == "message" and m["body"]["channel"] == channel]
+
+
+async def test_a_lost_gap_is_filled_from_history_once_in_order(harness_factory) -> None:
+    """A gap history covers: the missed messages from history, then the live
+    ones held back meanwhile but those the fill delivered; nobody closed."""
+    async with harness_factory(make_options(insufficient_state_jitter=0)) as h:
+        a = await h.connect("1")
+        await h.send(a, sub("hist:a"))
+        await api(h, {"method": "publish", "params": {"channel": "hist:a", "data": 1}})
+        h.node.handle_lost(["hist:a"])  # the fill is spawned; live messages wait behind it
+        await api(h, {"method": "publish", "params": {"channel": "hist:a", "data": 2}})
+        assert _numbers(a, "hist:a") == [1]
+        await h.node.idle()
+        assert _numbers(a, "hist:a") == [1, 2]
+        # The PUB/SUB copy of what the fill read from history may come after the read's
+        # reply (Redis: two connections): it is not delivered again.
+        late = (await h.node.engine.history("hist:a", limit=1, reverse=True)).publications[0]
+        h.node.handle_message(late)
+        await api(h, {"method": "publish", "params": {"channel": "hist:a", "data": 3}})
+        h.node.handle_message(late)  # after a newer one nothing is dropped any more (none such come)
+        assert _numbers(a, "hist:a") == [1, 2, 3, 2]
+        assert a.close_args is None and h.node.gaps.filled == 1
+
+
+async def test_a_gap_trimmed_from_history_closes_recover_subscribers(harness_factory) -> None:
+    """history_size 3 and five messages behind: not covered, the client is
+    closed and gets none of the messages after the gap first."""
+    async with harness_factory(make_options(insufficient_state_jitter=0)) as h:
+        a = await h.connect("1")
+        await h.send(a, sub("hist:a"))
+        await api(h, {"method": "publish", "params": {"channel": "hist:a", "data": 1}})
+        h.node.handle_lost(["hist:a"])
+        for n in range(2, 7):
+            await api(h, {"method": "publish", "params": {"channel": "hist:a", "data": n}})
+        await h.node.idle()
+        await asyncio.sleep(0.05)
+        assert a.close_advice() == {"reason": "insufficient state", "reconnect": True}
+        assert _numbers(a, "hist:a") == [1]

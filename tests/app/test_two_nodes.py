@@ -129,7 +129,12 @@ async def test_current_style_api_across_nodes(redis: RedisServer) -> None:
         await until(lambda: "public:y" in a.connection.channels)
         assert "public:y" not in b.connection.channels
         await until(lambda: "public:y" in one.hub.channels())
-        presence = await server_api(two, "presence", {"channel": "public:y"})
+        presence: dict[str, Any] = {}
+        for _ in range(100):  # the presence entry is written after the hub registration
+            presence = await server_api(two, "presence", {"channel": "public:y"})
+            if a_id in presence["presence"]:
+                break
+            await asyncio.sleep(0.02)
         assert presence["presence"][a_id]["chan_info"] == {"r": 1}
 
         await server_api(two, "publish", {"channel": "public:y", "data": {"n": 1}})

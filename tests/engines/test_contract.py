@@ -225,3 +225,26 @@ def test_engine_implements_every_method_of_the_seam_with_its_signature(engine_cl
         assert list(theirs.parameters) == list(ours.parameters), name
         assert inspect.iscoroutinefunction(getattr(cls, name)), name
     assert cls.name in ("Memory", "Redis")
+
+
+@pytest.mark.parametrize("history", [HIST, NO_HIST], ids=["history", "no-history"])
+async def test_an_idempotency_key_publishes_once_per_channel(harness_factory: HarnessFactory,
+                                                             history: HistoryOptions) -> None:
+    """The same key into the same channel: the second publish does nothing and
+    gets the first one's position; another channel or key publishes."""
+    async with harness_factory() as h:
+        for channel in ("idem", "idem-2"):
+            await h.engine.subscribe(channel)
+        first, again, other_key, other_channel = msg("idem"), msg("idem"), msg("idem"), msg("idem-2")
+        await h.engine.publish_message(first, history, "k1")
+        await h.engine.publish_message(again, history, "k1")
+        assert (again.offset, again.epoch) == (first.offset, first.epoch)
+        assert first.offset == (1 if history.enabled else 0)
+        await h.engine.publish_message(other_key, history, "k2")
+        await h.engine.publish_message(other_channel, history, "k1")
+        await h.barrier()
+        got = [m.uid for m in h.handler.of("message") if m.channel.startswith("idem")]
+        assert got == [first.uid, other_key.uid, other_channel.uid]
+        if history.enabled:
+            assert other_key.offset == 2
+            assert [m.uid for m in await newest(h.engine, "idem")] == [other_key.uid, first.uid]

@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 
 from app.core.engine import HistoryOptions
+from app.engines.idempotency import MAX_KEYS, IdempotentResults
 from app.engines.memory import MemoryEngine
-from app.core.values import ClientInfo, Message, new_uid
+from app.core.values import ClientInfo, Message, StreamPosition, new_uid
 from app.options import Options
 from tests.engines.harness import FakeClock, RecordingHandler, newest
 
@@ -69,3 +70,17 @@ async def test_delivery_is_synchronous_and_a_failing_handler_does_not_fail_publi
     assert handler.of("message") == [sent]  # already delivered when publish returned
     assert await newest(engine, "ch") == [sent]
     await engine.shutdown()
+
+
+async def test_idempotency_keys_expire_after_their_ttl_and_are_bounded() -> None:
+    clock = FakeClock()
+    engine = MemoryEngine(Options(idempotent_result_ttl=10), clock=clock)
+    first, later = Message(new_uid(), "ch", "1"), Message(new_uid(), "ch", "2")
+    await engine.publish_message(first, HistoryOptions(size=5, lifetime=100), "k")
+    clock.now += 11
+    await engine.publish_message(later, HistoryOptions(size=5, lifetime=100), "k")
+    assert later.offset == 2  # published again: the key had expired
+    results = IdempotentResults(clock)
+    for i in range(MAX_KEYS + 5):
+        results.remember("ch", str(i), StreamPosition(i, "e"), 60)
+    assert results.seen("ch", "0") is None and results.seen("ch", "10") == StreamPosition(10, "e")

@@ -38,11 +38,12 @@ from urllib.parse import quote_from_bytes
 import jwt
 
 from app.config import ConfigError, ConfigSource
+from app.dialects.v1 import codes as v1codes
 from app.dialects.v2 import codes, jsoncodec
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.framing import uvarint
 from tests.fuzz import generators as gen
-from tests.fuzz import v2frames
+from tests.fuzz import v1frames, v2frames
 
 SENTINEL = "fuzz-sentinel"
 SENTINEL_COMMAND = json.dumps({"uid": SENTINEL, "method": "ping"})
@@ -60,6 +61,9 @@ MAX_EXAMPLES = 5
 #: the internal error, a violation as on 1.x.
 V2_CLOSES = {close.code: close.reason for close in vars(codes).values() if isinstance(close, codes.Close)}
 V2_INTERNAL = codes.INTERNAL_SERVER_ERROR.code
+#: The protocol v1 close reasons (app.dialects.v1.codes) but the internal error.
+V1_REASONS = frozenset(close.reason for close in vars(v1codes).values()
+                       if isinstance(close, v1codes.V1Close) and close.code != 3004)
 V2_SENTINEL_ID = 4_242_424_242
 
 
@@ -149,8 +153,8 @@ def _close_violation(payload: bytes, sockjs_close: str | None, v2: bool = False)
         return "close reason not UTF-8"
     if code == 1000 and sockjs_close is not None:
         return "" if sockjs_close in ("", "ok") else sockjs_close
-    if code == 3000:
-        return _advice_violation(reason)
+    if code == 3000 or (3001 <= code <= 3013 or code == 1013) and reason.startswith("{"):
+        return _advice_violation(reason)  # 1.x and protocol v1 (whose table is 3000-3013, JSON advice)
     if v2 and code in V2_CLOSES:
         if code == V2_INTERNAL:
             return "internal server error"
@@ -165,7 +169,8 @@ def _advice_violation(reason: str) -> str:
         return "close 3000 without JSON advice"
     if advice.get("reason") == "internal server error":
         return "internal server error"
-    return "" if advice.get("reason") in ADVICE_REASONS else f"unexpected advice {advice.get('reason')!r}"
+    known = ADVICE_REASONS | V1_REASONS
+    return "" if advice.get("reason") in known else f"unexpected advice {advice.get('reason')!r}"
 
 
 @dataclass
@@ -354,6 +359,55 @@ def _v2_frame(command: dict[str, Any], protobuf: bool) -> bytes:
     jsoncodec.fill(message, command)
     body = message.SerializeToString()
     return ws_frame(uvarint(len(body)) + body, opcode=2)
+
+
+V1_SENTINEL_ID = 4_242_424_243
+
+
+def v1_ws_case(rng: random.Random) -> tuple[str, WsCase]:
+    """Protocol v1 on the raw websocket, JSON or protobuf (``?format=protobuf``
+    or a binary first frame): maybe a valid connect (a JWT of the fuzz
+    secret), the fuzz frame (tests/fuzz/v1frames.py), then a ``ping`` whose
+    id is the sentinel (answered by a live connection)."""
+    protobuf = rng.random() < 0.5
+    path = "/connection/websocket" + ("?format=protobuf" if protobuf and rng.random() < 0.5 else "")
+    claims: dict[str, Any] = {"sub": rng.choice(["42", "", "7"]), "exp": int(time.time()) + 3600}
+    if rng.random() < 0.3:
+        claims["channels"] = [rng.choice(gen.CHANNELS[:5])]
+    connect = {"id": 1, "params": {"token": jwt.encode(claims, gen.SECRET, algorithm="HS256"), "name": "js"}}
+    ping = {"id": V1_SENTINEL_ID, "method": 7}
+    frames = [_v1_frame(connect, protobuf)] if rng.random() < 0.7 else []
+    framing = rng.random() < 0.05
+    if framing:
+        frames.append(_broken_framing(rng))
+    elif protobuf:
+        frames.append(ws_frame(v1frames.protobuf_frame(rng), opcode=2))
+    else:
+        frames.append(ws_frame(v1frames.json_frame(rng), opcode=2 if rng.random() < 0.1 else 1))
+    frames.append(_v1_frame(ping, protobuf))
+    sentinel = b"\x08" + uvarint(V1_SENTINEL_ID) if protobuf else f'"id":{V1_SENTINEL_ID}'.encode()
+    return path, WsCase(frames, framing, sentinel, v2=True)
+
+
+def _v1_frame(command: dict[str, Any], protobuf: bool) -> bytes:
+    if not protobuf:
+        return ws_frame(json.dumps(command).encode())
+    return ws_frame(v1frames.protobuf_command(command), opcode=2)
+
+
+async def fuzz_v1_ws(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                     timeout: float = 10.0) -> Tally:
+    tally = Tally("v1 websocket")
+    started = time.monotonic()
+    cases = (v1_ws_case(rng) for _ in range(n))
+
+    async def one(item: tuple[str, WsCase]) -> None:
+        outcome, violation = await ws_exchange(port, item[0], item[1], False, timeout)
+        tally.note(outcome, violation, b"".join(item[1].frames))
+
+    await run_cases(cases, concurrency, one)
+    tally.seconds = time.monotonic() - started
+    return tally
 
 
 async def fuzz_v2_ws(port: int, rng: random.Random, n: int, concurrency: int = 4,
@@ -590,6 +644,39 @@ async def fuzz_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
     """POST /api/ bodies (the server runs with insecure_api)."""
     requests = (post("/api/", *gen.api_body(rng)) for _ in range(n))
     return await _fuzz_posts("API", port, requests, concurrency, timeout)
+
+
+async def fuzz_centrifugo2_api(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                               timeout: float = 10.0) -> Tally:
+    """POST /api bodies of the Centrifugo 2 API (insecure_api: no key):
+    newline-delimited commands, each a current-style body under a method
+    name or number, some lines mutated."""
+
+    def cases() -> Iterator[bytes]:
+        for _ in range(n):
+            lines = []
+            for _ in range(rng.choice([1, 1, 1, 2, 3])):
+                route, body = gen.current_style_body(rng)
+                method: Any = route if route != "batch" else rng.choice(["rpc", 10, 11, "nope"])
+                if rng.random() < 0.2 and route in v1api_methods():
+                    method = v1api_methods().index(route)
+                try:
+                    params = json.loads(body)
+                except (ValueError, RecursionError):  # a deep or broken body: sent as a string
+                    params = body.decode("utf-8", "replace")
+                value = {"method": method, "params": params}
+                if rng.random() < 0.3:
+                    value["id"] = rng.randrange(0, 2 ** 32)
+                lines.append(gen.mutate(rng, value) if rng.random() < 0.1 else gen.encode(rng, value))
+            kind = "application/octet-stream" if rng.random() < 0.05 else rng.choice(["application/json", ""])
+            yield post("/api", b"\n".join(lines), kind)
+
+    return await _fuzz_posts("Centrifugo 2 API", port, cases(), concurrency, timeout)
+
+
+def v1api_methods() -> tuple[str, ...]:
+    from app.dialects.v1api.lines import METHODS
+    return METHODS
 
 
 async def fuzz_current_api(port: int, rng: random.Random, n: int, concurrency: int = 4,

@@ -94,7 +94,14 @@ def api_command(rng: random.Random) -> dict[str, Any]:
                               "user": rng.choice(["42", "nobody"])}
     if method == "broadcast":
         params = {"channels": [rng.choice(CHANNELS) for _ in range(3)], "data": [1]}
+    if method in ("publish", "broadcast") and rng.random() < 0.3:
+        params["idempotency_key"] = _idempotency_key(rng)
     return {"method": method, "params": params}
+
+
+def _idempotency_key(rng: random.Random) -> Any:
+    """Short keys that repeat (so some publishes are duplicates), empty, too long, not a string."""
+    return rng.choice(["k1", "k2", "", "k" * 257, "{tag}", 5, None, "é\u2028"])
 
 
 #: The current-style API's routes (app.dialects.v2api.runner.ROUTES), a few
@@ -109,8 +116,10 @@ def current_style_command(rng: random.Random, method: str) -> dict[str, Any]:
     channel = rng.choice(CHANNELS)
     bodies: dict[str, dict[str, Any]] = {
         "publish": {"channel": channel, "data": {"text": "x"}, "skip_history": rng.random() < 0.2,
-                    "tags": {"k": "v"}, "b64data": rng.choice(["", "eyJuIjoxfQ==", "AAEC", "!!"])},
-        "broadcast": {"channels": [rng.choice(CHANNELS) for _ in range(3)], "data": [1]},
+                    "tags": {"k": "v"}, "b64data": rng.choice(["", "eyJuIjoxfQ==", "AAEC", "!!"]),
+                    "idempotency_key": _idempotency_key(rng)},
+        "broadcast": {"channels": [rng.choice(CHANNELS) for _ in range(3)], "data": [1],
+                      "idempotency_key": _idempotency_key(rng)},
         "subscribe": {"user": rng.choice(["42", "nobody", ""]), "channel": channel, "info": {"r": 1}},
         "unsubscribe": {"user": "42", "channel": channel, "client": rng.choice(["", "c"])},
         "disconnect": {"user": rng.choice(["nobody", "7"]), "whitelist": ["x"],

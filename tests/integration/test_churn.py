@@ -33,6 +33,7 @@ from tornado.websocket import WebSocketHandler
 from app.dialects.v1x.auth import connection_token
 from app.core.client import Client
 from app.core.status_memory import MemoryStatusStore
+from app.dialects.v1 import protocol_pb2 as v1pb
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.framing import uvarint
 from app.options import Options
@@ -122,7 +123,7 @@ def v2_json_websocket(port: int, n: int, hold: Hold = nothing) -> None:
         ws.close(timeout=2)
 
 
-def _delimited(command: pb.Command) -> bytes:
+def _delimited(command: pb.Command | v1pb.Command) -> bytes:
     body = command.SerializeToString()
     return uvarint(len(body)) + body
 
@@ -320,12 +321,46 @@ def api_and_plain_http(port: int, n: int, hold: Hold = nothing) -> None:
         conn.close()
 
 
+def v1_json_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v1, JSON (centrifuge-js 2.x's frames): connect, subscribe, ping."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket", timeout=10)
+    try:
+        ws.send(json.dumps({"id": 1, "params": {"token": _v2_token(f"v1j{n}"), "name": "js"}}))
+        assert json.loads(ws.recv())["result"]["client"]
+        ws.send(json.dumps({"id": 2, "method": 1, "params": {"channel": f"c{n % 5}"}}) + "\n"
+                + json.dumps({"id": 3, "method": 7}))
+        replies: list[dict[str, object]] = []
+        while len(replies) < 2:
+            replies += [json.loads(line) for line in ws.recv().split("\n")]
+        assert replies == [{"id": 2, "result": {}}, {"id": 3}], replies
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def v1_protobuf_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v1, protobuf (``?format=protobuf`` and the subprotocol, as JS 2.8.5 asks)."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/websocket?format=protobuf", timeout=10,
+                                     subprotocols=["centrifuge-protobuf"])
+    try:
+        connect = v1pb.ConnectRequest(token=_v2_token(f"v1p{n}")).SerializeToString()
+        ws.send_binary(_delimited(v1pb.Command(id=1, params=connect)))
+        assert ws.recv()[1:4] == b"\x08\x01\x1a"  # Reply id=1 with its result (3, length-delimited)
+        subscribe = v1pb.SubscribeRequest(channel=f"c{n % 5}").SerializeToString()
+        ws.send_binary(_delimited(v1pb.Command(id=2, method=v1pb.SUBSCRIBE, params=subscribe)))
+        assert ws.recv() == b"\x02\x08\x02"  # Reply id=2, an empty result
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
 KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "raw_websocket": raw_websocket, "sockjs_websocket": sockjs_websocket, "xhr_polling": xhr_polling,
     "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
     "v2_protobuf_websocket": v2_protobuf_websocket, "v2_http_stream": v2_http_stream, "v2_sse": v2_sse,
     "v2_sockjs_websocket": v2_sockjs_websocket, "v2_sockjs_xhr_streaming": v2_sockjs_xhr_streaming,
+    "v1_json_websocket": v1_json_websocket, "v1_protobuf_websocket": v1_protobuf_websocket,
 }
 
 

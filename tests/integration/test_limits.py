@@ -517,3 +517,32 @@ def test_unauthenticated_limit_counts_clients_that_have_not_connected(sockhub: S
         for client in idle:
             client.close()
     assert "Traceback" not in hub.logs()
+
+
+def test_connection_rate_limit_turns_a_burst_away_with_advice(sockhub: Start) -> None:
+    """``client_connection_rate_limit`` 4: four clients may open at once, the
+    next ones are told to come back (raw websocket and SockJS websocket:
+    1013 with reconnect advice; a new xhr session: 503); a second later the
+    bucket has refilled and a client is served."""
+    hub = sockhub({"insecure": True, "client_connection_rate_limit": 4})
+    held = [ProtocolClient(hub.ws_url) for _ in range(4)]
+    try:
+        for client in held:
+            insecure_connect(client)
+        turned = ProtocolClient(hub.ws_url)
+        closed = turned.wait_closed()
+        turned.close()
+        assert (closed.code, json.loads(closed.reason)) == (1013, advice("connection rate limit"))
+        frames, _ = sockjs_ws_frames(hub.port, "sj9", 2)
+        assert frames[0] == "o" and json.loads(json.loads(frames[1][1:])[1]) == advice("connection rate limit")
+        status, text = new_xhr_session(hub.port, "x9")
+        assert status == 503 and b"connection rate limit" in text
+        assert not held[0].call("ping").get("error")  # the held ones are served
+        time.sleep(1.5)
+        with ProtocolClient(hub.ws_url) as later:
+            insecure_connect(later)
+    finally:
+        for client in held:
+            client.close()
+    assert "Traceback" not in hub.logs()
+    assert "refusing new connections: connection rate limit" in hub.logs()

@@ -263,7 +263,7 @@ def test_a_1x_config_keeps_its_rules(sockhub: Callable[..., SockhubProcess]) -> 
 
 
 def test_websocket_disable_leaves_protocol_v2_off_the_websocket(tmp_path: Path) -> None:
-    """A v2 connect is then invalid 1.x input (closed, no connect reply);
+    """A v2 connect is then invalid input (closed, no connect reply);
     1.x clients keep the endpoint."""
     config = {**v5_config(KEYS), "websocket_disable": True, "secret": "one-x-secret", "allowed_origins": []}
     with SockhubProcess(tmp_path, config, name="nows") as hub:
@@ -271,7 +271,8 @@ def test_websocket_disable_leaves_protocol_v2_off_the_websocket(tmp_path: Path) 
         try:
             client.ws.send(json.dumps({"id": 1, "connect": {"token": KEYS.token(sub="42")}}))
             code, reason = client.close_frame()
-            assert code == 3000 and json.loads(reason) == {"reason": "method not found", "reconnect": False}
+            # 1.x and protocol v1 stay on the endpoint: a v2 first frame is neither
+            assert code == 3000 and json.loads(reason) == {"reason": "invalid message", "reconnect": False}
         finally:
             client.close()
         old = ProtocolClient(hub.ws_url)

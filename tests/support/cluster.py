@@ -42,13 +42,14 @@ class Cluster:
     """Redis + ``count`` sockhub nodes (+ nginx); see the module docstring."""
 
     def __init__(self, tmp_path: Path, count: int = 3, config: Mapping[str, Any] | None = None,
-                 nginx: bool = True, log_level: str = "info") -> None:
+                 nginx: bool = True, log_level: str = "info", redis_args: tuple[str, ...] = ()) -> None:
         self.tmp_path = Path(tmp_path)
         self.count = count
         self.prefix = "c" + uuid.uuid4().hex[:10]
         self.extra = dict(config or {})
         self.with_nginx = nginx
         self.log_level = log_level
+        self.redis_args = redis_args  # extra redis-server arguments (e.g. persistence)
         self.redis: RedisServer | None = None
         self.nodes: list[SockhubProcess] = []
         self.nginx: NginxProcess | None = None
@@ -57,7 +58,7 @@ class Cluster:
     # -- life cycle ----------------------------------------------------------
     def __enter__(self) -> "Cluster":
         try:
-            self.redis = self._stack.enter_context(redis_server())
+            self.redis = self._stack.enter_context(redis_server(*self.redis_args))
             for index in range(self.count):
                 node = SockhubProcess(self.tmp_path, self.node_config(index), name=f"node{index}")
                 self.nodes.append(node)
@@ -102,15 +103,20 @@ class Cluster:
         node.proc.wait(5)
 
     def kill_redis(self) -> None:
-        """SIGKILL the redis-server (it has no persistence: its data is gone)."""
+        """SIGKILL the redis-server (without persistence in ``redis_args`` its data is gone)."""
         assert self.redis is not None and self.redis.proc is not None
         self.redis.proc.kill()
         self.redis.proc.wait(5)
 
     def start_redis(self) -> None:
-        """Start the redis-server again on the same port (empty)."""
+        """Start the redis-server again on the same port (empty unless persisted)."""
         assert self.redis is not None
         self.redis.start()
+
+    def pause_redis(self, paused: bool) -> None:
+        """SIGSTOP (``paused``) or SIGCONT the redis-server: a stall, connections stay open."""
+        assert self.redis is not None and self.redis.proc is not None
+        os.kill(self.redis.proc.pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
     def tracebacks(self) -> dict[str, str]:
         """Logs of the nodes that contain a Python traceback."""

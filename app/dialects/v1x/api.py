@@ -11,7 +11,13 @@ The whole request fails with :class:`~app.core.errors.HttpError` (status and mes
   ``[``, is an empty array, a command has an unknown method or params of the
   wrong shape, or a ``publish`` has an empty channel or no data (1.8).
   Every command is checked BEFORE any runs, so a bad batch has no effect;
-* 503: the engine failed (e.g. Redis unreachable) while running a command.
+* 503: the engine failed (e.g. Redis unreachable) while running a command;
+  the commands before it in the request were done, those after it did not
+  run, and the message says what became of it: ``Service Unavailable:
+  engine error: <method> not done`` (safe to retry) or ``Service
+  Unavailable: engine error: <method> outcome unknown (retry with the same
+  idempotency_key)`` (it may have been done, e.g. a publish sent to a
+  Redis that stalled).
 
 Other failures are the item's ``error`` (``invalid message``, ``namespace not
 found``, ``not available``).  Beyond 1.x: ``subscribe`` (user, channel: every
@@ -52,6 +58,7 @@ class ApiPublishParams:
     data: Raw | None = None
     client: str = ""
     uid: str = ""
+    idempotency_key: str = ""  # beyond 1.x (Centrifugo 5.2's name): see Engine.publish_message
 
 
 @dataclass(slots=True)
@@ -59,6 +66,11 @@ class BroadcastParams:
     channels: list[str] = field(default_factory=list)
     data: Raw | None = None
     client: str = ""
+    idempotency_key: str = ""  # the same key for each channel's publish
+
+
+#: Longest idempotency_key (a Redis key part); longer fails the request (400).
+MAX_IDEMPOTENCY_KEY = 256
 
 
 @dataclass(slots=True)
@@ -233,7 +245,8 @@ class ApiRunner:
         if isinstance(exc, ProtocolError):
             return item(command.method, command.uid, None, exc.error, exc.advice)
         logger.warning("API %s: engine failed: %s", command.method, exc)
-        raise HttpError(503, "Service Unavailable: engine error") from None
+        outcome = "outcome unknown (retry with the same idempotency_key)" if exc.unknown else "not done"
+        raise HttpError(503, f"Service Unavailable: engine error: {command.method} {outcome}") from None
 
     # -- the commands -----------------------------------------------------------------
 
@@ -245,6 +258,8 @@ class ApiRunner:
     def publish(self, p: ApiPublishParams) -> Awaitable[None] | None:
         """Done when it returns None (see Publisher.publish): the path of
         every message of a batch."""
+        if p.idempotency_key:
+            return self._ctx.publisher.publish(*self._message(p), p.idempotency_key)
         return self._ctx.publisher.publish(*self._message(p))
 
     async def broadcast(self, p: BroadcastParams) -> None:
@@ -254,7 +269,8 @@ class ApiRunner:
         ctx = self._ctx
         targets = [(channel, ctx.rules.options(channel)) for channel in p.channels]
         for channel, options in targets:
-            waiting = ctx.publisher.publish(Message(self._uids.take(), channel, p.data, p.client), options)
+            waiting = ctx.publisher.publish(Message(self._uids.take(), channel, p.data, p.client), options,
+                                            p.idempotency_key)
             if waiting is not None:
                 await waiting
 
@@ -305,6 +321,13 @@ class ApiRunner:
 def _validate_publish(p: ApiPublishParams) -> None:
     if not p.channel or p.data is None:
         raise bad_request("publish needs a channel and data")
+    if p.idempotency_key:  # no call per publish without a key: bench/instructions.py batch
+        _validate_key(p)
+
+
+def _validate_key(p: ApiPublishParams | BroadcastParams) -> None:
+    if len(p.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise bad_request(f"idempotency_key longer than {MAX_IDEMPOTENCY_KEY} characters")
 
 
 def _spec(params: type, method: Callable[..., Any], validate: Callable[[Any], None] | None = None) -> ApiSpec:
@@ -313,7 +336,7 @@ def _spec(params: type, method: Callable[..., Any], validate: Callable[[Any], No
 
 API_COMMANDS: dict[str, ApiSpec] = {
     "publish": _spec(ApiPublishParams, ApiRunner.publish, _validate_publish),
-    "broadcast": _spec(BroadcastParams, ApiRunner.broadcast),
+    "broadcast": _spec(BroadcastParams, ApiRunner.broadcast, _validate_key),
     "unsubscribe": _spec(UserChannelParams, ApiRunner.unsubscribe),
     "disconnect": _spec(UserChannelParams, ApiRunner.disconnect),
     "subscribe": _spec(UserChannelParams, ApiRunner.subscribe),

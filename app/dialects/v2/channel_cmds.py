@@ -87,11 +87,22 @@ def _expiry(services: Services, client: Client, channel: str, claims: tokens.Sub
         result.expires, result.ttl = True, min(MAX_TTL, max(1, int(expires_at - services.ctx.clock())))
 
 
+#: How a dialect verifies a subscription token: ``claims_of(ctx, client,
+#: channel, token)`` -> its claims, None without one (raises otherwise).
+ClaimsOf = Callable[[V2Context, Client, str, str], "tokens.SubscriptionClaims | None"]
+
+
 async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) -> pb.SubscribeResult:
+    return await subscribe_with(services, client, p, _claims)
+
+
+async def subscribe_with(services: Services, client: Client, p: pb.SubscribeRequest,
+                         claims_of: ClaimsOf) -> pb.SubscribeResult:
+    """subscribe, its token verified by ``claims_of`` (protocol v1's rules differ)."""
     ctx = services.ctx
     channel = _channel(p.channel)
     options = subscriptions.check_subscribe(ctx, client, channel, permissions=False)
-    claims = _claims(ctx, client, channel, p.token)
+    claims = claims_of(ctx, client, channel, p.token)
     if claims is None or not permissions.v5_rules(ctx.options):
         permissions.check_subscribe(ctx, client, channel, options)
     result = await streamsub.subscribe(ctx, client, channel, options, claims.info if claims else "", p)
@@ -102,12 +113,17 @@ async def subscribe(services: Services, client: Client, p: pb.SubscribeRequest) 
 
 
 async def sub_refresh(services: Services, client: Client, p: pb.SubRefreshRequest) -> pb.SubRefreshResult:
+    return await sub_refresh_with(services, client, p, _claims)
+
+
+async def sub_refresh_with(services: Services, client: Client, p: pb.SubRefreshRequest,
+                           claims_of: ClaimsOf) -> pb.SubRefreshResult:
     """A new subscription token for a held channel (its info is not changed)."""
     ctx = services.ctx
     channel = _channel(p.channel)
     if channel not in client.channels or not p.token:
         raise V2Disconnect(BAD_REQUEST)
-    claims = _claims(ctx, client, channel, p.token)
+    claims = claims_of(ctx, client, channel, p.token)
     result = pb.SubRefreshResult()
     _expiry(services, client, channel, claims, result)
     return result

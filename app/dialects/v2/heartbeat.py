@@ -33,7 +33,8 @@ from app.dialects.v2.codes import NO_PONG
 from app.dialects.v2.context import V2Context, V2State
 from app.dialects.v2.errors import V2Disconnect
 
-PING, PONG, EXPIRE, SUB_EXPIRE = "v2.ping", "v2.pong", "v2.expire", "v2.sub_expire"
+#: The deadline kinds, after the dialect's name (``v2.ping``).
+PING, PONG, EXPIRE, SUB_EXPIRE = "ping", "pong", "expire", "sub_expire"
 
 
 class Heartbeat:
@@ -41,25 +42,30 @@ class Heartbeat:
 
     ``ping_of(client)`` is the ping item in the client's format (its
     dialect's), ``expired_of(client, channel)`` the ``unsubscribe`` push of
-    an expired subscription."""
+    an expired subscription.  ``dialect`` names its deadline kinds in the
+    node's heap; ``pings`` False: expiry only (protocol v1, whose clients
+    ping the server)."""
 
     def __init__(self, ctx: V2Context, ping_of: Callable[[Client], str | bytes],
-                 expired_of: Callable[[Client, str], str | bytes]) -> None:
+                 expired_of: Callable[[Client, str], str | bytes], dialect: str = "v2",
+                 pings: bool = True) -> None:
         self._ctx = ctx
         self._ping_of = ping_of
         self._expired_of = expired_of
         self._random = random.Random()
+        self._pings = pings
+        self._kind = {kind: f"{dialect}.{kind}" for kind in (PING, PONG, EXPIRE, SUB_EXPIRE)}
         clients = ctx.clients
-        clients.add_deadline_kind(PING, self._ping_due)
-        clients.add_deadline_kind(PONG, self._pong_due)
-        clients.add_deadline_kind(EXPIRE, self._expire_due)
-        clients.add_deadline_kind(SUB_EXPIRE, self._subscriptions_due)
+        clients.add_deadline_kind(self._kind[PING], self._ping_due)
+        clients.add_deadline_kind(self._kind[PONG], self._pong_due)
+        clients.add_deadline_kind(self._kind[EXPIRE], self._expire_due)
+        clients.add_deadline_kind(self._kind[SUB_EXPIRE], self._subscriptions_due)
 
     def start(self, client: Client, now: float) -> None:
         """A connection just connected: its first ping."""
         interval = self._ctx.options.ping_interval
-        if interval > 0:
-            self._ctx.clients.arm(client, PING, now + self._random.uniform(interval / 2, interval))
+        if interval > 0 and self._pings:
+            self._ctx.clients.arm(client, self._kind[PING], now + self._random.uniform(interval / 2, interval))
 
     def pong(self, client: Client) -> None:
         state = client.state
@@ -73,7 +79,7 @@ class Heartbeat:
             return
         state.expires_at = expires_at
         if expires_at > 0:
-            self._ctx.clients.arm(client, EXPIRE, expires_at + self._ctx.options.expired_connection_close_delay)
+            self._ctx.clients.arm(client, self._kind[EXPIRE], expires_at + self._ctx.options.expired_connection_close_delay)
 
     def subscription_expires_at(self, client: Client, channel: str, expires_at: float) -> None:
         """``client``'s subscription to ``channel`` expires at ``expires_at`` (0: never)."""
@@ -92,7 +98,8 @@ class Heartbeat:
     def _arm_subscriptions(self, client: Client, state: V2State) -> None:
         if state.subscriptions_expire:
             soonest = min(state.subscriptions_expire.values())
-            self._ctx.clients.arm(client, SUB_EXPIRE, soonest + self._ctx.options.expired_subscription_close_delay)
+            self._ctx.clients.arm(client, self._kind[SUB_EXPIRE],
+                                  soonest + self._ctx.options.expired_subscription_close_delay)
 
     async def _subscriptions_due(self, client: Client, when: float, now: float) -> None:
         state = client.state
@@ -120,8 +127,8 @@ class Heartbeat:
         client.send(self._ping_of(client))
         if options.pong_timeout > 0 and not state.awaiting_pong:
             state.awaiting_pong = True
-            self._ctx.clients.arm(client, PONG, now + options.pong_timeout)
-        self._ctx.clients.arm(client, PING, now + options.ping_interval)
+            self._ctx.clients.arm(client, self._kind[PONG], now + options.pong_timeout)
+        self._ctx.clients.arm(client, self._kind[PING], now + options.ping_interval)
 
     async def _pong_due(self, client: Client, when: float, now: float) -> None:
         state = client.state

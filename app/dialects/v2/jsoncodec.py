@@ -33,7 +33,7 @@ from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor
 from google.protobuf.message import Message
 
 from app.dialects.v2 import protocol_pb2 as pb
@@ -56,8 +56,10 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circu
 _BOOL, _INT, _STRING, _RAW, _MESSAGE = range(5)
 
 #: The integer types of the schema (their ranges are checked by the message).
+#: Enums (protocol v1's) are written as their numbers, as the SDKs do.
 _INTS = frozenset({FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_UINT32,
-                   FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_UINT64})
+                   FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_UINT64,
+                   FieldDescriptor.TYPE_ENUM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,41 +119,84 @@ def _plans(descriptors: list[Descriptor]) -> Mapping[str, _Plan]:
 
 #: One plan per message type of the schema, by full name.
 PLANS = _plans(list(pb.DESCRIPTOR.message_types_by_name.values()))
-#: The same plans by descriptor object (the one object of every message of
-#: a type: a cheaper key than its full name).
-_BY_NAME: Mapping[object, Mapping[str, _Field]] = MappingProxyType(
-    {pb.DESCRIPTOR.pool.FindMessageTypeByName(name): plan.by_name for name, plan in PLANS.items()})
-_BY_NUMBER: Mapping[object, Mapping[int, _Field]] = MappingProxyType(
-    {pb.DESCRIPTOR.pool.FindMessageTypeByName(name): plan.by_number for name, plan in PLANS.items()})
 
 
 # -- decoding ---------------------------------------------------------------------
 
 
-def fill(message: Message, obj: Any) -> None:
-    """Sets the fields of ``message`` from ``obj``, a decoded JSON object;
-    raises :class:`ShapeError` when a value does not fit."""
-    if type(obj) is not dict:
-        raise ShapeError(f"{_short(message)} must be an object")
-    plan = _BY_NAME[message.DESCRIPTOR]
-    for name, value in obj.items():
-        spec = plan.get(name)
-        if spec is None or value is None:  # unknown key; null is "not set"
-            continue
-        kind = spec.kind
-        # the common cases inline: this runs once per key of every command
-        if kind == _STRING and type(value) is str and not spec.repeated:
-            setattr(message, name, value)
-        elif spec.map_value is not None:
-            _fill_map(getattr(message, name), spec, value)
-        elif spec.repeated:
-            _fill_list(message, spec, value)
-        elif kind == _MESSAGE:
-            sub = getattr(message, name)
-            sub.SetInParent()  # {} is set, not absent
-            fill(sub, value)
+class _Reader:
+    """Fills messages of one schema from decoded JSON values."""
+
+    __slots__ = ("_plans",)
+
+    def __init__(self, plans: Mapping[Any, Mapping[str, _Field]]) -> None:
+        self._plans = plans
+
+    def fill(self, message: Message, obj: Any) -> None:
+        """Sets the fields of ``message`` from ``obj``, a decoded JSON object;
+        raises :class:`ShapeError` when a value does not fit."""
+        if type(obj) is not dict:
+            raise ShapeError(f"{_short(message)} must be an object")
+        plan = self._plans[message.DESCRIPTOR]
+        for name, value in obj.items():
+            spec = plan.get(name)
+            if spec is None or value is None:  # unknown key; null is "not set"
+                continue
+            kind = spec.kind
+            # the common cases inline: this runs once per key of every command
+            if kind == _STRING and type(value) is str and not spec.repeated:
+                setattr(message, name, value)
+            elif spec.map_value is not None:
+                self._fill_map(getattr(message, name), spec, value)
+            elif spec.repeated:
+                self._fill_list(message, spec, value)
+            elif kind == _MESSAGE:
+                sub = getattr(message, name)
+                sub.SetInParent()  # {} is set, not absent
+                self.fill(sub, value)
+            else:
+                setattr(message, name, _scalar(spec, value))
+
+    def _fill_list(self, message: Message, spec: _Field, value: Any) -> None:
+        if type(value) is not list:
+            raise ShapeError(f"{spec.name} must be an array")
+        target = getattr(message, spec.name)
+        if spec.kind == _MESSAGE:
+            for item in value:
+                self.fill(target.add(), item)
         else:
-            setattr(message, name, _scalar(spec, value))
+            target.extend([_scalar(spec, item) for item in value])
+
+    def _fill_map(self, target: Any, spec: _Field, value: Any) -> None:
+        if type(value) is not dict:
+            raise ShapeError(f"{spec.name} must be an object")
+        value_spec = spec.map_value
+        assert value_spec is not None
+        for key, item in value.items():
+            if item is None:
+                continue
+            if value_spec.kind == _MESSAGE:
+                self.fill(target[key], item)  # the entry exists from here on, {} included
+            else:
+                target[key] = _scalar(value_spec, item)
+
+    def decode(self, message: Message, text: str | bytes) -> None:
+        """Parses one JSON object (strictly: transports.strictjson) into
+        ``message``; raises :class:`ShapeError` for anything refused."""
+        try:
+            obj = strict_loads(text)
+        except JSONInputError as exc:
+            raise ShapeError(str(exc)) from None
+        self.fill_checked(message, obj)
+
+    def fill_checked(self, message: Message, obj: Any) -> None:
+        """:meth:`fill`, with a value out of a field's range a ShapeError too."""
+        try:
+            self.fill(message, obj)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ShapeError):
+                raise
+            raise ShapeError("value out of range") from None  # the message refused it
 
 
 def _scalar(spec: _Field, value: Any) -> Any:
@@ -167,46 +212,6 @@ def _scalar(spec: _Field, value: Any) -> Any:
     raise ShapeError(f"{spec.name}: wrong type")
 
 
-def _fill_list(message: Message, spec: _Field, value: Any) -> None:
-    if type(value) is not list:
-        raise ShapeError(f"{spec.name} must be an array")
-    target = getattr(message, spec.name)
-    if spec.kind == _MESSAGE:
-        for item in value:
-            fill(target.add(), item)
-    else:
-        target.extend([_scalar(spec, item) for item in value])
-
-
-def _fill_map(target: Any, spec: _Field, value: Any) -> None:
-    if type(value) is not dict:
-        raise ShapeError(f"{spec.name} must be an object")
-    value_spec = spec.map_value
-    assert value_spec is not None
-    for key, item in value.items():
-        if item is None:
-            continue
-        if value_spec.kind == _MESSAGE:
-            fill(target[key], item)  # the entry exists from here on, {} included
-        else:
-            target[key] = _scalar(value_spec, item)
-
-
-def decode(message: Message, text: str | bytes) -> None:
-    """Parses one JSON object (strictly: transports.strictjson) into
-    ``message``; raises :class:`ShapeError` for anything refused."""
-    try:
-        obj = strict_loads(text)
-    except JSONInputError as exc:
-        raise ShapeError(str(exc)) from None
-    try:
-        fill(message, obj)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ShapeError):
-            raise
-        raise ShapeError("value out of range") from None  # the message refused it
-
-
 def _short(message: Message) -> str:
     return str(message.DESCRIPTOR.name)
 
@@ -219,18 +224,44 @@ class _Writer:
     (off only for messages whose raw fields are known to be: see
     :func:`encode_checked_raw`)."""
 
-    __slots__ = ("_raw", "_plans")
+    __slots__ = ("_raw", "_plans", "_always")
 
-    def __init__(self, check: bool) -> None:
+    def __init__(self, check: bool, plans: Mapping[Any, Mapping[int, _Field]],
+                 always: Mapping[Any, tuple[FieldDescriptor, ...]]) -> None:
         self._raw = raw_text if check else _trusted_raw
-        self._plans = _BY_NUMBER
+        self._plans = plans
+        self._always = always
 
     def message(self, message: Message) -> str:
         plan = self._plans[message.DESCRIPTOR]
         parts = []
-        for fd, value in message.ListFields():
+        fields = message.ListFields()
+        always = self._always.get(message.DESCRIPTOR) if self._always else None
+        if always:
+            return self._with_zeros(message, plan, fields, always)
+        for fd, value in fields:
             spec = plan[fd.number]
             if spec.map_value is not None:
+                text = self._map(spec.map_value, value)
+            elif spec.repeated:
+                text = "[" + ",".join([self.one(spec.kind, v) for v in value]) + "]"
+            else:
+                text = self.one(spec.kind, value)
+            parts.append(spec.key + text)
+        return "{" + ",".join(parts) + "}"
+
+    def _with_zeros(self, message: Message, plan: Mapping[int, _Field], fields: Any,
+                    always: tuple[FieldDescriptor, ...]) -> str:
+        """A message with fields written even when zero (protocol v1's)."""
+        present = {fd.number for fd, _ in fields}
+        items = [(fd.number, fd, value) for fd, value in fields]
+        items.extend((fd.number, fd, None) for fd in always if fd.number not in present)
+        parts = []
+        for _, fd, value in sorted(items, key=lambda item: item[0]):
+            spec = plan[fd.number]
+            if value is None:
+                text = _zero(spec, getattr(message, fd.name), self)
+            elif spec.map_value is not None:
                 text = self._map(spec.map_value, value)
             elif spec.repeated:
                 text = "[" + ",".join([self.one(spec.kind, v) for v in value]) + "]"
@@ -273,18 +304,54 @@ def _trusted_raw(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-_CHECKED = _Writer(check=True)
-_TRUSTED = _Writer(check=False)
+def _zero(spec: _Field, unset: Any, writer: _Writer) -> str:
+    """The JSON of a field at its zero value (a raw field's is ``null``)."""
+    if spec.map_value is not None:
+        return "{}"
+    if spec.repeated:
+        return "[]"
+    if spec.kind == _MESSAGE:
+        return writer.message(unset)  # reading an unset message field does not set it
+    return {_RAW: "null", _STRING: '""', _BOOL: "false", _INT: "0"}[spec.kind]
 
 
-def encode(message: Message) -> str:
-    """The JSON object of ``message``: zero values left out, raw fields
-    embedded; raises :class:`NotJson` for a raw field that is not JSON."""
-    return _CHECKED.message(message)
+class JsonMapping:
+    """The JSON mapping of one protobuf schema (a ``_pb2`` module's
+    ``DESCRIPTOR``): ``always`` names, per message, the fields written even
+    at their zero value (none in protocol v2; protocol v1's ``!`` fields)."""
+
+    def __init__(self, schema: FileDescriptor, always: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        plans = PLANS if schema is pb.DESCRIPTOR else _plans(list(schema.message_types_by_name.values()))
+        find = schema.pool.FindMessageTypeByName
+        by_name = MappingProxyType({find(name): plan.by_name for name, plan in plans.items()})
+        by_number = MappingProxyType({find(name): plan.by_number for name, plan in plans.items()})
+        zeros: Mapping[Any, tuple[FieldDescriptor, ...]] = MappingProxyType({
+            find(f"{schema.package}.{message}"): tuple(find(f"{schema.package}.{message}").fields_by_name[name]
+                                                       for name in names)
+            for message, names in (always or {}).items()})
+        reader = _Reader(by_name)
+        self.fill = reader.fill
+        self.fill_checked = reader.fill_checked
+        self.decode = reader.decode
+        self._checked = _Writer(True, by_number, zeros)
+        self._trusted = _Writer(False, by_number, zeros)
+
+    def encode(self, message: Message) -> str:
+        """The JSON object of ``message``: zero values left out (but the
+        ``always`` ones), raw fields embedded; raises :class:`NotJson` for a
+        raw field that is not JSON."""
+        return self._checked.message(message)
+
+    def encode_checked_raw(self, message: Message) -> str:
+        """:meth:`encode` without checking the raw fields, for a message whose
+        every raw field is known to be compact JSON without a line break: what
+        :meth:`decode` stores, or what the caller checked once already."""
+        return self._trusted.message(message)
 
 
-def encode_checked_raw(message: Message) -> str:
-    """:func:`encode` without checking the raw fields, for a message whose
-    every raw field is known to be compact JSON without a line break: what
-    :func:`decode` stores, or what the caller checked once already."""
-    return _TRUSTED.message(message)
+#: Protocol v2's mapping, and its functions as the module's.
+V2_JSON = JsonMapping(pb.DESCRIPTOR)
+fill = V2_JSON.fill
+decode = V2_JSON.decode
+encode = V2_JSON.encode
+encode_checked_raw = V2_JSON.encode_checked_raw

@@ -233,3 +233,18 @@ def subscription(token: str, options: Options, now: float) -> SubscriptionClaims
         raise TokenInvalid("no channel")
     return SubscriptionClaims(_text(claims, "sub"), channel, _text(claims, "client"), _expires_at(claims),
                               _info(claims), _info(claims, "data"))
+
+
+def subscription_v1(token: str, options: Options, now: float) -> SubscriptionClaims:
+    """The claims of a protocol v1 (Centrifugo 2.x) subscription token
+    (§3.3): ``client`` and ``channel`` required, no ``sub`` (its user is the
+    connection's by ``client``); ``eto`` true: ``exp`` is checked but the
+    subscription does not expire."""
+    claims = _claims(token, options, now)
+    channel, client = _text(claims, "channel"), _text(claims, "client")
+    if not channel or not client:
+        raise TokenInvalid("no channel or client")
+    eto = claims.get("eto", False)
+    if not isinstance(eto, bool):
+        raise TokenInvalid("eto is not a boolean")
+    return SubscriptionClaims("", channel, client, 0 if eto else _expires_at(claims), _info(claims), "")

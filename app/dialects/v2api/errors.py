@@ -72,6 +72,17 @@ class ApiError(Exception):
         return TRANSPORT_STATUS.get(self.code, 500)
 
 
+#: The message of an internal error whose command may have been done (the
+#: engine sent it and got no answer in time): retry with the same
+#: idempotency_key.  A plain ``internal server error``: it was not done.
+OUTCOME_UNKNOWN = "internal server error: outcome unknown, retry with the same idempotency_key"
+
+
+def from_engine(unknown: bool) -> ApiError:
+    """The API error of an engine failure (EngineError.unknown)."""
+    return ApiError(INTERNAL, OUTCOME_UNKNOWN) if unknown else ApiError(INTERNAL)
+
+
 def from_core(error: str) -> ApiError:
     """The API error of a core error name (ProtocolError.error)."""
     return ApiError(_FROM_CORE.get(error, INTERNAL))

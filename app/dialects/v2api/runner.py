@@ -32,7 +32,7 @@ from app.core.errors import DISCONNECT, EXPIRED, ProtocolError
 from app.core.values import Message, StreamPosition, UidSource
 from app.dialects.v2api import positions, results
 from app.dialects.v2api.context import ServerApiContext
-from app.dialects.v2api.errors import BAD_REQUEST, INTERNAL, NOT_AVAILABLE_CODE, NOT_FOUND, ApiError, from_core
+from app.dialects.v2api.errors import BAD_REQUEST, INTERNAL, NOT_AVAILABLE_CODE, NOT_FOUND, ApiError, from_core, from_engine
 from app.dialects.v2api.params import (
     BroadcastRequest, ChannelRequest, ChannelsRequest, DisconnectRequest, HistoryRequest, InfoRequest,
     ParamsError, Plan, Position, PublishRequest, RawJson, RefreshRequest, RpcRequest, SubscribeRequest,
@@ -43,6 +43,8 @@ from app.options import ChannelOptions
 
 #: Commands of a batch, channels of a broadcast: at most this many per request.
 MAX_BATCH = 1000
+#: Longest idempotency_key of a publish or broadcast (a Redis key part).
+MAX_IDEMPOTENCY_KEY = 256
 #: A disconnect reason's bytes at most: it must fit in every close frame and proxy.
 MAX_REASON = 32
 
@@ -73,7 +75,9 @@ def _failure(exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, ProtocolError):
         return from_core(exc.error)
-    return ApiError(INTERNAL)  # EngineError
+    if isinstance(exc, EngineError):
+        return from_engine(exc.unknown)
+    return ApiError(INTERNAL)
 
 
 async def _settled(result: Awaitable[str]) -> Reply:
@@ -96,8 +100,13 @@ class ServerApi:
         """One command of ``POST /api/<method>`` (a method of COMMANDS):
         its reply, or a coroutine of it when it has to wait.  Raises
         ParamsError for a body that does not parse."""
+        return self.call_value(method, decode_body(body))
+
+    def call_value(self, method: str, params: Any) -> Reply | Coroutine[Any, Any, Reply]:
+        """:meth:`call` with the params already decoded (the Centrifugo 2
+        API's commands, app.dialects.v1api); ParamsError when they do not fit."""
         spec = COMMANDS[method]
-        request: Any = parse(spec.request, spec.plan, decode_body(body))
+        request: Any = parse(spec.request, spec.plan, params)
         return self._run(method, spec, request)
 
     async def batch(self, body: bytes) -> str:
@@ -166,14 +175,14 @@ class ServerApi:
             raise ApiError(BAD_REQUEST)
         return found
 
-    def _publish(self, channel: str, data: str, skip_history: bool) -> Result:
-        if not channel:
+    def _publish(self, channel: str, data: str, skip_history: bool, idempotency_key: str = "") -> Result:
+        if not channel or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise ApiError(BAD_REQUEST)
         options = self._options(channel)
         if skip_history and options.history_size:
             options = dataclasses.replace(options, history_size=0)
         message = Message(self._uids.take(), channel, data)
-        waiting = self._ctx.publisher.publish(message, options)
+        waiting = self._ctx.publisher.publish(message, options, idempotency_key)
         return positions.published(message) if waiting is None else self._published_later(waiting, message)
 
     @staticmethod
@@ -184,7 +193,7 @@ class ServerApi:
     def publish(self, p: PublishRequest) -> Result:
         if not p.channel:
             raise ApiError(BAD_REQUEST)
-        return self._publish(p.channel, self._data(p.data, p.b64data), p.skip_history)
+        return self._publish(p.channel, self._data(p.data, p.b64data), p.skip_history, p.idempotency_key)
 
     def broadcast(self, p: BroadcastRequest) -> Result:
         """One publication per channel, in order; each channel's own
@@ -192,14 +201,14 @@ class ServerApi:
         if not p.channels or len(p.channels) > MAX_BATCH:
             raise ApiError(BAD_REQUEST)
         data = self._data(p.data, p.b64data)
-        started = [self._publish_to(channel, data, p.skip_history) for channel in p.channels]
+        started = [self._publish_to(channel, data, p.skip_history, p.idempotency_key) for channel in p.channels]
         if all(isinstance(one, Reply) for one in started):
             return self._responses([one for one in started if isinstance(one, Reply)])
         return self._broadcast_later(started)
 
-    def _publish_to(self, channel: str, data: str, skip_history: bool) -> Reply | Awaitable[Reply]:
+    def _publish_to(self, channel: str, data: str, skip_history: bool, idempotency_key: str) -> Reply | Awaitable[Reply]:
         try:
-            result = self._publish(channel, data, skip_history)
+            result = self._publish(channel, data, skip_history, idempotency_key)
         except (ApiError, ProtocolError, EngineError) as exc:
             return Reply(error=_failure(exc))
         return Reply(result) if isinstance(result, str) else _settled(result)

@@ -39,7 +39,14 @@ from app.engines.redis.api_queue import ApiQueueConsumer
 from app.engines.redis.batcher import Batcher
 from app.engines.redis.connection import Endpoint, build_endpoints
 from app.engines.redis.keys import Names, shard_index
-from app.engines.redis.scripts import HISTORY, PRESENCE_ADD, PRESENCE_GET, PRESENCE_REMOVE, PUBLISH_WITH_HISTORY
+from app.engines.redis.scripts import (
+    HISTORY,
+    PRESENCE_ADD,
+    PRESENCE_GET,
+    PRESENCE_REMOVE,
+    PUBLISH_IDEMPOTENT,
+    PUBLISH_WITH_HISTORY,
+)
 from app.engines.redis.status import RedisStatusStore, status_base
 from app.engines.redis.subscriber import Subscriber
 from app.options import Options
@@ -172,21 +179,30 @@ class RedisEngine:
 
     # -- broker ---------------------------------------------------------------
 
-    async def publish_message(self, message: Message, history: HistoryOptions) -> None:
+    async def publish_message(self, message: Message, history: HistoryOptions, idempotency_key: str = "") -> None:
         channel = message.channel
         payload = codec.encode_message(message)
         topic = self._names.message_prefix + channel
         if not history.enabled:
-            await self._call(self._shard(channel), "PUBLISH", topic, payload)
+            if not idempotency_key:
+                await self._call(self._shard(channel), "PUBLISH", topic, payload)
+            else:
+                await self._call(self._shard(channel), "EVALSHA", PUBLISH_IDEMPOTENT.sha, 1,
+                                 self._names.idempotency(channel, idempotency_key), topic, payload,
+                                 self._options.idempotent_result_ttl)
             return
         drop = "1" if history.drop_inactive and not self._cluster else "0"
         names = self._names
-        offset, epoch = await self._call(
-            self._shard(channel), "EVALSHA", PUBLISH_WITH_HISTORY.sha, 3,
-            names.history_stream(channel), names.history_meta(channel), names.history_touch(channel),
-            topic, payload, history.size, history.lifetime, drop, self._epochs.take()[:8],
+        keys = [names.history_stream(channel), names.history_meta(channel), names.history_touch(channel)]
+        extra: list[Any] = []
+        if idempotency_key:
+            keys.append(names.idempotency(channel, idempotency_key))
+            extra.append(self._options.idempotent_result_ttl)
+        reply = await self._call(
+            self._shard(channel), "EVALSHA", PUBLISH_WITH_HISTORY.sha, len(keys), *keys,
+            topic, payload, history.size, history.lifetime, drop, self._epochs.take()[:8], *extra,
         )
-        message.offset, message.epoch = offset, epoch.decode()
+        message.offset, message.epoch = reply[0], reply[1].decode()
 
     async def publish_join(self, channel: str, info: ClientInfo) -> None:
         await self._call(self._shard(channel), "PUBLISH", self._names.join_prefix + channel, codec.encode_info(info))
@@ -223,7 +239,7 @@ class RedisEngine:
                     for topic in await endpoint.client.pubsub_channels(pattern):
                         found.add(topic.decode()[len(prefix) :])
         except (RedisError, OSError, TimeoutError) as exc:
-            raise EngineError(f"redis: {exc or type(exc).__name__}") from None
+            raise EngineError(f"redis: {str(exc) or type(exc).__name__}") from None
         return sorted(found)
 
     # -- history --------------------------------------------------------------

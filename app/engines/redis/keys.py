@@ -91,6 +91,10 @@ class Names:
     def history_touch(self, channel: str) -> str:
         return f"{self.prefix}.history.touch.{self._chid(channel)}"
 
+    def idempotency(self, channel: str, key: str) -> str:
+        """A publish's idempotency key (STRING "offset:epoch", TTL), in the channel's slot."""
+        return f"{self.prefix}.idempotency.{self._chid(channel)}.{key}"
+
     def presence_set(self, channel: str) -> str:
         return f"{self.prefix}.presence.set.{self._chid(channel)}"
 

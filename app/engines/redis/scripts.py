@@ -34,14 +34,27 @@ class Script:
 #: - The published payload is the message with ``"offset"`` and ``"epoch"``
 #:   put in front of its fields (the stream entry keeps the payload as
 #:   given: its id and the meta hold them).
+#: - With a 4th key (idempotency, ARGV[7] its ttl): when it exists, nothing
+#:   is done and the first publish's {offset, epoch} it holds is returned
+#:   with a third element 1; else it is set to "offset:epoch" for the ttl.
 #: Returns {offset, epoch} ({0, ""} when nothing was appended).
 PUBLISH_WITH_HISTORY = Script(
     """
+if KEYS[4] then
+  local seen = redis.call("get", KEYS[4])
+  if seen then
+    local sep = string.find(seen, ":", 1, true)
+    return {tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1), 1}
+  end
+end
 local epoch = redis.call("hget", KEYS[2], "e")
 if not epoch then
   if ARGV[5] == "1" and redis.call("exists", KEYS[3]) == 0
       and redis.call("pubsub", "numsub", ARGV[1])[2] == 0 then
     redis.call("publish", ARGV[1], ARGV[2])
+    if KEYS[4] then
+      redis.call("set", KEYS[4], "0:", "EX", ARGV[7])
+    end
     return {0, ""}
   end
   epoch = ARGV[6]
@@ -53,7 +66,24 @@ redis.call("xadd", KEYS[1], "MAXLEN", ARGV[3], offset, "d", ARGV[2])
 redis.call("expire", KEYS[1], ARGV[4])
 redis.call("expire", KEYS[2], ARGV[4])
 redis.call("publish", ARGV[1], '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '",' .. string.sub(ARGV[2], 2))
+if KEYS[4] then
+  redis.call("set", KEYS[4], offset .. ":" .. epoch, "EX", ARGV[7])
+end
 return {tonumber(offset), epoch}
+"""
+)
+
+#: A publish without history but with an idempotency key, atomically.
+#: KEYS: idempotency key.  ARGV: topic, payload, ttl.  When the key exists
+#: nothing is published; else the payload is and the key is set for ttl.
+#: Returns 1 when published, 0 when the key was seen.
+PUBLISH_IDEMPOTENT = Script(
+    """
+if redis.call("set", KEYS[1], "0:", "NX", "EX", ARGV[3]) then
+  redis.call("publish", ARGV[1], ARGV[2])
+  return 1
+end
+return 0
 """
 )
 
@@ -157,4 +187,4 @@ return items
 """
 )
 
-ALL = (PUBLISH_WITH_HISTORY, HISTORY, PRESENCE_ADD, PRESENCE_REMOVE, PRESENCE_GET, API_BATCH_POP)
+ALL = (PUBLISH_WITH_HISTORY, PUBLISH_IDEMPOTENT, HISTORY, PRESENCE_ADD, PRESENCE_REMOVE, PRESENCE_GET, API_BATCH_POP)

@@ -27,10 +27,12 @@ class NpmFile:
     source: str  #: path under node_modules/
     package: str  #: the Python package whose data it becomes
     folder: str  #: folder inside that package
+    #: the copy's name when not the source's (two npm versions of one file side by side)
+    rename: str = ""
 
     @property
     def name(self) -> str:
-        return Path(self.source).name
+        return self.rename or Path(self.source).name
 
     @property
     def target(self) -> Path:
@@ -49,6 +51,9 @@ NPM_FILES: tuple[NpmFile, ...] = (
     NpmFile("sockjs-client/dist/sockjs.js.map", "transports", "clientjs"),
     NpmFile("centrifuge/centrifuge.js", "app", "static/js"),
     NpmFile("centrifuge/centrifuge.min.js", "app", "static/js"),
+    # centrifuge-js 5.x (protocol v2; the npm alias centrifuge5), JSON and protobuf builds
+    NpmFile("centrifuge5/dist/centrifuge.js", "app", "static/js", "centrifuge5.js"),
+    NpmFile("centrifuge5/dist/centrifuge.protobuf.js", "app", "static/js", "centrifuge5.protobuf.js"),
     NpmFile("uplot/dist/uPlot.iife.min.js", "app", "static/uplot"),
     NpmFile("uplot/dist/uPlot.min.css", "app", "static/uplot"),
 )

@@ -67,12 +67,15 @@ http {
     }
 
     # Sticky sessions by the SockJS session id, taken from the URL
-    # /connection/<server>/<session>/<transport>: every request of one session
-    # (a poll, its xhr_send, the next poll) reaches the same node, while the
-    # sessions of one client IP still spread over all nodes.  Every other URL
-    # (/connection/info, the raw websocket, /api/, the web pages) has an empty
-    # key, which the hash balancer treats as round-robin.
+    # /connection/<server>/<session>/<transport> (protocol v2's SockJS:
+    # /connection/sockjs/<server>/<session>/<transport>, matched first):
+    # every request of one session (a poll, its xhr_send, the next poll)
+    # reaches the same node, while the sessions of one client IP still
+    # spread over all nodes.  Every other URL (/connection/info, the raw
+    # websocket, /api/, the web pages) has an empty key, which the hash
+    # balancer treats as round-robin.
     map $uri $sockjs_session {
+        ~^@PREFIX@/connection/sockjs/[^/.]+/([^/.]+)/  $1;
         ~^@PREFIX@/connection/[^/.]+/([^/.]+)/  $1;
         default                         "";
     }
@@ -113,9 +116,10 @@ http {
         proxy_set_header Connection $connection_upgrade;
 
         # Idle timeouts: sockhub sends a SockJS heartbeat (or a websocket
-        # ping) every 25 s on every transport, so 60 s (nginx's default,
-        # spelled out here) is never reached by a live connection.  Keep this
-        # above heartbeat_delay / ping_interval if you change those.
+        # ping, or protocol v2's ping {}) every 25 s on every transport, so
+        # 60 s (nginx's default, spelled out here) is never reached by a live
+        # connection.  Keep this above heartbeat_delay / ping_interval if you
+        # change those.
         proxy_read_timeout 60s;
         proxy_send_timeout 60s;
 

@@ -1,6 +1,6 @@
 """The node sockhub runs: the protocol-neutral core with the Centrifugo 1.x
 dialect over it (its client connections and its API), protocol v2 beside
-it on the raw websocket endpoint, and the current-style server API
+it on the raw websocket endpoint and on its own SockJS endpoint, and the current-style server API
 (``/api/<method>``).
 
 :class:`Node` is where the dialect meets the core; the core
@@ -32,6 +32,9 @@ CLIENT_ENDPOINT = "/connection"
 #: The raw websocket endpoint under it: 1.x, protocol v1 and v2, told apart by
 #: the first frame (app.dialects.choose.FirstFrame).
 WEBSOCKET_ENDPOINT = CLIENT_ENDPOINT + "/websocket"
+#: The SockJS endpoint of protocol v2 (JSON only, shared/CENTRIFUGAL.md
+#: §2.1), a SockJS prefix of its own routed before :data:`CLIENT_ENDPOINT`'s.
+SOCKJS_ENDPOINT = CLIENT_ENDPOINT + "/sockjs"
 #: The bidirectional-emulation transports (``/connection/http_stream``,
 #: ``/connection/sse``, with ``/emulation``): protocol v2 only.
 EMULATION_ENDPOINT = CLIENT_ENDPOINT + "/emulation"
@@ -61,6 +64,7 @@ class Node(NodeCore):
         if not options.websocket_disable:
             websocket[V2] = self.v2
         self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}, WEBSOCKET_ENDPOINT: websocket,
+                                      SOCKJS_ENDPOINT: {V2: self.v2.json},
                                       EMULATION_ENDPOINT: {V2: v2_emulation}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued
@@ -76,6 +80,12 @@ class Node(NodeCore):
         endpoint = (WEBSOCKET_ENDPOINT if transport == "raw_websocket"
                     else EMULATION_ENDPOINT if transport in EMULATED_TRANSPORTS else CLIENT_ENDPOINT)
         return Client(self.clients, session, self.dialects.dialect_for(endpoint, session.request))
+
+    def sockjs_v2_factory(self, session: SessionHandle) -> Client:
+        """What the transports router of :data:`SOCKJS_ENDPOINT` calls for
+        every new session: a protocol v2 client in JSON (its router batches
+        replies as newline-joined lines in one SockJS message)."""
+        return Client(self.clients, session, self.dialects.dialect_for(SOCKJS_ENDPOINT, session.request))
 
     async def shutdown(self) -> None:
         await super().shutdown()

@@ -1,13 +1,13 @@
 """One sockhub process: the objects built from the options, the HTTP servers,
 signals, reload and graceful shutdown.
 
-:func:`make_app` builds everything (engine, node, SockJS router, handlers)
+:func:`make_app` builds everything (engine, node, SockJS routers, handlers)
 without touching the network; :meth:`Server.run` listens and serves until
 SIGTERM or SIGINT.  Shutdown order: ``/health`` and the API answer 503 (for
 ``shutdown_drain`` seconds while clients are still served), the
 listening sockets close (no new connections), the node closes every client
 with ``{"reason":"shutting down","reconnect":true}`` after what was queued for
-it, sessions that never connected are closed the same way; the router's drain
+it, sessions that never connected are closed the same way; the routers' drain
 waits until each client's TCP stack acknowledged all of it, then the remaining
 HTTP connections close.  Clients still holding output after
 ``shutdown_timeout`` seconds are dropped, counted in a log line, and the exit
@@ -21,9 +21,11 @@ import asyncio
 import gc
 import json
 import logging
+import math
 import re
 import signal
 import warnings
+from dataclasses import replace
 from typing import Any
 
 from jwt.warnings import InsecureKeyLengthWarning
@@ -36,13 +38,14 @@ from app.emulation_http import Emulation, EmulationHandler
 from app.core.errors import INVALID_MESSAGE, Disconnect
 from app.dialects.v2api.runner import ServerApi
 from app.dialects.v1x.wire import CLOSE_CODE, close_advice
+from app.dialects.v2.codes import BAD_REQUEST as V2_BAD_REQUEST
 from app.dialects.v2.dialect import SUBPROTOCOLS as V2_SUBPROTOCOLS
 from app.engines import make_engine
 from app.http_api import ApiBackend, api_fast_routes, api_urls
 from app.jsclients import missing_npm_files
 from app.logs import setup_logging
 from app.metrics_http import metrics_urls
-from app.node import CLIENT_ENDPOINT, Node
+from app.node import CLIENT_ENDPOINT, SOCKJS_ENDPOINT, Node
 from app.notices import admin_notice
 from app.ops import remove_pid_file, ssl_context, write_pid_file
 from app.options import Options
@@ -50,10 +53,12 @@ from app.proxy.hooks import wanted_headers
 from app.resources import demo_folder, js_folder, uplot_folder
 from transports.emulated import EmulatedSessions
 from transports.front import BodyLimits, BodyRule, FastRoute, front_server
+from transports.frames import LINES
 from transports.httpstream import EmulationService
 from transports.httpstream import body_rules as emulation_body_rules
 from transports.httpstream import stream_rules
 from transports.router import SockJSRouter
+from transports.routers import Routers
 from transports.settings import CLIENT_JS_DIR, SockJSSettings
 
 logger = logging.getLogger("sockhub.server")
@@ -130,6 +135,25 @@ def sockjs_settings(options: Options) -> SockJSSettings:
     )
 
 
+def sockjs_v2_settings(options: Options) -> SockJSSettings:
+    """The settings of protocol v2's SockJS endpoint (shared/CENTRIFUGAL.md
+    §2.1): JSON only, replies of one flush joined by newlines in one SockJS
+    message, no SockJS heartbeats while the v2 pings ``{}`` run (they keep
+    a poll or stream from idling longer than ``ping_interval``), no raw
+    websocket under it (``/connection/websocket`` is v2's), and a frame that
+    is not JSON closed as v2's bad request."""
+    return replace(
+        sockjs_settings(options),
+        heartbeat_delay=math.inf if options.ping_interval > 0 else options.sockjs_heartbeat_delay,
+        bad_frame_close=(V2_BAD_REQUEST.code, V2_BAD_REQUEST.reason),
+        raw_websocket=False,
+        sockjs_origins=True,  # allowed_origins, as on every v2 transport
+        subprotocols=(),
+        binary_messages=False,
+        batching=LINES,
+    )
+
+
 #: PyJWT's advice for HMAC keys (RFC 7518 §3.2).
 JWT_MIN_KEY_BYTES = 32
 
@@ -149,16 +173,20 @@ class Server:
     """Everything of one running sockhub; built by :func:`make_app`."""
 
     def __init__(self, options: Options, source: ConfigSource | None, node: Node,
-                 router: SockJSRouter) -> None:
+                 routers: Routers) -> None:
         self._options = options
         self._source = source
         self.node = node
-        self.router = router
+        #: the SockJS services (v2's ``/connection/sockjs``, then the 1.x
+        #: ``/connection`` with the raw websocket), in routing order
+        self.routers = routers
         self.shutting_down = False
         self._http_servers: list[HTTPServer] = []
         self._stop = asyncio.Event()
         # protocol v2's HTTP streaming and SSE: their sessions live in the
-        # router's registry (shutdown reaches them), found by id for /emulation
+        # registry of the /connection router (shutdown reaches them), found
+        # by id for /emulation
+        router = self._client_router = routers.at(options.http_prefix + CLIENT_ENDPOINT)
         settings = router.settings
         self.emulated = EmulatedSessions(router.registry, settings.heartbeat_delay, settings.disconnect_delay)
         self.emulation = Emulation(node, self.emulated)
@@ -181,7 +209,7 @@ class Server:
         """Transports, /health, the JS clients and (with --web) the demo."""
         prefix = self._options.http_prefix
         rules: Rules = self.health_rules()
-        rules += list(self.router.urls)
+        rules += self.routers.urls
         rules += self.emulation_rules()
         rules += [
             (prefix + r"/static/js/(sockjs(?:\.min)?\.js(?:\.map)?)", StaticFileHandler,
@@ -205,7 +233,7 @@ class Server:
             return []
         origins = tuple(opts.allowed_origins)
         service = EmulationService(self.emulated, self.node.connection_factory, self.node.admission,
-                                   self.router.finishing, origins, wanted_headers(opts))
+                                   self._client_router.finishing, origins, wanted_headers(opts))
         rules: Rules = stream_rules(service, opts.http_prefix + CLIENT_ENDPOINT, enabled)
         rules.append((re.escape(opts.http_prefix) + r"/emulation", EmulationHandler,
                       {"emulation": self.emulation, "allowed_origins": origins}))
@@ -254,7 +282,7 @@ class Server:
         """Per port, the hot requests served without the Application
         (transports.front); they answer as the application's rules would."""
         port = self._options.port
-        routes: dict[int, list[FastRoute]] = {port: list(self.router.fast_routes())}
+        routes: dict[int, list[FastRoute]] = {port: self.routers.fast_routes()}
         api_port = self._options.api_port or port
         routes.setdefault(api_port, []).extend(api_fast_routes(self, self._options.http_prefix))
         return routes
@@ -266,7 +294,7 @@ class Server:
         admin login a few KiB; no other request has a body."""
         prefix = re.escape(self._options.http_prefix)
         base = self._options.http_prefix
-        rules = self.router.body_rules() + emulation_body_rules(
+        rules = self.routers.body_rules() + emulation_body_rules(
             [base + CLIENT_ENDPOINT + "/http_stream", base + CLIENT_ENDPOINT + "/sse", base + "/emulation"]) + [
             BodyRule(prefix + r"/api(?:/.*)?", lambda: self._options.api_max_body_size),
             BodyRule(prefix + r"/auth/?", lambda: ADMIN_LOGIN_MAX_BODY),
@@ -371,7 +399,7 @@ class Server:
         for server in self._http_servers:
             server.stop()
         code = await self._close_clients(self._options.shutdown_timeout)
-        await self.router.stop()
+        await self.routers.stop()
         for server in self._http_servers:
             await server.close_all_connections()
         if self._options.pid_file:
@@ -386,7 +414,7 @@ class Server:
         that have not by then are dropped and counted.  The exit status."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        self.router.hold_closing(timeout)  # the drain decides, not the close timers
+        self.routers.hold_closing(timeout)  # the drain decides, not the close timers
         code = 0
         try:
             await asyncio.wait_for(self.node.shutdown(), timeout)
@@ -394,8 +422,8 @@ class Server:
             logger.error("shutdown: the node's cleanup took more than shutdown_timeout (%ss)", timeout)
             code = 1
         # Sessions the node does not know (no connect yet) are closed the same way.
-        self.router.close_all(3000, SHUTDOWN_REASON)
-        dropped = await self.router.drain(max(0.0, deadline - loop.time()))
+        self.routers.close_all(3000, SHUTDOWN_REASON)
+        dropped = await self.routers.drain(max(0.0, deadline - loop.time()))
         if dropped:
             logger.error("shutdown: dropped the queues of %d client(s) that did not take them within "
                          "shutdown_timeout (%ss)", dropped, timeout)
@@ -409,7 +437,12 @@ def make_app(options: Options, source: ConfigSource | None = None) -> Server:
     """Build the engine, node, transports and handlers of ``options``."""
     engine = make_engine(options)
     node = Node(options, engine)
-    router = SockJSRouter(node.connection_factory, admission=node.admission,
-                          prefix=options.http_prefix + CLIENT_ENDPOINT,
-                          settings=sockjs_settings(options))
-    return Server(options, source, node, router)
+    prefix = options.http_prefix
+    routers = []
+    if options.sockjs:
+        # v2's prefix lies under 1.x's (where "sockjs" would read as a server id): first
+        routers.append(SockJSRouter(node.sockjs_v2_factory, admission=node.admission,
+                                    prefix=prefix + SOCKJS_ENDPOINT, settings=sockjs_v2_settings(options)))
+    routers.append(SockJSRouter(node.connection_factory, admission=node.admission, prefix=prefix + CLIENT_ENDPOINT,
+                                settings=sockjs_settings(options)))
+    return Server(options, source, node, Routers(routers))

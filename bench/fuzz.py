@@ -30,7 +30,7 @@ from tests.fuzz import drive, generators as gen  # noqa: E402
 from tests.support.server import SockhubProcess, run_sockhub  # noqa: E402
 
 SERVER_FUZZERS = (drive.fuzz_raw_ws, drive.fuzz_sockjs_ws, drive.fuzz_xhr_send, drive.fuzz_http,
-                  drive.fuzz_api, drive.fuzz_current_api)
+                  drive.fuzz_api, drive.fuzz_current_api, drive.fuzz_v2_sockjs_ws, drive.fuzz_v2_sockjs_xhr)
 CHECKCONFIG_SAMPLE = 50
 
 

@@ -10,12 +10,13 @@ counts) through tests/support/server.py, pins it to CPU 1 and itself to CPU 0
 (``--no-pin`` to leave both alone), and from one asyncio process drives:
 
 - ``--subscribers`` long-lived clients, rotating over raw websocket, SockJS
-  websocket, xhr-streaming, xhr-polling (the 1.x protocol) and protocol
+  websocket, xhr-streaming, xhr-polling (the 1.x protocol), protocol
   v2's HTTP streaming and SSE (a JWT; commands and pongs through
-  ``/emulation``) and protocol v1 on the raw websocket (centrifuge-js 2.x's
-  frames, a JWT), each subscribed to ``--per-client`` of the
-  ``--channels`` channels;
-- churn: clients that connect (the same seven transports in turn), subscribe to
+  ``/emulation``), protocol v1 on the raw websocket (centrifuge-js 2.x's
+  frames, a JWT) and protocol v2 over ``/connection/sockjs`` by websocket
+  and by xhr-streaming (JSON lines, pings answered), each subscribed to
+  ``--per-client`` of the ``--channels`` channels;
+- churn: clients that connect (the same nine transports in turn), subscribe to
   ``--per-client`` channels, read ``--churn-reads`` messages and leave,
   ``--churn`` of them in flight at any time.  How they leave alternates: a
   websocket closes with a closing handshake or drops TCP without one; an
@@ -81,7 +82,10 @@ SERVER_CONFIG: dict[str, Any] = {
     "secret": SECRET, "prometheus": True, "sockjs_disconnect_delay": DISCONNECT_DELAY,
     "shutdown_timeout": 10,
 }
-TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling", "http-stream", "sse", "v1-websocket")
+TRANSPORTS = ("websocket", "sockjs-websocket", "xhr-streaming", "xhr-polling", "http-stream", "sse", "v1-websocket",
+              "v2-sockjs-websocket", "v2-sockjs-xhr-streaming")
+#: the SockJS prefix of each dialect (protocol v2's SockJS kinds start with "v2-sockjs-")
+PREFIXES = {False: "/connection", True: "/connection/sockjs"}
 INTERVAL = 10.0  # seconds between status lines
 PUBLISH_TICK = 0.05  # one API request per tick
 MAX_BATCH = 500  # publish commands per API request at most (catching up)
@@ -486,9 +490,9 @@ class SockJSWebsocket(RawWebsocket):
     """SockJS framing over a websocket: ``o``, ``h``, ``a[...]``, ``c[...]``."""
 
     def __init__(self, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
-                 session: str) -> None:
+                 session: str, prefix: str = "/connection") -> None:
         super().__init__(port, on_message, on_close)
-        self.path = f"/connection/{session[:3]}/{session}/websocket"
+        self.path = f"{prefix}/{session[:3]}/{session}/websocket"
         self.opened = quiet_future()
 
     async def open(self) -> None:
@@ -522,9 +526,9 @@ class SockJSHttp(Transport):
     like sockjs-client), another sends (``xhr_send``, one at a time)."""
 
     def __init__(self, port: int, on_message: Callable[[str], None], on_close: Callable[[str], None],
-                 session: str, receiver: str) -> None:
+                 session: str, receiver: str, prefix: str = "/connection") -> None:
         super().__init__(port, on_message, on_close)
-        self.base = f"/connection/{session[:3]}/{session}"
+        self.base = f"{prefix}/{session[:3]}/{session}"
         self.receiver = receiver  # "xhr_streaming" or "xhr"
         self.opened = quiet_future()
         self.closed_by_server = False
@@ -750,8 +754,10 @@ class Emulation(Transport):
             self._send = None
 
 
-#: the transports whose clients speak protocol v2 (JWT, ``{"id":..}`` commands)
+#: the emulation transports, whose clients speak protocol v2 (JWT, ``{"id":..}`` commands)
 V2_KINDS = ("http-stream", "sse")
+#: protocol v2 over SockJS: several replies per SockJS message (lines)
+V2_SOCKJS = "v2-sockjs-"
 #: the transports whose clients speak protocol v1 (JWT, ``{"id","method","params"}`` commands)
 V1_KINDS = ("v1-websocket",)
 
@@ -761,11 +767,14 @@ def make_transport(kind: str, port: int, on_message: Callable[[str], None], on_c
     session = f"{rng.randrange(1000):03d}" + "%029x" % rng.getrandbits(116)
     if kind in V2_KINDS:
         return Emulation(port, on_message, on_close, sse=kind == "sse")
+    prefix = PREFIXES[kind.startswith(V2_SOCKJS)]
+    kind = "sockjs-" + kind.removeprefix(V2_SOCKJS) if kind.startswith(V2_SOCKJS) else kind
     if kind in ("websocket", "v1-websocket"):
         return RawWebsocket(port, on_message, on_close)
     if kind == "sockjs-websocket":
-        return SockJSWebsocket(port, on_message, on_close, session)
-    return SockJSHttp(port, on_message, on_close, session, "xhr_streaming" if kind == "xhr-streaming" else "xhr")
+        return SockJSWebsocket(port, on_message, on_close, session, prefix)
+    return SockJSHttp(port, on_message, on_close, session, "xhr_streaming" if kind.endswith("xhr-streaming") else "xhr",
+                      prefix)
 
 
 # -- the Centrifugo protocol on top ---------------------------------------------------------------
@@ -798,6 +807,9 @@ class Client:
 
     def __init__(self, kind: str, port: int, totals: Totals, rng: random.Random) -> None:
         self.kind = kind
+        #: protocol v2 (ids, pushes) or the 1.x protocol; over SockJS, v2
+        #: replies come as lines and pings are answered here
+        self.v2 = kind in V2_KINDS or kind.startswith(V2_SOCKJS)
         self.totals = totals
         self.transport = make_transport(kind, port, self._on_message, self._on_close, rng)
         self.closed_why = ""
@@ -805,6 +817,14 @@ class Client:
         self._pending: dict[str, asyncio.Future[dict[str, Json]]] = {}
 
     def _on_message(self, text: str) -> None:
+        if self.kind.startswith(V2_SOCKJS):
+            for line in text.split("\n"):
+                item = json.loads(line)
+                if item:
+                    self._on_v2(item, text)
+                elif not self.transport.leaving:  # the server's ping
+                    asyncio.get_running_loop().create_task(self._pong())
+            return
         if self.kind in V1_KINDS:  # replies and pushes one per line
             for line in text.split("\n"):
                 self._on_v1(json.loads(line), line)
@@ -850,6 +870,12 @@ class Client:
         if future is not None and not future.done():
             future.set_result(item)
 
+    async def _pong(self) -> None:
+        try:
+            await self.transport.send("{}")
+        except (ConnectionError, OSError, SoakError):
+            pass  # the transport's close is reported on its own
+
     def _on_close(self, why: str) -> None:
         self.closed_why = why
         for future in self._pending.values():
@@ -868,7 +894,7 @@ class Client:
     async def call(self, commands: list[dict[str, Json]], timeout: float = 10.0) -> list[dict[str, Json]]:
         futures = []
         loop = asyncio.get_running_loop()
-        v2 = self.kind in V2_KINDS or self.kind in V1_KINDS  # both: numeric ids, one command a line
+        v2 = self.v2 or self.kind in V1_KINDS  # both: numeric ids, one command a line
         for command in commands:
             self._uid += 1
             uid = str(self._uid)
@@ -897,7 +923,7 @@ class Client:
             await self.call([{"params": {"token": jwt.encode(claims, SECRET, algorithm="HS256"), "name": "js"}}])
             await self.call([{"method": 1, "params": {"channel": channel}} for channel in channels])
             return
-        if self.kind in V2_KINDS:  # a JWT of the secret (token_hmac_secret_key defaults to it)
+        if self.v2:  # a JWT of the secret (token_hmac_secret_key defaults to it)
             claims = {"sub": user, "exp": int(time.time()) + 24 * 3600}
             await self.call([{"connect": {"token": jwt.encode(claims, SECRET, algorithm="HS256")}}])
             await self.call([{"subscribe": {"channel": channel}} for channel in channels])

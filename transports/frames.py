@@ -136,8 +136,12 @@ def batched_ws(items: "list[Prepared]", batching: str) -> bytes:
     return b"".join([item.raw_ws for item in items])
 
 
-def messages_frame(items: "list[Prepared]") -> str:
-    """``a[...]``: every queued message of a session in one frame."""
+def messages_frame(items: "list[Prepared]", batching: str = SEPARATE) -> str:
+    """``a[...]``: every queued message of a session in one frame; each one
+    a SockJS message of its own, or with ``LINES`` batching all of them
+    joined by newlines in one SockJS message (JSON streaming over SockJS)."""
+    if batching == LINES and len(items) > 1:
+        return "a[" + _quote("\n".join([item.text for item in items])) + "]"
     return "a[" + ",".join([item.quoted for item in items]) + "]"
 
 
@@ -153,17 +157,20 @@ class BatchMemo:
     cleared is still never wrong; the registry clears it after each flush
     so it holds no message longer than that."""
 
-    __slots__ = ("_items", "_sockjs_ws")
+    __slots__ = ("_items", "_batching", "_sockjs_ws")
 
     def __init__(self) -> None:
         self._items: list[Prepared] = []
+        self._batching = SEPARATE
         self._sockjs_ws = b""
 
-    def sockjs_ws(self, items: list[Prepared]) -> bytes:
-        """``ws_frame(messages_frame(items))``, built once per run of items."""
-        if items != self._items:
-            self._sockjs_ws = ws_frame(messages_frame(items).encode())
+    def sockjs_ws(self, items: list[Prepared], batching: str = SEPARATE) -> bytes:
+        """``ws_frame(messages_frame(items, batching))``, built once per run
+        of items (and batching)."""
+        if items != self._items or batching != self._batching:
+            self._sockjs_ws = ws_frame(messages_frame(items, batching).encode())
             self._items = items
+            self._batching = batching
         return self._sockjs_ws
 
     def clear(self) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from tornado.web import RequestHandler
 
 from transports.host import SessionHost
+from transports.settings import SockJSSettings
 
 NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
 ONE_YEAR = 31536000
@@ -47,6 +48,12 @@ def origin_allowed(allowed: Sequence[str], origin: str | None) -> bool:
         if re.fullmatch(regex, origin):
             return True
     return False
+
+
+def sockjs_origin_refused(settings: SockJSSettings, origin: str | None) -> bool:
+    """Whether a new SockJS session from this ``Origin`` is refused (403):
+    only where the settings say ``sockjs_origins`` (protocol v2's SockJS)."""
+    return settings.sockjs_origins and not origin_allowed(settings.allowed_origins, origin)
 
 
 def no_cache(handler: RequestHandler) -> None:

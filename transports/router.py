@@ -22,7 +22,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.web import StaticFileHandler
 
 from transports.front import BodyRule, FastRoute
-from transports.headers import origin_allowed
+from transports.headers import origin_allowed, sockjs_origin_refused
 from transports.interfaces import NO_REQUEST, ConnectionFactory, OpenRequest, kept_headers
 from transports.rawws import RawWebSocket, RawWebSocketHandler
 from transports.receive import SendHandler
@@ -131,8 +131,8 @@ class SockJSRouter:
         remote_ip = connection_remote_ip(conn)
         make_peer: PeerFactory
         if session_id is not None:
-            if not self.settings.websocket_enabled:
-                return None
+            if not self.settings.websocket_enabled or sockjs_origin_refused(self.settings, headers.get("Origin")):
+                return None  # the handler answers (404, 403)
 
             path, _, query = start_line.path.partition("?")
             sockjs_request = OpenRequest(path, query, "", kept_headers(headers.get_all(), self.settings.kept_headers))
@@ -165,6 +165,7 @@ class SockJSRouter:
         heartbeat = settings.ping_interval if transport == "raw_websocket" else settings.heartbeat_delay
         session = Session(session_id, transport, remote_ip, self.registry, heartbeat,
                           settings.disconnect_delay, detachable, request)
+        session.batching = settings.batching
         self.registry.add(session)
         return session
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.resources import files
 
+from transports.frames import SEPARATE
+
 #: The folder of this package's copy of sockjs-client (the version package.json
 #: pins), made by ``make js`` and the wheel build from node_modules (see
 #: app.jsclients; git ignores it).  The router serves the file itself
@@ -29,7 +31,15 @@ class SockJSSettings:
     its binary frames reach the application as bytes (else they are read
     as UTF-8 text, like SockJS frames).  ``allowed_origins``: the Origin
     patterns the raw websocket's upgrade accepts (403 otherwise; empty: any;
-    :func:`transports.headers.origin_allowed`).
+    :func:`transports.headers.origin_allowed`); with ``sockjs_origins``
+    they apply to the SockJS sessions too: the first request of a new
+    session (an HTTP receiver, or the websocket upgrade) is answered 403.
+    ``batching`` is how the
+    router's sessions merge several queued messages into one frame until the
+    application says otherwise (transports.frames: one SockJS message each,
+    or ``LINES``: one SockJS message of newline-joined lines).  A
+    ``heartbeat_delay`` of ``math.inf`` turns SockJS heartbeats off (the
+    application pings its clients itself).
     ``kept_headers``: the request headers (lower-cased names) each
     session's OpenRequest keeps for the application (bounded, see
     transports.interfaces.kept_headers).
@@ -66,6 +76,8 @@ class SockJSSettings:
     allowed_origins: tuple[str, ...] = ()
     #: lower-cased names of the request headers a session's OpenRequest keeps
     kept_headers: frozenset[str] = frozenset()
+    sockjs_origins: bool = False
+    batching: str = SEPARATE
 
     @property
     def tick_interval(self) -> float:

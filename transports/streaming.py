@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, messages_frame
-from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
+from transports.frames import HEARTBEAT, OPEN, SEPARATE, Prepared, close_frame, messages_frame
+from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie, sockjs_origin_refused
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest, kept_headers
 from transports.session import Session
@@ -127,6 +127,9 @@ class ReceiverHandler(BaseHandler):
                 return self.plain_error(status, 'invalid "callback" parameter')
             self._callback = callback
         if self.host.get_session(session_id) is None:
+            if sockjs_origin_refused(self.host.settings, self.request.headers.get("Origin")):
+                allow_cors(self)
+                return self.plain_error(403, "origin not allowed")
             refusal = self.host.admission()
             if refusal is not None:
                 allow_cors(self)
@@ -174,7 +177,8 @@ class ReceiverHandler(BaseHandler):
         self._write_frame(OPEN)
 
     def write_messages(self, items: list[Prepared]) -> None:
-        self._write_frame(messages_frame(items))
+        session = self._session
+        self._write_frame(messages_frame(items, session.batching if session is not None else SEPARATE))
 
     def write_heartbeat(self) -> None:
         self._write_frame(HEARTBEAT)

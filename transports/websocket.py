@@ -8,7 +8,8 @@ settings' ``bad_frame_close`` says; nothing after it reaches the application.
 from __future__ import annotations
 
 import json
-from transports.frames import HEARTBEAT, OPEN, Prepared, close_frame, ws_frame
+from transports.frames import HEARTBEAT, OPEN, SEPARATE, Prepared, close_frame, ws_frame
+from transports.headers import sockjs_origin_refused
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest, kept_headers
 from transports.strictjson import loads
@@ -44,8 +45,10 @@ class SockJSWebSocket(WebSocketPeer):
             # The frame a broadcast built once for every subscriber.
             self.write(items[0].sockjs_ws)
         else:
-            # Sessions that got the same messages in this tick share one frame.
-            self.write(self._host.batches.sockjs_ws(items))
+            # Sessions that got the same messages in this tick share one
+            # frame (one SockJS message per item, or their lines in one).
+            session = self.session
+            self.write(self._host.batches.sockjs_ws(items, session.batching if session is not None else SEPARATE))
 
     def write_heartbeat(self) -> None:
         self.write(HEARTBEAT_FRAME)
@@ -80,6 +83,9 @@ class SockJSWebSocketHandler(UpgradeHandler):
 
     def enabled(self) -> bool:
         return self.host.settings.websocket_enabled
+
+    def origin_refused(self) -> bool:
+        return sockjs_origin_refused(self.host.settings, self.request.headers.get("Origin"))
 
     async def get(self, server_id: str = "", session_id: str = "") -> None:  # type: ignore[override]
         self._session_id = session_id

@@ -18,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import jwt
+
 from app.dialects.v1x.auth import connection_token
 from tests.support.cluster import SECRET, Cluster
 
@@ -90,3 +92,30 @@ def test_http_prefix_routes_and_sticks(tmp_path: Path) -> None:
                 replies += [json.loads(item) for item in json.loads(frame[1:])]
         assert [r["method"] for r in replies] == ["connect"] + ["ping"] * 6, replies
         assert asyncio.run(cluster.result(cluster.nginx_url + "/rt", "channels")) == {"data": []}
+
+
+def test_v2_sockjs_sessions_stick_and_spread(tmp_path: Path) -> None:
+    """Protocol v2's SockJS (``/connection/sockjs/<server>/<session>/...``)
+    behind the shipped config on two nodes: every xhr-polling request of a
+    session reaches its node (each command's reply comes back), and the
+    sessions spread by session id, not by the server id all of them share
+    here (keyed by that, 16 sessions would all land on one node)."""
+    with Cluster(tmp_path, count=2, config={"presence": True}) as cluster:
+        assert cluster.nginx is not None
+        port = cluster.nginx.port
+        for n in range(16):
+            base = f"/connection/sockjs/000/v2sticky{n}"
+            assert post(port, base + "/xhr", b"") == (200, b"o\n")
+            token = jwt.encode({"sub": f"u{n}", "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+            commands = [{"id": 1, "connect": {"token": token}}, {"id": 2, "subscribe": {"channel": "news"}},
+                        {"id": 3, "presence_stats": {"channel": "news"}}]
+            replies: list[dict[str, object]] = []
+            for command in commands:  # one xhr_send each, then the poll that answers it
+                assert post(port, base + "/xhr_send", json.dumps([json.dumps(command)]).encode())[0] == 204
+                status, frame = post(port, base + "/xhr", b"")
+                assert status == 200 and frame.startswith(b"a["), (status, frame)
+                replies += [json.loads(line) for item in json.loads(frame[1:]) for line in item.split("\n")]
+            assert [r["id"] for r in replies] == [1, 2, 3] and not any("error" in r for r in replies), replies
+        clients = asyncio.run(cluster.num_clients())
+        assert sum(clients) == 16 and min(clients) > 0, clients
+        assert cluster.tracebacks() == {}

@@ -214,13 +214,17 @@ async def _ws_talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
             writer.write(ws_frame(b"\x03\xe8", opcode=8))
             return "alive", ""
         if sockjs and payload.startswith(b"c["):
-            sockjs_close = _sockjs_close_violation(payload)
+            sockjs_close = _sockjs_close_violation(payload, case.v2)
 
 
-def _sockjs_close_violation(payload: bytes) -> str:
+def _sockjs_close_violation(payload: bytes, v2: bool = False) -> str:
     code, reason = json.loads(payload[1:])
     if code == 3000 and reason.startswith("{"):
         return _advice_violation(reason) or "ok"
+    if v2 and code in V2_CLOSES:  # protocol v2 over SockJS: a plain reason of its table
+        if code == V2_INTERNAL:
+            return "internal server error"
+        return "ok" if V2_CLOSES[code] == reason else f"v2 c[] reason not ours ({code} {reason!r})"
     return "" if reason in WS_REASONS else f"c[] reason not ours ({code})"
 
 
@@ -302,6 +306,50 @@ def v2_ws_case(rng: random.Random) -> tuple[str, WsCase]:
     frames.append(_v2_frame({"id": V2_SENTINEL_ID, "rpc": {"method": SENTINEL}}, protobuf))
     sentinel = b"\x08" + uvarint(V2_SENTINEL_ID) if protobuf else f'"id":{V2_SENTINEL_ID}'.encode()
     return path, WsCase(frames, framing, sentinel, v2=True)
+
+
+def _v2_token(rng: random.Random) -> str:
+    """A connection JWT of the fuzz secret (sometimes with ``channels``)."""
+    claims: dict[str, Any] = {"sub": rng.choice(["42", "", "7"]), "exp": int(time.time()) + 3600}
+    if rng.random() < 0.3:
+        claims["channels"] = [rng.choice(gen.CHANNELS[:5])]
+    return jwt.encode(claims, gen.SECRET, algorithm="HS256")
+
+
+#: the v2 sentinel command (an rpc answered 108 by a live connection), and
+#: its reply's id as it reads inside a SockJS frame (JSON-quoted)
+V2_SENTINEL = json.dumps({"id": V2_SENTINEL_ID, "rpc": {"method": SENTINEL}})
+V2_SOCKJS_SENTINEL = f'\\"id\\":{V2_SENTINEL_ID}'.encode()
+
+
+def _v2_sockjs_message(rng: random.Random) -> str:
+    """A SockJS message for protocol v2: a fuzzed v2 JSON frame (several
+    commands, one per line; bytes that are not UTF-8 as lone surrogates)."""
+    return v2frames.json_frame(rng).decode("utf-8", "surrogateescape")
+
+
+def v2_sockjs_ws_case(rng: random.Random) -> WsCase:
+    """Protocol v2 on /connection/sockjs's websocket: maybe a connect, a
+    fuzzed v2 frame in a SockJS array (or a fuzzed SockJS envelope, or
+    broken websocket framing), then the v2 sentinel."""
+    frames = [ws_frame(json.dumps([json.dumps({"id": 1, "connect": {"token": _v2_token(rng)}})]).encode())
+              ] if rng.random() < 0.7 else []
+    framing = rng.random() < 0.05
+    if framing:
+        frames.append(_broken_framing(rng))
+    elif rng.random() < 0.25:
+        frames.append(ws_frame(gen.sockjs_frame(rng)))
+    else:
+        frames.append(ws_frame(json.dumps([_v2_sockjs_message(rng)]).encode()))
+    frames.append(ws_frame(json.dumps([V2_SENTINEL]).encode()))
+    return WsCase(frames, framing, V2_SOCKJS_SENTINEL, v2=True)
+
+
+async def fuzz_v2_sockjs_ws(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                            timeout: float = 10.0) -> Tally:
+    return await _fuzz_ws("v2 SockJS websocket", port,
+                          lambda: f"/connection/sockjs/000/{gen.session_id(rng)}/websocket",
+                          v2_sockjs_ws_case, True, rng, n, concurrency, timeout)
 
 
 def _v2_frame(command: dict[str, Any], protobuf: bool) -> bytes:
@@ -498,9 +546,13 @@ class KeptAlive:
 async def fuzz_xhr_send(port: int, rng: random.Random, n: int, concurrency: int = 4,
                         timeout: float = 10.0) -> Tally:
     """Open an xhr session, maybe connect, then xhr_send (or jsonp_send) a fuzz frame."""
-    tally = Tally("xhr_send")
+    return await _fuzz_xhr("xhr_send", port, (_xhr_case(rng) for _ in range(n)), concurrency, timeout)
+
+
+async def _fuzz_xhr(name: str, port: int, cases: Iterator[tuple[str, list[bytes]]], concurrency: int,
+                    timeout: float) -> Tally:
+    tally = Tally(name)
     started = time.monotonic()
-    cases = (_xhr_case(rng) for _ in range(n))
     conns = [KeptAlive(port) for _ in range(concurrency)]
 
     async def one(case: tuple[str, list[bytes]]) -> None:
@@ -515,6 +567,27 @@ async def fuzz_xhr_send(port: int, rng: random.Random, n: int, concurrency: int 
         conn.close()
     tally.seconds = time.monotonic() - started
     return tally
+
+
+async def fuzz_v2_sockjs_xhr(port: int, rng: random.Random, n: int, concurrency: int = 4,
+                             timeout: float = 10.0) -> Tally:
+    """The same through /connection/sockjs (protocol v2): open an xhr session,
+    maybe connect, then xhr_send (or jsonp_send) a fuzzed v2 frame."""
+    return await _fuzz_xhr("v2 xhr_send", port, (_v2_xhr_case(rng) for _ in range(n)), concurrency, timeout)
+
+
+def _v2_xhr_case(rng: random.Random) -> tuple[str, list[bytes]]:
+    base = f"/connection/sockjs/000/{gen.session_id(rng)}"
+    connect = json.dumps({"id": 1, "connect": {"token": _v2_token(rng)}})
+    bodies = [json.dumps([connect]).encode()] if rng.random() < 0.7 else []
+    frame = gen.sockjs_frame(rng) if rng.random() < 0.25 else json.dumps([_v2_sockjs_message(rng)]).encode()
+    if rng.random() < 0.15:
+        bodies.append(post(base + "/jsonp_send", b"d=" + quote_from_bytes(frame).encode(),
+                           "application/x-www-form-urlencoded"))
+    else:
+        bodies.append(post(base + "/xhr_send", frame))
+    bodies[:-1] = [post(base + "/xhr_send", body) for body in bodies[:-1]]
+    return base, bodies
 
 
 def _xhr_case(rng: random.Random) -> tuple[str, list[bytes]]:

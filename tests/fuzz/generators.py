@@ -347,7 +347,8 @@ CALLBACKS = ("cb", "_jp.a1", "", "alert(1)//", "%ff", "%C0%AF", "a" * 300, "%00"
 
 
 def _path(rng: random.Random) -> str:
-    base = "/connection"
+    # the 1.x SockJS endpoint, or protocol v2's under it
+    base = "/connection/sockjs" if rng.random() < 0.3 else "/connection"
     choice = rng.random()
     if choice < 0.15:
         return base + rng.choice(["", "/", "/info", "/iframe.html", "/iframe-1.6.1.html",

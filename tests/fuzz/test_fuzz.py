@@ -47,8 +47,9 @@ def assert_clean(tally: drive.Tally, hub: SockhubProcess, baseline: dict[str, in
     (drive.fuzz_raw_ws, CASES), (drive.fuzz_sockjs_ws, CASES), (drive.fuzz_xhr_send, 2000),
     (drive.fuzz_http, CASES), (drive.fuzz_api, CASES), (drive.fuzz_v2_ws, 2000), (drive.fuzz_current_api, CASES),
     (fuzz_v2_emulation, 1500), (drive.fuzz_v1_ws, 2000), (drive.fuzz_centrifugo2_api, 2000),
+    (drive.fuzz_v2_sockjs_ws, 2000), (drive.fuzz_v2_sockjs_xhr, 1500),
 ], ids=["raw_websocket", "sockjs_websocket", "xhr_send", "http_transports", "api", "v2_websocket", "current_api",
-        "v2_emulation", "v1_websocket", "centrifugo2_api"])
+        "v2_emulation", "v1_websocket", "centrifugo2_api", "v2_sockjs_websocket", "v2_sockjs_xhr_send"])
 async def test_entry_point(hub: SockhubProcess, fuzz: Fuzzer, cases: int) -> None:
     baseline = drive.counts(hub.url)
     tally = await fuzz(hub.port, random.Random(SEED), cases)
@@ -65,6 +66,8 @@ def test_the_cases_are_hostile_and_varied(hub: SockhubProcess) -> None:
     assert raw.outcomes["closed"] > 200 and raw.outcomes["alive"] > 10, raw.summary()
     v2 = asyncio.run(drive.fuzz_v2_ws(hub.port, random.Random(SEED + 1), 400))
     assert v2.outcomes["closed"] > 100 and v2.outcomes["alive"] > 20, v2.summary()
+    v2_sockjs = asyncio.run(drive.fuzz_v2_sockjs_ws(hub.port, random.Random(SEED + 1), 400))
+    assert v2_sockjs.outcomes["closed"] > 100 and v2_sockjs.outcomes["alive"] > 20, v2_sockjs.summary()
     v1 = asyncio.run(drive.fuzz_v1_ws(hub.port, random.Random(SEED + 1), 400))
     assert v1.outcomes["closed"] > 100 and v1.outcomes["alive"] > 20, v1.summary()
     old_api = asyncio.run(drive.fuzz_centrifugo2_api(hub.port, random.Random(SEED + 1), 400))

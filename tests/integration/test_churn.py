@@ -181,6 +181,55 @@ def sockjs_websocket(port: int, n: int, hold: Hold = nothing) -> None:
         ws.close(timeout=2)
 
 
+def _v2_connect_subscribe(n: int, user: str) -> str:
+    """Protocol v2's connect and subscribe as one SockJS message (two lines)."""
+    return (json.dumps({"id": 1, "connect": {"token": _v2_token(user)}}) + "\n"
+            + json.dumps({"id": 2, "subscribe": {"channel": f"c{n % 5}"}}))
+
+
+def _v2_sockjs_replies(frame: str) -> list[dict[str, object]]:
+    """The v2 replies of one ``a[...]`` frame of /connection/sockjs."""
+    assert frame.startswith("a["), frame
+    return [json.loads(line) for message in json.loads(frame[1:]) for line in message.split("\n")]
+
+
+def v2_sockjs_websocket(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2 over /connection/sockjs's websocket: connect and subscribe."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/connection/sockjs/0/v2ws{n}/websocket",
+                                     timeout=10)
+    try:
+        assert ws.recv() == "o"
+        ws.send(json.dumps([_v2_connect_subscribe(n, f"v2sws{n}")]))
+        replies = _v2_sockjs_replies(ws.recv())
+        while len(replies) < 2:
+            replies += _v2_sockjs_replies(ws.recv())
+        assert [r["id"] for r in replies] == [1, 2], replies
+        hold()
+    finally:
+        ws.close(timeout=2)
+
+
+def v2_sockjs_xhr_streaming(port: int, n: int, hold: Hold = nothing) -> None:
+    """Protocol v2 over /connection/sockjs's xhr_streaming, then a drop."""
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    sender = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        base = f"/connection/sockjs/0/v2stream{n}"
+        response = _post(stream, base + "/xhr_streaming")
+        assert response.readline().strip(b"h") == b"\n" and response.readline() == b"o\n"
+        send = _post(sender, base + "/xhr_send", sockjs_payload(_v2_connect_subscribe(n, f"v2sxs{n}")))
+        assert send.status == 204
+        send.read()
+        replies = _v2_sockjs_replies(response.readline().decode())
+        while len(replies) < 2:
+            replies += _v2_sockjs_replies(response.readline().decode())
+        assert [r["id"] for r in replies] == [1, 2], replies
+        hold()
+    finally:
+        stream.close()
+        sender.close()
+
+
 def _post(conn: http.client.HTTPConnection, path: str, body: bytes = b"") -> http.client.HTTPResponse:
     conn.request("POST", path, body=body)
     return conn.getresponse()
@@ -337,6 +386,7 @@ KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
     "v2_protobuf_websocket": v2_protobuf_websocket, "v2_http_stream": v2_http_stream, "v2_sse": v2_sse,
+    "v2_sockjs_websocket": v2_sockjs_websocket, "v2_sockjs_xhr_streaming": v2_sockjs_xhr_streaming,
     "v1_json_websocket": v1_json_websocket, "v1_protobuf_websocket": v1_protobuf_websocket,
     "v2_proxy_websocket": v2_proxy_websocket, "v2_proxy_gone": v2_proxy_gone,
 }
@@ -392,7 +442,7 @@ async def test_every_kind_of_connection_returns_to_baseline() -> None:
                                        for n in range(PER_KIND)))
                 after = await back_to(baseline, 15)
                 assert after == baseline, (name, seen[0], after)
-        assert len(server.router.registry) == 0 and server.router.registry.scheduled() == 0
+        assert len(server.routers) == 0 and server.routers.scheduled() == 0
         assert len(server.emulated) == 0  # the emulation sessions' directory let go of every one
         assert server.node.hub.num_clients == 0
         # online status (on: a status channel) forgot every client, and its events drained

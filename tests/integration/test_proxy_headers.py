@@ -56,8 +56,8 @@ async def test_sessions_get_the_proxied_address() -> None:
         try:
             for method, path, headers, _ in CASES:
                 writers.append(await open_with(port, method, path, headers))
-            await wait_for(lambda: len(server.router.registry) == len(CASES))
-            seen = {(s.transport, s.remote_ip) for s in server.router.registry.sessions()}
+            await wait_for(lambda: len(server.routers) == len(CASES))
+            seen = {(s.transport, s.remote_ip) for s in server.routers.sessions()}
             assert seen == {("websocket", "203.0.113.7"), ("raw_websocket", "203.0.113.9"),
                             ("xhr_streaming", "2001:db8::5"), ("xhr_streaming", "127.0.0.1")}
         finally:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 
-from tests.transports.clients import WsClient, messages
+import pytest
+
+from tests.transports.clients import WsClient, messages, sockjs_client
 from tests.transports.conftest import serve
-from transports.frames import BatchMemo, Prepared, messages_frame, ws_frame
+from transports.frames import LINES, BatchMemo, Prepared, messages_frame, ws_frame
 
 
 def expected(items: list[Prepared]) -> bytes:
@@ -64,3 +67,32 @@ async def test_websocket_sessions_of_one_tick_get_their_own_queues() -> None:
         assert messages(await clients[0].next_frame()) == ["next"]
         for client in clients:
             await client.close()
+
+
+def test_lines_batching_is_one_sockjs_message_of_lines() -> None:
+    """LINES (JSON streaming over SockJS): the run's texts joined by newlines
+    in one SockJS message; a lone item is its usual frame."""
+    a, b = Prepared('{"id":1}'), Prepared('{"id":2,"x":"\u00e9"}')
+    assert messages_frame([a, b], LINES) == "a[" + json.dumps('{"id":1}\n{"id":2,"x":"\u00e9"}') + "]"
+    assert messages_frame([a], LINES) == messages_frame([a])
+    memo = BatchMemo()
+    separate = memo.sockjs_ws([a, b])
+    lines = memo.sockjs_ws([a, b], LINES)  # same items, other batching: its own frame
+    assert separate == expected([a, b]) and lines == ws_frame(messages_frame([a, b], LINES).encode())
+
+
+@pytest.mark.parametrize("transport", ["websocket", "xhr_streaming", "xhr"])
+async def test_a_router_with_lines_batching_merges_a_tick_into_one_message(transport: str) -> None:
+    """The router's ``batching`` is its sessions' default, on every SockJS
+    transport, and heartbeats are off with an infinite ``heartbeat_delay``."""
+    async with serve(heartbeat_delay=math.inf, batching=LINES) as srv:
+        client = sockjs_client(srv.port, transport)
+        assert await client.connect() == "o"
+        await asyncio.sleep(0.05)
+        session = srv.only().session
+        for text in ('{"id":1}', '{"id":2}', "{}"):
+            session.send(text)
+        assert messages(await client.next_frame()) == ['{"id":1}\n{"id":2}\n{}']
+        with pytest.raises(asyncio.TimeoutError):  # FAST would beat every 0.2 s
+            await client.next_frame(timeout=0.6)
+        await client.close()

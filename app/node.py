@@ -64,7 +64,8 @@ class Node(NodeCore):
         if not options.websocket_disable:
             websocket[V2] = self.v2
         self.dialects = DialectTable({CLIENT_ENDPOINT: {V1X: self.v1x}, WEBSOCKET_ENDPOINT: websocket,
-                                      SOCKJS_ENDPOINT: {V2: self.v2.json},
+                                      # protocol v2 first: it writes what is closed before a first frame
+                                      SOCKJS_ENDPOINT: {V2: self.v2.json, V1: self.v1.json},
                                       EMULATION_ENDPOINT: {V2: v2_emulation}})
         self.api = ApiRunner(self)
         self.api_queue = self.api.execute_queued

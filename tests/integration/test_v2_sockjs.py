@@ -161,8 +161,10 @@ def test_bad_input_closes_with_a_plain_reason(hub: SockhubProcess) -> None:
     stream = Stream(hub.port, session="s2")
     try:
         assert stream.frame() == "o"
+        # A first frame that is no v2 connect: the endpoint serves protocol v1 too,
+        # and the first-frame rule (§7) reads it as v1, which closes as v1 does.
         assert stream.send(json.dumps({"id": 1, "subscribe": {"channel": "news"}})) == 204  # before connect
-        assert stream.frame() == 'c[3501,"bad request"]'
+        assert stream.frame() == 'c[3003,"{\\"reason\\":\\"bad request\\",\\"reconnect\\":false}"]'
     finally:
         stream.close()
     # a body that is not JSON at all: refused by the transport, 400
@@ -237,3 +239,27 @@ def test_allowed_origins_at_the_handshake(sockhub: Start) -> None:
         head = "".join(f"{k}: {v}\r\n" for k, v in {**upgrade, "Origin": "http://good.example"}.items())
         sock.sendall(f"GET {PREFIX}/000/o6/websocket HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+
+
+@pytest.mark.async_timeout(60)
+def test_protocol_v1_over_the_same_endpoint(hub: SockhubProcess) -> None:
+    """centrifuge-js 2.x's protocol v1 on ``/connection/sockjs`` too, told
+    apart by its first frame: connect (method 0 omitted) and subscribe (1)
+    in one SockJS message come back as one message of two v1 replies; a
+    publication arrives as a v1 push; the ``ping`` command (7) is answered."""
+    stream = Stream(hub.port, session="v1")
+    try:
+        assert stream.frame() == "o"
+        assert stream.send(json.dumps({"id": 1, "params": {"token": token("42")}}) + "\n"
+                           + json.dumps({"id": 2, "method": 1, "params": {"channel": "news"}})) == 204
+        (message,) = stream.messages()
+        connect, subscribe = (json.loads(line) for line in message.split("\n"))
+        assert connect["id"] == 1 and connect["result"]["client"] and "error" not in connect, connect
+        assert subscribe["id"] == 2 and "error" not in subscribe, subscribe
+        api(hub, "publish", {"channel": "news", "data": {"n": 1}})
+        (push,) = (json.loads(m) for m in stream.messages())
+        assert push["result"]["channel"] == "news" and push["result"]["data"]["data"] == {"n": 1}, push
+        assert stream.send(json.dumps({"id": 3, "method": 7})) == 204
+        assert [json.loads(m) for m in stream.messages()] == [{"id": 3}]
+    finally:
+        stream.close()

@@ -5,7 +5,9 @@ at centrifuge-js 2's default ``/centrifuge/subscribe``): websocket JSON and
 its protobuf build.  Each run: connect with a JWT, subscribe, receive a
 publication made with cent 3.0.1, publish, presence, history, a private
 channel with a subscription token, and after a forced disconnect (the
-transport dropped) the missed publications recovered once and in order."""
+transport dropped) the missed publications recovered once and in order.
+Also over SockJS (sockjs-client 1.6.1 on the page, ``/connection/sockjs``)
+forced to its websocket, xhr-streaming and xhr-polling."""
 from __future__ import annotations
 
 import json
@@ -29,10 +31,15 @@ Start = Callable[..., SockhubProcess]
 CONFIG: dict[str, Any] = {"api_key": KEY, "presence": True, "join_leave": True, "history_size": 50,
                           "history_lifetime": 300, "recover": True, "publish": True}
 DIST = ROOT / "node_modules" / "centrifuge2" / "dist"
+SOCKJS_DIST = ROOT / "node_modules" / "sockjs-client" / "dist"
+#: how each run reaches the server: (format, SockJS transport or None for the websocket)
+RUNS = {"json": ("json", None), "protobuf": ("protobuf", None), "sockjs-websocket": ("json", "websocket"),
+        "sockjs-xhr-streaming": ("json", "xhr-streaming"), "sockjs-xhr-polling": ("json", "xhr-polling")}
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>centrifuge-js 2.8.5</title></head>
 <body>
+<script src="/sockjs/sockjs.min.js"></script>
 <script src="/js/%(script)s"></script>
 <script>
 "use strict";
@@ -43,8 +50,8 @@ const encode = (v) => protobuf ? new TextEncoder().encode(JSON.stringify(v)) : v
 const decode = (d) => protobuf ? JSON.parse(new TextDecoder().decode(d)) : d;
 window.harness = {
   subs: {},
-  start: function (url, token) {
-    const c = new Centrifuge(url);
+  start: function (url, token, sockjsTransport) {
+    const c = new Centrifuge(url, sockjsTransport ? {sockjsTransports: [sockjsTransport]} : {});
     c.setToken(token);
     c.on("connect", (ctx) => record("connect", {client: ctx.client, transport: ctx.transport}));
     c.on("disconnect", (ctx) => record("disconnect", {reason: ctx.reason, reconnect: ctx.reconnect}));
@@ -106,7 +113,8 @@ class Backend:
 
         return Application([(r"/page/(json|protobuf)", PageHandler),
                             (r"/centrifuge/subscribe", SubscribeHandler),
-                            (r"/js/(.*)", StaticFileHandler, {"path": str(DIST)})])
+                            (r"/js/(.*)", StaticFileHandler, {"path": str(DIST)}),
+                            (r"/sockjs/(.*)", StaticFileHandler, {"path": str(SOCKJS_DIST)})])
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator["Backend"]:
@@ -129,8 +137,9 @@ def numbers(log: list[dict[str, Any]]) -> list[Any]:
 
 @pytest.mark.browser
 @pytest.mark.async_timeout(120)
-@pytest.mark.parametrize("format_name", ["json", "protobuf"])
-async def test_centrifuge_js_2_in_chromium(sockhub: Start, format_name: str) -> None:
+@pytest.mark.parametrize("run", list(RUNS))
+async def test_centrifuge_js_2_in_chromium(sockhub: Start, run: str) -> None:
+    format_name, sockjs = RUNS[run]
     if not DIST.exists():
         pytest.skip("centrifuge2 (centrifuge-js 2.8.5) not installed: make js")
     hub = sockhub(CONFIG)
@@ -139,10 +148,15 @@ async def test_centrifuge_js_2_in_chromium(sockhub: Start, format_name: str) -> 
         page = await browser.new_page()
         await page.goto(f"{backend.url}/page/{format_name}")
         url = hub.ws_url + ("?format=protobuf" if format_name == "protobuf" else "")
+        if sockjs is not None:
+            url = hub.url + "/connection/sockjs"
         token = jwt.encode({"sub": "42", "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
-        await page.evaluate("([u, t]) => harness.start(u, t)", [url, token])
+        await page.evaluate("([u, t, s]) => harness.start(u, t, s)", [url, token, sockjs])
         (connected,) = await wait_events(page, "connect")
-        assert connected["transport"] == "websocket" and await page.evaluate("harness.isWebSocket()")
+        if sockjs is None:
+            assert connected["transport"] == "websocket" and await page.evaluate("harness.isWebSocket()")
+        else:
+            assert connected["transport"] == "sockjs-" + sockjs, connected
 
         await page.evaluate("harness.subscribe('news')")
         await wait_events(page, "subscribe", channel="news")

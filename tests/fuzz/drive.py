@@ -219,7 +219,8 @@ async def _ws_talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
 
 def _sockjs_close_violation(payload: bytes, v2: bool = False) -> str:
     code, reason = json.loads(payload[1:])
-    if code == 3000 and reason.startswith("{"):
+    if (code == 3000 or 3001 <= code <= 3013 and v2) and reason.startswith("{"):
+        # 1.x, and protocol v1 beside v2 on /connection/sockjs (its table, JSON advice)
         return _advice_violation(reason) or "ok"
     if v2 and code in V2_CLOSES:  # protocol v2 over SockJS: a plain reason of its table
         if code == V2_INTERNAL:

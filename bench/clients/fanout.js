@@ -225,10 +225,17 @@ function onV2Reply(r, reply, ws) {
   }
 }
 
-function onV2Frame(r, data, ws) {
-  if (r.ready) receivedBytes += data.length;
+// Each message of a v1/v2 frame as (start, end) in `data`: newline-separated JSON
+// lines, or varint-length-delimited protobuf messages.
+function eachMessage(data, visit) {
   if (cfg.format !== "protobuf") {
-    for (const line of data.toString().split("\n")) if (line) onV2Reply(r, JSON.parse(line), ws);
+    let start = 0;
+    while (start < data.length) {
+      let end = data.indexOf(10, start);
+      if (end < 0) end = data.length;
+      if (end > start) visit(start, end);
+      start = end + 1;
+    }
     return;
   }
   let at = 0;
@@ -236,9 +243,37 @@ function onV2Frame(r, data, ws) {
     let len = 0;
     let mul = 1;
     for (;;) { const b = data[at++]; len += (b & 0x7f) * mul; if (b < 0x80) break; mul *= 128; }
-    onV2Reply(r, pbFields(data.subarray(at, at + len)), ws);
+    visit(at, at + len);
     at += len;
   }
+}
+
+// A ready receiver's message with "@<send ms>@" in it is a publication: timed
+// without decoding, as the 1.x and SockJS receivers time theirs (what is measured
+// is the server, not the load client's decoder).
+function onTimedBytes(data, start, end) {
+  const at = data.indexOf(64, start);
+  if (at < 0 || at >= end) return false;
+  const stop = data.indexOf(64, at + 1);
+  const now = performance.now();
+  latencies.push(now - parseFloat(data.toString("latin1", at + 1, stop)));
+  delivered += 1;
+  lastDelivery = now;
+  return true;
+}
+
+function isPing(data, start, end) {
+  return cfg.format === "protobuf" ? end === start : end - start === 2 && data[start] === 123 && data[start + 1] === 125;
+}
+
+function onV2Frame(r, data, ws) {
+  if (r.ready) receivedBytes += data.length;
+  eachMessage(data, (start, end) => {
+    if (r.ready && onTimedBytes(data, start, end)) return;
+    if (isPing(data, start, end)) { ws.send(cfg.format === "protobuf" ? Buffer.from([0]) : "{}"); return; }
+    const body = data.subarray(start, end);
+    onV2Reply(r, cfg.format === "protobuf" ? pbFields(body) : JSON.parse(body.toString()), ws);
+  });
 }
 
 // -- protocol v1 (kind "v1"): {"id","method","params"}; replies {"id","result"}; pushes a
@@ -272,18 +307,11 @@ function onV1Reply(r, reply) {
 
 function onV1Frame(r, data) {
   if (r.ready) receivedBytes += data.length;
-  if (cfg.format !== "protobuf") {
-    for (const line of data.toString().split("\n")) if (line) onV1Reply(r, JSON.parse(line));
-    return;
-  }
-  let at = 0;
-  while (at < data.length) {
-    let len = 0;
-    let mul = 1;
-    for (;;) { const b = data[at++]; len += (b & 0x7f) * mul; if (b < 0x80) break; mul *= 128; }
-    onV1Reply(r, pbFields(data.subarray(at, at + len)));
-    at += len;
-  }
+  eachMessage(data, (start, end) => {
+    if (r.ready && onTimedBytes(data, start, end)) return;
+    const body = data.subarray(start, end);
+    onV1Reply(r, cfg.format === "protobuf" ? pbFields(body) : JSON.parse(body.toString()));
+  });
 }
 
 function openReceiver(index) {

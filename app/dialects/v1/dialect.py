@@ -25,22 +25,20 @@ from app.core.client import Client
 from app.core.errors import Disconnect, ProtocolError
 from app.core.values import ClientInfo, Message, Recovery
 from app.dialects.choose import V1 as GENERATION_V1
-from app.dialects.choose import generation_of_binary, generation_of_json_bytes, query_fields
 from app.dialects.v1 import codes
 from app.dialects.v1 import protocol_pb2 as pb
 from app.dialects.v1.codes import BAD_REQUEST, V1Close
 from app.dialects.v1.framing import UNKNOWN, JsonFrames, Method, NotJson, ProtobufFrames, Request
 from app.dialects.v1.table import COMMANDS
+from app.dialects.formats import FormatPair
 from app.dialects.v2.context import V2Context
 from app.dialects.v2.convert import client_info, publication
 from app.dialects.v2.errors import CodeError, close_of, error_of
 from app.dialects.v2.heartbeat import Heartbeat
 from app.dialects.v2.spec import Services
-from transports.frames import CONCAT, LINES
 
 from app.dialects.v1.convert import copy_fields
 
-PROTOBUF_SUBPROTOCOL = "centrifuge-protobuf"
 _METHOD_NOT_FOUND = (104, "method not found")
 
 
@@ -152,52 +150,12 @@ def v1_close(exc: Disconnect) -> V1Close:
     return codes.from_v2(close.code, close.reconnect)
 
 
-class V1Formats:
-    """The v1 candidate of an endpoint; see the module docstring."""
+class V1Formats(FormatPair[V1]):
+    """The v1 candidate of an endpoint (app.dialects.formats): protobuf
+    also by ``?format=protobuf`` or ``?protocol=protobuf``, as 2.8.5 asks."""
 
     def __init__(self, json: V1, protobuf: V1) -> None:
-        self.json = json
-        self.protobuf = protobuf
-
-    def pick(self, client: Client, data: str | bytes) -> V1:
-        session = client.session
-        request = session.request
-        query = query_fields(request.query) if request.query else {}
-        protobuf = (request.subprotocol == PROTOBUF_SUBPROTOCOL
-                    or "protobuf" in (query.get("format"), query.get("protocol"))
-                    or isinstance(data, bytes) and generation_of_json_bytes(data) is None
-                    and generation_of_binary(data) == GENERATION_V1)
-        session.batching = CONCAT if protobuf else LINES
-        return self.protobuf if protobuf else self.json
-
-    async def on_frame(self, client: Client, data: str | bytes) -> None:
-        dialect = self.pick(client, data)
-        client.dialect = dialect
-        await dialect.on_frame(client, data)
-
-    def message(self, message: Message) -> str | bytes:
-        return self.json.message(message)
-
-    def join(self, channel: str, info: ClientInfo) -> str | bytes:
-        return self.json.join(channel, info)
-
-    def leave(self, channel: str, info: ClientInfo) -> str | bytes:
-        return self.json.leave(channel, info)
-
-    def unsubscribed(self, channel: str) -> str | bytes:
-        return self.json.unsubscribed(channel)
-
-    def subscribed(self, channel: str, recovery: Recovery) -> str | bytes:
-        return self.json.subscribed(channel, recovery)
-
-    def disconnect(self, exc: Disconnect) -> str | bytes:
-        return self.json.disconnect(exc)
-
-    def close(self, exc: Disconnect) -> tuple[int, str]:
-        return self.json.close(exc)
-
-    def refusal(self, reason: str) -> tuple[int, str]:
-        return self.json.refusal(reason)
+        super().__init__(json, protobuf, GENERATION_V1, ("format", "protocol"))
 
 
 def make_v1(ctx: V2Context) -> V1Formats:

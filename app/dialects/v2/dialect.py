@@ -35,10 +35,10 @@ from app.core.client import Client
 from app.core.errors import Disconnect, ProtocolError
 from app.core.values import ClientInfo, Message, Recovery
 from app.dialects.choose import V2 as GENERATION_V2
-from app.dialects.choose import generation_of_binary, generation_of_json_bytes, query_fields
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2.codes import BAD_REQUEST, UNSUBSCRIBE_REASONS, Close, UnsubscribeCode
 from app.dialects.v2.commands import Method, Request
+from app.dialects.formats import PROTOBUF_SUBPROTOCOL, FormatPair
 from app.dialects.v2.context import V2Context
 from app.dialects.v2.convert import client_info, raw
 from app.dialects.v2.errors import REFUSALS, TRY_AGAIN_LATER, AppError, CodeError, V2Disconnect, close_of, error_of
@@ -48,9 +48,7 @@ from app.dialects.v2.proxied import ProxyRefresh
 from app.dialects.v2.pushes import PreparedPublication, PreparedPush
 from app.dialects.v2.spec import Services
 from app.dialects.v2.table import COMMANDS
-from transports.frames import CONCAT, LINES
 
-PROTOBUF_SUBPROTOCOL = "centrifuge-protobuf"
 #: The websocket subprotocols a v2 endpoint accepts (§1.1): the SDKs offer
 #: none for JSON (centrifuge-js, centrifuge-python) or one of these.
 SUBPROTOCOLS = ("centrifuge-json", PROTOBUF_SUBPROTOCOL)
@@ -178,60 +176,13 @@ class V2:
         return TRY_AGAIN_LATER, reason if reason in REFUSALS else "try again later"
 
 
-class V2Formats:
-    """The v2 candidate of an endpoint: at the first frame it picks
-    protobuf when the session's subprotocol is ``centrifuge-protobuf``,
-    its query says ``format=protobuf`` (or ``cf_protocol=protobuf``), or the
-    frame is a binary protobuf connect; JSON otherwise.  The client keeps
-    the chosen dialect, and its session the matching batching."""
+class V2Formats(FormatPair[V2]):
+    """The v2 candidate of an endpoint (app.dialects.formats): protobuf
+    also by ``?format=protobuf`` or ``?cf_protocol=protobuf``;
+    ``bytes_are_protobuf`` on the emulation transports."""
 
     def __init__(self, json: V2, protobuf: V2, bytes_are_protobuf: bool = False) -> None:
-        self.json = json
-        self.protobuf = protobuf
-        #: the emulation transports: a binary first frame is protobuf, whatever
-        #: it holds (HTTP streaming hands its ``application/octet-stream``
-        #: body over as bytes, a JSON one as text)
-        self._bytes_are_protobuf = bytes_are_protobuf
-
-    def pick(self, client: Client, data: str | bytes) -> V2:
-        session = client.session
-        request = session.request
-        query = query_fields(request.query) if request.query else {}
-        protobuf = (request.subprotocol == PROTOBUF_SUBPROTOCOL
-                    or "protobuf" in (query.get("format"), query.get("cf_protocol"))
-                    or isinstance(data, bytes) and (self._bytes_are_protobuf or generation_of_json_bytes(data) is None
-                                                    and generation_of_binary(data) == GENERATION_V2))
-        session.batching = CONCAT if protobuf else LINES
-        return self.protobuf if protobuf else self.json
-
-    async def on_frame(self, client: Client, data: str | bytes) -> None:
-        dialect = self.pick(client, data)
-        client.dialect = dialect
-        await dialect.on_frame(client, data)
-
-    def message(self, message: Message) -> str | bytes:
-        return self.json.message(message)
-
-    def join(self, channel: str, info: ClientInfo) -> str | bytes:
-        return self.json.join(channel, info)
-
-    def leave(self, channel: str, info: ClientInfo) -> str | bytes:
-        return self.json.leave(channel, info)
-
-    def unsubscribed(self, channel: str) -> str | bytes:
-        return self.json.unsubscribed(channel)
-
-    def subscribed(self, channel: str, recovery: Recovery) -> str | bytes:
-        return self.json.subscribed(channel, recovery)
-
-    def disconnect(self, exc: Disconnect) -> str | bytes:
-        return self.json.disconnect(exc)
-
-    def close(self, exc: Disconnect) -> tuple[int, str]:
-        return self.json.close(exc)
-
-    def refusal(self, reason: str) -> tuple[int, str]:
-        return self.json.refusal(reason)
+        super().__init__(json, protobuf, GENERATION_V2, ("format", "cf_protocol"), bytes_are_protobuf)
 
 
 class V2Dialects(NamedTuple):

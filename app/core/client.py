@@ -33,6 +33,7 @@ from typing import Callable, Protocol
 from app.core.errors import INTERNAL_SERVER_ERROR, SLOW, Disconnect
 from app.core.metrics import Metrics
 from app.core.values import ClientInfo, Message, Recovery
+from app.core.overrides import NO_OVERRIDE, Override
 from app.options import Options
 from transports.interfaces import SessionHandle
 
@@ -103,10 +104,15 @@ class ClientHost(Protocol):
 @dataclass(slots=True)
 class Subscription:
     """One channel a client holds.  ``server_side``: made by the API
-    ``subscribe``; a later client subscribe to it is then accepted."""
+    ``subscribe``; a later client subscribe to it is then accepted.
+    ``override``: what this subscription changes of the channel's options
+    (app.core.overrides); ``push_join_leave``: it receives the channel's
+    join and leave pushes."""
 
     channel_info: str = ""
     server_side: bool = False
+    override: Override = NO_OVERRIDE
+    push_join_leave: bool = True
 
 
 class Client:

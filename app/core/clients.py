@@ -277,9 +277,9 @@ class ClientRegistry:
         if when != client.presence_at:
             return
         ctx = self._ctx
-        for channel in list(client.channels):
+        for channel, sub in list(client.channels.items()):
             try:
-                if ctx.rules.options(channel).presence:
+                if sub.override.options(ctx.rules.options(channel)).presence:
                     await ctx.engine.add_presence(channel, client.id, client.info(channel),
                                                   ctx.options.presence_expire_interval)
             except (ProtocolError, EngineError) as exc:

@@ -44,10 +44,12 @@ import json
 import logging
 from typing import Any, Callable, Collection, Coroutine
 
+from app.core import overrides
 from app.core.client import Client
 from app.core.context import Context
 from app.core.engine import EngineError
 from app.core.errors import DISCONNECT, Disconnect, ProtocolError
+from app.core.overrides import NO_OVERRIDE, Override
 from app.core.subscriptions import join, leave, recovery
 from transports.strictjson import loads
 
@@ -108,9 +110,11 @@ async def disconnect_user(ctx: Context, user: str, client_id: str = "", keep: Co
 
 
 async def subscribe_user(ctx: Context, user: str, channel: str, client_id: str = "",
-                         channel_info: str = "") -> None:
+                         channel_info: str = "", override: Override = NO_OVERRIDE) -> None:
     """Every local connection of ``user`` (or only ``client_id``) joins
-    ``channel`` (server side), with ``channel_info`` (raw JSON or "").
+    ``channel`` (server side), with ``channel_info`` (raw JSON or "") and
+    the channel's options as ``override`` changes them (its join and leave
+    pushes unless the override says no).
 
     Connections already holding it, at their ``client_channel_limit``, or
     excluded by a client-limited (``&``) name are left alone."""
@@ -122,8 +126,8 @@ async def subscribe_user(ctx: Context, user: str, channel: str, client_id: str =
             logger.info("server-side subscribe of %s to %r: channel limit reached", client, channel)
             continue
         try:
-            await join(ctx, client, channel, channel_info, server_side=True)
-            found = await recovery(ctx, channel, ctx.rules.options(channel))
+            await join(ctx, client, channel, channel_info, True, override, override.push_join_leave is not False)
+            found = await recovery(ctx, channel, override.options(ctx.rules.options(channel)))
         except (EngineError, ProtocolError) as exc:
             logger.warning("server-side subscribe of %s to %r failed: %s", client, channel, exc)
             continue
@@ -217,7 +221,9 @@ async def _subscribe(bus: ControlBus, sender: str, params: dict[str, Any]) -> No
     info = _text(params, "info")
     if info:
         loads(info)  # raw JSON a client will be sent: ValueError when it is not
-    await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"), _text(params, "client"), info)
+    override = overrides.parse(params.get("override"))  # OverrideInvalid is a ValueError
+    await subscribe_user(bus.ctx, _text(params, "user"), _text(params, "channel"), _text(params, "client"), info,
+                         override)
 
 
 async def _emulation(bus: ControlBus, sender: str, params: dict[str, Any]) -> None:

@@ -124,8 +124,10 @@ class Fanout:
         self._fan_out(channel, _leave, info)
 
     def _fan_out(self, channel: str, encode: Encode, info: ClientInfo) -> None:
-        """Join or leave: every subscriber but the client itself."""
-        clients = self._hub.channel_clients(channel)
+        """Join or leave: every subscriber but the client itself, of those
+        whose subscription takes them (``push_join_leave``)."""
+        clients = tuple(c for c in self._hub.channel_clients(channel)
+                        if (sub := c.channels.get(channel)) is None or sub.push_join_leave)
         if clients:
             self._deliver(channel, clients, encode, info, info.client, "")
 

@@ -39,6 +39,7 @@ from app.core.errors import (
     Disconnect,
     ProtocolError,
 )
+from app.core.overrides import NO_OVERRIDE, Override
 from app.core.values import ClientInfo, Message, Recovery
 from app.options import ChannelOptions
 
@@ -70,13 +71,16 @@ def denied() -> ProtocolError:
 
 
 async def join(ctx: Context, client: Client, channel: str, channel_info: str = "",
-               server_side: bool = False) -> None:
-    """Subscribe ``client`` to ``channel`` (options already checked).
+               server_side: bool = False, override: Override = NO_OVERRIDE,
+               push_join_leave: bool = True) -> None:
+    """Subscribe ``client`` to ``channel`` (options already checked), the
+    channel's presence and join/leave options as ``override`` changes them;
+    ``push_join_leave``: the client receives the channel's join and leave.
 
     The client holds the channel before the first await, so a close that
     happens meanwhile unsubscribes it too.  Raises EngineError after undoing."""
-    options = ctx.rules.options(channel)
-    client.channels[channel] = Subscription(channel_info, server_side)
+    options = override.options(ctx.rules.options(channel))
+    client.channels[channel] = Subscription(channel_info, server_side, override, push_join_leave)
     try:
         await ctx.hub.subscribe(channel, client)
     except BaseException as exc:
@@ -118,7 +122,7 @@ async def leave(ctx: Context, client: Client, channel: str, quiet: bool = False)
     if ctx.events.on and not quiet:
         ctx.events.record("unsubscribe", channel, client.user, client.id)
     try:
-        options: ChannelOptions | None = ctx.rules.options(channel)
+        options: ChannelOptions | None = sub.override.options(ctx.rules.options(channel))
     except ProtocolError:  # the namespace went away in a reload
         options = None
     try:
@@ -171,13 +175,15 @@ async def subscribe(ctx: Context, holds: Holds, client: Client, channel: str, op
 
 async def subscribe_then(ctx: Context, holds: Holds, client: Client, channel: str, channel_info: str,
                          hold: bool, read: Callable[[], Awaitable[T]], recovered: Callable[[T], set[str]],
-                         server_side: bool = False) -> T:
+                         server_side: bool = False, override: Override = NO_OVERRIDE,
+                         push_join_leave: bool = True) -> T:
     """Registration (or adopting the API's subscription), then ``read()``
     (what the reply tells of the stream).  With ``hold``, the channel's live
     pushes to the client wait until its reply is out, and then those whose
     uid is in ``recovered(result)`` are dropped (the reply carried them):
     nothing twice, nothing out of order.  Both dialects' subscribes, and
-    protocol v2's server-side ones (``server_side``)."""
+    protocol v2's server-side ones (``server_side``); ``override`` and
+    ``push_join_leave`` as :func:`join` takes them."""
     existing = client.channels.get(channel)
     holding = existing is None and hold
     if holding:  # live pushes wait until the reply (with the recovered ones) is out
@@ -188,7 +194,7 @@ async def subscribe_then(ctx: Context, holds: Holds, client: Client, channel: st
             existing.channel_info = channel_info or existing.channel_info
         else:
             try:
-                await join(ctx, client, channel, channel_info, server_side)
+                await join(ctx, client, channel, channel_info, server_side, override, push_join_leave)
             except EngineError:
                 raise Disconnect(INTERNAL_SERVER_ERROR, reconnect=True) from None
         ctx.metrics.num_subscribe.inc()

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from app.core.overrides import NO_OVERRIDE, Override
 from app.options import Options
-from app.proxy import wire
+from app.proxy import subs, wire
+from app.proxy.subs import ProxySub
 from app.proxy.http import ProxyHttp
 from app.proxy.wire import Caller
 
@@ -34,6 +36,7 @@ class ConnectReply:
     info: str  # raw JSON, "" for none
     data: str | None  # raw JSON for ConnectResult.data
     channels: tuple[str, ...]  # subscribed by the server
+    subs: tuple[ProxySub, ...] = ()  # subscribed by the server, with their options
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class SubscribeReply:
     info: str  # channel info, raw JSON, "" for none
     data: str | None  # SubscribeResult.data
     expire_at: int
+    override: Override = NO_OVERRIDE  # what the backend changes of the channel's options
 
 
 class Proxy:
@@ -77,7 +81,7 @@ class Proxy:
         result = await self._call(CONNECT, caller, fields, with_user=False)
         return ConnectReply(wire.text(result, "user"), wire.integer(result, "expire_at"),
                             wire.raw_json(result, "info") or "", wire.raw_json(result),
-                            wire.strings(result, "channels", max_channels))
+                            wire.strings(result, "channels", max_channels), subs.subs(result, max_channels))
 
     async def refresh(self, caller: Caller) -> RefreshReply:
         result = await self._call(REFRESH, caller, {})
@@ -92,7 +96,7 @@ class Proxy:
             fields.update(wire.data_fields(data))
         result = await self._call(SUBSCRIBE, caller, fields)
         return SubscribeReply(wire.raw_json(result, "info") or "", wire.raw_json(result),
-                              wire.integer(result, "expire_at"))
+                              wire.integer(result, "expire_at"), subs.override(result))
 
     async def publish(self, caller: Caller, channel: str, data: str | bytes) -> str | None:
         """The data to publish instead (raw JSON), or None to keep the client's."""

@@ -289,7 +289,10 @@ def v2_ws_case(rng: random.Random) -> tuple[str, WsCase]:
     if rng.random() < 0.3:  # the subs claim, well formed or not
         claims["subs"] = rng.choice([{channel: {"info": {"a": 1}, "data": [1]}}, {channel: {"b64data": "!"}},
                                      {channel: 1}, [channel], {"": {}}, {channel: {"override": 1}},
-                                     {channel: {"override": {"presence": {"value": True}}}}, {channel: {"x": 1}}])
+                                     {channel: {"override": {"presence": {"value": True}}}}, {channel: {"x": 1}},
+                                     {channel: {"override": {"force_push_join_leave": {"value": "yes"}}}},
+                                     {channel: {"override": {"join_leave": {"value": False},
+                                                             "force_positioning": {}}}}])
     token = jwt.encode(claims, gen.SECRET, algorithm="HS256")
     connect: dict[str, Any] = {"token": token}
     if rng.random() < 0.3:  # what the SDK last saw of its server-side subscriptions

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from app.proxy import wire
+from app.core.overrides import Override
+from app.proxy import subs, wire
 from app.proxy.wire import HookDisconnect, HookError
 from tests.fuzz import generators
 
@@ -26,12 +27,14 @@ CASES = 5000
 
 VALID: list[dict[str, Any]] = [
     {"result": {"user": "42", "expire_at": 1700000000, "info": {"a": 1}, "data": {"b": [1, 2]},
-                "channels": ["news", "chat:1"]}},
+                "channels": ["news", "chat:1"], "subs": {"feed": {"info": {"r": 1}, "override": {
+                    "presence": {"value": False}, "force_recovery": {"value": True}}}}}},
     {"result": {"b64data": "eyJ4IjoxfQ==", "b64info": "eyJ5IjoyfQ=="}},
     {"result": {"expired": False, "expire_at": 10}},
     {"result": {}},
     {"error": {"code": 1000, "message": "custom", "temporary": True}},
     {"disconnect": {"code": 4500, "reason": "banned"}},
+    {"result": {"override": {"join_leave": {"value": True}, "force_push_join_leave": {}}}},
 ]
 
 
@@ -49,6 +52,8 @@ def read(raw: bytes, outcomes: Counter[str]) -> None:
         assert wire.integer(result, "expire_at") >= 0
         assert isinstance(wire.flag(result, "expired"), bool)
         assert all(isinstance(c, str) for c in wire.strings(result, "channels", 128))
+        assert all(isinstance(sub.override, Override) and sub.channel for sub in subs.subs(result, 128))
+        assert isinstance(subs.override(result), Override)
         outcomes["result"] += 1
     except HookError as err:
         assert 400 <= err.code <= 1999 or (err.code, err.message, err.temporary) == (
@@ -73,7 +78,7 @@ def test_the_valid_answers_read_as_written() -> None:
     outcomes = Counter[str]()
     for value in VALID:
         read(json.dumps(value).encode(), outcomes)
-    assert outcomes == Counter({"result": 4, "error": 1, "disconnect": 1})
+    assert outcomes == Counter({"result": 5, "error": 1, "disconnect": 1})
     assert wire.raw_json(wire.parse_answer(json.dumps(VALID[1]).encode())) == '{"x":1}'
 
 

@@ -228,6 +228,44 @@ def test_a_publish_hook_that_is_not_switched_on_is_not_asked(hub: SockhubProcess
         client.close()
 
 
+def _presence_users(client: V2Raw, channel: str) -> set[str]:
+    reply = client.call("presence", {"channel": channel})
+    assert "error" not in reply, reply
+    return {info["user"] for info in reply["presence"].get("presence", {}).values()}
+
+
+def test_overrides_and_subs_of_the_connect_and_subscribe_hooks(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    """The connect answer's ``subs`` (with ``info``, ``data`` and an
+    ``override``) beside its ``channels``, and the subscribe answer's
+    ``override``, change the channel's options for that subscription only:
+    here ``presence`` off in ``px:`` channels that keep presence."""
+    backend.answer("/connect", {"user": "ov", "channels": ["px:two"], "subs": {
+        "px:one": {"info": {"r": 1}, "data": {"hello": 1}, "override": {"presence": {"value": False}}}}})
+    backend.answer("/subscribe", {"override": {"presence": {"value": False}}})
+    client, other = V2Raw(hub), V2Raw(hub)
+    try:
+        subs = client.call("connect", {})["connect"]["subs"]
+        assert set(subs) == {"px:one", "px:two"} and subs["px:one"]["data"] == {"hello": 1}
+        assert _presence_users(client, "px:one") == set()  # overridden
+        assert _presence_users(client, "px:two") == {"ov"}  # the namespace's presence
+        assert "error" not in client.call("subscribe", {"channel": "px:three"})
+        backend.answer("/subscribe", {})
+        assert "error" not in other.call("connect", {}) and "error" not in other.call(
+            "subscribe", {"channel": "px:three"})
+        assert _presence_users(client, "px:three") == {"ov"}  # only the other one's subscription
+        backend.answer("/subscribe", {"override": {"presence": True}})  # not {"value": bool}
+        assert client.call("subscribe", {"channel": "px:four"})["error"]["code"] == 100
+        backend.answer("/connect", {"user": "ov", "subs": {"px:one": {"override": {"force_nothing": {}}}}})
+        third = V2Raw(hub)
+        try:
+            assert third.call("connect", {})["error"]["code"] == 100
+        finally:
+            third.close()
+    finally:
+        client.close()
+        other.close()
+
+
 # -- server-side refresh of connections and subscriptions -------------------------------------
 
 

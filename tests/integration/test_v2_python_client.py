@@ -125,7 +125,7 @@ async def test_the_python_sdk_end_to_end(sockhub: Callable[..., SockhubProcess],
         await until(lambda: events.server_publications)
         assert events.server_publications[0].pub.data == as_sent(use_protobuf, {"server": 1})
 
-        sub = client.new_subscription("news", events=events)
+        sub = client.new_subscription("news", events=events, join_leave=True)
         await sub.subscribe()
         await until(lambda: events.subscribed)
         api_publish(hub, "news", {"n": 1})
@@ -152,7 +152,7 @@ async def test_the_python_sdk_end_to_end(sockhub: Callable[..., SockhubProcess],
             await client.rpc("anything", as_sent(use_protobuf, {}))
         assert (failed.value.code, failed.value.message) == (108, "not available")
 
-        # a second user joins: the first sees it (the channel has join_leave)
+        # a second user joins: the first sees it (the channel has join_leave, the subscription asked)
         other_events = Events()
         other = new_client(hub, other_events, use_protobuf, token=token("7"))
         await other.connect()

@@ -6,6 +6,7 @@ server-side subscriptions), their recovery after a reconnect (the SDK's
 ``connect.subs``), and refresh with short-lived RS256 tokens."""
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -168,5 +169,77 @@ async def test_the_sdk_meets_the_v5_switches(hub: SockhubProcess, use_protobuf: 
             with pytest.raises(ReplyError) as denied:
                 await call()
             assert (denied.value.code, denied.value.message) == (103, "permission denied")
+    finally:
+        await disconnect(client)
+
+
+@pytest.mark.async_timeout(90)
+@FORMATS
+async def test_overrides_of_the_subs_claim_and_of_a_subscription_token(hub: SockhubProcess,
+                                                                        use_protobuf: bool) -> None:
+    """``override`` objects change the channel's options for one
+    subscription: the watcher's ``feed`` is out of presence and takes the
+    join and leave pushes it did not ask for (``force_push_join_leave``); a
+    plain subscriber does not get them; a joiner with ``join_leave`` off
+    is not announced; a subscription token's ``force_recovery`` makes an
+    ``open:`` channel recoverable for that subscription only."""
+    def sub(user: str, override: dict[str, Any] | None = None) -> str:
+        return KEYS.token(sub=user, subs={"feed": {"override": override} if override else {}})
+
+    watching, plain, late, silent = Events(), Events(), Events(), Events()
+    watcher = new_client(hub, watching, use_protobuf, token=sub("1", {
+        "presence": {"value": False}, "force_push_join_leave": {"value": True}}))
+    clients = [watcher]
+    try:
+        await watcher.connect()
+        await until(lambda: watching.server_subscribed)
+        for user, events, override in (("2", plain, None), ("4", late, None),
+                                       ("3", silent, {"join_leave": {"value": False}})):
+            clients.append(new_client(hub, events, use_protobuf, token=sub(user, override)))
+            await clients[-1].connect()
+            await until(lambda: events.server_subscribed)  # noqa: B023 - awaited in the loop
+        await until(lambda: len(watching.joins) == 2)
+        await asyncio.sleep(0.5)  # a join of "3", or one to "2", would have come by now
+        assert [j.info.user for j in watching.joins] == ["2", "4"]
+        assert plain.joins == [] and late.joins == []
+        presence = api(hub, "presence", {"channel": "feed"})["result"]["presence"]
+        assert sorted(c["user"] for c in presence.values()) == ["2", "3", "4"]
+
+        async def recovering(channel: str) -> str:
+            return KEYS.token("ES256", sub="1", channel=channel, override={"force_recovery": {"value": True}})
+
+        forced = watcher.new_subscription("open:forced", events=watching, get_token=recovering)
+        usual = watcher.new_subscription("open:usual", events=watching)
+        for subscription in (forced, usual):
+            await subscription.subscribe()
+            await subscription.ready(timeout=10)
+        by_channel = {ctx.channel: ctx for ctx in watching.subscribed}
+        assert by_channel["open:forced"].recoverable and by_channel["open:forced"].positioned
+        assert not by_channel["open:usual"].recoverable
+    finally:
+        for client in clients:
+            await disconnect(client)
+
+
+@pytest.mark.async_timeout(60)
+async def test_the_api_subscribe_applies_its_override(hub: SockhubProcess) -> None:
+    """``POST /api/subscribe`` with an ``override``: the connection joins
+    the channel server-side, out of its presence; an override of the wrong
+    shape is the command's ``bad request`` and subscribes nobody."""
+    events = Events()
+    client = new_client(hub, events, False, token=KEYS.token(sub="9"))
+    await client.connect()
+    try:
+        await until(lambda: events.connected)
+        response = request(hub.port, "POST", "/api/subscribe", json.dumps(
+            {"user": "9", "channel": "closed:bad", "override": {"presence": "no"}}).encode(),
+            {"Content-Type": "application/json", "X-API-Key": API_KEY})
+        assert json.loads(response.text)["error"]["code"] == 107
+        api(hub, "subscribe", {"user": "9", "channel": "closed:api", "override": {"presence": {"value": False}}})
+        api(hub, "subscribe", {"user": "9", "channel": "closed:plain"})
+        await until(lambda: len(events.server_subscribed) == 2)
+        assert {ctx.channel for ctx in events.server_subscribed} == {"closed:api", "closed:plain"}
+        assert api(hub, "presence", {"channel": "closed:api"})["result"]["presence"] == {}
+        assert len(api(hub, "presence", {"channel": "closed:plain"})["result"]["presence"]) == 1
     finally:
         await disconnect(client)

@@ -7,7 +7,8 @@ their numbers), and the few v1 facts with no v2 name (§6.5).
   target lacks (a v2 result's ``positioned``, ``was_recovering``, ``ping``)
   is left behind;
 * :func:`subscribe_request`: a v1 ``seq``/``gen`` position becomes the
-  offset Centrifugo 2 packs it into (``gen * 4294967295 + seq``);
+  offset Centrifugo 2 packs it into (``gen * 4294967295 + seq``), and the
+  join/leave pushes are asked for (v1 sent them to every subscriber);
 * :func:`history_request`: a v1 history has no paging (Centrifugo 2.8
   returns the whole stream), so no ``limit`` is all of it.
 """
@@ -72,7 +73,10 @@ def to_v2(source: Message, kind: type[Message]) -> Message:
 
 
 def subscribe_request(p: pb.SubscribeRequest) -> pb2.SubscribeRequest:
-    target = pb2.SubscribeRequest()
+    """Protocol v1 has no ``join_leave`` flag: Centrifugo 2 pushed a join
+    and leave to every subscriber of a channel that publishes them, so the
+    v2 request asks for them."""
+    target = pb2.SubscribeRequest(join_leave=True)
     copy_fields(p, target)
     if p.recover and not p.offset and (p.seq or p.gen):
         target.offset = p.gen * SEQ_GEN_BASE + p.seq

@@ -16,8 +16,11 @@ Choices, documented here:
   in the v5 mode;
 * stream positions and recovery: app.dialects.v2.streamsub; history reads
   by position (``since``, ``reverse``; another epoch is 112); join and
-  leave pushes come when the channel's ``join_leave`` option is on (the
-  request's flag is not needed);
+  leave pushes come when the channel's ``join_leave`` option is on and the
+  subscribe asked for them (``join_leave``), or an override forces them;
+* the ``override`` of a subscription token or of the subscribe proxy's
+  answer changes the channel's options for this subscription
+  (app.core.overrides);
 * a subscription token's ``exp`` (or ``expire_at``) makes the subscription
   expire: the reply has ``expires``/``ttl``, ``sub_refresh`` with a new
   token extends it, and one not refreshed is left with the ``unsubscribe``
@@ -36,6 +39,7 @@ from app.core import streams, subscriptions
 from app.core.client import Client
 from app.core.engine import EngineError
 from app.core.errors import INTERNAL_SERVER_ERROR, ProtocolError
+from app.core.overrides import NO_OVERRIDE
 from app.core.publisher import publish_from_client
 from app.core.subscriptions import denied
 from app.core.values import HistoryPage, StreamPosition
@@ -109,7 +113,8 @@ async def subscribe_with(services: Services, client: Client, p: pb.SubscribeRequ
         permissions.check_subscribe(ctx, client, channel, options)
     hooked = await proxied.subscribe(ctx, client, p) if by_proxy else None
     info = hooked.info if hooked else claims.info if claims else ""
-    result = await streamsub.subscribe(ctx, client, channel, options, info, p)
+    override = hooked.override if hooked else claims.override if claims else NO_OVERRIDE
+    result = await streamsub.subscribe(ctx, client, channel, options, info, p, override=override)
     data = hooked.data if hooked else claims.data if claims else ""
     if data:
         result.data = data.encode()

@@ -85,8 +85,11 @@ async def connect(ctx: V2Context, client: Client, p: pb.ConnectRequest) -> tuple
     """The backend's answer as a token's claims, and the ConnectResult data."""
     asked = ctx.options.client_channel_limit or 128
     reply = await ask(client, ctx.proxy.connect(caller(client), p.name, p.version, p.data, p.subs.keys(), asked))
-    subs = tuple(tokens.ServerSubscription(channel) for channel in reply.channels)
-    claims = tokens.ConnectionClaims(reply.user, reply.expire_at, reply.info, subs)
+    subs = {sub.channel: tokens.ServerSubscription(sub.channel, sub.info, sub.data, sub.override)
+            for sub in reply.subs}
+    for channel in reply.channels:
+        subs.setdefault(channel, tokens.ServerSubscription(channel))
+    claims = tokens.ConnectionClaims(reply.user, reply.expire_at, reply.info, tuple(subs.values()))
     return claims, (reply.data or "").encode()
 
 

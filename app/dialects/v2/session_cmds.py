@@ -11,7 +11,9 @@ Choices, documented here:
 * the token's ``subs`` (else ``channels``) are subscribed by the server
   during connect (their namespaces must exist: error 102 otherwise, before
   anything is done), with no permission check: the backend signed them;
-  each gets its ``info`` as channel info and its ``data`` in its result;
+  each gets its ``info`` as channel info, its ``data`` in its result and
+  its ``override`` (app.core.overrides); the connect proxy's ``subs`` and
+  ``channels`` the same;
   the client's ``connect.subs`` (what it last saw of them: ``recover``,
   ``offset``, ``epoch``) recovers them as a client-side subscribe would
   (app.dialects.v2.streamsub), and the connect reply's ``subs`` holds
@@ -103,7 +105,8 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
         if sub.channel in client.channels:
             continue
         asked = p.subs[sub.channel] if sub.channel in p.subs else pb.SubscribeRequest()
-        found = await streamsub.subscribe(ctx, client, sub.channel, sub_options, sub.info, asked, server_side=True)
+        found = await streamsub.subscribe(ctx, client, sub.channel, sub_options, sub.info, asked, server_side=True,
+                                          override=sub.override)
         if sub.data:
             found.data = sub.data.encode()
         result.subs[sub.channel].CopyFrom(found)

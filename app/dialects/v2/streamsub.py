@@ -7,8 +7,12 @@ come here.
 
 * a subscription is ``recoverable`` (and ``positioned``) when its channel
   keeps history and has ``recover`` on (Centrifugo's ``force_recovery``),
-  ``positioned`` alone when the client asks for it in a channel with
-  history;
+  ``positioned`` alone when the client asks for it (or an override's
+  ``force_positioning``) in a channel with history;
+* the join and leave pushes come to a subscription that asked for them
+  (``join_leave``) or whose override forces them (§1.5: "only when the
+  subscription asked for join_leave"); an override may also change the
+  channel's ``presence``, ``join_leave`` and ``recover`` for it;
 * a recover request (``recover`` with ``offset``/``epoch``) is answered
   per §1.10: the recovered publications in the reply, its offset the
   request's; ``recovered`` false with the current position otherwise;
@@ -20,6 +24,7 @@ from __future__ import annotations
 from app.core import streams, subscriptions
 from app.core.client import Client
 from app.core.engine import EngineError
+from app.core.overrides import NO_OVERRIDE, Override
 from app.core.subscriptions import history_options
 from app.core.values import NO_POSITION, StreamPosition
 from app.dialects.v2 import protocol_pb2 as pb
@@ -28,13 +33,25 @@ from app.dialects.v2.convert import publication
 from app.options import ChannelOptions
 
 
+def pushes_join_leave(p: pb.SubscribeRequest, override: Override) -> bool:
+    """Whether a subscription receives the channel's join and leave: when
+    the client asked (``join_leave``) unless an override says no, or when
+    an override forces it (``force_push_join_leave``)."""
+    forced = override.push_join_leave
+    return p.join_leave if forced is None else forced
+
+
 async def subscribe(ctx: V2Context, client: Client, channel: str, options: ChannelOptions, info: str,
-                    p: pb.SubscribeRequest, server_side: bool = False) -> pb.SubscribeResult:
+                    p: pb.SubscribeRequest, server_side: bool = False,
+                    override: Override = NO_OVERRIDE) -> pb.SubscribeResult:
     """Subscribe ``client`` (checks done) and the result of §1.4; ``p``
-    holds what the client asked (``positioned``, ``recover``...)."""
+    holds what the client asked (``positioned``, ``recover``...),
+    ``override`` what the token or the backend changes of the channel's
+    options (app.core.overrides)."""
+    options = override.options(options)
     history = history_options(options)
     recoverable = history.enabled and options.recover
-    positioned = recoverable or (history.enabled and (p.positioned or p.recoverable))
+    positioned = recoverable or (history.enabled and (p.positioned or p.recoverable or bool(override.positioning)))
     since = StreamPosition(p.offset, p.epoch) if p.recover and recoverable else None
 
     async def read() -> streams.StreamRecovery:
@@ -49,7 +66,8 @@ async def subscribe(ctx: V2Context, client: Client, channel: str, options: Chann
             return streams.StreamRecovery([], NO_POSITION, False)
 
     found = await subscriptions.subscribe_then(ctx, ctx.fanout, client, channel, info, True, read,
-                                               lambda r: {m.uid for m in r.publications}, server_side)
+                                               lambda r: {m.uid for m in r.publications}, server_side,
+                                               override, pushes_join_leave(p, override))
     result = pb.SubscribeResult(recoverable=recoverable, positioned=positioned, was_recovering=p.recover)
     if positioned:
         result.epoch = found.position.epoch

@@ -18,8 +18,9 @@ surrogates), so whatever a claim holds can be relayed as it is.  Expiry
 
 ``aud`` and ``iss`` are checked when ``token_audience``/``token_issuer``
 are configured.  The ``subs`` claim (server-side subscriptions with their
-``info``/``data``) is read; its ``override`` objects are accepted and not
-applied (the namespace's options hold).
+``info``/``data``/``override``) and a subscription token's ``override``
+are read (app.core.overrides); an override of the wrong shape makes the
+token invalid.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from typing import Any
 
 import jwt
 
+from app.core import overrides
+from app.core.overrides import NO_OVERRIDE, Override
 from app.options import Options
 from transports.strictjson import JSONInputError, loads
 
@@ -60,6 +63,7 @@ class ServerSubscription:
     channel: str
     info: str = ""
     data: str = ""
+    override: Override = NO_OVERRIDE
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,7 @@ class SubscriptionClaims:
     expires_at: int
     info: str
     data: str = ""
+    override: Override = NO_OVERRIDE
 
 
 def hmac_key(options: Options) -> str:
@@ -211,10 +216,15 @@ def _subs(claims: dict[str, Any]) -> tuple[ServerSubscription, ...]:
     for channel, entry in subs.items():
         if not channel or not isinstance(entry, dict) or not entry.keys() <= _SUB_KEYS:
             raise TokenInvalid("subs entry is not an object of known options")
-        if not isinstance(entry.get("override", {}), dict):
-            raise TokenInvalid("override is not an object")
-        result.append(ServerSubscription(channel, _info(entry), _info(entry, "data")))
+        result.append(ServerSubscription(channel, _info(entry), _info(entry, "data"), _override(entry)))
     return tuple(result)
+
+
+def _override(claims: dict[str, Any]) -> Override:
+    try:
+        return overrides.parse(claims.get("override"))
+    except overrides.OverrideInvalid as exc:
+        raise TokenInvalid(str(exc)) from None
 
 
 def connection(token: str, options: Options, now: float) -> ConnectionClaims:
@@ -232,7 +242,7 @@ def subscription(token: str, options: Options, now: float) -> SubscriptionClaims
     if not channel:
         raise TokenInvalid("no channel")
     return SubscriptionClaims(_text(claims, "sub"), channel, _text(claims, "client"), _expires_at(claims),
-                              _info(claims), _info(claims, "data"))
+                              _info(claims), _info(claims, "data"), _override(claims))
 
 
 def subscription_v1(token: str, options: Options, now: float) -> SubscriptionClaims:

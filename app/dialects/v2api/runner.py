@@ -14,7 +14,8 @@ call that awaits) costs a coroutine: a publish on the memory engine is
 answered without one, as the 1.x API's.  Beyond the core of today, documented
 here: ``tags``, ``idempotency_key`` and ``delta`` of a publish are checked
 and not kept; ``subscribe`` takes ``client`` and ``info``, not ``data``,
-``expire_at``, ``recover_since`` or ``override``; ``refresh`` acts on
+``expire_at`` or ``recover_since`` (its ``override`` is applied:
+app.core.overrides); ``refresh`` acts on
 ``expired`` only; ``session`` is not a notion of this server (ignored);
 batch ``parallel`` runs the commands in order all the same;
 ``channels`` counts each channel's subscribers on this node.
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine
 
-from app.core import control, streams, subscriptions
+from app.core import control, overrides, streams, subscriptions
 from app.core.engine import EngineError
 from app.core.errors import DISCONNECT, EXPIRED, ProtocolError
 from app.core.values import Message, StreamPosition, UidSource
@@ -40,6 +41,7 @@ from app.dialects.v2api.params import (
 )
 from app.dialects.v2api.pattern import Pattern
 from app.options import ChannelOptions
+from transports.strictjson import loads
 
 #: Commands of a batch, channels of a broadcast: at most this many per request.
 MAX_BATCH = 1000
@@ -228,9 +230,16 @@ class ServerApi:
             raise ApiError(BAD_REQUEST)
         self._options(p.channel)
         info = decoded_b64(p.b64info) if p.b64info else p.info or ""
-        await control.subscribe_user(self._ctx, p.user, p.channel, p.client, info)
-        await self._ctx.control.send("subscribe", {"user": p.user, "channel": p.channel, "client": p.client,
-                                                   "info": info})
+        try:
+            asked = loads(p.override) if p.override else None
+            override = overrides.parse(asked)
+        except ValueError:  # OverrideInvalid too
+            raise ApiError(BAD_REQUEST) from None
+        await control.subscribe_user(self._ctx, p.user, p.channel, p.client, info, override)
+        params: dict[str, Any] = {"user": p.user, "channel": p.channel, "client": p.client, "info": info}
+        if asked:
+            params["override"] = asked
+        await self._ctx.control.send("subscribe", params)
         return "{}"
 
     async def unsubscribe(self, p: UnsubscribeRequest) -> str:

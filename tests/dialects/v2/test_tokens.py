@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
+from app.core.overrides import Override
 from app.dialects.v2 import tokens
 from app.options import Options
 from tests.integration.v5config import HMAC_KEY, Keys
@@ -68,7 +69,7 @@ def test_the_subs_claim_wins_over_channels() -> None:
                   "override": {"presence": {"value": True}}},
     }), BOTH, time.time())
     assert claims.subs == (tokens.ServerSubscription("feed", '{"i":1}', '{"d":1}'),
-                           tokens.ServerSubscription("other", '{"i":2}', '{"d":2}'))
+                           tokens.ServerSubscription("other", '{"i":2}', '{"d":2}', Override(presence=True)))
     assert claims.channels == ("feed", "other")
 
 
@@ -80,10 +81,21 @@ def test_channels_alone_and_repeated() -> None:
 @pytest.mark.parametrize("subs", [
     ["feed"], "feed", 1, {"": {}}, {"feed": 1}, {"feed": {"unknown": 1}}, {"feed": {"override": []}},
     {"feed": {"b64data": "not base64!"}}, {"feed": {"b64info": base64.b64encode(b"not json").decode()}},
+    {"feed": {"override": {"presense": {"value": True}}}}, {"feed": {"override": {"presence": True}}},
+    {"feed": {"override": {"presence": {"value": 1}}}}, {"feed": {"override": {"presence": {"v": True}}}},
 ])
 def test_subs_of_the_wrong_shape_make_the_token_invalid(subs: Any) -> None:
     with pytest.raises(tokens.TokenInvalid):
         tokens.connection(KEYS.token(sub="42", subs=subs), BOTH, time.time())
+
+
+def test_a_subscription_token_carries_its_override() -> None:
+    claims = tokens.subscription(KEYS.token(sub="42", channel="c", override={
+        "force_recovery": {"value": True}, "join_leave": {}, "force_push_join_leave": {"value": True}}),
+        BOTH, time.time())
+    assert claims.override == Override(join_leave=False, push_join_leave=True, recovery=True)
+    with pytest.raises(tokens.TokenInvalid):
+        tokens.subscription(KEYS.token(sub="42", channel="c", override={"force_recovery": "yes"}), BOTH, time.time())
 
 
 def test_a_subscription_token_carries_data() -> None:

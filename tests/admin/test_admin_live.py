@@ -71,6 +71,42 @@ async def test_the_charts_follow_the_connections(hub: SockhubProcess) -> None:
         await playwright.stop()
 
 
+#: Draws the charts of one node in a new box from samples of the last
+#: ``seconds`` (one every 3 s, as node pings make them) and answers the time
+#: range each chart shows, [x min, x max] in Unix seconds.
+DRAWN_RANGE = """async seconds => {
+  const box = document.createElement("div");
+  box.style.width = "600px";
+  document.body.appendChild(box);
+  const charts = new SockhubCharts.NodeCharts(box), end = 1800000000, samples = [];
+  for (let t = end - seconds; t <= end; t += 3) samples.push([t, 1, 2, 0.5, 4]);
+  charts.update(samples);
+  await new Promise(done => requestAnimationFrame(done));  // uPlot sets its scales when it draws
+  const ranges = charts.plots.map(p => [p.scales.x.min, p.scales.x.max]);
+  charts.destroy();
+  box.remove();
+  return ranges;
+}"""
+
+
+async def test_a_chart_shows_the_last_15_minutes(hub: SockhubProcess) -> None:
+    """charts.js as the page loads it (with uPlot from node_modules): given
+    20 minutes of samples it draws the newest 15; a shorter history is drawn
+    whole (at least 30 s wide).  The node keeps 15 minutes (test_admin_feed)."""
+    playwright, browser, page = await browser_page()
+    end = 1800000000
+    try:
+        await page.goto(hub.url + "/")
+        await page.wait_for_function("window.SockhubCharts !== undefined && window.uPlot !== undefined")
+        assert await page.evaluate(DRAWN_RANGE, 20 * 60) == [[end - 15 * 60, end]] * 2  # both charts
+        assert await page.evaluate(DRAWN_RANGE, 15 * 60) == [[end - 15 * 60, end]] * 2
+        assert await page.evaluate(DRAWN_RANGE, 2 * 60) == [[end - 2 * 60, end]] * 2
+        assert await page.evaluate(DRAWN_RANGE, 6) == [[end - 30, end]] * 2
+    finally:
+        await browser.close()
+        await playwright.stop()
+
+
 async def test_events_of_a_publish_filtered_and_paused(hub: SockhubProcess) -> None:
     playwright, browser, page = await browser_page()
     try:

@@ -226,3 +226,28 @@ def test_installed_server_serves_every_web_file(served: str) -> None:
         (src,) = re.findall(rb'<script src="([^"]+)"', page)
         assert status == 200 and fetch(urllib.parse.urljoin(served + endpoint + "/", src.decode())) == (200, sockjs)
     assert fetch(served + "/static/js/nothing.js")[0] == 404
+
+
+def test_a_tree_without_the_js_clients_says_so_at_start(tmp_path: Path) -> None:
+    """Issue 16: the server answered 404 for the JS clients "with no warning".
+    The checkout's files without `make js`'s copies, run from another folder:
+    one warning per missing npm file, naming it."""
+    source = checkout_copy(tmp_path / "src")
+    (source / "node_modules").unlink()
+    port = free_port()
+    log = tmp_path / "sockhub.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sockhub", "--insecure", "--port", str(port),
+                                 "--address", "127.0.0.1"], cwd=tmp_path, env={**clean_env(), "PYTHONPATH": str(source)},
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while fetch_status(f"http://127.0.0.1:{port}/health") != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert fetch(f"http://127.0.0.1:{port}/static/js/centrifuge.js")[0] == 404
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    warned = re.findall(r"WARNING .*?(\S+) is missing: the browser clients cannot load it", log.read_text())
+    assert sorted(warned) == sorted(str(f.target) for f in NPM_FILES), log.read_text()

@@ -5,6 +5,7 @@ of a Redis pair shows on the page of node A, ``stats`` and ``node`` from the
 actions form, and no "Log out" without a login (--insecure_admin)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from pathlib import Path
@@ -64,6 +65,37 @@ async def test_the_charts_follow_the_connections(hub: SockhubProcess) -> None:
         assert after != before  # the picture changed, not only a number
         points = int(await page.get_attribute(chart, "data-points") or 0)
         assert points >= 2
+    finally:
+        for client in clients:
+            client.close()
+        await browser.close()
+        await playwright.stop()
+
+
+async def test_the_messages_chart_follows_publishes(hub: SockhubProcess) -> None:
+    """Messages in (published through the node) and out (queued to its
+    clients) per second move with publishes (2 subscribers: out is about
+    twice in; the rates themselves: test_admin_feed)."""
+    playwright, browser, page = await browser_page()
+    clients = [await RawClient.connect(hub.url, SECRET, user=f"rate-{i}") for i in range(2)]
+    chart = "#nodes .node .chart[data-chart='messages']"
+    try:
+        for client in clients:
+            assert "error" not in await client.command("subscribe", {"channel": "rates"})
+        await shots.admin_login(page, hub.url, shots.PASSWORD)
+        await page.wait_for_selector(chart + " canvas")
+        before = await page.eval_on_selector(chart + " canvas", "c => c.toDataURL()")
+        seen: list[float] = [0, 0]
+        for n in range(200):  # publishes until a sample shows them (one every 0.5 s)
+            [item] = await api_call(hub.url, SECRET, "publish", {"channel": "rates", "data": {"n": n}})
+            assert item["error"] is None
+            seen = await chart_last(page, "messages")
+            if seen[0] > 0 and seen[1] > 0:
+                break
+            await asyncio.sleep(0.02)
+        rate_in, rate_out = seen
+        assert rate_in > 0 and rate_out >= rate_in, seen  # each message queued to both subscribers
+        assert await page.eval_on_selector(chart + " canvas", "c => c.toDataURL()") != before
     finally:
         for client in clients:
             client.close()

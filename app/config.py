@@ -23,16 +23,14 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, Iterable, Mapping, get_type_hints
 
-import yaml
-
+from app.config_files import ConfigError as ConfigError
+from app.config_files import read_file
 from app.config_names import ALIASES, DURATION_KEYS, IGNORED_CHANNEL_KEYS, IGNORED_KEYS, parse_duration
 from app.options import ChannelOptions, Namespace, Options
-from transports.strictjson import MAX_DEPTH, loads
+from transports.strictjson import loads
 
 ENV_PREFIX = "SOCKHUB_"
 
@@ -46,10 +44,6 @@ NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
 _NUMBER = re.compile(r"[-+]?[0-9.eE+-]*")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-class ConfigError(Exception):
-    """A configuration problem, described in one line."""
 
 
 #: Longer unknown keys get no "did you mean" (difflib's cost grows with the length).
@@ -308,60 +302,6 @@ def redis_addresses(key: str, value: Any, source: str) -> dict[str, Any]:
     urls = ",".join(item if item.startswith(("redis://", "rediss://")) else
                     "redis://" + item.split("://", 1)[-1] for item in items)
     return {"redis_url": urls, **({"redis_cluster": True} if key == "redis_cluster_address" else {})}
-
-
-def read_file(path: str) -> dict[str, Any]:
-    """The top-level mapping of a JSON, TOML (.toml) or YAML (.yaml/.yml) file."""
-    file = Path(path)
-    try:
-        text = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
-    suffix = file.suffix.lower()
-    kind = suffix.lstrip(".") if suffix in (".toml", ".yaml", ".yml") else "json"
-    data = _parse(text, kind, path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of options")
-    if _too_deep(data):
-        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels")
-    return data
-
-
-def _parse(text: bytes, kind: str, path: str) -> Any:
-    """The document of a file's bytes; ConfigError (one line) for anything the
-    parser refuses, including nesting too deep for it and bytes not UTF-8."""
-    try:
-        if kind == "toml":
-            return tomllib.loads(text.decode("utf-8"))
-        if kind != "json":
-            return yaml.safe_load(text)
-        return loads(text) if text.strip() else {}
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not valid {kind}: not UTF-8") from None
-    except RecursionError:  # the pure-Python TOML and YAML parsers recurse per level
-        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
-    except (ValueError, OverflowError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path}: not valid {kind}: {first}") from None
-
-
-def _too_deep(data: Any) -> bool:
-    """Whether a parsed document nests lists and mappings deeper than
-    MAX_DEPTH (a cycle, which YAML aliases can make, is too deep).  Level by
-    level; a container shared by aliases is looked at once per level, so a
-    "billion laughs" file costs its size times MAX_DEPTH at most."""
-    level = [data]
-    for _ in range(MAX_DEPTH):
-        children: dict[int, Any] = {}
-        for item in level:
-            values = item.values() if isinstance(item, dict) else item
-            children.update((id(v), v) for v in values if isinstance(v, (dict, list)))
-        if not children:
-            return False
-        level = list(children.values())
-    return True
 
 
 def env_layer(environ: Mapping[str, str]) -> dict[str, str]:

@@ -41,7 +41,13 @@ MAX_DEPTH = 100
 
 
 class JSONInputError(ValueError):
-    """JSON refused; the message is ours and safe to show the peer."""
+    """JSON refused; the message is ours and safe to show the peer.
+    ``where``: the (line, column) of a syntax error, both from 1, for a
+    reader of a file (a config file's error names its line)."""
+
+    def __init__(self, message: str, where: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 def _reject_constant(name: str) -> Any:
@@ -84,7 +90,7 @@ def loads(data: str | bytes, surrogates: bool = False) -> Any:
     except JSONInputError:
         raise
     except json.JSONDecodeError as exc:
-        raise JSONInputError(f"syntax error at character {exc.pos}") from None
+        raise JSONInputError(f"syntax error at character {exc.pos}", (exc.lineno, exc.colno)) from None
     except ValueError:  # an integer past Python's 4,300 digits
         raise JSONInputError("number out of range") from None
     except RecursionError:  # the C decoder ran into the interpreter's limit

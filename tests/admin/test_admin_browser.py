@@ -87,6 +87,25 @@ async def test_right_password_shows_the_node(hub: SockhubProcess) -> None:
         await playwright.stop()
 
 
+async def test_the_page_loads_its_favicon_and_nothing_fails(hub: SockhubProcess) -> None:
+    """Issue 16: a favicon.ico 404, logged as a warning, on every page load."""
+    playwright, browser, page = await browser_page()
+    failed: list[str] = []
+    page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+    try:
+        await shots.admin_login(page, hub.url, shots.PASSWORD)
+        await page.wait_for_selector("#nodes .node .chart canvas")
+        icon = await page.eval_on_selector("link[rel=icon]", "link => link.href")
+        assert icon == hub.url + "/favicon.svg"
+        response = await page.request.get(icon)
+        assert response.status == 200 and response.headers["content-type"] == "image/svg+xml"
+    finally:
+        await browser.close()
+        await playwright.stop()
+    assert failed == []
+    assert [line for line in hub.logs().splitlines() if "favicon" in line] == []
+
+
 async def test_publish_from_the_actions_form(hub: SockhubProcess, tmp_path: Path) -> None:
     subscriber = await RawClient.connect(hub.url, shots.CONFIG["secret"], user="reader")
     assert "error" not in await subscriber.command("subscribe", {"channel": "news"})

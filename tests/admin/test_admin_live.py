@@ -5,6 +5,7 @@ of a Redis pair shows on the page of node A, ``stats`` and ``node`` from the
 actions form, and no "Log out" without a login (--insecure_admin)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from pathlib import Path
@@ -67,6 +68,73 @@ async def test_the_charts_follow_the_connections(hub: SockhubProcess) -> None:
     finally:
         for client in clients:
             client.close()
+        await browser.close()
+        await playwright.stop()
+
+
+async def test_the_messages_chart_follows_publishes(hub: SockhubProcess) -> None:
+    """Messages in (published through the node) and out (queued to its
+    clients) per second move with publishes (2 subscribers: out is about
+    twice in; the rates themselves: test_admin_feed)."""
+    playwright, browser, page = await browser_page()
+    clients = [await RawClient.connect(hub.url, SECRET, user=f"rate-{i}") for i in range(2)]
+    chart = "#nodes .node .chart[data-chart='messages']"
+    try:
+        for client in clients:
+            assert "error" not in await client.command("subscribe", {"channel": "rates"})
+        await shots.admin_login(page, hub.url, shots.PASSWORD)
+        await page.wait_for_selector(chart + " canvas")
+        before = await page.eval_on_selector(chart + " canvas", "c => c.toDataURL()")
+        seen: list[float] = [0, 0]
+        for n in range(200):  # publishes until a sample shows them (one every 0.5 s)
+            [item] = await api_call(hub.url, SECRET, "publish", {"channel": "rates", "data": {"n": n}})
+            assert item["error"] is None
+            seen = await chart_last(page, "messages")
+            if seen[0] > 0 and seen[1] > 0:
+                break
+            await asyncio.sleep(0.02)
+        rate_in, rate_out = seen
+        assert rate_in > 0 and rate_out >= rate_in, seen  # each message queued to both subscribers
+        assert await page.eval_on_selector(chart + " canvas", "c => c.toDataURL()") != before
+    finally:
+        for client in clients:
+            client.close()
+        await browser.close()
+        await playwright.stop()
+
+
+#: Draws the charts of one node in a new box from samples of the last
+#: ``seconds`` (one every 3 s, as node pings make them) and answers the time
+#: range each chart shows, [x min, x max] in Unix seconds.
+DRAWN_RANGE = """async seconds => {
+  const box = document.createElement("div");
+  box.style.width = "600px";
+  document.body.appendChild(box);
+  const charts = new SockhubCharts.NodeCharts(box), end = 1800000000, samples = [];
+  for (let t = end - seconds; t <= end; t += 3) samples.push([t, 1, 2, 0.5, 4]);
+  charts.update(samples);
+  await new Promise(done => requestAnimationFrame(done));  // uPlot sets its scales when it draws
+  const ranges = charts.plots.map(p => [p.scales.x.min, p.scales.x.max]);
+  charts.destroy();
+  box.remove();
+  return ranges;
+}"""
+
+
+async def test_a_chart_shows_the_last_15_minutes(hub: SockhubProcess) -> None:
+    """charts.js as the page loads it (with uPlot from node_modules): given
+    20 minutes of samples it draws the newest 15; a shorter history is drawn
+    whole (at least 30 s wide).  The node keeps 15 minutes (test_admin_feed)."""
+    playwright, browser, page = await browser_page()
+    end = 1800000000
+    try:
+        await page.goto(hub.url + "/")
+        await page.wait_for_function("window.SockhubCharts !== undefined && window.uPlot !== undefined")
+        assert await page.evaluate(DRAWN_RANGE, 20 * 60) == [[end - 15 * 60, end]] * 2  # both charts
+        assert await page.evaluate(DRAWN_RANGE, 15 * 60) == [[end - 15 * 60, end]] * 2
+        assert await page.evaluate(DRAWN_RANGE, 2 * 60) == [[end - 2 * 60, end]] * 2
+        assert await page.evaluate(DRAWN_RANGE, 6) == [[end - 30, end]] * 2
+    finally:
         await browser.close()
         await playwright.stop()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import app
 from app.dialects.v2api.params import ParamsError
 from app.dialects.v2api.runner import Reply, ServerApi
 from app.engines.memory import MemoryEngine
@@ -87,7 +88,8 @@ async def test_batch_in_order_and_parsed_first(harness_factory) -> None:
         replies = json.loads(await api.batch(json.dumps(body).encode()))["replies"]
         assert replies[:3] == [{"publish": {}}, {"error": {"code": 104, "message": "not found"}},
                                {"presence_stats": {}}]
-        assert replies[3]["info"]["nodes"][0]["name"] == "test-node"
+        [node] = replies[3]["info"]["nodes"]
+        assert node["name"] == "test-node" and node["version"] == app.__version__  # one version everywhere
         for bad in ({"commands": {}}, {"commands": [1]}, {"commands": [{"publish": {"channel": 1}}]},
                     {"parallel": 1}, {"commands": [{}] * 1001}):
             with pytest.raises(ParamsError):

@@ -177,6 +177,30 @@ def test_unusable_files_are_one_clear_error(tmp_path: Path, name: str, text: str
     assert expected in message and "\n" not in message and len(message) < 300, message
 
 
+@pytest.mark.parametrize("name, text, expected", [
+    ("flow.yaml", "secret: s\nnamespaces: [s\n",
+     "not valid yaml: expected ',' or ']', but got '<stream end>' (at line 3, column 1; "
+     "while parsing a flow sequence from line 2)"),
+    ("indent.yaml", "secret: s\nport: 80\n  presence: true\n",
+     "not valid yaml: mapping values are not allowed here (at line 3, column 11)"),
+    ("quote.yaml", 'secret: s\nname: "node\n', "not valid yaml: found unexpected end of stream (at line 3, "
+     "column 1; while scanning a quoted scalar from line 2)"),
+    ("tab.yaml", "secret: s\n\tport: 80\n", "not valid yaml: found character '\\t' that cannot start any "
+     "token (at line 2, column 1)"),
+    ("alias.yaml", "secret: s\nname: *who\n", "not valid yaml: found undefined alias 'who' (at line 2, column 7)"),
+    ("comma.json", '{"secret": "s",\n "port": 80,\n}', "not valid json: syntax error at character 29 "
+     "(at line 3, column 1)"),
+    ("value.toml", 'secret = "s"\nport = \n', "not valid toml: Invalid value (at line 2, column 8)"),
+])
+def test_a_syntax_error_names_its_line(tmp_path: Path, name: str, text: str, expected: str) -> None:
+    """Issue 16: a YAML (or JSON) error said what but not where."""
+    path = write(tmp_path, name, text)
+    for args in (["checkconfig", path], ["--config", path]):
+        result = run_sockhub(args)
+        assert result.returncode == 2, result
+        assert result.stderr.strip().splitlines() == [f"sockhub: error: {path}: {expected}"], result.stderr
+
+
 @pytest.mark.parametrize("name, data", [
     ("utf16.json", b"\xff\xfe\x00\xd8"), ("latin1.json", b'{"secret": "\xe9"}'),
     ("latin1.toml", b'secret = "\xe9"\n'), ("latin1.yaml", b"secret: \xe9\n"),

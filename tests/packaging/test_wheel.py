@@ -5,9 +5,12 @@ The wheel is built (``pip wheel --no-deps``, with build isolation, as a user's
 of the JS clients yet, only ``node_modules/`` as ``npm ci`` leaves it.  It is
 installed with its dependencies into a fresh venv outside the repository on
 each supported Python (3.11-3.13) found on the machine, and that venv's
-``sockhub --insecure --web`` started from an empty folder must serve the demo,
-the admin page, both JS clients and the script of the SockJS iframe page,
-byte for byte as package.json's npm packages and app/static have them.
+``sockhub --insecure --web`` started from an empty folder must serve every
+web file (served_urls): the demo and the admin page with their favicons and
+scripts, every npm file of app.jsclients (sockjs-client, centrifuge 1.5.0,
+centrifuge-js 5.8.0's JSON and protobuf builds, uPlot) and the script of both
+SockJS iframe pages (1.x ``/connection``, v2 ``/connection/sockjs``), byte
+for byte as package.json's npm packages and app/static have them.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -181,20 +185,69 @@ def test_installed_package_runs_from_the_venv(installed: Path, tmp_path: Path) -
     assert run([python, "-m", "sockhub", "checkconfig"], cwd=tmp_path).stdout.strip() == "config.json: ok"
 
 
+def served_urls() -> dict[str, Path]:
+    """Every URL a browser loads from sockhub (``--web``), and the file it must
+    serve: each tracked file of the admin page and the demo, and each npm
+    file (app.jsclients.NPM_FILES) at the URL its folder is served under; a
+    new NPM_FILES row in a folder with no route fails here until it has one."""
+    urls: dict[str, Path] = {}
+    tracked = subprocess.run(["git", "ls-files", "app/static"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    for name in tracked:
+        folder, file = Path(name).parent.name, Path(name).name
+        assert folder in ("admin", "demo"), name  # a web folder this test does not know yet
+        urls[("/" if folder == "admin" else "/demo/") + file] = ROOT / name
+    for npm_file in NPM_FILES:
+        source = NODE_MODULES / npm_file.source
+        if npm_file.folder == "clientjs":  # sockjs-client: /static/js/, and the iframe page's copy
+            urls["/static/js/" + npm_file.name] = source
+            if npm_file.name.startswith("sockjs.min.js"):
+                urls["/connection/static/" + npm_file.name] = source
+        else:
+            assert npm_file.folder in ("static/js", "static/uplot"), npm_file
+            urls["/" + npm_file.folder + "/" + npm_file.name] = source
+    urls["/"] = ROOT / "app/static/admin/index.html"
+    urls["/demo/"] = ROOT / "app/static/demo/index.html"
+    return urls
+
+
 def test_installed_server_serves_every_web_file(served: str) -> None:
-    expected = {
-        "/": (ROOT / "app/static/admin/index.html").read_bytes(),
-        "/admin.js": (ROOT / "app/static/admin/admin.js").read_bytes(),
-        "/demo/": (ROOT / "app/static/demo/index.html").read_bytes(),
-        "/demo/day.svg": (ROOT / "app/static/demo/day.svg").read_bytes(),
-        "/static/js/centrifuge.js": (NODE_MODULES / "centrifuge/centrifuge.js").read_bytes(),
-        "/static/js/sockjs.min.js": (NODE_MODULES / "sockjs-client/dist/sockjs.min.js").read_bytes(),
-        "/connection/static/sockjs.min.js": (NODE_MODULES / "sockjs-client/dist/sockjs.min.js").read_bytes(),
-    }
-    for path, body in expected.items():
-        assert fetch(served + path) == (200, body), path
-    # the script the SockJS iframe page (iframe transports) loads, by the URL it names
-    status, page = fetch(served + "/connection/iframe.html")
-    (src,) = re.findall(rb'<script src="([^"]+)"', page)
-    assert status == 200 and fetch(served + src.decode()) == (200, expected["/connection/static/sockjs.min.js"])
+    expected = served_urls()
+    for must in ("/static/js/centrifuge.js", "/static/js/centrifuge5.js", "/static/js/centrifuge5.protobuf.js",
+                 "/static/js/sockjs.min.js", "/connection/static/sockjs.min.js", "/static/uplot/uPlot.iife.min.js",
+                 "/favicon.svg", "/demo/favicon.svg", "/admin.js", "/charts.js", "/events.js"):
+        assert must in expected, must
+    for path, source in expected.items():
+        assert fetch(served + path) == (200, source.read_bytes()), path
+    # the script each SockJS iframe page (1.x /connection, v2 /connection/sockjs) loads, by the URL it names
+    sockjs = (NODE_MODULES / "sockjs-client/dist/sockjs.min.js").read_bytes()
+    for endpoint in ("/connection", "/connection/sockjs"):
+        status, page = fetch(served + endpoint + "/iframe.html")
+        (src,) = re.findall(rb'<script src="([^"]+)"', page)
+        assert status == 200 and fetch(urllib.parse.urljoin(served + endpoint + "/", src.decode())) == (200, sockjs)
     assert fetch(served + "/static/js/nothing.js")[0] == 404
+
+
+def test_a_tree_without_the_js_clients_says_so_at_start(tmp_path: Path) -> None:
+    """Issue 16: the server answered 404 for the JS clients "with no warning".
+    The checkout's files without `make js`'s copies, run from another folder:
+    one warning per missing npm file, naming it."""
+    source = checkout_copy(tmp_path / "src")
+    (source / "node_modules").unlink()
+    port = free_port()
+    log = tmp_path / "sockhub.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sockhub", "--insecure", "--port", str(port),
+                                 "--address", "127.0.0.1"], cwd=tmp_path, env={**clean_env(), "PYTHONPATH": str(source)},
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while fetch_status(f"http://127.0.0.1:{port}/health") != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert fetch(f"http://127.0.0.1:{port}/static/js/centrifuge.js")[0] == 404
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    warned = re.findall(r"WARNING .*?(\S+) is missing: the browser clients cannot load it", log.read_text())
+    assert sorted(warned) == sorted(str(f.target) for f in NPM_FILES), log.read_text()

@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import jwt
 
+import app
 from app.core import errors as core
 from app.dialects.v2 import codes
 from app.dialects.v2 import protocol_pb2 as pb
@@ -83,7 +84,7 @@ class V2Harness:
         session = self.open()
         [reply] = await self.send(session, {"id": 1, "connect": {"token": jwt_token({"sub": user, **claims},
                                                                                       self.clock)}})
-        assert reply["connect"]["client"], reply
+        assert reply["connect"]["client"] and reply["connect"]["version"] == app.__version__, reply
         return session
 
     async def tick(self, seconds: float) -> None:

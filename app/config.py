@@ -21,6 +21,7 @@ not parse, is not UTF-8 or nests deeper than ``MAX_DEPTH`` is an error too.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 import tomllib
@@ -32,6 +33,8 @@ import yaml
 
 from app.config_names import ALIASES, DURATION_KEYS, IGNORED_CHANNEL_KEYS, IGNORED_KEYS, parse_duration
 from app.options import ChannelOptions, Namespace, Options
+from app.proxy import transforms
+from app.proxy.headers import RESERVED, valid_name
 from transports.strictjson import MAX_DEPTH, loads
 
 ENV_PREFIX = "SOCKHUB_"
@@ -131,7 +134,10 @@ def _string_list(what: str, value: Any) -> list[str]:
 NUMBER_TEXT_KEYS = frozenset({"redis_port"})
 #: String options a file may also give as a list of strings (joined with ","),
 #: as Centrifugo's config spells them.
-LIST_TEXT_KEYS = frozenset({"proxy_http_headers"})
+LIST_TEXT_KEYS = frozenset({"proxy_http_headers", "proxy_emulated_headers"})
+#: String options holding JSON that a file may give as the JSON value itself
+#: (a list of objects), as Centrifugo's config spells them.
+JSON_TEXT_KEYS = frozenset({"proxy_http_status_code_transforms"})
 
 
 def _shown(value: Any) -> str:
@@ -197,6 +203,8 @@ def check_typed(key: str, kind: Any, value: Any, source: str) -> Any:
         return str(value)
     elif key in LIST_TEXT_KEYS and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return _utf8(what, ",".join(value))
+    elif key in JSON_TEXT_KEYS and isinstance(value, list):
+        return _utf8(what, json.dumps(value))
     raise _wrong(what, kind, value)
 
 
@@ -432,6 +440,14 @@ def _validate_proxy(options: Options) -> None:
             raise ConfigError(f"proxy_{hook}_endpoint: {_shown(endpoint)} is not an http:// or https:// URL")
         if getattr(options, f"proxy_{hook}_timeout") <= 0:
             raise ConfigError(f"proxy_{hook}_timeout: must be more than 0")
+    try:
+        transforms.parse(options.proxy_http_status_code_transforms)
+    except transforms.TransformsError as exc:
+        raise ConfigError(f"proxy_http_status_code_transforms: {exc}") from None
+    for name in options.proxy_emulated_headers.split(","):
+        name = name.strip()
+        if name and (not valid_name(name) or name.lower() in RESERVED):
+            raise ConfigError(f"proxy_emulated_headers: {_shown(name)} is not a header name a client may set")
 def _validate_public_keys(options: Options) -> None:
     """The PEM token keys must be public keys of their kind."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa

@@ -17,10 +17,10 @@ used, as a backend's.  A status with no item is error 100, as before.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
 from app.proxy.wire import MAX_REASON, HookDisconnect, HookError
+from transports.strictjson import loads as strict_loads
 
 #: status -> the error or disconnect it becomes
 Transforms = Mapping[int, HookError | HookDisconnect]
@@ -41,8 +41,8 @@ def parse(text: str) -> dict[int, HookError | HookDisconnect]:
     if not text.strip():
         return {}
     try:
-        items = json.loads(text)
-    except ValueError:
+        items = strict_loads(text)  # no deep nesting, NaN or lone surrogates
+    except (ValueError, RecursionError):
         raise TransformsError("not a JSON list") from None
     if not isinstance(items, list) or len(items) > MAX_ITEMS:
         raise TransformsError(f"not a list of at most {MAX_ITEMS} objects")

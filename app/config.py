@@ -33,8 +33,7 @@ import yaml
 
 from app.config_names import ALIASES, DURATION_KEYS, IGNORED_CHANNEL_KEYS, IGNORED_KEYS, parse_duration
 from app.options import ChannelOptions, Namespace, Options
-from app.proxy import transforms
-from app.proxy.headers import RESERVED, valid_name
+from app.proxy import checks
 from transports.strictjson import MAX_DEPTH, loads
 
 ENV_PREFIX = "SOCKHUB_"
@@ -43,7 +42,6 @@ LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", 
 ENGINES = ("memory", "redis")
 LOG_FORMATS = ("text", "json")
 PROXY_HTTP_CLIENTS = ("auto", "curl", "simple")
-PROXY_HOOKS = ("connect", "refresh", "subscribe", "publish", "rpc", "sub_refresh")
 V2_PERMISSIONS = ("auto", "1.x", "v5")
 NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
 _NUMBER = re.compile(r"[-+]?[0-9.eE+-]*")
@@ -431,23 +429,11 @@ def validate(options: Options) -> None:
 
 
 def _validate_proxy(options: Options) -> None:
-    if options.proxy_http_client not in PROXY_HTTP_CLIENTS:
-        raise ConfigError(f"proxy_http_client: {_shown(options.proxy_http_client)} is not one of "
-                          + ", ".join(PROXY_HTTP_CLIENTS))
-    for hook in PROXY_HOOKS:
-        endpoint = getattr(options, f"proxy_{hook}_endpoint")
-        if endpoint and not endpoint.startswith(("http://", "https://")):
-            raise ConfigError(f"proxy_{hook}_endpoint: {_shown(endpoint)} is not an http:// or https:// URL")
-        if getattr(options, f"proxy_{hook}_timeout") <= 0:
-            raise ConfigError(f"proxy_{hook}_timeout: must be more than 0")
-    try:
-        transforms.parse(options.proxy_http_status_code_transforms)
-    except transforms.TransformsError as exc:
-        raise ConfigError(f"proxy_http_status_code_transforms: {exc}") from None
-    for name in options.proxy_emulated_headers.split(","):
-        name = name.strip()
-        if name and (not valid_name(name) or name.lower() in RESERVED):
-            raise ConfigError(f"proxy_emulated_headers: {_shown(name)} is not a header name a client may set")
+    problem = checks.problem(options, PROXY_HTTP_CLIENTS)
+    if problem:
+        raise ConfigError(problem)
+
+
 def _validate_public_keys(options: Options) -> None:
     """The PEM token keys must be public keys of their kind."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa

@@ -81,6 +81,8 @@ def caller(client: Client, conn: ConnState | None = None) -> Caller:
 def conn_state(ctx: V2Context, p: pb.ConnectRequest) -> ConnState:
     """The connection's emulated headers (every connect, with a token too:
     the later hooks send them); 3501 when the map is past its bounds."""
+    if not ctx.options.proxy_emulated_headers or not p.headers:
+        return ConnState()  # the common case: nothing to pick
     try:
         return ConnState(headers=pick(p.headers, emulated_names(ctx.options)))
     except BadHeaders:

@@ -278,3 +278,42 @@ def test_1x_ignores_the_connect_channels(hub: SockhubProcess, backend: ProxyBack
         presence = second.call("presence", {"channel": "px:srv"})["body"]["data"]
         assert first_id not in presence and len(presence) == 1, presence
         assert "error" not in first.call("ping", {})
+
+
+def _centrifuge_1x(hub: SockhubProcess, watch: float) -> list[dict[str, Any]]:
+    done = subprocess.run(["node", str(Path(__file__).with_name("js") / "v1proxy.js"), hub.url, str(watch)],
+                          cwd=ROOT, capture_output=True, timeout=60,
+                          env={"NODE_PATH": str(ROOT / "node_modules"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr.decode()
+    return [json.loads(line) for line in done.stdout.decode().splitlines()]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node.js")
+def test_centrifuge_1x_refreshes_through_the_refresh_hook(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    """centrifuge-js 1.5.0: told the connect hook's expiry, it refreshes
+    without a token after ``ttl``, the refresh hook extends it: connected
+    throughout, past the first expiry and the close delay."""
+    backend.answer("/connect", {"user": "j1", "expire_at": int(time.time()) + 2})
+    backend.answer("/refresh", {"expire_at": int(time.time()) + 600})
+    events = _centrifuge_1x(hub, 6)
+    kinds = [e["type"] for e in events]
+    # (the disconnect after "end" is the script's own)
+    assert kinds[:3] == ["connect", "refresh", "end"] and events[2]["connected"] is True, events
+    refreshed = mine(backend, "/refresh", events[0]["client"])
+    assert len(refreshed) == 1 and refreshed[0]["user"] == "j1"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node.js")
+def test_centrifuge_1x_expires_and_connects_again(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    """The refresh hook says ``expired``: the client keeps asking, the server
+    closes it ``expired`` after the close delay, it reconnects through the
+    connect hook (a new connection)."""
+    backend.answer("/connect", {"user": "j2", "expire_at": int(time.time()) + 2})
+    backend.answer("/refresh", {"expired": True})
+    events = _centrifuge_1x(hub, 7)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "connect" and "refresh" in kinds, events
+    closed = [e for e in events if e["type"] == "disconnect"]
+    assert closed and closed[0]["reason"] == "expired" and closed[0]["reconnect"] is True, events
+    connects = [e for e in events if e["type"] == "connect"]
+    assert len(connects) >= 2 and connects[1]["client"] != connects[0]["client"], events

@@ -7,8 +7,8 @@ backend must treat them as such (docs/proxy.md).
 
 Bounds, checked at connect when the option lists any name: at most
 :data:`MAX_GIVEN` entries in the map, and of the listed ones a name that is
-an HTTP token and a value of at most :data:`MAX_VALUE` characters without
-control characters (no CR, LF or NUL: a header cannot be split).  A map
+an HTTP token and a value of at most :data:`MAX_VALUE` characters of
+visible ASCII, space and tab (no CR, LF or NUL: a header cannot be split).  A map
 past them is :class:`BadHeaders`; the dialect refuses the connect.
 """
 from __future__ import annotations
@@ -27,7 +27,9 @@ RESERVED = frozenset({"content-type", "content-length", "host", "transfer-encodi
                       "keep-alive", "upgrade", "te", "trailer", "expect"})
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: anything but visible ASCII, space and tab (no CR, LF, NUL; no text an
+#: HTTP client would have to encode: libcurl takes ASCII only)
+_BAD_VALUE = re.compile(r"[^\t\x20-\x7e]")
 
 Pairs = tuple[tuple[str, str], ...]
 

@@ -129,7 +129,7 @@ def test_hostile_emulated_header_maps() -> None:
         outcomes["picked" if picked else "none"] += 1
         for name, value in picked:
             assert name.lower() in wanted and len(value) <= MAX_VALUE
-            assert not any(c in value for c in "\r\n\x00")
+            assert value.isascii() and not any(c in value for c in "\r\n\x00")
     assert outcomes["refused"] and outcomes["picked"] and outcomes["none"], outcomes
 
 

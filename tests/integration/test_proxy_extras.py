@@ -183,6 +183,7 @@ def test_a_real_header_wins_over_an_emulated_one(hub: SockhubProcess, backend: P
     {"X-Token": "a\r\nX-Injected: 1"},
     {"X-Token": "a\nb"},
     {"X-Token": "a\x00"},
+    {"X-Token": "caf\u00e9"},
     {"X-Token": "v" * 8193},
     {f"X-H{n}": "v" for n in range(65)},
 ])

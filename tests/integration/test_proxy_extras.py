@@ -318,3 +318,22 @@ def test_centrifuge_1x_expires_and_connects_again(hub: SockhubProcess, backend: 
     assert closed and closed[0]["reason"] == "expired" and closed[0]["reconnect"] is True, events
     connects = [e for e in events if e["type"] == "connect"]
     assert len(connects) >= 2 and connects[1]["client"] != connects[0]["client"], events
+
+
+def test_a_token_connection_sends_its_emulated_headers_too(hub: SockhubProcess, backend: ProxyBackend) -> None:
+    """The connect hook is not asked (a JWT), the later hooks get the headers."""
+    import jwt
+
+    from tests.integration.conftest import SECRET
+
+    token = jwt.encode({"sub": "t1", "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
+    before = len(backend.requests("/connect"))
+    client = V2Raw(hub)
+    try:
+        connected = client.call("connect", {"token": token, "headers": {"X-Token": "from-jwt-conn"}})["connect"]
+        assert client.call("rpc", {"method": "m"})["rpc"] == {}
+    finally:
+        client.close()
+    assert len(backend.requests("/connect")) == before
+    rpc = [r for r in backend.requests("/rpc") if r.body.get("client") == connected["client"]]
+    assert rpc[0].headers["x-token"] == "from-jwt-conn" and rpc[0].body["user"] == "t1"

@@ -21,6 +21,7 @@ not parse, is not UTF-8 or nests deeper than ``MAX_DEPTH`` is an error too.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from dataclasses import dataclass, fields
@@ -30,6 +31,7 @@ from app.config_files import ConfigError as ConfigError
 from app.config_files import read_file
 from app.config_names import ALIASES, DURATION_KEYS, IGNORED_CHANNEL_KEYS, IGNORED_KEYS, parse_duration
 from app.options import ChannelOptions, Namespace, Options
+from app.proxy import checks
 from transports.strictjson import loads
 
 ENV_PREFIX = "SOCKHUB_"
@@ -38,7 +40,6 @@ LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", 
 ENGINES = ("memory", "redis")
 LOG_FORMATS = ("text", "json")
 PROXY_HTTP_CLIENTS = ("auto", "curl", "simple")
-PROXY_HOOKS = ("connect", "refresh", "subscribe", "publish", "rpc", "sub_refresh")
 V2_PERMISSIONS = ("auto", "1.x", "v5")
 NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
 _NUMBER = re.compile(r"[-+]?[0-9.eE+-]*")
@@ -125,7 +126,10 @@ def _string_list(what: str, value: Any) -> list[str]:
 NUMBER_TEXT_KEYS = frozenset({"redis_port"})
 #: String options a file may also give as a list of strings (joined with ","),
 #: as Centrifugo's config spells them.
-LIST_TEXT_KEYS = frozenset({"proxy_http_headers"})
+LIST_TEXT_KEYS = frozenset({"proxy_http_headers", "proxy_emulated_headers"})
+#: String options holding JSON that a file may give as the JSON value itself
+#: (a list of objects), as Centrifugo's config spells them.
+JSON_TEXT_KEYS = frozenset({"proxy_http_status_code_transforms"})
 
 
 def _shown(value: Any) -> str:
@@ -191,6 +195,8 @@ def check_typed(key: str, kind: Any, value: Any, source: str) -> Any:
         return str(value)
     elif key in LIST_TEXT_KEYS and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return _utf8(what, ",".join(value))
+    elif key in JSON_TEXT_KEYS and isinstance(value, list):
+        return _utf8(what, json.dumps(value))
     raise _wrong(what, kind, value)
 
 
@@ -363,15 +369,11 @@ def validate(options: Options) -> None:
 
 
 def _validate_proxy(options: Options) -> None:
-    if options.proxy_http_client not in PROXY_HTTP_CLIENTS:
-        raise ConfigError(f"proxy_http_client: {_shown(options.proxy_http_client)} is not one of "
-                          + ", ".join(PROXY_HTTP_CLIENTS))
-    for hook in PROXY_HOOKS:
-        endpoint = getattr(options, f"proxy_{hook}_endpoint")
-        if endpoint and not endpoint.startswith(("http://", "https://")):
-            raise ConfigError(f"proxy_{hook}_endpoint: {_shown(endpoint)} is not an http:// or https:// URL")
-        if getattr(options, f"proxy_{hook}_timeout") <= 0:
-            raise ConfigError(f"proxy_{hook}_timeout: must be more than 0")
+    problem = checks.problem(options, PROXY_HTTP_CLIENTS)
+    if problem:
+        raise ConfigError(problem)
+
+
 def _validate_public_keys(options: Options) -> None:
     """The PEM token keys must be public keys of their kind."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa

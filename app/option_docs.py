@@ -149,6 +149,13 @@ DESCRIPTIONS: dict[str, str] = {
     "proxy_max_response_size": "bytes of a hook's answer at most; a longer one is error 100",
     "proxy_max_connections": "hook calls in flight at most; more wait in a queue within their own timeout",
     "proxy_http_client": "HTTP client of the hooks: curl keeps connections alive (needs pycurl), auto: curl if installed",
+    "proxy_emulated_headers": "names of the client's ConnectRequest.headers sent as HTTP headers to the hooks "
+                              "(comma-separated; client-controlled input)",
+    "proxy_include_connection_meta": "send the connect result's meta in refresh, subscribe, publish, rpc and "
+                                     "sub_refresh calls",
+    "proxy_binary_encoding": "send client data to the hooks as base64 b64data always (encoding binary)",
+    "proxy_http_status_code_transforms": "JSON list mapping a backend's HTTP status to a client error or "
+                                         "disconnect (docs/proxy.md); default: error 100",
     # channel options (top level: channels without a namespace)
     "watch": "channel option: admin pages watching see its messages",
     "publish": "channel option: clients may publish into it",

@@ -143,6 +143,10 @@ class Options:
     proxy_max_response_size: int = 1048576  # a backend's answer past this many bytes is error 100
     proxy_max_connections: int = 64  # calls in flight to the backends; more wait (within their timeout)
     proxy_http_client: str = "auto"  # "curl" (kept-alive connections; needs pycurl), "simple", "auto"
+    proxy_emulated_headers: str = ""  # comma-separated (a list in a file): ConnectRequest.headers forwarded
+    proxy_include_connection_meta: bool = False  # the connect result's meta sent in the later hook calls
+    proxy_binary_encoding: bool = False  # client data sent as b64data always ("encoding": "binary")
+    proxy_http_status_code_transforms: str = ""  # JSON list (a list in a file): status -> error / disconnect
     # online status, occupancy and webhooks (docs/webhooks.md)
     webhook_endpoint: str = ""  # URL the events are POSTed to; "": none
     webhook_secret: str = ""  # HMAC-SHA256 key of the X-Sockhub-Signature header; "": the secret

@@ -19,19 +19,24 @@ Duties and guarantees:
   events (same ids) after a back-off doubling from
   :data:`RETRY_FIRST` to ``webhook_retry_max`` s: at least once, in order;
 * each event is published into ``status_channel`` once per batch taken
-  (before its POST), as the JSON object the POST carries.
+  (before its POST), as the JSON object the POST carries;
+* the POSTs reuse their TCP connection to the backend (libcurl keeps it
+  alive) when pycurl is installed and ``proxy_http_client`` is not
+  ``simple``; Tornado's simple client opens one per POST otherwise.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
+import importlib.util
 import json
 import logging
 import uuid
 from typing import Awaitable, Callable
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 from app.core.status import StatusStore
 from app.options import Options
@@ -57,6 +62,15 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def http_client(kind: str) -> AsyncHTTPClient:
+    """The sender's own client (``force_instance``): libcurl's, which keeps
+    connections alive, unless ``kind`` is ``simple`` or pycurl is missing."""
+    if kind != "simple" and importlib.util.find_spec("pycurl") is not None:
+        from tornado.curl_httpclient import CurlAsyncHTTPClient
+        return CurlAsyncHTTPClient(force_instance=True, max_clients=2)
+    return SimpleAsyncHTTPClient(force_instance=True, max_clients=2)
+
+
 def batch_body(events: list[bytes], now_ms: int) -> bytes:
     """The POST body of ``events`` (each a JSON object already)."""
     return b'{"time_ms":%d,"events":[%s]}' % (now_ms, b",".join(events))
@@ -73,7 +87,8 @@ class WebhookDrain:
         self._publish = publish
         self._clock = clock
         self._owner = uuid.uuid4().hex
-        self._http = AsyncHTTPClient(force_instance=True, max_clients=2)
+        #: made at the first POST, in the running loop (libcurl's timers need it)
+        self._http: AsyncHTTPClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._published: set[str] = set()
         #: Counters the bench and tests read.
@@ -89,7 +104,9 @@ class WebhookDrain:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        self._http.close()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     async def _run(self) -> None:
         delay = RETRY_FIRST
@@ -140,6 +157,8 @@ class WebhookDrain:
         body = batch_body(events, int(self._clock() * 1000))
         headers = {"Content-Type": "application/json",
                    SIGNATURE_HEADER: sign(options.webhook_secret or options.secret, body), NODE_HEADER: self._name()}
+        if self._http is None:
+            self._http = http_client(options.proxy_http_client)
         try:
             response = await self._http.fetch(options.webhook_endpoint, method="POST", body=body, headers=headers,
                                               request_timeout=options.webhook_timeout, raise_error=False,

@@ -16,7 +16,9 @@ answer longer than ``max_response`` bytes is not kept (the call fails as
 soon as it is past the bound: the rest is read and dropped, or the
 connection closed); compressed answers are not asked for.  Every failure
 (refused, timed out, a status other than 200, too long) is
-:func:`app.proxy.wire.internal`: error 100 for the client, never a
+:func:`app.proxy.wire.internal` (with the status, which
+``proxy_http_status_code_transforms`` may turn into another error or a
+disconnect: app.proxy.transforms): error 100 for the client, never a
 traceback; a warning on ``sockhub.proxy``, at most one per endpoint every
 :data:`WARN_EVERY` s.
 """
@@ -105,10 +107,10 @@ class ProxyHttp:
         if size > self._max_response:
             raise self._failed(url, f"answer longer than {self._max_response} bytes")
         if response.code != 200:
-            raise self._failed(url, f"status {response.code} ({response.error})")
+            raise self._failed(url, f"status {response.code} ({response.error})", response.code)
         return b"".join(chunks)
 
-    def _failed(self, url: str, why: str) -> HookError:
+    def _failed(self, url: str, why: str, status: int = 0) -> HookError:
         now = time.monotonic()
         last, quiet = self._warned.get(url, (-WARN_EVERY, 0))
         if now - last >= WARN_EVERY:
@@ -119,7 +121,7 @@ class ProxyHttp:
             logger.warning("proxy %s: %s%s", url, why, more)
         else:
             self._warned[url] = (last, quiet + 1)
-        return internal(why)
+        return internal(why, status)
 
     def close(self) -> None:
         if self._client is not None:

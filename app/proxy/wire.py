@@ -2,10 +2,12 @@
 request bodies and the reading of a backend's answer.  No I/O here.
 
 * a request body is a JSON object with the common fields ``client``,
-  ``transport``, ``protocol`` and ``encoding`` (always ``json``: sockhub has
-  no ``binary_encoding``), ``user`` on every call but connect, then the
-  event's own fields; a client's ``data`` goes as raw JSON when it is JSON,
-  else (binary data of a protobuf client) as base64 ``b64data``;
+  ``transport``, ``protocol`` and ``encoding`` (``json``; ``binary`` with
+  ``proxy_binary_encoding``), ``user`` on every call but connect, then the
+  event's own fields, then the connection's ``meta`` when asked; a client's
+  ``data`` goes as raw JSON when it is JSON, else (binary data of a
+  protobuf client) as base64 ``b64data``, and always as ``b64data`` with
+  binary encoding;
 * an answer is ``{"result": {...}}``, ``{"error": {"code", "message",
   "temporary"}}`` with a code in 400-1999 (:class:`HookError`) or
   ``{"disconnect": {"code", "reason"}}`` with a code in 4000-4999
@@ -30,15 +32,22 @@ MAX_MESSAGE = 256
 MAX_REASON = 32
 
 
+#: A connection's ``meta`` (from the connect or refresh result) is at most
+#: this many bytes of compact JSON; a larger one is the backend's fault.
+MAX_META = 65536
+
+
 class HookError(Exception):
     """The hook failed: the client gets error ``code`` (400-1999 from the
-    backend, 100 when the backend failed) and ``message``."""
+    backend, 100 when the backend failed) and ``message``.  ``status``: the
+    backend's HTTP status when that was not 200 (0 otherwise)."""
 
-    def __init__(self, code: int, message: str, temporary: bool = False) -> None:
+    def __init__(self, code: int, message: str, temporary: bool = False, status: int = 0) -> None:
         super().__init__(f"{code} {message}")
         self.code = code
         self.message = message
         self.temporary = temporary
+        self.status = status
 
 
 class HookDisconnect(Exception):
@@ -54,23 +63,26 @@ class HookDisconnect(Exception):
         return self.code < 4500
 
 
-def internal(why: str) -> HookError:
+def internal(why: str, status: int = 0) -> HookError:
     """The backend could not be asked or answered nonsense (``why``, for the log)."""
-    err = HookError(100, "internal server error", temporary=True)
+    err = HookError(100, "internal server error", temporary=True, status=status)
     err.add_note(why)
     return err
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The client a hook is about: the common fields of every request and
-    the HTTP headers to forward (already chosen by ``proxy_http_headers``)."""
+    """The client a hook is about: the common fields of every request, the
+    HTTP headers to forward (already chosen by ``proxy_http_headers`` and
+    ``proxy_emulated_headers``) and the connection's ``meta`` (raw JSON of
+    an object, None for none)."""
 
     client: str
     transport: str  # Centrifugo's name: "websocket", "sockjs", ...
     protocol: str = "json"  # "json" or "protobuf"
     user: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    meta: str | None = None
 
 
 #: sockhub's transport names as Centrifugo's proxy requests spell them; every
@@ -82,8 +94,12 @@ def transport_name(transport: str) -> str:
     return TRANSPORT_NAMES.get(transport, "sockjs")
 
 
-def data_fields(data: str | bytes, name: str = "data") -> dict[str, Any]:
-    """``{"data": <raw JSON>}`` for JSON text, else ``{"b64data": ...}``."""
+def data_fields(data: str | bytes, name: str = "data", binary: bool = False) -> dict[str, Any]:
+    """``{"data": <raw JSON>}`` for JSON text, else (and always when
+    ``binary``) ``{"b64data": ...}``."""
+    if binary:
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        return {"b64" + name: base64.b64encode(raw).decode("ascii")}
     if isinstance(data, str):
         try:
             return {name: json.loads(data)}
@@ -97,14 +113,19 @@ def data_fields(data: str | bytes, name: str = "data") -> dict[str, Any]:
     return {"b64" + name: base64.b64encode(data).decode("ascii")}
 
 
-def request_body(caller: Caller, fields: Mapping[str, Any], with_user: bool = True) -> bytes:
-    """The JSON body of one call: common fields, then the event's."""
+def request_body(caller: Caller, fields: Mapping[str, Any], with_user: bool = True, binary: bool = False,
+                 with_meta: bool = False) -> bytes:
+    """The JSON body of one call: common fields, then the event's, then
+    (``with_meta``) the connection's ``meta`` as it was received."""
     body: dict[str, Any] = {"client": caller.client, "transport": caller.transport,
-                            "protocol": caller.protocol, "encoding": "json"}
+                            "protocol": caller.protocol, "encoding": "binary" if binary else "json"}
     if with_user:
         body["user"] = caller.user
     body.update(fields)
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    if with_meta and caller.meta is not None:
+        text = text[:-1] + ',"meta":' + caller.meta + "}"  # spliced: kept as raw JSON
+    return text.encode("utf-8", "surrogatepass")
 
 
 def parse_answer(raw: bytes) -> dict[str, Any]:
@@ -178,6 +199,20 @@ def raw_json(result: Mapping[str, Any], name: str = "data") -> str | None:
     except (binascii.Error, ValueError):
         raise internal(f"b64{name} is not base64 of JSON") from None
     return text
+
+
+def meta(result: Mapping[str, Any]) -> str | None:
+    """A result's ``meta`` as compact JSON of an object (None when absent);
+    not an object, or larger than :data:`MAX_META` bytes: the backend's fault."""
+    value = result.get("meta")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise internal("meta is not an object")
+    encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if len(encoded.encode("utf-8", "surrogatepass")) > MAX_META:
+        raise internal(f"meta is larger than {MAX_META} bytes")
+    return encoded
 
 
 def text(result: Mapping[str, Any], name: str, limit: int = 1024) -> str:

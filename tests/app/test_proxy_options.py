@@ -47,3 +47,51 @@ def test_namespace_switches_and_timeouts(tmp_path: Path) -> None:
 def test_what_is_refused(tmp_path: Path, config: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_options(write(tmp_path, config), {})
+
+
+def test_the_new_proxy_options_from_a_file_and_the_environment(tmp_path: Path) -> None:
+    from app.proxy import transforms
+    from app.proxy.headers import emulated_names
+    from app.proxy.wire import HookDisconnect, HookError
+
+    items = [{"status_code": 404, "to_error": {"code": 404, "message": "not found"}},
+             {"status_code": 403, "to_disconnect": {"code": 4501, "reason": "forbidden"}}]
+    options = load_options(write(tmp_path, {"proxy_http_status_code_transforms": items,
+                                            "proxy_emulated_headers": ["X-Token", "Authorization"],
+                                            "proxy_include_connection_meta": True, "proxy_binary_encoding": True}), {})
+    parsed = transforms.parse(options.proxy_http_status_code_transforms)
+    assert isinstance(parsed[404], HookError) and (parsed[404].code, parsed[404].message) == (404, "not found")
+    assert isinstance(parsed[403], HookDisconnect) and (parsed[403].code, parsed[403].reason) == (4501, "forbidden")
+    assert emulated_names(options) == {"x-token", "authorization"}
+    assert options.proxy_include_connection_meta and options.proxy_binary_encoding
+    env = load_options(None, {"SOCKHUB_INSECURE": "true", "SOCKHUB_PROXY_EMULATED_HEADERS": "X-A,X-B",
+                              "SOCKHUB_PROXY_HTTP_STATUS_CODE_TRANSFORMS": json.dumps(items[:1])})
+    assert emulated_names(env) == {"x-a", "x-b"} and list(transforms.parse(env.proxy_http_status_code_transforms)) == [404]
+    default = load_options(None, {"SOCKHUB_INSECURE": "true"})
+    assert transforms.parse(default.proxy_http_status_code_transforms) == {}
+    assert not default.proxy_include_connection_meta and not default.proxy_binary_encoding
+
+
+@pytest.mark.parametrize("items, message", [
+    ('{"status_code": 404}', "not a list"),
+    ({"status_code": 404}, "expected a string"),
+    ([{"to_error": {"code": 404}}], r"\[0\]: status_code"),
+    ([{"status_code": 200, "to_error": {"code": 404}}], "status_code"),
+    ([{"status_code": 404}], "exactly one"),
+    ([{"status_code": 404, "to_error": {"code": 404}, "to_disconnect": {"code": 4000}}], "exactly one"),
+    ([{"status_code": 404, "to_error": {"code": 99}}], "400-1999"),
+    ([{"status_code": 404, "to_error": {"code": 404, "temporary": "yes"}}], "temporary"),
+    ([{"status_code": 403, "to_disconnect": {"code": 3000}}], "4000-4999"),
+    ([{"status_code": 403, "to_disconnect": {"code": 4000, "reason": "é"}}], "ASCII"),
+    ([{"status_code": 403, "to_disconnect": {"code": 4000, "reason": "x" * 124}}], "ASCII"),
+    ([{"status_code": 404, "to_error": {"code": 404}}, {"status_code": 404, "to_error": {"code": 405}}], "twice"),
+])
+def test_bad_status_transforms_are_refused(tmp_path: Path, items: object, message: str) -> None:
+    with pytest.raises(ConfigError, match="proxy_http_status_code_transforms: .*" + message):
+        load_options(write(tmp_path, {"proxy_http_status_code_transforms": items}), {})
+
+
+@pytest.mark.parametrize("names", [["Content-Length"], ["Host"], ["X Bad"], ["X-Ok", "Bad:Name"]])
+def test_bad_emulated_header_names_are_refused(tmp_path: Path, names: list[str]) -> None:
+    with pytest.raises(ConfigError, match="proxy_emulated_headers"):
+        load_options(write(tmp_path, {"proxy_emulated_headers": names}), {})

@@ -146,3 +146,25 @@ async def test_protocol_v2_clients_count_the_same(tmp_path: Path, backend: Webho
         names = sorted(e["name"] for e in backend.accepted())
         assert names == ["channel_occupied", "channel_vacated", "member_added", "member_removed",
                          "user_offline", "user_online"]
+
+
+@pytest.mark.async_timeout(90)
+@pytest.mark.parametrize("client", ["curl", "simple"])
+async def test_the_posts_reuse_one_connection(tmp_path: Path, backend: WebhookBackend, client: str) -> None:
+    """Five users one after the other: five batches (one POST each); libcurl
+    sends them over one kept-alive TCP connection, the simple client opens
+    one per POST (the comparison that shows the count measures reuse)."""
+    backend.start()
+    with SockhubProcess(tmp_path, config(backend, proxy_http_client=client)) as hub:
+        users = []
+        for n in range(5):
+            users.append(await Recorder.connect(hub.url, f"k{n}"))
+            await until(lambda: len(backend.events("user_online")) == n + 1, what=f"k{n} online")
+        assert len(backend.hits) == 5 and all(hit.status == 200 for hit in backend.hits)
+        if client == "curl":
+            assert backend.connections == 1, backend.connections
+        else:
+            assert backend.connections == 5, backend.connections
+        for user in users:
+            await user.close()
+        assert "Traceback" not in hub.logs()

@@ -9,6 +9,8 @@ test's event loop that checks each POST's signature and records it.
 
 Each request is recorded as a :class:`Hit`: the status it was answered,
 the node header, whether the signature matched, and the events it carried.
+``connections`` counts the TCP connections the server accepted (keep-alive
+shows as fewer connections than hits).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
 from tornado.web import Application, RequestHandler
 
 from tests.support.net import free_port
@@ -50,6 +53,16 @@ class _Hook(RequestHandler):
         self.finish("ok" if status < 300 else "no")
 
 
+class _CountingServer(HTTPServer):
+    def initialize(self, *args: Any, backend: "WebhookBackend", **kwargs: Any) -> None:  # type: ignore[override]
+        super().initialize(*args, **kwargs)
+        self._backend = backend
+
+    def handle_stream(self, stream: IOStream, address: tuple[str, int]) -> None:
+        self._backend.connections += 1
+        super().handle_stream(stream, address)
+
+
 class WebhookBackend:
     """See the module docstring."""
 
@@ -58,6 +71,7 @@ class WebhookBackend:
         self.port = free_port()
         self.answer = 200
         self.hits: list[Hit] = []
+        self.connections = 0
         self._server: HTTPServer | None = None
 
     @property
@@ -65,7 +79,7 @@ class WebhookBackend:
         return f"http://127.0.0.1:{self.port}/hook"
 
     def start(self) -> None:
-        self._server = HTTPServer(Application([("/hook", _Hook, {"backend": self})]))
+        self._server = _CountingServer(Application([("/hook", _Hook, {"backend": self})]), backend=self)
         self._server.listen(self.port, "127.0.0.1")
 
     def close(self) -> None:

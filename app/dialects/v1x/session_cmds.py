@@ -11,7 +11,9 @@ Choices beyond 1.8, documented here:
 * refresh must name the connection's own user (1.8 did not compare them);
   another user's token closes with ``invalid token``;
 * a connect without a token asks the connect proxy hook when
-  ``proxy_connect_endpoint`` is set (app.dialects.v1x.proxied).
+  ``proxy_connect_endpoint`` is set, and a refresh without a token of such
+  a connection asks the refresh hook when ``proxy_refresh_endpoint`` is
+  set (app.dialects.v1x.proxied).
 """
 from __future__ import annotations
 
@@ -71,10 +73,11 @@ async def connect(ctx: V1xContext, client: Client, p: CredentialsParams) -> str:
     options = ctx.options
     if client.authenticated:
         raise Disconnect(INVALID_MESSAGE)
+    expire_at = 0
     if not p.token and proxied.enabled(ctx, hooks.CONNECT):
         reply = await proxied.connect(ctx, client)
         p = CredentialsParams(reply.user, "", reply.info)
-        timestamp = int(ctx.clock())
+        timestamp, expire_at = int(ctx.clock()), reply.expire_at
     elif options.insecure:
         timestamp = int(ctx.clock())
     else:
@@ -82,11 +85,15 @@ async def connect(ctx: V1xContext, client: Client, p: CredentialsParams) -> str:
             raise Disconnect(INVALID_TOKEN)
         timestamp = _timestamp(p.timestamp)
     info = _checked_info(p.info)
-    return credentials_body(app.PROTOCOL_VERSION, ctx.clients.connect(client, Credentials(p.user, info, timestamp)))
+    outcome = ctx.clients.connect(client, Credentials(p.user, info, timestamp))
+    return credentials_body(app.PROTOCOL_VERSION, proxied.connected(ctx, client, outcome, expire_at))
 
 
 async def refresh(ctx: V1xContext, client: Client, p: CredentialsParams) -> str:
-    """Renew the connection's lifetime (§4.2); the token is always checked."""
+    """Renew the connection's lifetime (§4.2); the token is always checked,
+    but a connection the connect hook made may ask the refresh hook instead."""
+    if proxied.refreshes(ctx, client, p.token):
+        return credentials_body(app.PROTOCOL_VERSION, await proxied.refresh(ctx, client))
     if not _token_valid(ctx.options, p):
         raise Disconnect(INVALID_TOKEN)
     timestamp = _timestamp(p.timestamp)

@@ -9,7 +9,7 @@ from app.core.clients import ClientRegistry
 from app.core.context import Context
 from app.core.fanout import Fanout
 from app.core.publisher import Publisher
-from app.proxy.hooks import Proxy
+from app.proxy.hooks import ConnState, Proxy
 
 
 class V2Context(Context, Protocol):
@@ -50,3 +50,5 @@ class V2State:
     #: subscriptions the subscribe proxy hook made with an expiry that the
     #: sub_refresh hook extends (channel -> Unix seconds; app.dialects.v2.proxied)
     proxied_expire: dict[str, float] = field(default_factory=dict)
+    #: the connection's meta and emulated headers for its hook calls (app.dialects.v2.proxied)
+    proxy: ConnState = field(default_factory=ConnState)

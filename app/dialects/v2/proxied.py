@@ -8,6 +8,11 @@ the v2 commands call a hook, and where its outcome becomes v2's.
   reason (4000-4499: the client reconnects);
 * connect: asked when the client sent no token; the backend's ``user``,
   ``info``, ``data``, ``channels`` and ``expire_at`` are used as a token's;
+  its ``meta`` is kept on the connection (:class:`~app.proxy.hooks.ConnState`,
+  replaced by a refresh result's) and sent in the later calls with
+  ``proxy_include_connection_meta``; the names of ``proxy_emulated_headers``
+  in the client's ``ConnectRequest.headers`` go as HTTP headers of every
+  call of the connection (a map past app.proxy.headers' bounds: 3501);
 * refresh is server-side (the client is told no ``ttl``): when the
   ``expire_at`` the backend gave passes, the refresh hook is asked;
   ``expired`` closes with 3005, a new ``expire_at`` extends, a failing
@@ -33,12 +38,14 @@ from app.core.subscriptions import leave
 from app.core.errors import CLIENT_CLOSED, EXPIRED, Disconnect
 from app.dialects.v2 import protocol_pb2 as pb
 from app.dialects.v2 import tokens
-from app.dialects.v2.codes import Close
+from app.dialects.v2.codes import BAD_REQUEST, Close
 from app.dialects.v2.context import V2Context, V2State
 from app.dialects.v2.errors import AppError, V2Disconnect
 from app.dialects.v2.heartbeat import Heartbeat
 from app.options import ChannelOptions
 from app.proxy import hooks, wire
+from app.proxy.headers import BadHeaders, emulated_names, merged, pick
+from app.proxy.hooks import ConnState
 from app.proxy.wire import Caller, HookDisconnect, HookError
 
 T = TypeVar("T")
@@ -60,12 +67,26 @@ def channel_enabled(ctx: V2Context, hook: str, channel: str) -> bool:
     return bool(getattr(options, f"proxy_{hook}"))
 
 
-def caller(client: Client) -> Caller:
+def caller(client: Client, conn: ConnState | None = None) -> Caller:
     session = client.session
     client_id = client.reserve_id()
     protocol = getattr(client.dialect, "format", "json")
+    if conn is None:
+        conn = client.state.proxy if isinstance(client.state, V2State) else ConnState()
     return Caller(client_id, wire.transport_name(session.transport),
-                  protocol if protocol in ("json", "protobuf") else "json", client.user, session.request.headers)
+                  protocol if protocol in ("json", "protobuf") else "json", client.user,
+                  merged(session.request.headers, conn.headers), conn.meta)
+
+
+def conn_state(ctx: V2Context, p: pb.ConnectRequest) -> ConnState:
+    """The connection's emulated headers (every connect, with a token too:
+    the later hooks send them); 3501 when the map is past its bounds."""
+    if not ctx.options.proxy_emulated_headers or not p.headers:
+        return ConnState()  # the common case: nothing to pick
+    try:
+        return ConnState(headers=pick(p.headers, emulated_names(ctx.options)))
+    except BadHeaders:
+        raise V2Disconnect(BAD_REQUEST) from None
 
 
 async def ask(client: Client, call: Awaitable[T]) -> T:
@@ -81,10 +102,14 @@ async def ask(client: Client, call: Awaitable[T]) -> T:
     return answer
 
 
-async def connect(ctx: V2Context, client: Client, p: pb.ConnectRequest) -> tuple[tokens.ConnectionClaims, bytes]:
-    """The backend's answer as a token's claims, and the ConnectResult data."""
+async def connect(ctx: V2Context, client: Client, p: pb.ConnectRequest,
+                  conn: ConnState) -> tuple[tokens.ConnectionClaims, bytes]:
+    """The backend's answer as a token's claims, and the ConnectResult data;
+    its ``meta`` is kept in ``conn``."""
     asked = ctx.options.client_channel_limit or 128
-    reply = await ask(client, ctx.proxy.connect(caller(client), p.name, p.version, p.data, p.subs.keys(), asked))
+    reply = await ask(client, ctx.proxy.connect(caller(client, conn), p.name, p.version, p.data,
+                                                p.subs.keys(), asked))
+    conn.meta = reply.meta
     subs = {sub.channel: tokens.ServerSubscription(sub.channel, sub.info, sub.data, sub.override)
             for sub in reply.subs}
     for channel in reply.channels:
@@ -161,6 +186,8 @@ class ProxyRefresh:
             return
         if client.closing:
             return
+        if reply is not None and reply.meta is not None:
+            client.state.proxy.meta = reply.meta
         if reply is None:
             ctx.clients.arm(client, REFRESH, now + RETRY)
         elif reply.expired:

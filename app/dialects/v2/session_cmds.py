@@ -79,7 +79,8 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
     if client.authenticated:
         raise V2Disconnect(BAD_REQUEST)  # "client already authenticated"
     by_proxy = not p.token and proxied.enabled(ctx, hooks.CONNECT)
-    claims, data = await proxied.connect(ctx, client, p) if by_proxy else (_claims(services, p.token), b"")
+    conn = proxied.conn_state(ctx, p)
+    claims, data = await proxied.connect(ctx, client, p, conn) if by_proxy else (_claims(services, p.token), b"")
     try:
         channel_options = [ctx.rules.options(channel) for channel in claims.channels]
     except ProtocolError:
@@ -88,7 +89,7 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
     outcome = ctx.clients.connect(client, Credentials(claims.user, claims.info, int(now)))
     if not outcome.client:
         raise CodeError(ErrorCode.EXPIRED)
-    client.state = V2State()
+    client.state = V2State(proxy=conn)
     if not (by_proxy and proxied.server_side_refresh(ctx, client, claims.expires_at)):
         services.heartbeat.expire_at(client, claims.expires_at)
     result = pb.ConnectResult(client=client.id, version=app.__version__, data=data)

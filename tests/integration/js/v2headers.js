@@ -1,0 +1,44 @@
+// centrifuge-js 5.8.0 (unchanged, the npm alias centrifuge5) under node with
+// its `headers` option (headers emulation: sent in ConnectRequest.headers),
+// against a sockhub whose connect and rpc hooks ask the test's backend.
+// argv: <websocket url> <json|protobuf>.  Connects without a token (the
+// connect hook), calls rpc "who" (the rpc hook), then setHeaders() and
+// reconnects: prints one JSON object with what the client saw.
+"use strict";
+const WebSocket = require("ws");
+
+const [url, format] = process.argv.slice(2);
+const protobuf = format === "protobuf";
+const { Centrifuge } = protobuf ? require("centrifuge5/build/protobuf") : require("centrifuge5");
+
+const encode = (value) => (protobuf ? new TextEncoder().encode(JSON.stringify(value)) : value);
+const decode = (data) => (protobuf ? JSON.parse(new TextDecoder().decode(data)) : data);
+const first = (emitter, event) => new Promise((resolve) => emitter.once(event, resolve));
+
+async function main() {
+  const client = new Centrifuge(url, {
+    websocket: WebSocket, timeout: 5000,
+    headers: { "X-Token": "abc-" + format, "X-Other": "not listed" },
+  });
+  let connected = first(client, "connected");
+  client.connect();
+  const seen = { client: (await connected).client };
+  seen.rpc = decode((await client.rpc("who", encode({}))).data);
+  client.disconnect();
+  client.setHeaders({ "X-Token": "second" });
+  connected = first(client, "connected");
+  client.connect();
+  seen.again = (await connected).client;
+  client.disconnect();
+  return seen;
+}
+
+const timer = setTimeout(() => { console.error("timeout"); process.exit(2); }, 30000);
+main().then((seen) => {
+  clearTimeout(timer);
+  process.stdout.write(JSON.stringify(seen) + "\n");
+  process.exit(0);
+}, (err) => {
+  console.error(err && err.stack ? err.stack : err);
+  process.exit(1);
+});

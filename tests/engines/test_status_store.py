@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Callable
 
 import pytest
@@ -18,19 +18,33 @@ from app.engines.redis.status import RedisStatusStore
 from app.engines.redis import RedisEngine
 from app.options import Options
 from tests.engines.harness import RecordingHandler, redis_options, running
-from tests.support.redis import RedisServer
+from tests.engines.test_redis_topologies import cluster_options
+from tests.support.redis import RedisServer, redis_cluster
 
 StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[tuple[StatusStore, bool]]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[list[RedisServer]]:
+    with redis_cluster(3) as nodes:
+        yield nodes
+
+
+@pytest.fixture(params=["memory", "redis", "redis_cluster"])
 def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
-    server: RedisServer | None = request.getfixturevalue("redis") if request.param == "redis" else None
+    """The memory store, one redis-server's, and a 3-master Redis Cluster's
+    (its keys under one hash tag, so each script's keys share a slot)."""
+    def engine_of() -> MemoryEngine | RedisEngine:
+        if request.param == "memory":
+            return MemoryEngine(Options())
+        if request.param == "redis":
+            return RedisEngine(redis_options(request.getfixturevalue("redis").url))
+        return RedisEngine(cluster_options(request.getfixturevalue("cluster")))
 
     @contextlib.asynccontextmanager
     async def make() -> AsyncIterator[tuple[StatusStore, bool]]:
-        engine: MemoryEngine | RedisEngine
-        engine = MemoryEngine(Options()) if server is None else RedisEngine(redis_options(server.url))
+        engine = engine_of()
+        server = None if request.param == "memory" else engine
         assert isinstance(engine, StatusEngine)
         async with running(engine, RecordingHandler()):
             yield engine.status_store(), server is not None

@@ -71,11 +71,20 @@ class RedisStatusStore:
         return self._base
 
     async def keys(self) -> list[str]:
-        """Every key of the store, sorted (churn tests; a SCAN, not for production paths)."""
+        """Every key of the store, sorted (churn tests; a SCAN, not for
+        production paths).  A Cluster answers a page of every master at
+        once, its cursor ``{node: cursor}``: asked again with a larger COUNT
+        until each master's page was its last."""
         found: list[str] = []
         cursor: Any = 0
+        count = 1000
         while True:
-            cursor, batch = await self._batcher.call("SCAN", cursor, "MATCH", _glob(self._base) + "*", "COUNT", 1000)
+            cursor, batch = await self._batcher.call("SCAN", cursor, "MATCH", _glob(self._base) + "*", "COUNT", count)
+            if isinstance(cursor, dict):  # Cluster mode
+                if all(int(c) == 0 for c in cursor.values()):
+                    return sorted(k.decode() for k in batch)
+                cursor, count = 0, count * 10
+                continue
             found.extend(k.decode() for k in batch)
             if int(cursor) == 0:
                 return sorted(found)

@@ -13,7 +13,7 @@ BIN=.venv/bin
 "$BIN/mypy" || exit 1
 
 rm -f .coverage .coverage.*
-"$BIN/coverage" run -m pytest -q -p no:cacheprovider "$@"
+"$BIN/coverage" run -m pytest -q -p no:cacheprovider --durations=25 "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests" >&2

@@ -16,6 +16,8 @@ from app import nginx_conf
 from tests.support.net import wait_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+#: How the shipped config bounds an idle upstream read.
+SHIPPED_READ_TIMEOUT = "proxy_read_timeout 60s;"
 
 
 def nginx_binary() -> str:
@@ -35,11 +37,18 @@ def render(port: int, nodes: list[int], tmp: Path, http_prefix: str = "") -> str
 class NginxProcess:
     """nginx with the rendered nginx.conf on ``port`` in front of ``nodes``."""
 
-    def __init__(self, tmp: Path, port: int, nodes: list[int], http_prefix: str = "") -> None:
+    def __init__(self, tmp: Path, port: int, nodes: list[int], http_prefix: str = "",
+                 read_timeout: int | None = None) -> None:
+        """``read_timeout``: the shipped ``proxy_read_timeout`` scaled down
+        (seconds) for a test that must outlast it."""
         self.tmp = tmp
         self.port = port
         self.conf = tmp / "nginx.conf"
-        self.conf.write_text(render(port, nodes, tmp, http_prefix))
+        text = render(port, nodes, tmp, http_prefix)
+        if read_timeout is not None:
+            assert SHIPPED_READ_TIMEOUT in text
+            text = text.replace(SHIPPED_READ_TIMEOUT, f"proxy_read_timeout {read_timeout}s;")
+        self.conf.write_text(text)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "NginxProcess":

@@ -10,10 +10,10 @@
 const WebSocket = require("ws");
 const readline = require("readline");
 
+const { sdk } = require("./v2sdk");
+
 const [url, format, token] = process.argv.slice(2);
-const protobuf = format === "protobuf";
-const { Centrifuge } = protobuf ? require("centrifuge5/build/protobuf") : require("centrifuge5");
-const decode = (data) => (protobuf ? JSON.parse(new TextDecoder().decode(data)) : data);
+const { Centrifuge, decode } = sdk(format);
 const say = (value) => process.stdout.write(JSON.stringify(value) + "\n");
 
 const client = new Centrifuge(url, {

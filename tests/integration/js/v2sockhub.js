@@ -7,13 +7,10 @@
 "use strict";
 const WebSocket = require("ws");
 
-const [url, format, token, roomToken] = process.argv.slice(2);
-const protobuf = format === "protobuf";
-const { Centrifuge } = protobuf ? require("centrifuge5/build/protobuf") : require("centrifuge5");
+const { sdk, first } = require("./v2sdk");
 
-const encode = (value) => (protobuf ? new TextEncoder().encode(JSON.stringify(value)) : value);
-const decode = (data) => (protobuf ? JSON.parse(new TextDecoder().decode(data)) : data);
-const first = (emitter, event) => new Promise((resolve) => emitter.once(event, resolve));
+const [url, format, token, roomToken] = process.argv.slice(2);
+const { Centrifuge, encode, decode } = sdk(format);
 
 async function session() {
   const seen = { publications: [] };

@@ -126,3 +126,26 @@ def test_loggers_are_under_sockhub() -> None:
                 arg = node.args[0]
                 assert isinstance(arg, ast.Constant) and str(arg.value).startswith(("sockhub.", "tornado")), \
                     f"{name}: logger {ast.unparse(arg)}"
+
+
+def test_imports_are_absolute() -> None:
+    """The import graph above reads absolute imports only: a relative one
+    would be a dependency the circle check does not see."""
+    relative = [f"{name}:{node.lineno}" for name, path in _modules().items()
+                for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom) and node.level]
+    assert relative == []
+
+
+#: The composition: the only modules that may know the concrete node.  Every
+#: other object gets what it uses through a declared Protocol (app.core.context
+#: Context, the dialects' contexts, app.admin AdminNode, app.emulation_http
+#: EmulationNode), never the node itself: a service locator hides the real
+#: dependencies and makes circles.
+COMPOSITION = {"app.node", "app.server"}
+
+
+def test_only_the_composition_knows_the_concrete_node() -> None:
+    graph = _imports(_modules())
+    knowing = {name for name, imported in graph.items() if imported & {"app.node", "app.core.node"}}
+    assert "app.server" in knowing  # the check sees the composition itself
+    assert knowing - COMPOSITION == set()

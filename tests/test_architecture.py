@@ -149,3 +149,81 @@ def test_only_the_composition_knows_the_concrete_node() -> None:
     knowing = {name for name, imported in graph.items() if imported & {"app.node", "app.core.node"}}
     assert "app.server" in knowing  # the check sees the composition itself
     assert knowing - COMPOSITION == set()
+
+
+#: The one module that may touch Tornado's internals (its docstring says why
+#: each; tests/transports/test_tornado_compat.py fails when one moves).
+TORNADO_ADAPTER = "transports.tornado_compat"
+
+
+def _tornado_private_names() -> set[str]:
+    """Every ``_name`` (not dunder) Tornado's own source reads, writes or defines."""
+    import tornado
+
+    names: set[str] = set()
+    for path in Path(tornado.__file__).parent.rglob("*.py"):
+        if "test" in path.relative_to(Path(tornado.__file__).parent).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "name", None)
+            if isinstance(name, str) and name.startswith("_") and not name.startswith("__"):
+                names.add(name)
+    return names
+
+
+def _tornado_base_privates(cls: type) -> set[str]:
+    """The ``_names`` of the Tornado classes in ``cls``'s MRO (what a
+    subclass touches, or overrides, by using one of them on ``self``)."""
+    import inspect
+
+    names: set[str] = set()
+    for base in cls.__mro__:
+        if not base.__module__.startswith("tornado"):
+            continue
+        names |= {name for name in vars(base) if name.startswith("_") and not name.startswith("__")}
+        for node in ast.walk(ast.parse(inspect.getsource(base))):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                names.add(node.attr)
+    return names
+
+
+def _tornado_touches(name: str, path: Path, private: set[str]) -> set[str]:
+    """Where module ``name`` touches a Tornado internal: ``obj._x`` on
+    anything but ``self``/``cls``, ``getattr(obj, "_x")``, and, in a class
+    deriving from a Tornado class, ``self._x`` or ``def _x`` naming one of
+    that base's own internals."""
+    import importlib
+
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr in private
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+            found.add(f"{name}:{node.lineno} {ast.unparse(node)}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) > 1
+              and isinstance(node.args[1], ast.Constant) and node.args[1].value in private):
+            found.add(f"{name}:{node.lineno} {ast.unparse(node)}")
+    module = importlib.import_module(name)
+    for cls_node in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        cls = getattr(module, cls_node.name, None)
+        if not isinstance(cls, type) or not any(b.__module__.startswith("tornado") for b in cls.__mro__):
+            continue
+        inherited = _tornado_base_privates(cls)
+        for node in ast.walk(cls_node):
+            touched = node.attr if isinstance(node, ast.Attribute) else getattr(node, "name", None)
+            if isinstance(node, (ast.Attribute, ast.FunctionDef, ast.AsyncFunctionDef)) and touched in inherited:
+                found.add(f"{name}:{node.lineno} {cls_node.name}.{touched}")
+    return found
+
+
+def test_tornado_internals_are_touched_in_the_adapter_only() -> None:
+    modules = _modules()
+    private = _tornado_private_names()
+    # the check sees what the adapter does (else it could pass by seeing nothing)
+    adapter = {touch.split(" ", 1)[1] for touch in _tornado_touches(TORNADO_ADAPTER, modules[TORNADO_ADAPTER], private)}
+    assert {"getattr(stream, '_read_buffer', b'')", "handler._finished",
+            "ContentTypeOn204._clear_representation_headers"} <= adapter
+    outside = set().union(*(_tornado_touches(name, path, private) for name, path in modules.items()
+                            if name != TORNADO_ADAPTER and not name.endswith("_pb2")))
+    assert outside == set(), f"Tornado internals outside {TORNADO_ADAPTER}: add an accessor there"

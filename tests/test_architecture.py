@@ -342,3 +342,16 @@ def test_one_class_per_name() -> None:
     assert defined["Session"] == {"transports.session"} and defined["HttpError"] == {"app.core.errors"}
     shared = {name: modules for name, modules in defined.items() if len(modules) > 1}
     assert shared == PARALLEL_NAMES
+
+
+def test_the_map_names_every_core_module_and_dialect() -> None:
+    """docs/architecture.md, the map of these arrows, names each module of
+    the core and each dialect package (a new one goes on the map)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    modules = _modules()
+    core = {name.rsplit(".", 1)[1] for name in modules if name.startswith("app.core.")}
+    dialects = {name.split(".")[2] for name in modules if name.count(".") >= 2 and name.startswith("app.dialects.")}
+    assert {"node", "publisher", "status"} <= core and {"v1x", "v2", "choose"} <= dialects
+    missing = {f"app/core/{m}.py" for m in core if f"{m}.py" not in text}
+    missing |= {f"app/dialects/{d}" for d in dialects if f"{d}/" not in text and f"{d}.py" not in text}
+    assert missing == set()

@@ -355,3 +355,49 @@ def test_the_map_names_every_core_module_and_dialect() -> None:
     missing = {f"app/core/{m}.py" for m in core if f"{m}.py" not in text}
     missing |= {f"app/dialects/{d}" for d in dialects if f"{d}/" not in text and f"{d}.py" not in text}
     assert missing == set()
+
+
+#: The engine calls that publish: app.core.publisher.Publisher is THE publish
+#: path (it decides once whether the engine is an ImmediateEngine); the
+#: engines implement them.
+PUBLISH_CALLS = {"publish_message", "publish_message_now", "publish_admin", "publish_admin_now"}
+
+
+def test_one_publish_path() -> None:
+    callers = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in PUBLISH_CALLS):
+                callers.add(name)
+    assert "app.core.publisher" in callers
+    assert {c for c in callers if not c.startswith("app.engines.")} == {"app.core.publisher"}
+
+
+def test_tests_wrap_engines_instead_of_subclassing_them() -> None:
+    """A test double forwards to a real engine (tests/app/conftest.py
+    WrappedEngine) and lacks what it does not forward, so production code
+    never inspects an engine's class to spot one."""
+    engines = {"MemoryEngine", "RedisEngine", "Engine"}
+    subclasses = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = {ast.unparse(base).rsplit(".", 1)[-1] for base in node.bases}
+                if bases & engines:
+                    subclasses.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert subclasses == []
+    # ... and the core and the engines ask an engine what it can do
+    # (ImmediateEngine, StatusEngine), never what class it is
+    inspecting = []
+    for name, path in _modules().items():
+        if not name.startswith(("app.core", "app.engines")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("__class__", "__subclasses__", "__mro__"):
+                inspecting.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id in ("type", "isinstance", "issubclass")
+                  and any(isinstance(arg, ast.Name) and arg.id in engines | {"self"} for arg in node.args)):
+                inspecting.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    assert inspecting == []

@@ -3,7 +3,12 @@ circles (imports under ``if TYPE_CHECKING:`` count: they are dependencies
 too, and the circles they hid are what the core's Context, the SessionHost
 and the Scheduler protocols replaced), the core never imports a dialect nor
 the edge, transports/ never imports app/, modules under ~500 lines, loggers
-under ``sockhub.*``."""
+under ``sockhub.*``; and the rest of issue 12's rules: only the composition
+knows the concrete node, Tornado's internals are touched in their adapter
+only, one publish path and engines wrapped (not subclassed or inspected),
+one class per name, section references that resolve, no cost figures in
+docstrings, and a map that names every core module and dialect.  Each check
+was seen failing on a probe (see the commits that added it)."""
 from __future__ import annotations
 
 import ast

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Protocol
 
 from tornado.web import RequestHandler
 
+from app.core.control import ControlBus
+from app.core.directory import Directory
 from app.core.engine import EngineError
-from app.core.node import NodeCore
 from app.dialects.v2.emulation import Emulated, decode_emulation
 from transports.emulated import EmulatedSessions
 from transports.headers import allow_cors, origin_allowed
@@ -43,10 +44,25 @@ NO_CONTENT, BAD_REQUEST, FORBIDDEN, NOT_FOUND, FAILED = 204, 400, 403, 404, 500
 MAX_BACKLOG = 256
 
 
+class EmulationNode(Protocol):
+    """What the emulation endpoint uses of a node (app.core.node.NodeCore
+    implements it): its id, the other nodes it knows, and the control
+    channel, where it takes the ``emulation`` messages addressed to it."""
+
+    @property
+    def uid(self) -> str: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def control(self) -> ControlBus: ...
+
+
 class Emulation:
     """Where an emulation request's frame goes (see the module docstring)."""
 
-    def __init__(self, node: NodeCore, sessions: EmulatedSessions) -> None:
+    def __init__(self, node: EmulationNode, sessions: EmulatedSessions) -> None:
         self._node = node
         self._sessions = sessions
         node.control.emulated = self.deliver_local

@@ -5,15 +5,16 @@ Three signals, strongest first:
 1. the request: an explicit ``cf_protocol_version=v1|v2`` query, and the
    endpoints only protocol v2 clients use (HTTP streaming, SSE, emulation,
    the ``uni_*`` paths) fix the generation (:func:`generation_of_request`);
-2. the endpoint: a dialect table per endpoint path (today one, the 1.x
-   endpoints under ``{prefix}/connection``);
+2. the endpoint: a dialect table per endpoint path (app.node: 1.x SockJS
+   at ``{prefix}/connection``, {1.x, v1, v2} on the raw websocket, {v2, v1}
+   on SockJS ``/connection/sockjs``, v2 on the emulation transports);
 3. the first frame, when an endpoint serves several generations
    (:func:`generation_of_frame` for text frames, :func:`generation_of_binary`
    for binary ones; :class:`FirstFrame` waits for it).
 
-Once chosen, a connection keeps its dialect for its whole life.  Today only
-the 1.x dialect exists, so every endpoint has one candidate and nothing
-waits; the next dialects add a row to the table, not a branch to the core.
+Once chosen, a connection keeps its dialect for its whole life.  An
+endpoint with one candidate decides at open, and nothing waits; a new
+dialect adds a row to the table, not a branch to the core.
 """
 from __future__ import annotations
 

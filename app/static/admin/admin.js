@@ -1,5 +1,5 @@
 // sockhub admin page: talks to the node only over the admin websocket
-// (PROTOCOL.md §11). Log in with POST auth/ (password in the body), keep the
+// (docs/protocol-1x.md §11). Log in with POST auth/ (password in the body), keep the
 // token in sessionStorage, "connect" with it (watch and events on), then poll
 // stats/node/series for the figures and charts (charts.js) and show the live
 // messages and events (events.js) pushed by the node.

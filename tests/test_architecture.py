@@ -317,21 +317,10 @@ def test_no_cost_figures_in_docstrings_or_comments() -> None:
     assert found == []
 
 
-#: Class names that several dialects each define for their own wire, always
-#: used qualified by their dialect's package (app.dialects.v1.framing.JsonFrames
-#: beside app.dialects.v2.framing.JsonFrames).  Issue 12 asks for one class per
-#: name; these are the known exceptions left (renaming them touches the
-#: dialects others are changing), and none may be added: a new class takes a
-#: name of its own.
-PARALLEL_NAMES = {
-    "Method": {"app.dialects.v1.framing", "app.dialects.v2.commands"},
-    "Request": {"app.dialects.v1.framing", "app.dialects.v2.commands"},
-    "Decoded": {"app.dialects.v1.framing", "app.dialects.v2.framing"},
-    "JsonFrames": {"app.dialects.v1.framing", "app.dialects.v2.framing"},
-    "ProtobufFrames": {"app.dialects.v1.framing", "app.dialects.v2.framing"},
-    "CommandSpec": {"app.dialects.v1.table", "app.dialects.v1x.spec", "app.dialects.v2.spec"},
-    "Command": {"app.dialects.v1api.lines", "app.dialects.v1x.wire"},
-}
+#: Class names several modules may define: none (issue 12: one class per
+#: name; each dialect's wire classes carry its prefix, V1Method beside
+#: app.dialects.v2.commands.Method).
+PARALLEL_NAMES: dict[str, set[str]] = {}
 
 
 def test_one_class_per_name() -> None:

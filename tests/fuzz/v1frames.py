@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from app.dialects.v1 import protocol_pb2 as pb
-from app.dialects.v1.framing import REQUESTS, V1_JSON, Method
+from app.dialects.v1.framing import REQUESTS, V1_JSON, V1Method
 from app.dialects.v2.framing import uvarint
 from tests.fuzz import generators as gen
 from tests.fuzz import v2frames
@@ -19,16 +19,16 @@ from tests.fuzz import v2frames
 
 def command(rng: random.Random) -> dict[str, Any]:
     """A valid v1 command (its method a number, sometimes a name; an unknown one now and then)."""
-    method = rng.choice(list(Method))
+    method = rng.choice(list(V1Method))
     params = v2frames.body(rng, method.name.lower())
-    if method is Method.SUBSCRIBE and rng.random() < 0.3:
+    if method is V1Method.SUBSCRIBE and rng.random() < 0.3:
         params.update(seq=rng.choice([0, 5, 2 ** 32 - 1]), gen=rng.choice([0, 1, 7]))
-    value: dict[str, Any] = {"id": rng.randrange(1, 2 ** 32)} if method is not Method.SEND else {}
-    if method is not Method.CONNECT:
+    value: dict[str, Any] = {"id": rng.randrange(1, 2 ** 32)} if method is not V1Method.SEND else {}
+    if method is not V1Method.CONNECT:
         value["method"] = method.name.lower() if rng.random() < 0.1 else int(method)
     if rng.random() < 0.02:
         value["method"] = rng.choice([12, 99, "nope"])
-    if params and method is not Method.PING:
+    if params and method is not V1Method.PING:
         value["params"] = params
     return value
 
@@ -46,7 +46,7 @@ def json_frame(rng: random.Random) -> bytes:
 def protobuf_command(value: dict[str, Any]) -> bytes:
     """A command of :func:`command` as a varint-delimited protobuf Command."""
     method = value.get("method", 0)
-    number = method if isinstance(method, int) else int(Method[method.upper()]) if method.upper() in Method.__members__ else 99
+    number = method if isinstance(method, int) else int(V1Method[method.upper()]) if method.upper() in V1Method.__members__ else 99
     message = pb.Command(id=value.get("id", 0), method=number)  # type: ignore[arg-type]
     if number in REQUESTS:
         request = REQUESTS[number]()

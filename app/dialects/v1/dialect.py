@@ -28,7 +28,7 @@ from app.dialects.choose import V1 as GENERATION_V1
 from app.dialects.v1 import codes
 from app.dialects.v1 import protocol_pb2 as pb
 from app.dialects.v1.codes import BAD_REQUEST, V1Close
-from app.dialects.v1.framing import UNKNOWN, JsonFrames, Method, NotJson, ProtobufFrames, Request
+from app.dialects.v1.framing import UNKNOWN, V1JsonFrames, V1Method, NotJson, V1ProtobufFrames, V1Request
 from app.dialects.v1.table import COMMANDS
 from app.dialects.formats import FormatPair
 from app.dialects.v2.context import V2Context
@@ -61,12 +61,12 @@ class V1:
 
     name = "v1"
 
-    def __init__(self, services: Services, frames: JsonFrames | ProtobufFrames) -> None:
+    def __init__(self, services: Services, frames: V1JsonFrames | V1ProtobufFrames) -> None:
         self._services = services
         self._ctx = services.ctx
         self._frames = frames
         self.format = frames.name
-        self._nothing: str | bytes = "" if isinstance(frames, JsonFrames) else b""
+        self._nothing: str | bytes = "" if isinstance(frames, V1JsonFrames) else b""
 
     async def on_frame(self, client: Client, data: str | bytes) -> None:
         self._ctx.metrics.bytes_in.inc(len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data))
@@ -83,16 +83,16 @@ class V1:
         finally:
             client.run_after_reply()
 
-    async def _dispatch(self, client: Client, request: Request) -> str | bytes | None:
+    async def _dispatch(self, client: Client, request: V1Request) -> str | bytes | None:
         """One command's reply item (None: it has none); Disconnect when fatal."""
         spec = COMMANDS.get(request.method)
-        if request.method != Method.CONNECT and not client.authenticated:
+        if request.method != V1Method.CONNECT and not client.authenticated:
             raise V1Disconnect(BAD_REQUEST)
         if request.method == UNKNOWN or request.params is None:
             return self._frames.error(request.id, *_METHOD_NOT_FOUND)
         metrics = self._ctx.metrics
-        metrics.child(metrics.client_requests, Method(request.method).name.lower()).inc()
-        if request.method == Method.PING:
+        metrics.child(metrics.client_requests, V1Method(request.method).name.lower()).inc()
+        if request.method == V1Method.PING:
             return self._frames.reply(request.id, None)
         assert spec is not None
         try:
@@ -167,4 +167,4 @@ def make_v1(ctx: V2Context) -> V1Formats:
 
     heartbeat = Heartbeat(ctx, lambda client: "", expired_of, dialect="v1", pings=False)
     services = Services(ctx, heartbeat)
-    return V1Formats(V1(services, JsonFrames()), V1(services, ProtobufFrames()))
+    return V1Formats(V1(services, V1JsonFrames()), V1(services, V1ProtobufFrames()))

@@ -12,10 +12,10 @@ and pushes out, in JSON or protobuf.
   publication, 0).  Fields marked ``!`` in §6.3 are written even when
   empty (:data:`V1_JSON`).
 
-``decode(frame)`` -> :class:`Decoded`: the requests in order, then the
+``decode(frame)`` -> :class:`V1Decoded`: the requests in order, then the
 close the rest of the frame calls for (§6.2: an empty frame, a command
 that does not decode, ``id`` 0 on anything but ``send``: 3003).  An
-unknown method is not a close: its :class:`Request` has ``params`` None
+unknown method is not a close: its :class:`V1Request` has ``params`` None
 and the dialect answers error 104.  Nothing raises.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ ALWAYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 V1_JSON = JsonMapping(pb.DESCRIPTOR, ALWAYS)
 
-class Method(IntEnum):
+class V1Method(IntEnum):
     """``MethodType`` of the schema (tests/dialects/v1 checks they agree)."""
 
     CONNECT = 0
@@ -67,7 +67,7 @@ class Method(IntEnum):
     SUB_REFRESH = 11
 
 
-M = Method
+M = V1Method
 #: Each method's request message.
 REQUESTS: Mapping[int, type[Message]] = MappingProxyType({
     M.CONNECT: pb.ConnectRequest, M.SUBSCRIBE: pb.SubscribeRequest, M.UNSUBSCRIBE: pb.UnsubscribeRequest,
@@ -75,13 +75,13 @@ REQUESTS: Mapping[int, type[Message]] = MappingProxyType({
     M.HISTORY: pb.HistoryRequest, M.PING: pb.PingRequest, M.SEND: pb.SendRequest, M.RPC: pb.RPCRequest,
     M.REFRESH: pb.RefreshRequest, M.SUB_REFRESH: pb.SubRefreshRequest,
 })
-_BY_NAME = MappingProxyType({method.name: int(method) for method in Method})
+_BY_NAME = MappingProxyType({method.name: int(method) for method in V1Method})
 _MAX_ID = 2**32 - 1
 #: The method of a command whose method is no known one.
 UNKNOWN = -1
 
 
-class Request(NamedTuple):
+class V1Request(NamedTuple):
     """One command: ``params`` is the request message of ``method``, None
     for an unknown method (error 104)."""
 
@@ -90,10 +90,10 @@ class Request(NamedTuple):
     params: Message | None
 
 
-class Decoded(NamedTuple):
+class V1Decoded(NamedTuple):
     """A frame's ``requests``, then ``close`` if set (``detail``: why)."""
 
-    requests: list[Request]
+    requests: list[V1Request]
     close: V1Close | None = None
     detail: str = ""
 
@@ -110,13 +110,13 @@ def _method(value: object) -> int | None:
     return None
 
 
-def _request(number: int, method: int, params: Message | None) -> Request | str:
+def _request(number: int, method: int, params: Message | None) -> V1Request | str:
     if number == 0 and method != M.SEND:
         return "id 0 on a command other than send"
-    return Request(number, method, params)
+    return V1Request(number, method, params)
 
 
-def json_request(line: str | bytes) -> Request | str:
+def json_request(line: str | bytes) -> V1Request | str:
     """One JSON command, or why it is refused."""
     try:
         obj = strict_loads(line)
@@ -138,7 +138,7 @@ def json_request(line: str | bytes) -> Request | str:
     return _request(number, method, request)
 
 
-def protobuf_request(data: bytes) -> Request | str:
+def protobuf_request(data: bytes) -> V1Request | str:
     """One protobuf command (without its length), or why it is refused."""
     command = pb.Command()
     try:
@@ -152,11 +152,11 @@ def protobuf_request(data: bytes) -> Request | str:
     return _request(command.id, command.method, request)
 
 
-def _refused(requests: list[Request], detail: str) -> Decoded:
-    return Decoded(requests, BAD_REQUEST, detail)
+def _refused(requests: list[V1Request], detail: str) -> V1Decoded:
+    return V1Decoded(requests, BAD_REQUEST, detail)
 
 
-def _too_big(frame: str | bytes, max_frame: int) -> Decoded | None:
+def _too_big(frame: str | bytes, max_frame: int) -> V1Decoded | None:
     if not frame:
         return _refused([], "empty frame")
     if len(frame) > max_frame:
@@ -164,7 +164,7 @@ def _too_big(frame: str | bytes, max_frame: int) -> Decoded | None:
     return None
 
 
-class JsonFrames:
+class V1JsonFrames:
     """Newline-delimited JSON commands, replies and pushes."""
 
     name = "json"
@@ -173,7 +173,7 @@ class JsonFrames:
         self.max_frame = max_frame
         self.max_commands = max_commands
 
-    def decode(self, frame: str | bytes) -> Decoded:
+    def decode(self, frame: str | bytes) -> V1Decoded:
         refused = _too_big(frame, self.max_frame)
         if refused is not None:
             return refused
@@ -182,7 +182,7 @@ class JsonFrames:
                 frame = frame.decode("utf-8")
             except UnicodeDecodeError:
                 return _refused([], "not UTF-8")
-        requests: list[Request] = []
+        requests: list[V1Request] = []
         for number, line in enumerate(frame.split("\n"), 1):
             if not line.strip():
                 continue  # JS 2.x and the reference decoder skip empty lines
@@ -192,7 +192,7 @@ class JsonFrames:
             if isinstance(request, str):
                 return _refused(requests, f"command {number}: {request}")
             requests.append(request)
-        return Decoded(requests) if requests else _refused([], "no command")
+        return V1Decoded(requests) if requests else _refused([], "no command")
 
     def reply(self, number: int, result: Message | None) -> str:
         """A result's reply (None: the ping's, ``{"id":N}``); NotJson when
@@ -214,7 +214,7 @@ class JsonFrames:
         return "\n".join(items)
 
 
-class ProtobufFrames:
+class V1ProtobufFrames:
     """Varint-length-delimited protobuf commands, replies and pushes."""
 
     name = "protobuf"
@@ -223,13 +223,13 @@ class ProtobufFrames:
         self.max_frame = max_frame
         self.max_commands = max_commands
 
-    def decode(self, frame: str | bytes) -> Decoded:
+    def decode(self, frame: str | bytes) -> V1Decoded:
         if isinstance(frame, str):
             return _refused([], "text frame on a protobuf connection")
         refused = _too_big(frame, self.max_frame)
         if refused is not None:
             return refused
-        requests: list[Request] = []
+        requests: list[V1Request] = []
         pos, end = 0, len(frame)
         while pos < end:
             if len(requests) >= self.max_commands:
@@ -243,7 +243,7 @@ class ProtobufFrames:
             if isinstance(request, str):
                 return _refused(requests, request)
             requests.append(request)
-        return Decoded(requests)
+        return V1Decoded(requests)
 
     @staticmethod
     def _framed(reply: pb.Reply) -> bytes:
@@ -267,4 +267,4 @@ class ProtobufFrames:
         return b"".join(items)
 
 
-__all__ = ["Decoded", "Method", "JsonFrames", "NotJson", "ProtobufFrames", "Request", "UNKNOWN", "V1_JSON"]
+__all__ = ["V1Decoded", "V1Method", "V1JsonFrames", "NotJson", "V1ProtobufFrames", "V1Request", "UNKNOWN", "V1_JSON"]

@@ -1,5 +1,5 @@
 """The protocol v1 client commands: ONE dispatch table ``{MethodType:
-CommandSpec}``.  Each entry is the v2 command of the same name run on the
+V1CommandSpec}``.  Each entry is the v2 command of the same name run on the
 request converted to its v2 message, its result converted back
 (app.dialects.v1.convert): protocol v1 is protocol v2's logic with another
 wire.  What differs is here:
@@ -25,7 +25,7 @@ from app.core.client import Client
 from app.core.subscriptions import denied
 from app.dialects.v1 import convert
 from app.dialects.v1 import protocol_pb2 as pb
-from app.dialects.v1.framing import Method
+from app.dialects.v1.framing import V1Method
 from app.dialects.v2 import channel_cmds, session_cmds, tokens
 from app.dialects.v2 import protocol_pb2 as pb2
 from app.dialects.v2.codes import ErrorCode
@@ -33,14 +33,14 @@ from app.dialects.v2.context import V2Context
 from app.dialects.v2.errors import CodeError
 from app.dialects.v2.spec import Services
 
-M = Method
+M = V1Method
 
 #: ``await handler(services, client, v1 request)`` -> the v1 result, or None (no reply).
 Handler = Callable[[Services, Client, Any], Awaitable[Message | None]]
 
 
 @dataclass(frozen=True, slots=True)
-class CommandSpec:
+class V1CommandSpec:
     """How to run one v1 method; ``needs_auth``: before connect it closes 3003."""
 
     handler: Handler
@@ -91,19 +91,19 @@ async def _sub_refresh(services: Services, client: Client, p: pb2.SubRefreshRequ
     return await channel_cmds.sub_refresh_with(services, client, p, _claims)
 
 
-COMMANDS: Mapping[int, CommandSpec] = MappingProxyType({
-    M.CONNECT: CommandSpec(_adapted(session_cmds.connect, _as(pb2.ConnectRequest), pb.ConnectResult),
+COMMANDS: Mapping[int, V1CommandSpec] = MappingProxyType({
+    M.CONNECT: V1CommandSpec(_adapted(session_cmds.connect, _as(pb2.ConnectRequest), pb.ConnectResult),
                            needs_auth=False),
-    M.REFRESH: CommandSpec(_adapted(session_cmds.refresh, _as(pb2.RefreshRequest), pb.RefreshResult)),
-    M.SEND: CommandSpec(_adapted(session_cmds.send, _as(pb2.SendRequest), pb.PingResult)),
-    M.RPC: CommandSpec(_adapted(session_cmds.rpc, _as(pb2.RPCRequest), pb.RPCResult)),
-    M.SUBSCRIBE: CommandSpec(_adapted(_subscribe, convert.subscribe_request, pb.SubscribeResult)),
-    M.SUB_REFRESH: CommandSpec(_adapted(_sub_refresh, _as(pb2.SubRefreshRequest), pb.SubRefreshResult)),
-    M.UNSUBSCRIBE: CommandSpec(_adapted(channel_cmds.unsubscribe, _as(pb2.UnsubscribeRequest),
+    M.REFRESH: V1CommandSpec(_adapted(session_cmds.refresh, _as(pb2.RefreshRequest), pb.RefreshResult)),
+    M.SEND: V1CommandSpec(_adapted(session_cmds.send, _as(pb2.SendRequest), pb.PingResult)),
+    M.RPC: V1CommandSpec(_adapted(session_cmds.rpc, _as(pb2.RPCRequest), pb.RPCResult)),
+    M.SUBSCRIBE: V1CommandSpec(_adapted(_subscribe, convert.subscribe_request, pb.SubscribeResult)),
+    M.SUB_REFRESH: V1CommandSpec(_adapted(_sub_refresh, _as(pb2.SubRefreshRequest), pb.SubRefreshResult)),
+    M.UNSUBSCRIBE: V1CommandSpec(_adapted(channel_cmds.unsubscribe, _as(pb2.UnsubscribeRequest),
                                         pb.UnsubscribeResult)),
-    M.PUBLISH: CommandSpec(_adapted(channel_cmds.publish, _as(pb2.PublishRequest), pb.PublishResult)),
-    M.PRESENCE: CommandSpec(_adapted(channel_cmds.presence, _as(pb2.PresenceRequest), pb.PresenceResult)),
-    M.PRESENCE_STATS: CommandSpec(_adapted(channel_cmds.presence_stats, _as(pb2.PresenceStatsRequest),
+    M.PUBLISH: V1CommandSpec(_adapted(channel_cmds.publish, _as(pb2.PublishRequest), pb.PublishResult)),
+    M.PRESENCE: V1CommandSpec(_adapted(channel_cmds.presence, _as(pb2.PresenceRequest), pb.PresenceResult)),
+    M.PRESENCE_STATS: V1CommandSpec(_adapted(channel_cmds.presence_stats, _as(pb2.PresenceStatsRequest),
                                            pb.PresenceStatsResult)),
-    M.HISTORY: CommandSpec(_adapted(channel_cmds.history, convert.history_request, pb.HistoryResult)),
+    M.HISTORY: V1CommandSpec(_adapted(channel_cmds.history, convert.history_request, pb.HistoryResult)),
 })

@@ -54,7 +54,7 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class ApiLine:
     """One line of a request: its ``id`` as written (JSON text, "" when
     absent), the method (None: not found) and its params."""
 
@@ -72,7 +72,7 @@ def _method(value: Any) -> str | None:
     raise ParamsError("method: a name or a number expected")
 
 
-def _command(line: bytes) -> Command:
+def _command(line: bytes) -> ApiLine:
     try:
         value = loads(line)
     except (JSONInputError, ValueError):
@@ -84,10 +84,10 @@ def _command(line: bytes) -> Command:
         raise ParamsError("id: a number expected")
     if params is not None and not isinstance(params, dict):
         raise ParamsError("params: an object expected")
-    return Command("" if number is None else str(number), _method(value.get("method")), params or {})
+    return ApiLine("" if number is None else str(number), _method(value.get("method")), params or {})
 
 
-def parse_body(body: bytes) -> list[Command]:
+def parse_body(body: bytes) -> list[ApiLine]:
     """The request's commands; ParamsError when one does not parse."""
     lines = [line for line in body.split(b"\n") if line.strip()]
     if not lines:
@@ -97,7 +97,7 @@ def parse_body(body: bytes) -> list[Command]:
     return [_command(line) for line in lines]
 
 
-def _params(command: Command) -> dict[str, Any]:
+def _params(command: ApiLine) -> dict[str, Any]:
     params = dict(command.params)
     if command.method == "history" and params.get("limit") is None:
         params["limit"] = -1  # Centrifugo 2 answers the whole stream
@@ -119,12 +119,12 @@ def _result(method: str, result: str) -> str:
     return result
 
 
-def _line(command: Command, body: str) -> str:
+def _line(command: ApiLine, body: str) -> str:
     head = '{"id":' + command.id + "," if command.id else "{"
     return head + body + "}"
 
 
-def check(commands: list[Command]) -> None:
+def check(commands: list[ApiLine]) -> None:
     """ParamsError when a command's params do not fit its method (before
     any command runs: the whole request is refused)."""
     for command in commands:
@@ -133,7 +133,7 @@ def check(commands: list[Command]) -> None:
             parse(spec.request, spec.plan, _params(command))
 
 
-async def run(api: ServerApi, commands: list[Command]) -> str:
+async def run(api: ServerApi, commands: list[ApiLine]) -> str:
     """Every command's line, each run after the one before it has finished."""
     lines = []
     for command in commands:
@@ -151,7 +151,7 @@ async def run(api: ServerApi, commands: list[Command]) -> str:
     return "\n".join(lines)
 
 
-async def _answer(api: ServerApi, commands: list[Command]) -> Response:
+async def _answer(api: ServerApi, commands: list[ApiLine]) -> Response:
     return Response(200, (await run(api, commands)).encode())
 
 

@@ -22,7 +22,7 @@ from app.core.subscriptions import denied
 from app.dialects.v1x import proxied
 from app.dialects.v1x.auth import channel_sign, check_sign
 from app.dialects.v1x.context import V1xContext
-from app.dialects.v1x.spec import CommandSpec
+from app.dialects.v1x.spec import V1xCommandSpec
 from app.dialects.v1x.wire import (
     Raw,
     channel_data,
@@ -133,10 +133,10 @@ async def history(ctx: V1xContext, client: Client, p: ChannelParams) -> str:
     return await _held_query(ctx, client, p.channel, history_data)
 
 
-SPECS: dict[str, CommandSpec] = {
-    "subscribe": CommandSpec(SubscribeParams, subscribe, lambda p: subscribe_body(p.channel, False)),
-    "unsubscribe": CommandSpec(ChannelParams, unsubscribe, lambda p: channel_status(p.channel, False)),
-    "publish": CommandSpec(ClientPublishParams, publish, lambda p: channel_status(p.channel, False)),
-    "presence": CommandSpec(ChannelParams, presence, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
-    "history": CommandSpec(ChannelParams, history, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
+SPECS: dict[str, V1xCommandSpec] = {
+    "subscribe": V1xCommandSpec(SubscribeParams, subscribe, lambda p: subscribe_body(p.channel, False)),
+    "unsubscribe": V1xCommandSpec(ChannelParams, unsubscribe, lambda p: channel_status(p.channel, False)),
+    "publish": V1xCommandSpec(ClientPublishParams, publish, lambda p: channel_status(p.channel, False)),
+    "presence": V1xCommandSpec(ChannelParams, presence, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
+    "history": V1xCommandSpec(ChannelParams, history, lambda p: '{"channel":' + dumps(p.channel) + ',"data":null}'),
 }

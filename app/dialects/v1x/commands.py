@@ -1,4 +1,4 @@
-"""The 1.x client commands: ONE dispatch table ``{method: CommandSpec}``.
+"""The 1.x client commands: ONE dispatch table ``{method: V1xCommandSpec}``.
 
 Each command module holds its params dataclasses and handlers; a handler
 returns the reply body (JSON text, or None for none) or raises
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from app.dialects.v1x.channel_cmds import SPECS as _CHANNEL_SPECS
 from app.dialects.v1x.session_cmds import SPECS as _SESSION_SPECS
-from app.dialects.v1x.spec import CommandSpec
+from app.dialects.v1x.spec import V1xCommandSpec
 
-COMMANDS: dict[str, CommandSpec] = {**_SESSION_SPECS, **_CHANNEL_SPECS}
+COMMANDS: dict[str, V1xCommandSpec] = {**_SESSION_SPECS, **_CHANNEL_SPECS}
 
-__all__ = ["COMMANDS", "CommandSpec"]
+__all__ = ["COMMANDS", "V1xCommandSpec"]

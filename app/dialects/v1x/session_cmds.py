@@ -27,7 +27,7 @@ from app.core.values import Credentials
 from app.dialects.v1x import proxied
 from app.dialects.v1x.auth import check_sign, connection_token
 from app.dialects.v1x.context import V1xContext
-from app.dialects.v1x.spec import CommandSpec
+from app.dialects.v1x.spec import V1xCommandSpec
 from app.dialects.v1x.wire import credentials_body, dumps, valid_raw_json
 from app.options import Options
 from app.proxy import hooks
@@ -108,8 +108,8 @@ async def ping(ctx: V1xContext, client: Client, p: PingParams) -> str | None:
     return dumps({"data": p.data}) if p.data else None
 
 
-SPECS: dict[str, CommandSpec] = {
-    "connect": CommandSpec(CredentialsParams, connect, needs_auth=False),
-    "refresh": CommandSpec(CredentialsParams, refresh),
-    "ping": CommandSpec(PingParams, ping),
+SPECS: dict[str, V1xCommandSpec] = {
+    "connect": V1xCommandSpec(CredentialsParams, connect, needs_auth=False),
+    "refresh": V1xCommandSpec(CredentialsParams, refresh),
+    "ping": V1xCommandSpec(PingParams, ping),
 }

@@ -15,7 +15,7 @@ def no_body(params: Any) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class CommandSpec:
+class V1xCommandSpec:
     """How to run one client method.
 
     ``params``: the dataclass its params parse into (wire.parse_planned, with

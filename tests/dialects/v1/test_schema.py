@@ -2,7 +2,7 @@
 compared), and our schema agrees with the one centrifuge-js 2.8.5 ships
 (node_modules/centrifuge2/src/client.proto.json): every field both have
 carries the same number and type, the method enum is the same, and
-:class:`~app.dialects.v1.framing.Method` is the enum of the schema."""
+:class:`~app.dialects.v1.framing.V1Method` is the enum of the schema."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FieldDescriptor
 
 from app.dialects.v1 import protocol_pb2 as ours
-from app.dialects.v1.framing import Method
+from app.dialects.v1.framing import V1Method
 from tests.dialects.v2.test_schema import PROTOC_VERSION, ROOT
 
 PROTO = "app/dialects/v1/protocol.proto"
@@ -90,7 +90,7 @@ def test_every_field_of_centrifuge_js_2_is_ours_with_its_number_and_type() -> No
 
 def test_the_method_enum_is_the_clients_and_ours() -> None:
     js = _js_schema()["Command"]["nested"]["MethodType"]["values"]
-    assert {m.name: int(m) for m in Method} == js == dict(ours.MethodType.items())
+    assert {m.name: int(m) for m in V1Method} == js == dict(ours.MethodType.items())
     pushes = _js_schema()["Push"]["nested"]["PushType"]["values"]
     assert [v for k, v in ours.PushType.items()] == [pushes[k] for k in
                                                     ("PUBLICATION", "JOIN", "LEAVE", "UNSUBSCRIBE", "MESSAGE", "SUBSCRIBE")]

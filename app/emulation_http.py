@@ -1,5 +1,5 @@
 """``POST /emulation``: the upstream of the HTTP-streaming and SSE
-transports (shared/CENTRIFUGAL.md §2.4).
+transports (docs/protocol-v2.md §1.5).
 
 The body (at most 64 KiB, the port's front door answers 413 past it) names
 the ``session`` and ``node`` of the connect result and carries a frame of

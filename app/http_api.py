@@ -1,6 +1,6 @@
 """The HTTP server API endpoints: the 1.x API ``POST {http_prefix}/api/``
 (docs/protocol-1x.md §10) and the current-style ``POST {http_prefix}/api/<method>``
-(app.dialects.v2api, shared/CENTRIFUGAL.md §4.1).
+(app.dialects.v2api, docs/protocol-v2.md §9.1).
 
 A path ``{prefix}/api/<name>`` whose name is a route of the current style
 (app.dialects.v2api.runner.ROUTES: ``publish``, ``batch``, ...) is that API;

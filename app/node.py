@@ -32,8 +32,8 @@ CLIENT_ENDPOINT = "/connection"
 #: The raw websocket endpoint under it: 1.x, protocol v1 and v2, told apart by
 #: the first frame (app.dialects.choose.FirstFrame).
 WEBSOCKET_ENDPOINT = CLIENT_ENDPOINT + "/websocket"
-#: The SockJS endpoint of protocol v2 (JSON only, shared/CENTRIFUGAL.md
-#: §2.1), a SockJS prefix of its own routed before :data:`CLIENT_ENDPOINT`'s.
+#: The SockJS endpoint of protocol v2 (JSON only, docs/protocol-v2.md §1.2),
+#: a SockJS prefix of its own routed before :data:`CLIENT_ENDPOINT`'s.
 SOCKJS_ENDPOINT = CLIENT_ENDPOINT + "/sockjs"
 #: The bidirectional-emulation transports (``/connection/http_stream``,
 #: ``/connection/sse``, with ``/emulation``): protocol v2 only.

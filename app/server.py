@@ -136,8 +136,8 @@ def sockjs_settings(options: Options) -> SockJSSettings:
 
 
 def sockjs_v2_settings(options: Options) -> SockJSSettings:
-    """The settings of protocol v2's SockJS endpoint (shared/CENTRIFUGAL.md
-    §2.1): JSON only, replies of one flush joined by newlines in one SockJS
+    """The settings of protocol v2's SockJS endpoint (docs/protocol-v2.md
+    §1.2): JSON only, replies of one flush joined by newlines in one SockJS
     message, no SockJS heartbeats while the v2 pings ``{}`` run (they keep
     a poll or stream from idling longer than ``ping_interval``), no raw
     websocket under it (``/connection/websocket`` is v2's), and a frame that

@@ -235,17 +235,20 @@ def test_tornado_internals_are_touched_in_the_adapter_only() -> None:
     assert outside == set(), f"Tornado internals outside {TORNADO_ADAPTER}: add an accessor there"
 
 
-#: Section references (``docs/protocol-1x.md §4.5``) in the code and the web
-#: pages we write (not the npm files copied in, nor protoc's output).
+#: Section references (``docs/protocol-1x.md §4.5``, ``docs/protocol-v2.md
+#: §3.1``) in the code and the web pages we write (not the npm files copied
+#: in, nor protoc's output).  The spec the code cites is in the repository
+#: (issue 12): nothing points outside it, whatever the note.
 SECTION_REF = re.compile(r"([\w./-]+\.md),?\s+§\s?(\d+(?:\.\d+)*)")
-BARE_SECTION = re.compile(r"§\s?(\d+(?:\.\d+)*)")
+ANY_SECTION = re.compile(r"([\w./-]+\.md,?\s+)?§\s?(\d+(?:\.\d+)*)")
+#: Sections of a standard, not of ours (``RFC 7518 §3.2``).
+STANDARD_SECTION = re.compile(r"\bRFC\s?\d+\s+§\s?\d+(?:\.\d+)*")
 COPIED = ("app/static/js/", "app/static/uplot/", "transports/clientjs/")
-#: Notes outside this repository that code still cites: the protocol v1/v2,
-#: API and proxy modules cite the Centrifugal notes shared with the project
-#: (../shared/CENTRIFUGAL.md).  Known gap of issue 12's "the spec in the
-#: repo": they need a docs/ page of their own, as docs/protocol-1x.md is for
-#: 1.x; nothing may be added to this set.
-OUTSIDE_NOTES = {"shared/CENTRIFUGAL.md"}
+#: The notes shared with the project, outside the tree (``../shared/*.md``);
+#: the spec pages in docs/ say the same in our words.
+OUTSIDE_NOTE = re.compile(r"\bshared/[\w.-]+\.md|\bPROTOCOL\.md")
+#: The spec pages the code cites by section.
+SPEC_PAGES = ("docs/protocol-1x.md", "docs/protocol-v1.md", "docs/protocol-v2.md")
 
 
 def _headings(doc: Path) -> set[str]:
@@ -260,34 +263,73 @@ def _cited_sources() -> list[Path]:
                   and not str(p.relative_to(ROOT)).startswith(COPIED))
 
 
+def _section_faults(where: str, text: str, headings: dict[str, set[str]]) -> tuple[int, list[str]]:
+    """How many references ``text`` makes, and what is wrong with them.  A
+    ``<file>.md §N`` names a file of the repository with a heading numbered
+    N; a bare ``§N`` is a section of the page named last before it (or, at
+    the top of a module, of the first page the module names)."""
+    text = STANDARD_SECTION.sub("", text)
+    named = SECTION_REF.findall(text)
+    current = named[0][0] if named else None
+    bad: list[str] = []
+    count = 0
+    for m in ANY_SECTION.finditer(text):
+        count += 1
+        doc = m.group(1).rstrip(", \t\n").strip() if m.group(1) else current
+        section = m.group(2)
+        if doc is None:
+            bad.append(f"{where}: §{section} names no page: write docs/<page>.md §{section}")
+            continue
+        current = doc
+        if doc not in headings:
+            target = (ROOT / doc).resolve()
+            inside = target.is_relative_to(ROOT) and target.is_file()
+            headings[doc] = _headings(target) if inside else set()
+            if not inside:
+                bad.append(f"{where}: {doc} is no file of the repository")
+                continue
+        if section not in headings[doc]:
+            bad.append(f"{where}: {doc} has no section {section}")
+    return count, bad
+
+
 def test_section_references_point_into_the_repository() -> None:
-    """Every ``<file>.md §N`` names a file of the repository with a heading
-    numbered N (or one of OUTSIDE_NOTES); a bare ``§N`` in a module that
-    cites docs/protocol-1x.md only is a section of that file; nothing
-    cites the PROTOCOL.md outside the tree."""
-    protocol = ROOT / "docs" / "protocol-1x.md"
+    """Every ``<file>.md §N`` in app/ and transports/ names a page of the
+    repository with a heading numbered N, and every bare ``§N`` a section
+    of the page named before it; nothing cites the notes outside the tree
+    (../shared/), and the spec pages keep the sections the code cites."""
+    headings = {page: _headings(ROOT / page) for page in SPEC_PAGES}
     bad: list[str] = []
     cited = 0
     for path in _cited_sources():
         text = path.read_text(errors="replace")
         where = str(path.relative_to(ROOT))
-        if "PROTOCOL.md" in text:
-            bad.append(f"{where}: PROTOCOL.md (outside the tree): cite docs/protocol-1x.md")
-        docs = {doc for doc, _ in SECTION_REF.findall(text)}
-        for doc, section in SECTION_REF.findall(text):
-            cited += 1
-            if doc in OUTSIDE_NOTES:
-                continue
-            target = ROOT / doc
-            if not target.is_file():
-                bad.append(f"{where}: {doc} is no file of the repository")
-            elif section not in _headings(target):
-                bad.append(f"{where}: {doc} has no section {section}")
-        if docs == {"docs/protocol-1x.md"}:
-            bad += [f"{where}: §{s} is no section of docs/protocol-1x.md"
-                    for s in BARE_SECTION.findall(text) if s not in _headings(protocol)]
-    assert cited > 40  # the check reads the references it is about
+        if OUTSIDE_NOTE.search(text):
+            bad.append(f"{where}: cites a note outside the tree: cite docs/protocol-*.md")
+        count, faults = _section_faults(where, text, headings)
+        cited += count
+        bad += faults
+    assert cited > 100  # the check reads the references it is about
+    assert all(headings[page] for page in SPEC_PAGES)
     assert bad == []
+
+
+def test_section_check_sees_what_is_wrong() -> None:
+    """The check itself, on probes: a page outside the tree, a section a
+    page lacks, a bare § after another page, a bare § with no page."""
+    headings = {page: _headings(ROOT / page) for page in SPEC_PAGES}
+    probes = {
+        "(shared/CENTRIFUGAL.md §1.4)": "is no file of the repository",
+        "(../shared/CENTRIFUGAL.md §1.4)": "is no file of the repository",
+        "(docs/protocol-v2.md §99)": "has no section 99",
+        "(docs/protocol-v2.md §9.1; docs/protocol-v1.md §2, §9.1)": "protocol-v1.md has no section 9.1",
+        "(§4.3)": "names no page",
+    }
+    assert OUTSIDE_NOTE.search("(../shared/CENTRIFUGAL.md)") and OUTSIDE_NOTE.search("PROTOCOL.md §4")
+    for probe, fault in probes.items():
+        _, faults = _section_faults("probe", probe, dict(headings))
+        assert any(fault in f for f in faults), (probe, faults)
+    assert _section_faults("probe", "(docs/protocol-v2.md §3.1, §7; RFC 7518 §3.2)", dict(headings)) == (2, [])
 
 
 #: A cost figure (``8.4 µs/msg``, ``120 ns``) goes stale with the next change;

@@ -1,5 +1,5 @@
 """The downstream of the bidirectional-emulation transports: one streamed
-HTTP response per session (shared/CENTRIFUGAL.md §2.2, §2.3).
+HTTP response per session (docs/protocol-v2.md §1.3, §1.4).
 
 * ``POST <path>/http_stream``: the body is the session's first frame
   (``Content-Type: application/octet-stream``: binary, handed to the
@@ -98,7 +98,7 @@ class EmulationService:
 
 
 def preflight(handler: RequestHandler, methods: str) -> None:
-    """The CORS preflight of an emulation transport or endpoint (§2.2)."""
+    """The CORS preflight of an emulation transport or endpoint (§1.3)."""
     handler.set_status(204)
     allow_cors(handler)
     handler.set_header("Access-Control-Allow-Methods", methods)
@@ -108,7 +108,7 @@ def preflight(handler: RequestHandler, methods: str) -> None:
 
 
 def stream_headers(handler: RequestHandler) -> None:
-    """The no-cache headers of a streamed response (§2.2)."""
+    """The no-cache headers of a streamed response (§1.3)."""
     handler.set_header("Cache-Control", STREAM_CACHE_CONTROL)
     handler.set_header("Pragma", "no-cache")
     handler.set_header("Expire", "0")

@@ -1,5 +1,5 @@
 """Per-subscription overrides of a channel's options: Centrifugo's
-``override`` object (shared/CENTRIFUGAL.md §3.2, §4.1, §5.2), given by a
+``override`` object (docs/protocol-v2.md §8.2, §9.1, §10.2), given by a
 connection token's ``subs``, a subscription token, the subscribe and
 connect proxies and the server API's ``subscribe``.
 

@@ -1,5 +1,5 @@
 """Stream positions: history by position and recovery by position
-(shared/CENTRIFUGAL.md §1.4 history, §1.10), for the dialects that speak
+(docs/protocol-v2.md §3.5 history, §7), for the dialects that speak
 offsets and epochs (protocol v2 and v1) and for a node filling its own gaps.
 The 1.x dialect keeps its uid-based recovery (app.core.subscriptions).
 
@@ -45,7 +45,7 @@ class StreamRecovery:
     """What a recovery from a position found: the missed publications,
     oldest first (empty unless ``recovered``), the stream's current
     ``position``, and whether every publication after the asked offset was
-    still there (§1.10)."""
+    still there (§7)."""
 
     publications: list[Message]
     position: StreamPosition
@@ -53,7 +53,7 @@ class StreamRecovery:
 
 
 def is_recovered(since: StreamPosition, top: StreamPosition, publications: list[Message]) -> bool:
-    """§1.10: same epoch, and either nothing published since (the top is
+    """§7: same epoch, and either nothing published since (the top is
     still ``since``) or the publications run without a gap from the one
     after ``since`` to the top."""
     if since.epoch != top.epoch:

@@ -69,7 +69,7 @@ class StreamPosition:
 
 
 #: The position of a channel that keeps no history: positions exist only
-#: where history is kept (as in Centrifugo, shared/CENTRIFUGAL.md §1.10).
+#: where history is kept (as in Centrifugo, docs/protocol-v2.md §7).
 NO_POSITION = StreamPosition(0, "")
 
 

@@ -1,5 +1,5 @@
 """Proxy hooks: the server asks the application's backend over HTTP, in
-Centrifugo's HTTP proxy format (shared/CENTRIFUGAL.md §5, docs/proxy.md).
+Centrifugo's HTTP proxy format (docs/protocol-v2.md §10, docs/proxy.md).
 
 * :mod:`app.proxy.wire`: the request bodies and the parsing of a backend's
   answer into a result, an error or a disconnect (no I/O);

@@ -1,4 +1,4 @@
-"""The six proxy hooks (shared/CENTRIFUGAL.md §5.2): one call each, with the
+"""The six proxy hooks (docs/protocol-v2.md §10.2): one call each, with the
 endpoint and timeout of its options (``proxy_<hook>_endpoint``,
 ``proxy_<hook>_timeout``) read at each call, so a reload applies.
 

@@ -1,4 +1,4 @@
-"""The subscription parts of proxy answers (shared/CENTRIFUGAL.md §5.2):
+"""The subscription parts of proxy answers (docs/protocol-v2.md §10.2):
 a subscribe result's ``override`` and a connect result's ``subs``
 (channel -> ``{info, b64info, data, b64data, override}``), read into the
 core's values; a wrong shape is the hook's ``internal`` error, as every

@@ -1,4 +1,4 @@
-"""Centrifugo's HTTP proxy format (shared/CENTRIFUGAL.md §5.1, §5.2): the
+"""Centrifugo's HTTP proxy format (docs/protocol-v2.md §10.1, §10.2): the
 request bodies and the reading of a backend's answer.  No I/O here.
 
 * a request body is a JSON object with the common fields ``client``,

@@ -1,4 +1,4 @@
-"""Protocol v1 on a real sockhub, frame by frame (shared/CENTRIFUGAL.md §6),
+"""Protocol v1 on a real sockhub, frame by frame (docs/protocol-v1.md §2-§4),
 for what centrifuge-js 2.8.5 does not show by itself: the close table and
 its JSON reasons, the rules of §6.2, protobuf chosen by ``?format=protobuf``
 alone and the subprotocol echoed, tokens (expired, invalid, Centrifugo 2

@@ -1,6 +1,6 @@
 """centrifuge-js 5.8.0, unchanged (npm alias ``centrifuge5``, its JSON and
 protobuf browser builds), in Chromium over sockhub's HTTP streaming and SSE
-transports with ``/emulation`` (shared/CENTRIFUGAL.md §2.2-§2.4).
+transports with ``/emulation`` (docs/protocol-v2.md §1.3-§1.5).
 
 The page comes from a test backend on another origin than sockhub (another
 port), which serves the SDK's own dist file, so every request to sockhub is

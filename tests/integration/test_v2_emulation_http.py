@@ -1,6 +1,6 @@
 """Protocol v2's HTTP streaming, SSE and ``/emulation`` at the HTTP level,
 against a real sockhub process (transports/httpstream.py, app/emulation_http.py;
-shared/CENTRIFUGAL.md §2.2-§2.4): exact headers, every status code and
+docs/protocol-v2.md §1.3-§1.5): exact headers, every status code and
 bound, the session and node of the connect reply, commands through
 ``/emulation`` answered down the stream, publications, pings answered with
 pongs through ``/emulation``, a disconnect push then the end of the

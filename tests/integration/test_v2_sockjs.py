@@ -1,5 +1,5 @@
-"""``/connection/sockjs``, protocol v2 over SockJS (shared/CENTRIFUGAL.md
-§2.1), on the wire against a real sockhub process, beside the 1.x SockJS
+"""``/connection/sockjs``, protocol v2 over SockJS (docs/protocol-v2.md
+§1.2), on the wire against a real sockhub process, beside the 1.x SockJS
 endpoint ``/connection``: replies of one flush in one SockJS message
 joined by newlines; v2 pings ``{}`` and no SockJS heartbeat; closes as
 ``c[code,"reason"]`` with a plain reason and no disconnect push (bad input,

@@ -1,4 +1,4 @@
-"""Protocol v1's close table (shared/CENTRIFUGAL.md §6.4) as values.
+"""Protocol v1's close table (docs/protocol-v1.md §4) as values.
 
 A v1 close carries a JSON reason, ``{"reason":"…","reconnect":true|false}``,
 which centrifuge-js 2.x parses.  The v1 dialect runs the v2 commands, so

@@ -1,6 +1,6 @@
 """The bridge between protocol v1's messages and protocol v2's: fields of
 the same name copied across (the two schemas share their names, not all
-their numbers), and the few v1 facts with no v2 name (§6.5).
+their numbers), and the few v1 facts with no v2 name (docs/protocol-v1.md §5).
 
 * :func:`copy_fields` copies every set field of one message into another of
   the other schema, recursing into messages, lists and maps; a field the

@@ -1,4 +1,4 @@
-"""The protocol v1 dialect of client connections (shared/CENTRIFUGAL.md §6).
+"""The protocol v1 dialect of client connections (docs/protocol-v1.md §1-§4).
 
 Two :class:`~app.core.client.ClientDialect` objects share one
 implementation, :class:`V1`, one per format (JSON, protobuf), so the

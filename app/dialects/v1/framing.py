@@ -1,4 +1,4 @@
-"""Protocol v1 frames (shared/CENTRIFUGAL.md §6.2): commands in, replies
+"""Protocol v1 frames (docs/protocol-v1.md §2): commands in, replies
 and pushes out, in JSON or protobuf.
 
 * A command is ``{"id", "method", "params"}``: ``method`` an integer or a
@@ -9,11 +9,11 @@ and pushes out, in JSON or protobuf.
 * A reply is ``{"id":N,"result":{…}}`` or ``{"id":N,"error":{…}}`` (the
   ping's is ``{"id":N}``); a push is a reply without id whose result is a
   ``Push`` ``{"type":T,"channel":…,"data":{…}}`` (``type`` left out for a
-  publication, 0).  Fields marked ``!`` in §6.3 are written even when
+  publication, 0).  Fields marked ``!`` in §3 are written even when
   empty (:data:`V1_JSON`).
 
 ``decode(frame)`` -> :class:`V1Decoded`: the requests in order, then the
-close the rest of the frame calls for (§6.2: an empty frame, a command
+close the rest of the frame calls for (§2: an empty frame, a command
 that does not decode, ``id`` 0 on anything but ``send``: 3003).  An
 unknown method is not a close: its :class:`V1Request` has ``params`` None
 and the dialect answers error 104.  Nothing raises.
@@ -34,7 +34,7 @@ from app.dialects.v2.jsoncodec import JsonMapping, NotJson, ShapeError
 from transports.strictjson import JSONInputError
 from transports.strictjson import loads as strict_loads
 
-#: The ``!`` fields of §6.3: written even at their zero value.
+#: The ``!`` fields of §3: written even at their zero value.
 ALWAYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "Error": ("code", "message"),
     "ClientInfo": ("user", "client"),

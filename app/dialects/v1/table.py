@@ -5,7 +5,7 @@ request converted to its v2 message, its result converted back
 wire.  What differs is here:
 
 * ``ping`` is answered (``{"id":N}``, by the dialect: it has no result);
-* a private channel's subscription token is Centrifugo 2's (§3.3: ``client``
+* a private channel's subscription token is Centrifugo 2's (docs/protocol-v1.md §3: ``client``
   and ``channel`` required, no ``sub``, ``eto``), a token for another
   client or channel is error 103;
 * a subscribe's ``seq``/``gen`` position is packed into an offset, and

@@ -1,4 +1,4 @@
-"""The Centrifugo 2 server API (shared/CENTRIFUGAL.md §4.2), the one
+"""The Centrifugo 2 server API (docs/protocol-v2.md §9.2), the one
 ``cent`` 3.0.1 speaks: ``POST {http_prefix}/api`` (no trailing slash: the
 1.x API keeps ``/api/``).
 

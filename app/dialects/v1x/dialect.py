@@ -10,7 +10,7 @@ Duties and ordering:
   object for an object, an array for an array);
 * the first Disconnect of a batch aborts it: the replies gathered so far
   are dropped, a ``disconnect`` push is sent, then close 3000 with the JSON
-  advice (§6, §17);
+  advice (docs/protocol-1x.md §6, §17);
 * the client's after-reply callbacks run once the replies are queued (or
   the frame was aborted);
 * pushes carry no ``uid`` (that is how clients tell them from replies).

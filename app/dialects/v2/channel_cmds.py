@@ -1,5 +1,5 @@
 """subscribe, unsubscribe, publish, presence, presence_stats, history and
-sub_refresh of protocol v2 (shared/CENTRIFUGAL.md §1.4): the v2 params and
+sub_refresh of protocol v2 (docs/protocol-v2.md §3.3-§3.6): the v2 params and
 results, and the subscription JWT; the rest is the core's
 (app.core.subscriptions, app.core.publisher).
 
@@ -197,7 +197,7 @@ async def presence_stats(services: Services, client: Client, p: pb.PresenceStats
 
 
 async def history(services: Services, client: Client, p: pb.HistoryRequest) -> pb.HistoryResult:
-    """§1.4 history: ``limit`` 0 the position alone, -1 all, N at most N;
+    """§3.5 history: ``limit`` 0 the position alone, -1 all, N at most N;
     oldest first, or newest first with ``reverse``; after (before, reversed)
     ``since``; a ``since`` of another epoch is 112."""
     since = StreamPosition(p.since.offset, p.since.epoch) if p.HasField("since") else None

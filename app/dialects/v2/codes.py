@@ -1,4 +1,4 @@
-"""Protocol v2's code tables (shared/CENTRIFUGAL.md §1.5, §1.8, §1.9) as values.
+"""Protocol v2's code tables (docs/protocol-v2.md §5.1-§5.3) as values.
 
 * :class:`ErrorCode`: the ``error.code`` of a reply; a command failed, the
   connection lives on;
@@ -21,7 +21,7 @@ from typing import Mapping
 
 
 class ErrorCode(IntEnum):
-    """``Error.code`` values of a reply (§1.8); 400-1999 are the app's."""
+    """``Error.code`` values of a reply (§5.1); 400-1999 are the app's."""
 
     INTERNAL = 100
     UNAUTHORIZED = 101
@@ -72,7 +72,7 @@ class Close:
         return not (3500 <= self.code < 4000 or 4500 <= self.code < 5000)
 
 
-# The disconnect table (§1.9).
+# The disconnect table (§5.3).
 CONNECTION_CLOSED = Close(3000, "connection closed")
 SHUTDOWN = Close(3001, "shutdown")
 INTERNAL_SERVER_ERROR = Close(3004, "internal server error")
@@ -97,7 +97,7 @@ TOO_MANY_ERRORS = Close(3509, "too many errors")
 
 
 class UnsubscribeCode(IntEnum):
-    """``unsubscribe`` push codes (§1.5): below 2500 the client stays
+    """``unsubscribe`` push codes (§5.2): below 2500 the client stays
     unsubscribed, from 2500 it subscribes again."""
 
     SERVER = 2000

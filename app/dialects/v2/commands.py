@@ -1,4 +1,4 @@
-"""A decoded protocol v2 command as a typed value (shared/CENTRIFUGAL.md §1.3).
+"""A decoded protocol v2 command as a typed value (docs/protocol-v2.md §3.1).
 
 A :class:`Request` is what the dialect dispatches: the client's ``id``, the
 :class:`Method` (told by which request field is set) and that request
@@ -42,7 +42,7 @@ class Method(IntEnum):
         return self.name.lower()
 
 
-#: When a client sets several request fields, the first of these wins (§1.3).
+#: When a client sets several request fields, the first of these wins (§3.1).
 PRECEDENCE = (Method.CONNECT, Method.PING, Method.SUBSCRIBE, Method.UNSUBSCRIBE, Method.PUBLISH,
               Method.PRESENCE, Method.PRESENCE_STATS, Method.HISTORY, Method.RPC, Method.SEND,
               Method.REFRESH, Method.SUB_REFRESH)

@@ -1,4 +1,4 @@
-"""The protocol v2 dialect of client connections (shared/CENTRIFUGAL.md §1).
+"""The protocol v2 dialect of client connections (docs/protocol-v2.md §3).
 
 Two :class:`~app.core.client.ClientDialect` objects share one
 implementation, :class:`V2`: one per format (JSON, protobuf), so the
@@ -12,7 +12,7 @@ Duties and ordering:
 * a frame holds one or more commands (app.dialects.v2.framing); they run
   in order, each reply queued as soon as it is made, so it precedes every
   push queued after it (a subscribe's reply comes before the channel's
-  publications, §1.3); what one loop iteration queued leaves as one frame
+  publications, §3.1); what one loop iteration queued leaves as one frame
   (the session's batching: JSON lines, concatenated protobuf); a command
   the codec could not read ends the frame: the replies before it are sent,
   then the connection is closed with 3501;
@@ -20,12 +20,12 @@ Duties and ordering:
   of the commands before it (the reference server writes each reply as it
   goes);
 * the pong (the empty command) has no reply; before connect every command
-  but connect closes with 3501 (§1.3);
+  but connect closes with 3501 (§3.1);
 * on a websocket the close frame says it all: no ``disconnect`` push; on
   the emulation transports (HTTP streaming, SSE: ``emulation``) the close
   is the end of the response, so a ``disconnect`` push precedes it, and the
   connect result names the ``session`` and ``node`` the client's emulation
-  requests must carry (§2.2).
+  requests must carry (§1.3, §1.5).
 """
 from __future__ import annotations
 

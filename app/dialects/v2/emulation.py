@@ -1,9 +1,9 @@
-"""The body of ``POST /emulation`` (shared/CENTRIFUGAL.md §2.4): how the
+"""The body of ``POST /emulation`` (docs/protocol-v2.md §1.5): how the
 HTTP-streaming and SSE transports send commands after their first frame.
 
 * JSON (any content type but ``application/octet-stream``):
   ``{"node":..,"session":..,"data":"<frame>"}`` where ``data`` is a JSON
-  *string* holding a §1.2 JSON frame (centrifuge-js does
+  *string* holding a §2.1 JSON frame (centrifuge-js does
   ``JSON.stringify({session, node, data: encodeCommands(cmds)})``);
 * protobuf: an ``EmulationRequest`` message whose ``data`` is a
   varint-delimited command frame.

@@ -1,4 +1,4 @@
-"""Protocol v2 frames (shared/CENTRIFUGAL.md §1.2): many commands in one
+"""Protocol v2 frames (docs/protocol-v2.md §2): many commands in one
 frame in, many replies and pushes in one frame out, in JSON or protobuf.
 
 * :class:`JsonFrames`: commands are JSON objects one per line (``\\n``

@@ -1,5 +1,5 @@
 """Protocol v2's server-driven heartbeat and connection expiry
-(shared/CENTRIFUGAL.md §1.7, §3.4), as deadlines in the node's one heap
+(docs/protocol-v2.md §6, §8.4), as deadlines in the node's one heap
 (app.core.clients.ClientRegistry.add_deadline_kind), not a timer per
 connection.
 

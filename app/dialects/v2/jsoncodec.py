@@ -1,6 +1,6 @@
 """Protocol v2's JSON mapping: a protobuf message of protocol_pb2 to and from
 one JSON object, the way the Centrifugal SDKs and servers write it
-(shared/CENTRIFUGAL.md §1.2).
+(docs/protocol-v2.md §2.1).
 
 It is not proto3's canonical JSON mapping (``google.protobuf.json_format``),
 and differs in three ways, which is why it is written here:

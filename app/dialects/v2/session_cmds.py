@@ -1,5 +1,5 @@
-"""connect, refresh, ping, send and rpc of protocol v2 (shared/CENTRIFUGAL.md
-§1.4, §3): the JWTs are verified here (app.dialects.v2.tokens), then the
+"""connect, refresh, ping, send and rpc of protocol v2 (docs/protocol-v2.md
+§3.2, §3.6, §8): the JWTs are verified here (app.dialects.v2.tokens), then the
 core connects or refreshes.
 
 Choices, documented here:
@@ -24,7 +24,7 @@ Choices, documented here:
 * ``send`` is accepted and dropped (no reply: it has none); ``rpc`` is
   answered by the rpc proxy hook when ``proxy_rpc_endpoint`` is set, else
   error 108 ``not available``, and so is the ``ping`` command, which
-  protocol v2 does not use (§1.4);
+  protocol v2 does not use (§3.6);
 * connect without a token asks the connect proxy hook when
   ``proxy_connect_endpoint`` is set (app.dialects.v2.proxied).
 """
@@ -117,7 +117,7 @@ async def connect(services: Services, client: Client, p: pb.ConnectRequest) -> p
 
 async def refresh(services: Services, client: Client, p: pb.RefreshRequest) -> pb.RefreshResult:
     """A new connection token: its user must be the connection's; an
-    expired one closes with 3005, an invalid one with 3500 (§3.4)."""
+    expired one closes with 3005, an invalid one with 3500 (§8.4)."""
     ctx = services.ctx
     if not p.token:
         raise V2Disconnect(BAD_REQUEST)

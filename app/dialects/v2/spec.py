@@ -27,7 +27,7 @@ Handler = Callable[[Services, Client, Any], Awaitable[Message | None]]
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
     """How to run one v2 method; ``needs_auth``: before a successful connect
-    the command closes the connection with 3501 (§1.3)."""
+    the command closes the connection with 3501 (docs/protocol-v2.md §3.1)."""
 
     handler: Handler
     needs_auth: bool = True

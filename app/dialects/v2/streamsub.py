@@ -1,5 +1,5 @@
-"""One protocol v2 subscription with its stream position (§1.4 subscribe,
-§1.10): registration through the core (app.core.subscriptions), then what
+"""One protocol v2 subscription with its stream position (docs/protocol-v2.md
+§3.3, §7): registration through the core (app.core.subscriptions), then what
 the reply tells of the stream (epoch, offset, recovered publications).
 Client-side subscribes and the server-side ones of connect (the token's
 ``subs``/``channels``, recovered with the client's ``connect.subs``) both
@@ -10,11 +10,11 @@ come here.
   ``positioned`` alone when the client asks for it (or an override's
   ``force_positioning``) in a channel with history;
 * the join and leave pushes come to a subscription that asked for them
-  (``join_leave``) or whose override forces them (§1.5: "only when the
-  subscription asked for join_leave"); an override may also change the
+  (``join_leave``) or whose override forces them (§4: to subscriptions that
+  asked for ``join_leave``); an override may also change the
   channel's ``presence``, ``join_leave`` and ``recover`` for it;
 * a recover request (``recover`` with ``offset``/``epoch``) is answered
-  per §1.10: the recovered publications in the reply, its offset the
+  per §7: the recovered publications in the reply, its offset the
   request's; ``recovered`` false with the current position otherwise;
 * publications that arrive while the subscription is being made wait
   until the reply is out, and those the reply recovered are not sent again.
@@ -74,6 +74,6 @@ async def subscribe(ctx: V2Context, client: Client, channel: str, options: Chann
         result.offset = found.position.offset
     if found.recovered and since is not None:
         result.recovered = True
-        result.offset = since.offset  # §1.10: the client advances through the publications
+        result.offset = since.offset  # §7: the client advances through the publications
         result.publications.extend(publication(m) for m in found.publications)
     return result

@@ -1,10 +1,10 @@
-"""Protocol v2's connection and subscription JWTs (shared/CENTRIFUGAL.md §3),
+"""Protocol v2's connection and subscription JWTs (docs/protocol-v2.md §8),
 verified with PyJWT: HS256/384/512 with ``token_hmac_secret_key`` (or the
 1.x ``secret`` when that key is not set: one secret signs both
 generations' tokens unless told otherwise), RS256/384/512 with
 ``token_rsa_public_key`` and ES256/384/512 with ``token_ecdsa_public_key``
 (PEM; Centrifugo v5's names).  The token's ``alg`` header picks the key; an
-algorithm whose key is not configured makes the token invalid (§3.1).
+algorithm whose key is not configured makes the token invalid (§8.1).
 
 The signature is checked by PyJWT; the payload is then read by our strict
 JSON decoder (transports.strictjson: bounded depth, no NaN, no lone
@@ -198,7 +198,7 @@ def _info(claims: dict[str, Any], name: str = "info") -> str:
     return "" if value is None else _dumps(value)
 
 
-#: What a ``subs`` entry may hold (§3.2); anything else makes the token invalid.
+#: What a ``subs`` entry may hold (§8.2); anything else makes the token invalid.
 _SUB_KEYS = frozenset({"info", "b64info", "data", "b64data", "override"})
 
 
@@ -228,7 +228,7 @@ def _override(claims: dict[str, Any]) -> Override:
 
 
 def connection(token: str, options: Options, now: float) -> ConnectionClaims:
-    """The claims of a connection token (§3.2)."""
+    """The claims of a connection token (§8.2)."""
     claims = _claims(token, options, now)
     if "channel" in claims:
         raise TokenInvalid("a connection token names no channel")
@@ -236,7 +236,7 @@ def connection(token: str, options: Options, now: float) -> ConnectionClaims:
 
 
 def subscription(token: str, options: Options, now: float) -> SubscriptionClaims:
-    """The claims of a subscription token (§3.3); ``channel`` is required."""
+    """The claims of a subscription token (§8.3); ``channel`` is required."""
     claims = _claims(token, options, now)
     channel = _text(claims, "channel")
     if not channel:
@@ -247,7 +247,7 @@ def subscription(token: str, options: Options, now: float) -> SubscriptionClaims
 
 def subscription_v1(token: str, options: Options, now: float) -> SubscriptionClaims:
     """The claims of a protocol v1 (Centrifugo 2.x) subscription token
-    (§3.3): ``client`` and ``channel`` required, no ``sub`` (its user is the
+    (docs/protocol-v1.md §3): ``client`` and ``channel`` required, no ``sub`` (its user is the
     connection's by ``client``); ``eto`` true: ``exp`` is checked but the
     subscription does not expire."""
     claims = _claims(token, options, now)

@@ -1,5 +1,5 @@
 """The server HTTP API of today's Centrifugo (v5/v6), spoken by ``cent`` 5.x:
-``POST {http_prefix}/api/<method>`` with an API key (shared/CENTRIFUGAL.md §4.1).
+``POST {http_prefix}/api/<method>`` with an API key (docs/protocol-v2.md §9.1).
 
 Its parts, each with one job: :mod:`errors` (the API error codes and their
 JSON), :mod:`params` (request bodies into typed values, strictly),

@@ -1,4 +1,4 @@
-"""The HTTP request of the current-style API (shared/CENTRIFUGAL.md §4.1):
+"""The HTTP request of the current-style API (docs/protocol-v2.md §9.1):
 its key, its body, the status and body of its answer.
 
 * the key: ``X-API-Key: KEY``; when that header is absent,

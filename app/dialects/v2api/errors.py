@@ -1,4 +1,4 @@
-"""The API's error values (shared/CENTRIFUGAL.md §4.1 and §1.8): a code
+"""The API's error values (docs/protocol-v2.md §9.1 and §5.1): a code
 and its fixed message, written ``{"code":N,"message":"..."}``.
 
 A command that fails answers HTTP 200 with ``{"error": ...}`` (inside a

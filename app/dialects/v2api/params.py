@@ -1,4 +1,4 @@
-"""Request bodies of the API (shared/CENTRIFUGAL.md §4.1) into typed values.
+"""Request bodies of the API (docs/protocol-v2.md §9.1) into typed values.
 
 A body is one JSON object, decoded by the one strict decoder
 (transports.strictjson: bounded depth, finite numbers, no lone surrogates).

@@ -1,5 +1,5 @@
 """Stream positions as the API writes them: a publication's ``offset`` and a
-channel's ``epoch`` (shared/CENTRIFUGAL.md §1.10, §4.1).
+channel's ``epoch`` (docs/protocol-v2.md §7, §9.1).
 
 THE one place the API reads them: the engines set ``offset``/``epoch`` on a
 message as they publish it and on every message history returns (channels

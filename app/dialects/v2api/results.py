@@ -1,4 +1,4 @@
-"""Result bodies of the API as JSON text (shared/CENTRIFUGAL.md §4.1),
+"""Result bodies of the API as JSON text (docs/protocol-v2.md §9.1),
 zero values left out as Centrifugo's encoders do; raw JSON fields (data,
 conn_info, chan_info) written as they are kept."""
 from __future__ import annotations

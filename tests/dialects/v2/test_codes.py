@@ -1,5 +1,5 @@
 """Protocol v2's code tables (app/dialects/v2/codes.py) against the facts of
-shared/CENTRIFUGAL.md §1.8, §1.9, §1.5."""
+docs/protocol-v2.md §5.1, §5.3, §5.2."""
 from __future__ import annotations
 
 from app.dialects.v2 import codes

@@ -1,5 +1,5 @@
 """Frames in and out (app/dialects/v2/framing.py), JSON and protobuf: the
-commands centrifuge-js 5.x writes (shared/CENTRIFUGAL.md §1.2-§1.4), the
+commands centrifuge-js 5.x writes (docs/protocol-v2.md §2, §3), the
 frames centrifuge-python 0.7.0's own codecs make, and every refusal as a
 Close value, never an exception."""
 from __future__ import annotations

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PROTO = "app/dialects/v2/protocol.proto"
 #: The protoc whose output is committed (Debian's protobuf-compiler).
 PROTOC_VERSION = "libprotoc 3.21.12"
-#: Fields newer than centrifuge-python's schema (shared/CENTRIFUGAL.md §1.6 "new").
+#: Fields newer than centrifuge-python's schema (docs/protocol-v2.md §3.7 "newer").
 NEWER = {
     "ConnectRequest": {"dict", "profile"}, "ConnectResult": {"dict", "flag"},
     "Publication": {"epoch", "key", "prev_data", "removed", "score", "version"},

@@ -1,6 +1,6 @@
 """app.dialects.v2.tokens on its own: the key each ``alg`` takes, the
 ``subs`` claim (and ``channels`` beside it), ``data``/``b64data``, and the
-shapes that make a token invalid (shared/CENTRIFUGAL.md §3)."""
+shapes that make a token invalid (docs/protocol-v2.md §8)."""
 from __future__ import annotations
 
 import base64

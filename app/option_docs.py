@@ -169,6 +169,15 @@ DESCRIPTIONS: dict[str, str] = {
     "proxy_subscribe": "channel option: ask proxy_subscribe_endpoint before a subscribe (docs/proxy.md)",
     "proxy_publish": "channel option: ask proxy_publish_endpoint before a client publish (it may replace the data)",
     "proxy_sub_refresh": "channel option: ask proxy_sub_refresh_endpoint when a proxied subscription expires",
+    # Centrifugo 2.x's and 3.x's client restrictions (every dialect; docs/config-2x.md)
+    "server_side": "channel option: clients may not subscribe (error 103); tokens, proxies and the API still "
+                   "subscribe them",
+    "presence_disable_for_client": "channel option: presence and presence_stats for the server API only "
+                                   "(clients: error 108 not available)",
+    "history_disable_for_client": "channel option: history for the server API only (clients: error 108 not "
+                                  "available); recovery still works",
+    "protected": "channel option (Centrifugo 3.x): clients subscribe without a token or proxy only to "
+                 "user-limited channels naming them (else error 103)",
     # Centrifugo v5's permission switches (protocol v2; app.dialects.v2.permissions)
     "allow_subscribe_for_client": "channel option, v2: connections with a user subscribe without a token",
     "allow_subscribe_for_anonymous": "channel option, v2: with allow_subscribe_for_client, anonymous ones too",

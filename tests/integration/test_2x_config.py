@@ -18,6 +18,7 @@ from app.config import load_options
 from tests.integration.httpclient import request
 from tests.integration.test_cent5_client import post
 from tests.integration.test_v1_wire import V1
+from tests.integration.test_v5_config import V2
 from tests.integration.wsclient import ProtocolClient
 from tests.support.server import SockhubProcess, run_sockhub
 
@@ -213,3 +214,37 @@ def test_a_1x_client_on_the_same_server_is_held_to_the_same_rules(tmp_path: Path
         assert old.next_push("message")["body"]["data"] == {"to": "1.x"}
         assert not old.subscribe("srv:other").get("error")  # the server's subscription, adopted
         assert "Traceback" not in hub.logs()
+
+
+def test_a_protocol_v2_client_is_held_to_the_same_rules(tmp_path: Path) -> None:
+    """The v5 switches grant everything here; the 2.x options still refuse."""
+    grant = {"allow_subscribe_for_client": True, "allow_presence_for_client": True, "allow_history_for_client": True,
+             "presence": True, "history_size": 5, "history_ttl": "60s", "force_recovery": True}
+    config = {**GENCONFIG, "namespaces": [
+        {"name": "srv", **grant, "server_side": True},
+        {"name": "ro", **grant, "presence_disable_for_client": True, "history_disable_for_client": True},
+        {"name": "prot", **grant, "protected": True}, {"name": "open", **grant}]}
+    with SockhubProcess(tmp_path, config, name="c2v2") as hub:
+        client = V2(hub)
+        assert client.connect(connection_token("42"))["connect"]["client"]
+        assert client.call(subscribe={"channel": "srv:a"})["error"]["code"] == 103
+        assert client.call(subscribe={"channel": "prot:a"})["error"]["code"] == 103
+        assert "error" not in client.call(subscribe={"channel": "prot:a#42"})
+        for channel in ("ro:a", "open:a"):
+            assert "error" not in client.call(subscribe={"channel": channel})
+        for query in ("presence", "presence_stats", "history"):
+            assert client.call(**{query: {"channel": "ro:a"}})["error"] == {"code": 108, "message": "not available"}
+            assert "error" not in client.call(**{query: {"channel": "open:a"}}), query
+        subscribe_by_api(hub, "42", "srv:a")  # the server's subscription
+        api2(hub, "publish", {"channel": "srv:a", "data": {"to": "v2"}})
+        assert {"channel": "srv:a", "pub": {"data": {"to": "v2"}, "offset": 1}} in pushes(client, "pub")
+        client.close()
+        assert api2(hub, "history", {"channel": "ro:a"})["publications"] == []  # the API still answers
+
+
+def pushes(client: V2, kind: str) -> list[dict[str, Any]]:
+    """The v2 pushes read until one of ``kind`` came."""
+    seen: list[dict[str, Any]] = []
+    while not any(kind in push for push in seen):
+        seen += [json.loads(line)["push"] for line in client.ws.recv().split("\n") if '"push"' in line]
+    return seen

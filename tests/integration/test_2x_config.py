@@ -7,6 +7,8 @@ sends them, a 1.x client on the same server, the Centrifugo 2 API
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,7 +22,7 @@ from tests.integration.test_cent5_client import post
 from tests.integration.test_v1_wire import V1
 from tests.integration.test_v5_config import V2
 from tests.integration.wsclient import ProtocolClient
-from tests.support.server import SockhubProcess, run_sockhub
+from tests.support.server import ROOT, SockhubProcess, run_sockhub
 
 HMAC_KEY = "0b5f6a4e-5d1c-4a39-9b7e-2f8d3c6a1e90"
 API_KEY = "7c2e9d14-3b8a-4f65-a1d0-5e6b7c8d9f01"
@@ -56,7 +58,7 @@ CHANNELS: dict[str, Any] = {
     "client_channel_limit": 128,
     "channel_max_length": 255,
     "namespaces": [
-        {"name": "srv", "server_side": True, "presence": True, "history_size": 10, "history_lifetime": 300,
+        {"name": "srv", "server_side": True, "anonymous": True, "presence": True, "history_size": 10, "history_lifetime": 300,
          "history_recover": True},
         {"name": "open", "presence": True, "history_size": 10, "history_lifetime": 300},
         {"name": "prot", "protected": True},
@@ -248,3 +250,19 @@ def pushes(client: V2, kind: str) -> list[dict[str, Any]]:
     while not any(kind in push for push in seen):
         seen += [json.loads(line)["push"] for line in client.ws.recv().split("\n") if '"push"' in line]
     return seen
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is needed for centrifuge-js")
+def test_centrifuge_js_2_8_5_on_the_2x_config(hub: SockhubProcess) -> None:
+    """The real client: an anonymous connect, a server_side channel refused,
+    presence and history refused, a server-side channel's publication."""
+    script = Path(__file__).with_name("js") / "v1config2x.js"
+    done = subprocess.run(["node", str(script), hub.ws_url, connection_token("42", channels=["srv:feed"]),
+                           hub.url + "/api", API_KEY], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    not_available = {"code": 108, "message": "not available"}
+    assert json.loads(done.stdout) == {
+        "anonymous": "string", "serverSide": {"code": 103, "message": "permission denied"},
+        "presence": not_available, "presenceStats": not_available, "history": not_available,
+        "serverSidePublication": {"channel": "srv:feed", "data": {"to": "server-side"}},
+    }

@@ -28,7 +28,8 @@ DESCRIPTIONS: dict[str, str] = {
     "token_ecdsa_public_key": "PEM public key of protocol v2 JWTs signed ES256/384/512; empty: those are refused",
     "v2_permissions": "protocol v2 permission rules: v5 (the allow_* switches alone), 1.x (the 1.x channel "
                       "options, switches granting more), auto (v5 when secret is empty)",
-    "allow_anonymous_connect_without_token": "protocol v2: a connect without a token is an anonymous connection",
+    "allow_anonymous_connect_without_token": "protocol v1 and v2: a connect without a token is an anonymous "
+                                             "connection (Centrifugo 2.x: client_anonymous)",
     "allowed_origins": "Origin headers a protocol v2 transport accepts, * as a wildcard (JSON list or "
                        "comma-separated); empty: any (403 at the handshake otherwise)",
     "name": "this node's name in stats and the admin page (empty: hostname_port)",

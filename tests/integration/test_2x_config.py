@@ -116,6 +116,25 @@ def test_checkconfig_accepts_the_2x_file_without_lenient(tmp_path: Path) -> None
     assert options.namespaces[3].name == "ro.feed"  # 2.x's namespace names may hold dots
 
 
+#: Centrifugo 2.8's genconfig templates (internal/tools/config.go), filled in.
+GENCONFIG_FILES = {
+    "config.json": json.dumps(GENCONFIG, indent=2),
+    "config.toml": "".join(f"{k} = {json.dumps(v)}\n" for k, v in GENCONFIG.items()),
+    "config.yaml": "".join(f"{k}: {json.dumps(v) if isinstance(v, (bool, list)) else v}\n"
+                           for k, v in GENCONFIG.items()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENCONFIG_FILES))
+def test_what_2x_genconfig_writes_passes_checkconfig_in_each_format(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text(GENCONFIG_FILES[name])
+    checked = run_sockhub(["checkconfig", "-c", str(path)])
+    assert (checked.returncode, checked.stderr) == (0, ""), checked.stderr
+    options = load_options(str(path))
+    assert (options.token_hmac_secret_key, options.api_key, options.allowed_origins) == (HMAC_KEY, API_KEY, [])
+
+
 def test_a_2x_key_sockhub_does_not_use_is_a_warning_not_an_error(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**GENCONFIG, "graphite": True, "subscribe_to_publish": False,

@@ -90,10 +90,14 @@ OPTION_TYPES: dict[str, Any] = {
 }
 CHANNEL_TYPES: dict[str, Any] = _hints(ChannelOptions)
 SCALAR_TYPES: dict[str, Any] = {**OPTION_TYPES, **CHANNEL_TYPES}
+#: Centrifugo v5's Redis server lists: a string or a list of ``host:port``
+#: or ``redis://`` addresses each (and 2.x's ``redis_cluster_addrs``).
+REDIS_ADDRESS_KEYS = frozenset({"redis_address", "redis_cluster_address", "redis_sentinel_address",
+                                "redis_cluster_addrs"})
 #: Every key a file may hold without an "unknown key" warning (the ignored
 #: Centrifugo keys are warned about, as not used).
-KNOWN_KEYS: frozenset[str] = frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES) | {
-    "redis_address", "redis_cluster_address", "redis_sentinel_address"} | frozenset(NEGATED) | frozenset(SPREAD)
+KNOWN_KEYS: frozenset[str] = (frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES) | REDIS_ADDRESS_KEYS
+                               | frozenset(NEGATED) | frozenset(SPREAD))
 
 
 def _describe(key: str, source: str) -> str:
@@ -319,24 +323,22 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
     return layer
 
 
-#: Centrifugo v5's Redis server lists: a string or a list of ``host:port``
-#: or ``redis://`` addresses each.
-REDIS_ADDRESS_KEYS = frozenset({"redis_address", "redis_cluster_address", "redis_sentinel_address"})
 
 
 def redis_addresses(key: str, value: Any, source: str) -> dict[str, Any]:
     """The options a v5 Redis address key stands for: ``redis_address`` is
     ``redis_url`` (a ``redis://`` URL per server, sharding when several),
-    ``redis_cluster_address`` the same with ``redis_cluster`` on, and
+    ``redis_cluster_address`` the same with ``redis_cluster`` on (2.x's
+    ``redis_cluster_addrs`` too, its items comma-separated lists), and
     ``redis_sentinel_address`` is ``redis_sentinels``."""
     items = _string_list(_describe(key, source), [value] if isinstance(value, str) else value)
-    # Centrifugo 2.x's redis_cluster_addrs: each item "host:port,host:port"
-    items = [part.strip() for item in items for part in item.split(",") if part.strip()]
+    if key == "redis_cluster_addrs":  # Centrifugo 2.x's: each item "host:port,host:port"
+        items = [part.strip() for item in items for part in item.split(",") if part.strip()]
     if key == "redis_sentinel_address":
         return {"redis_sentinels": ",".join(item.split("://", 1)[-1] for item in items)}
     urls = ",".join(item if item.startswith(("redis://", "rediss://")) else
                     "redis://" + item.split("://", 1)[-1] for item in items)
-    return {"redis_url": urls, **({"redis_cluster": True} if key == "redis_cluster_address" else {})}
+    return {"redis_url": urls, **({"redis_cluster": True} if key != "redis_address" else {})}
 
 
 def env_layer(environ: Mapping[str, str]) -> dict[str, str]:

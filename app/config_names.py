@@ -46,7 +46,6 @@ ALIASES: dict[str, str] = {
     "client_presence_ping_interval": "presence_ping_interval",
     "client_presence_expire_interval": "presence_expire_interval",
     "proxy_extra_http_headers": "proxy_http_headers",
-    "redis_cluster_addrs": "redis_cluster_address",
 }
 
 #: Centrifugo 2.x switches that turn one of our options off: ``{key: option}``.

@@ -102,7 +102,8 @@ def subscribe_by_api(hub: SockhubProcess, user: str, channel: str) -> None:
 def test_checkconfig_accepts_the_2x_file_without_lenient(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**CONFIG_2X, "port": "8000", "internal_port": "9000", "sockjs_disable": False,
-                                "proxy_extra_http_headers": ["Cookie"]}))
+                                "proxy_extra_http_headers": ["Cookie"],
+                                "redis_cluster_addrs": ["10.0.0.1:7000,10.0.0.2:7000"]}))
     checked = run_sockhub(["checkconfig", "-c", str(path)])
     assert checked.returncode == 0, checked.stderr
     assert "unknown key" not in checked.stderr and "warning" not in checked.stderr, checked.stderr
@@ -110,6 +111,7 @@ def test_checkconfig_accepts_the_2x_file_without_lenient(tmp_path: Path) -> None
     assert options.allow_anonymous_connect_without_token and options.ping_interval == 25
     assert (options.port, options.api_port, options.admin_port, options.sockjs) == (8000, 9000, 9000, True)
     assert options.proxy_http_headers == "Cookie" and options.channel.recover
+    assert (options.redis_url, options.redis_cluster) == ("redis://10.0.0.1:7000,redis://10.0.0.2:7000", True)
     top, srv, prot = options.channel, options.namespaces[0].options, options.namespaces[2].options
     assert top.presence_disable_for_client and top.history_disable_for_client and not top.server_side
     assert srv.server_side and not srv.presence_disable_for_client and prot.protected

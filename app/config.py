@@ -29,7 +29,17 @@ from typing import Any, Iterable, Mapping, get_type_hints
 
 from app.config_files import ConfigError as ConfigError
 from app.config_files import read_file
-from app.config_names import ALIASES, DURATION_KEYS, IGNORED_CHANNEL_KEYS, IGNORED_KEYS, parse_duration
+from app.config_names import (
+    ALIASES,
+    DURATION_KEYS,
+    FIXED_VALUES,
+    IGNORED_CHANNEL_KEYS,
+    IGNORED_KEYS,
+    INT_TEXT_KEYS,
+    NEGATED,
+    SPREAD,
+    parse_duration,
+)
 from app.options import ChannelOptions, Namespace, Options
 from app.proxy import checks
 from transports.strictjson import loads
@@ -41,7 +51,8 @@ ENGINES = ("memory", "redis")
 LOG_FORMATS = ("text", "json")
 PROXY_HTTP_CLIENTS = ("auto", "curl", "simple")
 V2_PERMISSIONS = ("auto", "1.x", "v5")
-NAMESPACE_NAME = re.compile(r"^[-a-zA-Z0-9_]{2,}$")
+#: Centrifugo 2.x's pattern (internal/rule), dots included; matched whole (fullmatch)
+NAMESPACE_NAME = re.compile(r"[-a-zA-Z0-9_.]{2,}")
 _NUMBER = re.compile(r"[-+]?[0-9.eE+-]*")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -79,10 +90,14 @@ OPTION_TYPES: dict[str, Any] = {
 }
 CHANNEL_TYPES: dict[str, Any] = _hints(ChannelOptions)
 SCALAR_TYPES: dict[str, Any] = {**OPTION_TYPES, **CHANNEL_TYPES}
+#: Centrifugo v5's Redis server lists: a string or a list of ``host:port``
+#: or ``redis://`` addresses each (and 2.x's ``redis_cluster_addrs``).
+REDIS_ADDRESS_KEYS = frozenset({"redis_address", "redis_cluster_address", "redis_sentinel_address",
+                                "redis_cluster_addrs"})
 #: Every key a file may hold without an "unknown key" warning (the ignored
 #: Centrifugo keys are warned about, as not used).
-KNOWN_KEYS: frozenset[str] = frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES) | {
-    "redis_address", "redis_cluster_address", "redis_sentinel_address"}
+KNOWN_KEYS: frozenset[str] = (frozenset(SCALAR_TYPES) | {"namespaces"} | frozenset(ALIASES) | REDIS_ADDRESS_KEYS
+                               | frozenset(NEGATED) | frozenset(SPREAD))
 
 
 def _describe(key: str, source: str) -> str:
@@ -186,6 +201,8 @@ def check_typed(key: str, kind: Any, value: Any, source: str) -> Any:
     elif kind is int:
         if isinstance(value, int):
             return value
+        if key in INT_TEXT_KEYS and isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)
     elif kind is float:
         if isinstance(value, (int, float)) and _finite(value):
             return float(value)
@@ -252,13 +269,15 @@ def parse_namespaces(value: Any, source: str, warnings: list[str]) -> list[dict[
         if not isinstance(name, str):
             raise ConfigError(f"{where}: name missing or not a string")
         name = _utf8(f"{where}: name", name)
-        label = name if NAMESPACE_NAME.match(name) and len(name) <= 60 else _shown(name)
+        label = name if NAMESPACE_NAME.fullmatch(name) and len(name) <= 60 else _shown(name)
         entry: dict[str, Any] = {"name": name}
         for key, raw in item.items():
             if key == "name":
                 continue
             name = ALIASES.get(key, key)
             if name in IGNORED_CHANNEL_KEYS:
+                if _fixed(name, raw):
+                    continue
                 warnings.append(f"{where} ({label}): {_shown(key)} is a Centrifugo option sockhub does not use; "
                                 "ignored")
                 continue
@@ -268,6 +287,12 @@ def parse_namespaces(value: Any, source: str, warnings: list[str]) -> list[dict[
             entry[name] = check_typed(name, CHANNEL_TYPES[name], raw, f"{where} ({label})")
         result.append(entry)
     return result
+
+
+def _fixed(key: str, value: Any) -> bool:
+    """Whether ``value`` is the one sockhub always acts on (FIXED_VALUES):
+    no warning then."""
+    return key in FIXED_VALUES and (value is FIXED_VALUES[key] or str(value).lower() == str(FIXED_VALUES[key]).lower())
 
 
 def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
@@ -283,31 +308,37 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
             layer[name] = parse_namespaces(value, source, warnings)
         elif name in REDIS_ADDRESS_KEYS:
             layer.update(redis_addresses(name, value, source))
+        elif name in NEGATED:  # a Centrifugo 2.x "..._disable" switch
+            layer[NEGATED[name]] = not check(name, bool, value, source)
+        elif name in SPREAD:  # one Centrifugo key, several options
+            layer.update(dict.fromkeys(SPREAD[name], check(name, int, value, source)))
         elif name in SCALAR_TYPES:
             layer[name] = check(name, SCALAR_TYPES[name], value, source)
         elif name in IGNORED_KEYS:
+            if _fixed(name, value):
+                continue
             warnings.append(f"{source}: {_shown(key)} is a Centrifugo option sockhub does not use; ignored")
         else:
             warnings.append(UnknownKey(source, key, KNOWN_KEYS))
     return layer
 
 
-#: Centrifugo v5's Redis server lists: a string or a list of ``host:port``
-#: or ``redis://`` addresses each.
-REDIS_ADDRESS_KEYS = frozenset({"redis_address", "redis_cluster_address", "redis_sentinel_address"})
 
 
 def redis_addresses(key: str, value: Any, source: str) -> dict[str, Any]:
     """The options a v5 Redis address key stands for: ``redis_address`` is
     ``redis_url`` (a ``redis://`` URL per server, sharding when several),
-    ``redis_cluster_address`` the same with ``redis_cluster`` on, and
+    ``redis_cluster_address`` the same with ``redis_cluster`` on (2.x's
+    ``redis_cluster_addrs`` too, its items comma-separated lists), and
     ``redis_sentinel_address`` is ``redis_sentinels``."""
     items = _string_list(_describe(key, source), [value] if isinstance(value, str) else value)
+    if key == "redis_cluster_addrs":  # Centrifugo 2.x's: each item "host:port,host:port"
+        items = [part.strip() for item in items for part in item.split(",") if part.strip()]
     if key == "redis_sentinel_address":
         return {"redis_sentinels": ",".join(item.split("://", 1)[-1] for item in items)}
     urls = ",".join(item if item.startswith(("redis://", "rediss://")) else
                     "redis://" + item.split("://", 1)[-1] for item in items)
-    return {"redis_url": urls, **({"redis_cluster": True} if key == "redis_cluster_address" else {})}
+    return {"redis_url": urls, **({"redis_cluster": True} if key != "redis_address" else {})}
 
 
 def env_layer(environ: Mapping[str, str]) -> dict[str, str]:
@@ -394,8 +425,8 @@ def _validate_public_keys(options: Options) -> None:
 def _validate_namespaces(namespaces: list[Namespace]) -> None:
     seen: set[str] = set()
     for ns in namespaces:
-        if not NAMESPACE_NAME.match(ns.name):
-            raise ConfigError(f"namespaces: bad name {_shown(ns.name)} (letters, digits, - and _, at least 2)")
+        if not NAMESPACE_NAME.fullmatch(ns.name):
+            raise ConfigError(f"namespaces: bad name {_shown(ns.name)} (letters, digits, -, _ and ., at least 2)")
         if ns.name in seen:
             raise ConfigError(f"namespaces: name {_shown(ns.name)} used twice")
         seen.add(ns.name)

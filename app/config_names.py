@@ -38,9 +38,30 @@ ALIASES: dict[str, str] = {
     "force_recovery": "recover",
     # Redis (redis_address and the other server lists: app.config.redis_addresses)
     "redis_sentinel_master_name": "redis_master_name",
-    # Centrifugo 2.x's spelling (also inside namespaces)
+    # Centrifugo 2.x's spelling (also inside namespaces; docs/config-2x.md has the whole table)
     "history_recover": "recover",
+    "client_anonymous": "allow_anonymous_connect_without_token",
+    "client_ping_interval": "ping_interval",
+    "websocket_ping_interval": "ping_interval",
+    "client_presence_ping_interval": "presence_ping_interval",
+    "client_presence_expire_interval": "presence_expire_interval",
+    "proxy_extra_http_headers": "proxy_http_headers",
 }
+
+#: Centrifugo 2.x switches that turn one of our options off: ``{key: option}``.
+NEGATED: dict[str, str] = {"sockjs_disable": "sockjs"}
+
+#: Centrifugo keys that set several options at once: ``{key: options}``
+#: (``internal_port`` moves the API, admin, metrics and health handlers).
+SPREAD: dict[str, tuple[str, ...]] = {"internal_port": ("api_port", "admin_port")}
+
+#: Accepted keys whose one value here is what sockhub always does: that
+#: value is taken silently, another is warned about as not used.
+FIXED_VALUES: dict[str, bool] = {"subscribe_to_publish": True, "v3_use_offset": True}
+
+#: Integer options a Centrifugo 2.x file may give as decimal text
+#: (``"port": "8000"``: its ports are strings there).
+INT_TEXT_KEYS = frozenset({"port", "api_port", "admin_port", "internal_port"})
 
 #: Centrifugo v5 channel options sockhub accepts and does not use.
 IGNORED_CHANNEL_KEYS = frozenset({
@@ -48,6 +69,10 @@ IGNORED_CHANNEL_KEYS = frozenset({
     "history_meta_ttl", "channel_regex",
     "subscribe_proxy_name", "publish_proxy_name", "sub_refresh_proxy_name", "allowed_delta_types",
     "force_recovery_mode", "delta_publish",
+    # Centrifugo 2.x: sockhub always requires the subscription to publish (as with true)
+    "subscribe_to_publish",
+    # Centrifugo 3.x's client limits of history and recovery (no limit here)
+    "history_max_publication_limit", "recover_max_publication_limit",
 })
 
 #: Centrifugo 1.x keys sockhub accepts and does not use (Go runtime, autocert...).
@@ -67,10 +92,20 @@ IGNORED_KEYS = frozenset({
     "client_recovery_max_publication_limit", "client_connect_include_server_time", "global_history_meta_ttl",
     "websocket_write_timeout", "websocket_use_write_buffer_pool", "usage_stats_disable", "swagger",
     "node_info_metrics_aggregate_interval", "disallow_anonymous_connection_tokens", "uni_websocket",
-    "uni_sse", "uni_http_stream", "uni_grpc", "grpc_api", "webtransport", "http3", "internal_port",
+    "uni_sse", "uni_http_stream", "uni_grpc", "grpc_api", "webtransport", "http3",
     "internal_address", "admin_external", "api_external", "tls_external", "prometheus_port",
     "user_subscribe_to_personal", "user_personal_channel_namespace", "user_personal_single_connection",
     "redis_use_lists", "redis_io_timeout", "redis_force_resp2", "redis_client_name", "redis_user",
+    # Centrifugo 2.x's (docs/config-2x.md says why each has no use here)
+    "admin_handler_prefix", "websocket_handler_prefix", "sockjs_handler_prefix", "api_handler_prefix",
+    "prometheus_handler_prefix", "health_handler_prefix", "api_disable", "broker", "nats_url", "nats_prefix",
+    "nats_dial_timeout", "nats_write_timeout", "graphite", "graphite_host", "graphite_port", "graphite_prefix",
+    "graphite_interval", "graphite_tags", "grpc_api_port", "grpc_api_key", "grpc_api_tls", "grpc_api_tls_disable",
+    "grpc_api_tls_cert", "grpc_api_tls_key", "memory_history_meta_ttl", "redis_history_meta_ttl",
+    "redis_sequence_ttl", "redis_streams", "redis_idle_timeout", "redis_tls", "redis_tls_skip_verify",
+    "redis_sentinel_password", "shutdown_termination_delay", "token_jwks_public_endpoint", "tls_autocert",
+    "tls_autocert_host_whitelist", "tls_autocert_cache_dir", "tls_autocert_email", "tls_autocert_force_rsa",
+    "tls_autocert_server_name", "tls_autocert_http", "tls_autocert_http_addr",
 }) | IGNORED_CHANNEL_KEYS
 
 

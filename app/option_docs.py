@@ -28,7 +28,8 @@ DESCRIPTIONS: dict[str, str] = {
     "token_ecdsa_public_key": "PEM public key of protocol v2 JWTs signed ES256/384/512; empty: those are refused",
     "v2_permissions": "protocol v2 permission rules: v5 (the allow_* switches alone), 1.x (the 1.x channel "
                       "options, switches granting more), auto (v5 when secret is empty)",
-    "allow_anonymous_connect_without_token": "protocol v2: a connect without a token is an anonymous connection",
+    "allow_anonymous_connect_without_token": "protocol v1 and v2: a connect without a token is an anonymous "
+                                             "connection (Centrifugo 2.x: client_anonymous)",
     "allowed_origins": "Origin headers a protocol v2 transport accepts, * as a wildcard (JSON list or "
                        "comma-separated); empty: any (403 at the handshake otherwise)",
     "name": "this node's name in stats and the admin page (empty: hostname_port)",
@@ -169,6 +170,15 @@ DESCRIPTIONS: dict[str, str] = {
     "proxy_subscribe": "channel option: ask proxy_subscribe_endpoint before a subscribe (docs/proxy.md)",
     "proxy_publish": "channel option: ask proxy_publish_endpoint before a client publish (it may replace the data)",
     "proxy_sub_refresh": "channel option: ask proxy_sub_refresh_endpoint when a proxied subscription expires",
+    # Centrifugo 2.x's and 3.x's client restrictions (every dialect; docs/config-2x.md)
+    "server_side": "channel option: clients may not subscribe (error 103); tokens, proxies and the API still "
+                   "subscribe them",
+    "presence_disable_for_client": "channel option: presence and presence_stats for the server API only "
+                                   "(clients: error 108 not available)",
+    "history_disable_for_client": "channel option: history for the server API only (clients: error 108 not "
+                                  "available); recovery still works",
+    "protected": "channel option (Centrifugo 3.x): clients subscribe without a token or proxy only to "
+                 "user-limited channels naming them (else error 103)",
     # Centrifugo v5's permission switches (protocol v2; app.dialects.v2.permissions)
     "allow_subscribe_for_client": "channel option, v2: connections with a user subscribe without a token",
     "allow_subscribe_for_anonymous": "channel option, v2: with allow_subscribe_for_client, anonymous ones too",

@@ -27,6 +27,16 @@ class ChannelOptions:
     proxy_subscribe: bool = False
     proxy_publish: bool = False
     proxy_sub_refresh: bool = False
+    # Centrifugo 2.x's client restrictions (docs/config-2x.md), every dialect:
+    # no client-side subscribe (server-side ones from tokens, proxies and the
+    # API still work); presence (and presence_stats) and history only for the
+    # server API (recovery still works)
+    server_side: bool = False
+    presence_disable_for_client: bool = False
+    history_disable_for_client: bool = False
+    #: Centrifugo 3.x: a client subscribes without a token or proxy only to
+    #: the user-limited channels naming it
+    protected: bool = False
     # Centrifugo v5's permission switches, all off as there (protocol v2
     # only; app.dialects.v2.permissions says what they grant in each mode)
     allow_subscribe_for_client: bool = False

@@ -7,6 +7,9 @@ client commands, the API and control messages.
 * :func:`check_subscribe`, :func:`subscribe`, :func:`recovery`: a client
   subscribe after the dialect verified its credentials, and what it recovers
   from history (docs/protocol-1x.md §4.3, §8);
+* :func:`check_protected`, :func:`check_client_query`: the Centrifugo 2.x
+  and 3.x channel options that restrict clients alone (docs/config-2x.md),
+  for every dialect;
 * :func:`presence` / :func:`history`: a channel's presence and history;
   ProtocolError with the advice the HTTP API gives (client commands
   re-advise), EngineError passed on (the client says ``internal server
@@ -156,9 +159,29 @@ def check_subscribe(ctx: Context, client: Client, channel: str, permissions: boo
     if not rules.client_allowed(channel, client.id) or permissions and not rules.user_allowed(channel, client.user):
         raise denied()
     options = rules.options(channel)
+    if options.server_side and held is None:
+        raise denied()  # Centrifugo 2.x: only the server subscribes (an API subscription is adopted)
     if permissions and not options.anonymous and not client.user and not ctx.options.insecure:
         raise denied()
     return options
+
+
+def check_protected(ctx: Context, client: Client, channel: str, options: ChannelOptions) -> None:
+    """Centrifugo 3.x's ``protected``: a subscribe with neither a token nor
+    the subscribe proxy deciding is for the user-limited channels naming
+    the client's user only (the caller checked the rest)."""
+    if options.protected and not (client.user and ctx.options.user_channel_boundary in channel
+                                  and ctx.rules.user_allowed(channel, client.user)):
+        raise denied()
+
+
+def check_client_query(options: ChannelOptions, presence: bool) -> None:
+    """Centrifugo 2.x's ``presence_disable_for_client`` and
+    ``history_disable_for_client``: a client's presence (``presence``) or
+    history is not available, the server API's still is (recovery reads
+    history on its own path)."""
+    if options.presence_disable_for_client if presence else options.history_disable_for_client:
+        raise ProtocolError(NOT_AVAILABLE, ADVICE_FIX)
 
 
 async def subscribe(ctx: Context, holds: Holds, client: Client, channel: str, options: ChannelOptions,

@@ -429,6 +429,13 @@ V5_BASE_CONFIG: dict[str, Any] = {
     "namespaces": [{"name": "chat", "allow_subscribe_for_client": True, "history_ttl": "500ms",
                     "force_recovery": True, "allow_positioning": True}],
 }
+#: A Centrifugo 2.x file (docs/config-2x.md): string ports, negated and spread keys, channel rules.
+C2_BASE_CONFIG: dict[str, Any] = {
+    "v3_use_offset": True, "token_hmac_secret_key": "k", "api_key": "a", "port": "8000", "internal_port": "9000",
+    "sockjs_disable": False, "client_anonymous": True, "server_side": True, "presence_disable_for_client": True,
+    "redis_cluster_addrs": ["a:1,b:2"], "subscribe_to_publish": True,
+    "namespaces": [{"name": "ro.feed", "history_disable_for_client": True, "protected": True}],
+}
 OPTION_VALUES = (1e308, -1.0, 0, 1, True, "true", "1", None, [], {}, 10**30, "x", "\ud800", 2.5, "",
                  "\u2028" * 3000, "a\x00b", "300s", "1m30s", "9" * 400 + "h", "1.5.5s", "-1s", ["a", 1], ["*"])
 
@@ -508,7 +515,7 @@ def config_file(rng: random.Random) -> tuple[str, bytes]:
     suffix = rng.choice([".json", ".toml", ".yaml"])
     if suffix == ".yaml" and rng.random() < 0.15:
         return suffix, yaml_special(rng)
-    value: Json = json.loads(json.dumps(rng.choice([BASE_CONFIG, V5_BASE_CONFIG])))
+    value: Json = json.loads(json.dumps(rng.choice([BASE_CONFIG, V5_BASE_CONFIG, C2_BASE_CONFIG])))
     for _ in range(rng.choice([0, 1, 1, 2])):
         value = rng.choice(CONFIG_MUTATIONS)(rng, value)
     if suffix == ".json":

@@ -113,7 +113,11 @@ def test_environment_is_typed_by_the_field(tmp_path: Path) -> None:
     ({"insecure": 1}, {}, {}, "insecure: expected true or false, got 1"),
     ({"port": True}, {}, {}, "port: expected an integer, got true"),
     ({"port": 8000.0}, {}, {}, "port: expected an integer, got 8000.0"),
-    ({"port": "8000"}, {}, {}, "port: expected an integer, got '8000'"),
+    ({"port": "http"}, {}, {}, "port: expected an integer, got 'http'"),  # "8000" is a port (2.x's spelling)
+    ({"port": "80.5"}, {}, {}, "port: expected an integer, got '80.5'"),
+    ({"sockjs_disable": 1}, {}, {}, "sockjs_disable: expected true or false, got 1"),  # Centrifugo 2.x's
+    ({"internal_port": "x"}, {}, {}, "internal_port: expected an integer, got 'x'"),
+    ({"namespaces": [{"name": "ab", "server_side": "yes"}]}, {}, {}, "server_side: expected true or false"),
     ({"ping_interval": "1"}, {}, {}, "ping_interval: expected a number, got '1'"),
     ({"redis_port": 6379.5}, {}, {}, "redis_port: expected a string, got 6379.5"),
     ({"secret": "\ud800"}, {}, {}, None),  # a lone surrogate: the decoder refuses it

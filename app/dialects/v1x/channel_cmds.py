@@ -79,8 +79,11 @@ async def subscribe(ctx: V1xContext, client: Client, p: SubscribeParams) -> str:
     options = subscriptions.check_subscribe(ctx, client, p.channel)
     if proxied.channel_enabled(ctx, hooks.SUBSCRIBE, p.channel):
         channel_info = await proxied.subscribe(ctx, client, p.channel)
+    elif ctx.rules.is_private(p.channel):
+        channel_info = _private_channel_info(ctx, client, p)
     else:
-        channel_info = _private_channel_info(ctx, client, p) if ctx.rules.is_private(p.channel) else ""
+        subscriptions.check_protected(ctx, client, p.channel, options)
+        channel_info = ""
     recovery = await subscriptions.subscribe(ctx, ctx.fanout, client, p.channel, options, channel_info,
                                              p.recover, p.last)
     return recovery_body(p.channel, recovery)
@@ -102,12 +105,15 @@ async def publish(ctx: V1xContext, client: Client, p: ClientPublishParams) -> st
 
 
 async def _held_query(ctx: V1xContext, client: Client, channel: str,
-                      fetch: Callable[[V1xContext, str], Awaitable[str]]) -> str:
-    """presence and history from a client: the caller must hold the channel;
-    every other error advises retry (§4.6, §4.7)."""
+                      fetch: Callable[[V1xContext, str], Awaitable[str]], presence: bool) -> str:
+    """presence (``presence``) and history from a client: the caller must
+    hold the channel, and the channel must not keep them from clients
+    (Centrifugo 2.x's ``..._disable_for_client``); every other error advises
+    retry (§4.6, §4.7)."""
     if channel not in client.channels:
         raise denied()
     try:
+        subscriptions.check_client_query(ctx.rules.options(channel), presence)
         return channel_data(channel, await fetch(ctx, channel))
     except ProtocolError as err:
         raise ProtocolError(err.error, ADVICE_RETRY) from None
@@ -125,12 +131,12 @@ async def history_data(ctx: V1xContext, channel: str) -> str:
 
 async def presence(ctx: V1xContext, client: Client, p: ChannelParams) -> str:
     """§4.6: ``{"<client id>": ClientInfo}`` of a held channel."""
-    return await _held_query(ctx, client, p.channel, presence_data)
+    return await _held_query(ctx, client, p.channel, presence_data, presence=True)
 
 
 async def history(ctx: V1xContext, client: Client, p: ChannelParams) -> str:
     """§4.7: a held channel's messages, newest first."""
-    return await _held_query(ctx, client, p.channel, history_data)
+    return await _held_query(ctx, client, p.channel, history_data, presence=False)
 
 
 SPECS: dict[str, V1xCommandSpec] = {

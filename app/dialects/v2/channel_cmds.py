@@ -109,8 +109,10 @@ async def subscribe_with(services: Services, client: Client, p: pb.SubscribeRequ
     options = subscriptions.check_subscribe(ctx, client, channel, permissions=False)
     by_proxy = proxied.wants_subscribe(ctx, p)  # the backend decides instead of a token or the rules
     claims = None if by_proxy else claims_of(ctx, client, channel, p.token)
-    if not by_proxy and (claims is None or not permissions.v5_rules(ctx.options)):
+    if not by_proxy and (claims is None or not permissions.v5_rules(ctx.options, client)):
         permissions.check_subscribe(ctx, client, channel, options)
+    if not by_proxy and claims is None:
+        subscriptions.check_protected(ctx, client, channel, options)
     hooked = await proxied.subscribe(ctx, client, p) if by_proxy else None
     info = hooked.info if hooked else claims.info if claims else ""
     override = hooked.override if hooked else claims.override if claims else NO_OVERRIDE

@@ -20,18 +20,30 @@ Two modes (``v2_permissions``; docs/config-v5.md):
   nothing changes for it.
 
 The 1.x dialect never reads the switches: 1.x clients follow the 1.x
-channel options in either mode.
+channel options in either mode.  Protocol v1 clients (Centrifugo 2.x's
+protocol) always get the 1.x mode, the switches granting more: a
+Centrifugo 2.x file has no ``secret``, and its channel options are the 1.x
+ones (docs/config-2x.md).
 """
 from __future__ import annotations
 
 from app.core.client import Client
 from app.core.context import Context
-from app.core.subscriptions import denied
+from app.core.subscriptions import check_client_query, denied
 from app.options import ChannelOptions, Options
 
 
-def v5_rules(options: Options) -> bool:
-    """Whether the v5 mode is on."""
+#: The dialect whose clients always follow the 1.x mode: protocol v1 is
+#: Centrifugo 2.x's, whose rules are the 1.x channel options (with 2.x's
+#: ``server_side``, ``..._disable_for_client``), whatever the file's mode.
+LEGACY_DIALECT = "v1"
+
+
+def v5_rules(options: Options, client: Client) -> bool:
+    """Whether the v5 mode is on for ``client``: never for a protocol v1
+    client (a Centrifugo 2.x file has no ``secret`` to say "1.x")."""
+    if getattr(client.dialect, "name", "") == LEGACY_DIALECT:
+        return False
     mode = options.v2_permissions
     return mode == "v5" or mode == "auto" and not options.secret
 
@@ -45,7 +57,7 @@ def _granted(client: Client, for_client: bool, for_anonymous: bool) -> bool:
 def check_subscribe(ctx: Context, client: Client, channel: str, options: ChannelOptions) -> None:
     """A subscribe without a subscription token (a private channel was
     refused before); 103 unless allowed."""
-    settings, v5 = ctx.options, v5_rules(ctx.options)
+    settings, v5 = ctx.options, v5_rules(ctx.options, client)
     if v5 and settings.insecure:
         return
     user_allowed = ctx.rules.user_allowed(channel, client.user)
@@ -66,7 +78,7 @@ def _names_user(ctx: Context, channel: str) -> bool:
 
 def check_publish(ctx: Context, client: Client, channel: str, options: ChannelOptions) -> None:
     """A client's publish; 103 unless allowed."""
-    held, v5, insecure = channel in client.channels, v5_rules(ctx.options), ctx.options.insecure
+    held, v5, insecure = channel in client.channels, v5_rules(ctx.options, client), ctx.options.insecure
     if v5 and insecure or _granted(client, options.allow_publish_for_client, options.allow_publish_for_anonymous):
         return
     if held and options.allow_publish_for_subscriber and (client.user or options.allow_publish_for_anonymous):
@@ -77,20 +89,26 @@ def check_publish(ctx: Context, client: Client, channel: str, options: ChannelOp
 
 
 def check_presence(ctx: Context, client: Client, channel: str, options: ChannelOptions) -> None:
-    """presence and presence_stats; 103 unless allowed."""
+    """presence and presence_stats; 108 when the channel keeps them from
+    clients (Centrifugo 2.x's ``presence_disable_for_client``), 103 unless
+    allowed."""
+    check_client_query(options, presence=True)
     _check_read(ctx, client, channel, options.allow_presence_for_subscriber, options.allow_presence_for_client,
                 options.allow_presence_for_anonymous)
 
 
 def check_history(ctx: Context, client: Client, channel: str, options: ChannelOptions) -> None:
-    """history; 103 unless allowed."""
+    """history; 108 when the channel keeps it from clients (Centrifugo
+    2.x's ``history_disable_for_client``; recovery is not a history
+    command), 103 unless allowed."""
+    check_client_query(options, presence=False)
     _check_read(ctx, client, channel, options.allow_history_for_subscriber, options.allow_history_for_client,
                 options.allow_history_for_anonymous)
 
 
 def _check_read(ctx: Context, client: Client, channel: str, for_subscriber: bool, for_client: bool,
                 for_anonymous: bool) -> None:
-    held, v5 = channel in client.channels, v5_rules(ctx.options)
+    held, v5 = channel in client.channels, v5_rules(ctx.options, client)
     if v5 and ctx.options.insecure or _granted(client, for_client, for_anonymous):
         return
     if held and (for_subscriber and (client.user or for_anonymous) or not v5):

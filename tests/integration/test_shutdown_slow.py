@@ -23,6 +23,8 @@ import time
 import uuid
 from typing import Any, Callable
 
+import jwt
+import pytest
 import websocket
 
 from app.dialects.v1x.auth import api_sign, connection_token
@@ -336,3 +338,50 @@ def test_slow_client_that_never_reads_again_is_dropped_after_the_grace(sockhub: 
         waited = wait_until(lambda: not holds_peer(hub.pid, stalled_port), 6, "the slow connection released")
         assert 1.0 <= time.monotonic() - slow_at <= 2 + 1.5, waited
     stalled.close()
+
+
+def _v2_token(user: str) -> str:
+    return jwt.encode({"sub": user, "exp": int(time.time() + 3600)}, SECRET, algorithm="HS256")
+
+
+#: The dialects beside 1.x on the raw websocket: their connect and subscribe
+#: frames, the slow close they must see, and a publication's number.
+NEW_DIALECTS = {
+    "v2": ([{"id": 1, "connect": {"token": _v2_token("slowpoke")}}, {"id": 2, "subscribe": {"channel": "big"}}],
+           (3008, "slow"), lambda item: item.get("push", {}).get("pub", {}).get("data", {}).get("i")),
+    "v1": ([{"id": 1, "params": {"token": _v2_token("slowpoke")}}, {"id": 2, "method": 1, "params": {"channel": "big"}}],
+           (3008, '{"reason":"slow","reconnect":true}'),
+           lambda item: item.get("result", {}).get("data", {}).get("data", {}).get("i")),
+}
+
+
+@pytest.mark.parametrize("dialect", list(NEW_DIALECTS))
+def test_slow_v2_and_v1_clients_learn_it_from_their_close(sockhub: Start, dialect: str) -> None:
+    """Protocol v2 and v1 (JSON, raw websocket): a client that stopped
+    reading and reads again gets its dialect's slow close (3008) after the
+    messages it was sent, in order, instead of a bare EOF; then it is let go."""
+    hub = sockhub(SLOW_CONFIG)
+    commands, expected_close, number = NEW_DIALECTS[dialect]
+    ws = websocket.create_connection(hub.ws_url, timeout=10)
+    try:
+        port = ws.sock.getsockname()[1]
+        for item in commands:
+            ws.send(json.dumps(item))
+            reply = json.loads(ws.recv())
+            assert reply.get("id") == item["id"] and "error" not in reply, reply
+        flood_until_slow(hub, "big")
+        numbers: list[int] = []
+        while True:  # the client reads again
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            for line in data.decode().split("\n"):
+                if (n := number(json.loads(line))) is not None:
+                    numbers.append(n)
+        code, reason = int.from_bytes(data[:2], "big"), data[2:].decode()
+        assert (code, reason) == expected_close  # not a 1006
+        assert numbers and numbers == list(range(len(numbers)))  # in order, no gap before the cut
+        wait_until(lambda: not holds_peer(hub.pid, port), 10, "the connection released")
+        assert node_metric(hub, "node_num_clients") == 0
+    finally:
+        ws.shutdown()

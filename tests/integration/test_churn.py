@@ -268,6 +268,49 @@ def xhr_streaming(port: int, n: int, hold: Hold = nothing) -> None:
         sender.close()
 
 
+def jsonp_polling(port: int, n: int, hold: Hold = nothing) -> None:
+    """Open, connect through jsonp_send (a form), poll the reply, then vanish."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        base = f"/connection/0/jp{n}"
+        conn.request("GET", base + "/jsonp?c=cb")
+        assert conn.getresponse().read() == b'/**/cb("o");\r\n'
+        form = urllib.parse.urlencode({"d": sockjs_payload(connect_command(f"jp{n}")).decode()})
+        conn.request("POST", base + "/jsonp_send", body=form,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert conn.getresponse().read() == b"ok"
+        conn.request("GET", base + "/jsonp?c=cb")
+        assert conn.getresponse().read().startswith(b'/**/cb("a[')
+        hold()
+    finally:
+        conn.close()
+
+
+def _line_with(response: http.client.HTTPResponse, part: bytes) -> bytes:
+    while part not in (line := response.readline()):
+        assert line, part
+    return line
+
+
+def htmlfile(port: int, n: int, hold: Hold = nothing) -> None:
+    """An htmlfile receiver that connects through xhr_send and drops."""
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    sender = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        base = f"/connection/0/hf{n}"
+        stream.request("GET", base + "/htmlfile?c=cb")
+        response = stream.getresponse()
+        _line_with(response, b'p("o");')
+        send = _post(sender, base + "/xhr_send", sockjs_payload(connect_command(f"hf{n}")))
+        assert send.status == 204
+        send.read()
+        _line_with(response, b'p("a[')
+        hold()
+    finally:
+        stream.close()
+        sender.close()
+
+
 def eventsource(port: int, n: int, hold: Hold = nothing) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -383,7 +426,8 @@ def v1_protobuf_websocket(port: int, n: int, hold: Hold = nothing) -> None:
 
 KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "raw_websocket": raw_websocket, "sockjs_websocket": sockjs_websocket, "xhr_polling": xhr_polling,
-    "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
+    "xhr_streaming": xhr_streaming, "eventsource": eventsource, "jsonp_polling": jsonp_polling,
+    "htmlfile": htmlfile, "admin_socket": admin_socket,
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
     "v2_protobuf_websocket": v2_protobuf_websocket, "v2_http_stream": v2_http_stream, "v2_sse": v2_sse,
     "v2_sockjs_websocket": v2_sockjs_websocket, "v2_sockjs_xhr_streaming": v2_sockjs_xhr_streaming,

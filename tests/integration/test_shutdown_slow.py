@@ -252,6 +252,30 @@ def test_a_client_that_stopped_reading_makes_the_exit_status_1(sockhub: Start) -
     assert "every client got" not in logs and "Traceback" not in logs
 
 
+def refused(port: int) -> bool:
+    """Whether a new TCP connection to ``port`` is refused."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_new_connections_are_refused_while_the_queues_drain(sockhub: Start) -> None:
+    """SIGTERM: the port stops taking connections at once, while a client
+    that stopped reading still holds the drain (the process is running)."""
+    hub = sockhub({"shutdown_timeout": 4, "client_queue_max_size": 200_000_000})
+    stalled = stalled_subscriber(hub, "big")
+    wait_until(lambda: node_metric(hub, "node_num_clients") == 1, 5, "the client")
+    publish_many(hub, "big", 30, 100_000)
+    assert not refused(hub.port)
+    hub.signal(signal.SIGTERM)
+    wait_until(lambda: refused(hub.port), 2, "new connections refused")
+    assert hub.proc is not None and hub.proc.poll() is None  # still draining
+    assert hub.wait(30) == 1
+    stalled.close()
+
+
 def test_bytes_in_the_kernel_are_not_delivered_yet(sockhub: Start) -> None:
     """Less than the kernel's socket buffers hold: handed to the socket, not
     read by the client.  Until its TCP stack acknowledges it, it is not

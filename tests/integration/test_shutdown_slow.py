@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
@@ -409,3 +410,71 @@ def test_slow_v2_and_v1_clients_learn_it_from_their_close(sockhub: Start, dialec
         assert node_metric(hub, "node_num_clients") == 0
     finally:
         ws.shutdown()
+
+
+class SlowXhrStream:
+    """A SockJS xhr-streaming session (the 1.x protocol) whose receiving
+    request has a receive buffer of a few KiB, connected and subscribed to
+    ``big``; it reads only when told to."""
+
+    def __init__(self, hub: SockhubProcess) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect(("127.0.0.1", hub.port))
+        self.port = self.sock.getsockname()[1]
+        self.stream = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=20)
+        self.stream.sock = self.sock
+        base = f"/connection/000/{uuid.uuid4().hex[:12]}"
+        self.stream.request("POST", base + "/xhr_streaming")
+        self.response = self.stream.getresponse()
+        assert self.response.readline().strip(b"h") == b"\n" and self.response.readline() == b"o\n"
+        for uid, method, params in (("1", "connect", connect_params("slowpoke")),
+                                    ("2", "subscribe", {"channel": "big"})):
+            sent = request(hub.port, "POST", base + "/xhr_send", json.dumps([command(uid, method, params)]).encode())
+            assert sent.status == 204, sent.status
+            assert f'\\"uid\\":\\"{uid}\\"' in self.response.readline().decode()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+#: the slow advice over the SockJS streaming transports: no response limit in the way
+SLOW_STREAM_CONFIG = {**SLOW_CONFIG, "sockjs_response_limit": 100_000_000}
+
+
+def test_slow_xhr_streaming_client_learns_it_from_the_stream(sockhub: Start) -> None:
+    """A receiver that stopped reading and reads again finds, after the
+    messages its socket took, the ``disconnect`` push and ``c[3000,...]``
+    with the slow advice, then the end of the response."""
+    hub = sockhub(SLOW_STREAM_CONFIG)
+    client = SlowXhrStream(hub)
+    try:
+        flood_until_slow(hub, "big")
+        items: list[dict[str, Any]] = []
+        while (line := client.response.readline().decode()).startswith("a"):  # the client reads again
+            items += [json.loads(item) for item in json.loads(line[1:])]
+        code, reason = json.loads(line[1:])
+        assert (code, json.loads(reason)) == (3000, SLOW), line[:200]
+        assert items[-1] == SLOW_PUSH
+        numbers = [item["body"]["data"]["i"] for item in items if item.get("method") == "message"]
+        assert numbers == list(range(len(numbers)))  # in order, no gap before the cut
+        assert client.response.read() == b""  # the response has ended
+        assert node_metric(hub, "node_num_clients") == 0
+    finally:
+        client.close()
+
+
+def test_slow_xhr_streaming_client_that_never_reads_again_is_dropped_after_the_grace(sockhub: Start) -> None:
+    """The response's end cannot be written to a receiver that never reads:
+    its connection is dropped client_slow_close_grace after the slow close
+    (it used to stay open until the peer went away by itself)."""
+    hub = sockhub(SLOW_STREAM_CONFIG)
+    client = SlowXhrStream(hub)
+    try:
+        slow_at = flood_until_slow(hub, "big")
+        assert holds_peer(hub.pid, client.port)
+        wait_until(lambda: not holds_peer(hub.pid, client.port), 10, "the slow connection released")
+        assert 1.0 <= time.monotonic() - slow_at <= 2 + 1.5
+    finally:
+        client.close()
+    assert "Traceback" not in hub.logs() and " ERROR " not in hub.logs()

@@ -478,3 +478,33 @@ def test_slow_xhr_streaming_client_that_never_reads_again_is_dropped_after_the_g
     finally:
         client.close()
     assert "Traceback" not in hub.logs() and " ERROR " not in hub.logs()
+
+
+@pytest.mark.parametrize("path", ["/connection/http_stream", "/connection/sse"])
+def test_slow_v2_stream_that_never_reads_again_is_dropped_after_the_grace(sockhub: Start, path: str) -> None:
+    """Protocol v2 over HTTP streaming and SSE (a server-side subscription
+    from the token's ``channels``): a stream that stopped reading is closed
+    slow and its connection dropped client_slow_close_grace later."""
+    hub = sockhub(SLOW_CONFIG)
+    token = jwt.encode({"sub": "slowpoke", "exp": int(time.time() + 3600), "channels": ["big"]}, SECRET,
+                       algorithm="HS256")
+    body = json.dumps({"id": 1, "connect": {"token": token}}).encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", hub.port))
+    try:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        sock.settimeout(10)
+        received = b""
+        while b'"connect"' not in received:
+            received += sock.recv(4096)
+        assert received.startswith(b"HTTP/1.1 200 "), received[:100]
+        wait_until(lambda: node_metric(hub, "node_num_clients") == 1, 5, "the client")
+        port = sock.getsockname()[1]
+        slow_at = flood_until_slow(hub, "big")
+        assert holds_peer(hub.pid, port)
+        wait_until(lambda: not holds_peer(hub.pid, port), 10, "the slow connection released")
+        assert 1.0 <= time.monotonic() - slow_at <= 2 + 1.5
+    finally:
+        sock.close()
+    assert "Traceback" not in hub.logs() and " ERROR " not in hub.logs()

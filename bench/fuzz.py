@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/fuzz.py [--cases 100000] [--seed 1] [--concurrency 4]
 
-``--cases`` is the total, shared evenly by the six entry points: client
-frames over the raw websocket and the SockJS websocket, xhr_send/jsonp_send
-bodies, HTTP requests under /connection, API bodies (``insecure_api``) and
-config files (through the loader; a sample through ``sockhub checkconfig``).
+``--cases`` is the total, shared evenly by the entry points: every server
+entry point of tests/fuzz/entries.py (client frames of the 1.x, v1 and v2
+dialects over the raw websocket, /connection/sockjs and the v2 emulation,
+xhr_send/jsonp_send bodies, HTTP requests under /connection, the three API
+styles' bodies) and config files (through the loader; a sample through
+``sockhub checkconfig``).
 The cases are those of tests/fuzz (tests/fuzz/generators.py, judged by
 tests/fuzz/drive.py), drawn from ``random.Random(seed)``.  Printed per entry
 point: cases, violations (bare EOF, hang, a close reason that is not ours,
@@ -27,15 +29,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fuzz import drive, generators as gen  # noqa: E402
+from tests.fuzz.entries import ENTRY_POINTS  # noqa: E402
 from tests.support.server import SockhubProcess, run_sockhub  # noqa: E402
 
-SERVER_FUZZERS = (drive.fuzz_raw_ws, drive.fuzz_sockjs_ws, drive.fuzz_xhr_send, drive.fuzz_http,
-                  drive.fuzz_api, drive.fuzz_current_api, drive.fuzz_v2_sockjs_ws, drive.fuzz_v2_sockjs_xhr)
+SERVER_FUZZERS = tuple(entry.fuzz for entry in ENTRY_POINTS)
 CHECKCONFIG_SAMPLE = 50
 
 
 def checkconfig_sample(rng: random.Random, n: int, directory: Path) -> drive.Tally:
-    """Config files through the real command: exit 0 or 2, one line, no traceback."""
+    """Config files through the real command (judged as tests/fuzz judges them)."""
     tally = drive.Tally("sockhub checkconfig")
     started = time.monotonic()
     for index in range(n):
@@ -43,10 +45,8 @@ def checkconfig_sample(rng: random.Random, n: int, directory: Path) -> drive.Tal
         path = directory / f"check{index}{suffix}"
         path.write_bytes(data)
         result = run_sockhub(["checkconfig", str(path)])
-        errors = [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
-        good = result.returncode in (0, 2) and len(errors) == result.returncode // 2
-        good = good and "Traceback" not in result.stderr + result.stdout
-        tally.note(f"exit {result.returncode}", "" if good else "not one line and exit 0/2", data)
+        violation = drive.checkconfig_violation(result.returncode, result.stdout, result.stderr)
+        tally.note(f"exit {result.returncode}", violation, data)
     tally.seconds = time.monotonic() - started
     return tally
 

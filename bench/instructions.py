@@ -79,7 +79,7 @@ class NullSink:
     def write_close(self, code: int, reason: str) -> None:
         pass
 
-    def half_close(self) -> None:
+    def half_close(self, grace: float) -> None:
         pass
 
     def abort(self) -> None:

@@ -41,6 +41,7 @@ from transports.frames import Prepared
 from transports.headers import allow_cors, origin_allowed
 from transports.interfaces import ConnectionFactory, OpenRequest, kept_headers
 from transports.session import Session
+from transports.slowpeer import drop_if_unfinished
 from transports.sockbuf import unacked_bytes
 from transports.tornado_compat import request_socket
 from tornado.web import RequestHandler
@@ -237,8 +238,10 @@ class StreamHandler(RequestHandler):
     def resume(self) -> None:
         """Nothing: inbound frames come with the emulation POSTs."""
 
-    def half_close(self) -> None:
-        """Nothing: a closed session's response has ended already."""
+    def half_close(self, grace: float) -> None:
+        """A closed session's response has ended already: dropped if its
+        end is still being written after ``grace`` (transports.slowpeer)."""
+        drop_if_unfinished(self.request, self._finishing, grace)
 
     # -- internals ----------------------------------------------------------------------
 

@@ -80,9 +80,12 @@ class Sink(Protocol):
         it; a system call, never read per message)."""
         ...
 
-    def half_close(self) -> None:
+    def half_close(self, grace: float) -> None:
         """No more output: the peer gets EOF once what was written has left
-        (websocket: TCP half-close); reading goes on."""
+        (websocket: TCP half-close); reading goes on.  An HTTP response
+        (which has ended and let go of its session) is dropped if its end is
+        still not written ``grace`` seconds later; a websocket is aborted by
+        the session's tick instead."""
         ...
 
 
@@ -258,7 +261,7 @@ class Session:
             if self._sink is sink:
                 sink.write_close(code, reason)
                 if grace is not None:
-                    sink.half_close()
+                    sink.half_close(grace)
         self._notify_close()
         self._scheduler.reschedule(self)
 

@@ -20,6 +20,7 @@ from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest, kept_headers
 from transports.session import Session
+from transports.slowpeer import drop_if_unfinished
 from transports.sockbuf import unacked_bytes
 from transports.tornado_compat import request_socket
 
@@ -170,8 +171,10 @@ class ReceiverHandler(BaseHandler):
             pending += 1
         return pending + unacked_bytes(request_socket(self.request))
 
-    def half_close(self) -> None:
-        """Nothing to do: a closed session's response has ended already."""
+    def half_close(self, grace: float) -> None:
+        """A closed session's response has ended already: dropped if its
+        end is still being written after ``grace`` (transports.slowpeer)."""
+        drop_if_unfinished(self.request, self._finishing, grace)
 
     def write_open(self) -> None:
         self._write_frame(OPEN)

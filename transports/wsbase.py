@@ -202,9 +202,10 @@ class WebSocketPeer(asyncio.Protocol):
         if self.session is not None:
             self.session.writing_resumed()
 
-    def half_close(self) -> None:
+    def half_close(self, grace: float) -> None:
         """TCP half-close once the transport has sent what it holds (after
-        our close frame): a peer that reads on gets the close frame, then EOF.
+        our close frame): a peer that reads on gets the close frame, then EOF
+        (the session's tick aborts the connection after ``grace``).
         Nothing is written after it (``write`` and ``send_close`` only write
         while the websocket is open)."""
         transport = self._transport

@@ -202,6 +202,11 @@ async def _ws_talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
     if not head.startswith(b"HTTP/1.1 101"):
         return "status " + head[9:12].decode(), "upgrade refused"
     writer.write(b"".join(case.frames))
+    if case.framing:
+        # Broken framing may announce more bytes than follow (random bytes
+        # read as a frame header): the end of our side makes that visible
+        # to the server, which must then end the connection too.
+        writer.write_eof()
     sockjs_close: str | None = None if not sockjs else "close frame 1000 without c[...]"
     while True:
         frame = await read_ws_frame(reader)
@@ -211,7 +216,8 @@ async def _ws_talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
         if opcode == 8:
             return "closed", _close_violation(payload, sockjs_close, case.v2)
         if case.sentinel in payload:
-            writer.write(ws_frame(b"\x03\xe8", opcode=8))
+            if not case.framing:  # else our side is closed already
+                writer.write(ws_frame(b"\x03\xe8", opcode=8))
             return "alive", ""
         if sockjs and payload.startswith(b"c["):
             sockjs_close = _sockjs_close_violation(payload, case.v2)
@@ -723,6 +729,19 @@ def load_config(path: str) -> tuple[str, str]:
     except Exception as exc:  # noqa: BLE001 - what the fuzz is looking for
         return "traceback", f"{type(exc).__name__}"
     return "ok", ""
+
+
+def checkconfig_violation(returncode: int, stdout: str, stderr: str) -> str:
+    """What is wrong with a ``sockhub checkconfig`` run ('' if nothing):
+    exit 0 or 2, no traceback, and on stderr but warnings only one line per
+    unknown key (``error: ...: unknown key ...``) and, when the check fails,
+    one ``sockhub: error: ...`` line."""
+    lines = stderr.splitlines()
+    unknown = [line for line in lines if line.startswith("error: ") and ": unknown key " in line]
+    errors = [line for line in lines if not line.startswith("warning: ") and line not in unknown]
+    if returncode not in (0, 2) or len(errors) != returncode // 2 or (unknown and returncode != 2):
+        return "not one line and exit 0/2"
+    return "traceback" if "Traceback" in stderr + stdout else ""
 
 
 # -- the server ------------------------------------------------------------------------------

@@ -268,6 +268,49 @@ def xhr_streaming(port: int, n: int, hold: Hold = nothing) -> None:
         sender.close()
 
 
+def jsonp_polling(port: int, n: int, hold: Hold = nothing) -> None:
+    """Open, connect through jsonp_send (a form), poll the reply, then vanish."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        base = f"/connection/0/jp{n}"
+        conn.request("GET", base + "/jsonp?c=cb")
+        assert conn.getresponse().read() == b'/**/cb("o");\r\n'
+        form = urllib.parse.urlencode({"d": sockjs_payload(connect_command(f"jp{n}")).decode()})
+        conn.request("POST", base + "/jsonp_send", body=form,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert conn.getresponse().read() == b"ok"
+        conn.request("GET", base + "/jsonp?c=cb")
+        assert conn.getresponse().read().startswith(b'/**/cb("a[')
+        hold()
+    finally:
+        conn.close()
+
+
+def _line_with(response: http.client.HTTPResponse, part: bytes) -> bytes:
+    while part not in (line := response.readline()):
+        assert line, part
+    return line
+
+
+def htmlfile(port: int, n: int, hold: Hold = nothing) -> None:
+    """An htmlfile receiver that connects through xhr_send and drops."""
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    sender = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        base = f"/connection/0/hf{n}"
+        stream.request("GET", base + "/htmlfile?c=cb")
+        response = stream.getresponse()
+        _line_with(response, b'p("o");')
+        send = _post(sender, base + "/xhr_send", sockjs_payload(connect_command(f"hf{n}")))
+        assert send.status == 204
+        send.read()
+        _line_with(response, b'p("a[')
+        hold()
+    finally:
+        stream.close()
+        sender.close()
+
+
 def eventsource(port: int, n: int, hold: Hold = nothing) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -383,7 +426,8 @@ def v1_protobuf_websocket(port: int, n: int, hold: Hold = nothing) -> None:
 
 KINDS: dict[str, Callable[[int, int, Hold], None]] = {
     "raw_websocket": raw_websocket, "sockjs_websocket": sockjs_websocket, "xhr_polling": xhr_polling,
-    "xhr_streaming": xhr_streaming, "eventsource": eventsource, "admin_socket": admin_socket,
+    "xhr_streaming": xhr_streaming, "eventsource": eventsource, "jsonp_polling": jsonp_polling,
+    "htmlfile": htmlfile, "admin_socket": admin_socket,
     "api_and_http": api_and_plain_http, "v2_json_websocket": v2_json_websocket,
     "v2_protobuf_websocket": v2_protobuf_websocket, "v2_http_stream": v2_http_stream, "v2_sse": v2_sse,
     "v2_sockjs_websocket": v2_sockjs_websocket, "v2_sockjs_xhr_streaming": v2_sockjs_xhr_streaming,
@@ -392,8 +436,42 @@ KINDS: dict[str, Callable[[int, int, Hold], None]] = {
 }
 
 
+def api_port_requests(port: int, n: int, hold: Hold = nothing) -> None:
+    """On the API's own port: keep-alive 1.x and current-style publishes,
+    /health, and /connection/info, which is not served there."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        body = json.dumps({"method": "publish", "params": {"channel": f"c{n % 5}", "data": {"n": n}}})
+        conn.request("POST", "/api/", body=body, headers={"Content-Type": "application/json"})
+        assert conn.getresponse().read().startswith(b"[")
+        body = json.dumps({"channel": f"c{n % 5}", "data": {"n": n}})
+        conn.request("POST", "/api/publish", body=body, headers={"X-API-Key": "unused: insecure_api"})
+        assert conn.getresponse().read() == b'{"result":{}}'
+        for path, status in (("/health", 200), ("/connection/info", 404)):
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            assert response.status == status, (path, response.status)
+        hold()
+    finally:
+        conn.close()
+
+
+def metrics_scrape(port: int, n: int, hold: Hold = nothing) -> None:
+    """A Prometheus scrape of the admin port (kept alive: /metrics twice)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for _ in range(2):
+            conn.request("GET", "/metrics")
+            response = conn.getresponse()
+            assert response.status == 200 and b"sockhub_node_clients" in response.read()
+        hold()
+    finally:
+        conn.close()
+
+
 @contextlib.asynccontextmanager
-async def running() -> AsyncIterator[tuple[Server, int]]:
+async def running(**extra: int) -> AsyncIterator[tuple[Server, int]]:
     port = free_port()
     with ProxyBackend() as backend:
         backend.answer("/connect", {"user": "proxied"})
@@ -402,7 +480,7 @@ async def running() -> AsyncIterator[tuple[Server, int]]:
                           sockjs_heartbeat_delay=1, status_channel="status-events", status_grace=0.2,
                           proxy_connect_endpoint=backend.url("/connect"),
                           proxy_subscribe_endpoint=backend.url("/subscribe"),
-                          namespaces=[Namespace("px", ChannelOptions(proxy_subscribe=True))])
+                          namespaces=[Namespace("px", ChannelOptions(proxy_subscribe=True))], **extra)
         server = make_app(options)
         await server.start()
         try:
@@ -421,27 +499,34 @@ async def back_to(baseline: dict[str, int], timeout: float) -> dict[str, int]:
         await asyncio.sleep(0.25)
 
 
+async def churn(kinds: dict[str, tuple[int, Callable[[int, int, Hold], None]]]) -> None:
+    """Each kind (on its port): one round first, then one connection held
+    open while the loop counts (the kind must be among the counted), then
+    PER_KIND of them; after each kind the counts are back to the baseline."""
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        # One round first: lazily built singletons are not leaks.
+        await asyncio.gather(*(loop.run_in_executor(pool, kind, port, -1) for port, kind in kinds.values()))
+        baseline = await back_to(dict.fromkeys(COUNTED, 0), 5)
+        for name, (port, kind) in kinds.items():
+            seen: list[dict[str, int]] = []
+
+            def count_while_open() -> None:
+                # in the worker thread: the loop counts while this connection is open
+                seen.append(asyncio.run_coroutine_threadsafe(counted(), loop).result(10))
+
+            await loop.run_in_executor(pool, kind, port, -2, count_while_open)
+            assert seen and seen[0] != baseline, (name, seen)  # the kind is among the counted
+            await asyncio.gather(*(loop.run_in_executor(pool, kind, port, n, nothing)
+                                   for n in range(PER_KIND)))
+            after = await back_to(baseline, 15)
+            assert after == baseline, (name, seen[0], after)
+
+
 @pytest.mark.async_timeout(240)
 async def test_every_kind_of_connection_returns_to_baseline() -> None:
-    loop = asyncio.get_running_loop()
     async with running() as (server, port):
-        with ThreadPoolExecutor(WORKERS) as pool:
-            # One round first: lazily built singletons are not leaks.
-            await asyncio.gather(*(loop.run_in_executor(pool, kind, port, -1) for kind in KINDS.values()))
-            baseline = await back_to(dict.fromkeys(COUNTED, 0), 5)
-            for name, kind in KINDS.items():
-                seen: list[dict[str, int]] = []
-
-                def count_while_open() -> None:
-                    # in the worker thread: the loop counts while this connection is open
-                    seen.append(asyncio.run_coroutine_threadsafe(counted(), loop).result(10))
-
-                await loop.run_in_executor(pool, kind, port, -2, count_while_open)
-                assert seen and seen[0] != baseline, (name, seen)  # the kind is among the counted
-                await asyncio.gather(*(loop.run_in_executor(pool, kind, port, n, nothing)
-                                       for n in range(PER_KIND)))
-                after = await back_to(baseline, 15)
-                assert after == baseline, (name, seen[0], after)
+        await churn({name: (port, kind) for name, kind in KINDS.items()})
         assert len(server.routers) == 0 and server.routers.scheduled() == 0
         assert len(server.emulated) == 0  # the emulation sessions' directory let go of every one
         assert server.node.hub.num_clients == 0
@@ -456,3 +541,14 @@ async def test_every_kind_of_connection_returns_to_baseline() -> None:
 
 async def counted() -> dict[str, int]:
     return live()
+
+
+@pytest.mark.async_timeout(120)
+async def test_the_api_and_admin_ports_return_to_baseline() -> None:
+    """With ``api_port`` and ``admin_port`` set, each port has its own front
+    door: its connections leave nothing behind either."""
+    api_port, admin_port = free_port(), free_port()
+    async with running(api_port=api_port, admin_port=admin_port) as (server, _):
+        await churn({"api_port": (api_port, api_port_requests), "admin_socket": (admin_port, admin_socket),
+                     "metrics_on_admin_port": (admin_port, metrics_scrape)})
+        assert server.node.hub.num_clients == 0

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, ConfigSource, load_options
+from app.config_names import ALIASES
+from app.config import CHANNEL_TYPES, KNOWN_KEYS, ConfigError, ConfigSource, load_options
 from app.options import Options
 from tests.support.server import run_sockhub
 
@@ -310,3 +311,41 @@ def test_gentoken_errors_are_one_line(tmp_path: Path) -> None:
     assert no_secret.returncode == 2 and len(no_secret.stderr.strip().splitlines()) == 1
     no_user = run_sockhub(["gentoken"])
     assert no_user.returncode == 2 and "--user" in no_user.stderr
+
+
+#: Values of every JSON type, most of them wrong for any one option.
+WRONG_VALUES: tuple[object, ...] = ({}, {"a": 1}, [{}], [1], None, 1.5, True, -1, 2 ** 70, "x", "")
+
+
+@pytest.mark.parametrize("key", sorted(KNOWN_KEYS - {"namespaces"}))
+def test_every_key_of_a_file_with_a_wrong_type_is_one_clear_error(tmp_path: Path, key: str) -> None:
+    """Every key a file may hold (options, channel options, the 1.x and v5
+    names), with a value of each JSON type: accepted, or one ConfigError line
+    (never another exception); and at least the object value is refused."""
+    refused, named = 0, ALIASES.get(key, key)  # an alias's error names the option
+    for index, value in enumerate(WRONG_VALUES):
+        path = write(tmp_path, f"c{index}.json", json.dumps({"secret": "s", key: value}))
+        try:
+            load_options(path)
+        except ConfigError as exc:
+            message = str(exc)
+            assert "\n" not in message and len(message) < 300 and named in message, (key, value, message)
+            refused += 1
+    assert refused >= 1, key  # {} is never an option's value
+    # the same through the namespaces list, where channel options go
+    if named in CHANNEL_TYPES:
+        path = write(tmp_path, "ns.json", json.dumps({"secret": "s", "namespaces": [{"name": "ns", key: {}}]}))
+        with pytest.raises(ConfigError, match=named):
+            load_options(path)
+
+
+@pytest.mark.parametrize("key", ["log_file", "presence", "ping_interval", "port", "allowed_origins",
+                                 "client_connection_limit"])
+def test_a_wrong_type_from_the_command_line_is_one_line_and_exit_2(tmp_path: Path, key: str) -> None:
+    """One key of each type through the real command (server and checkconfig)."""
+    path = write(tmp_path, "c.json", json.dumps({"secret": "s", key: {"nested": [1]}}))
+    for args in (["--config", path], ["checkconfig", path]):
+        result = run_sockhub(args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and key in lines[0], result
+        assert "Traceback" not in result.stderr + result.stdout

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
@@ -23,6 +24,8 @@ import time
 import uuid
 from typing import Any, Callable
 
+import jwt
+import pytest
 import websocket
 
 from app.dialects.v1x.auth import api_sign, connection_token
@@ -250,6 +253,30 @@ def test_a_client_that_stopped_reading_makes_the_exit_status_1(sockhub: Start) -
     assert "every client got" not in logs and "Traceback" not in logs
 
 
+def refused(port: int) -> bool:
+    """Whether a new TCP connection to ``port`` is refused."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_new_connections_are_refused_while_the_queues_drain(sockhub: Start) -> None:
+    """SIGTERM: the port stops taking connections at once, while a client
+    that stopped reading still holds the drain (the process is running)."""
+    hub = sockhub({"shutdown_timeout": 4, "client_queue_max_size": 200_000_000})
+    stalled = stalled_subscriber(hub, "big")
+    wait_until(lambda: node_metric(hub, "node_num_clients") == 1, 5, "the client")
+    publish_many(hub, "big", 30, 100_000)
+    assert not refused(hub.port)
+    hub.signal(signal.SIGTERM)
+    wait_until(lambda: refused(hub.port), 2, "new connections refused")
+    assert hub.proc is not None and hub.proc.poll() is None  # still draining
+    assert hub.wait(30) == 1
+    stalled.close()
+
+
 def test_bytes_in_the_kernel_are_not_delivered_yet(sockhub: Start) -> None:
     """Less than the kernel's socket buffers hold: handed to the socket, not
     read by the client.  Until its TCP stack acknowledges it, it is not
@@ -336,3 +363,148 @@ def test_slow_client_that_never_reads_again_is_dropped_after_the_grace(sockhub: 
         waited = wait_until(lambda: not holds_peer(hub.pid, stalled_port), 6, "the slow connection released")
         assert 1.0 <= time.monotonic() - slow_at <= 2 + 1.5, waited
     stalled.close()
+
+
+def _v2_token(user: str) -> str:
+    return jwt.encode({"sub": user, "exp": int(time.time() + 3600)}, SECRET, algorithm="HS256")
+
+
+#: The dialects beside 1.x on the raw websocket: their connect and subscribe
+#: frames, the slow close they must see, and a publication's number.
+NEW_DIALECTS = {
+    "v2": ([{"id": 1, "connect": {"token": _v2_token("slowpoke")}}, {"id": 2, "subscribe": {"channel": "big"}}],
+           (3008, "slow"), lambda item: item.get("push", {}).get("pub", {}).get("data", {}).get("i")),
+    "v1": ([{"id": 1, "params": {"token": _v2_token("slowpoke")}}, {"id": 2, "method": 1, "params": {"channel": "big"}}],
+           (3008, '{"reason":"slow","reconnect":true}'),
+           lambda item: item.get("result", {}).get("data", {}).get("data", {}).get("i")),
+}
+
+
+@pytest.mark.parametrize("dialect", list(NEW_DIALECTS))
+def test_slow_v2_and_v1_clients_learn_it_from_their_close(sockhub: Start, dialect: str) -> None:
+    """Protocol v2 and v1 (JSON, raw websocket): a client that stopped
+    reading and reads again gets its dialect's slow close (3008) after the
+    messages it was sent, in order, instead of a bare EOF; then it is let go."""
+    hub = sockhub(SLOW_CONFIG)
+    commands, expected_close, number = NEW_DIALECTS[dialect]
+    ws = websocket.create_connection(hub.ws_url, timeout=10)
+    try:
+        port = ws.sock.getsockname()[1]
+        for item in commands:
+            ws.send(json.dumps(item))
+            reply = json.loads(ws.recv())
+            assert reply.get("id") == item["id"] and "error" not in reply, reply
+        flood_until_slow(hub, "big")
+        numbers: list[int] = []
+        while True:  # the client reads again
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            for line in data.decode().split("\n"):
+                if (n := number(json.loads(line))) is not None:
+                    numbers.append(n)
+        code, reason = int.from_bytes(data[:2], "big"), data[2:].decode()
+        assert (code, reason) == expected_close  # not a 1006
+        assert numbers and numbers == list(range(len(numbers)))  # in order, no gap before the cut
+        wait_until(lambda: not holds_peer(hub.pid, port), 10, "the connection released")
+        assert node_metric(hub, "node_num_clients") == 0
+    finally:
+        ws.shutdown()
+
+
+class SlowXhrStream:
+    """A SockJS xhr-streaming session (the 1.x protocol) whose receiving
+    request has a receive buffer of a few KiB, connected and subscribed to
+    ``big``; it reads only when told to."""
+
+    def __init__(self, hub: SockhubProcess) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect(("127.0.0.1", hub.port))
+        self.port = self.sock.getsockname()[1]
+        self.stream = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=20)
+        self.stream.sock = self.sock
+        base = f"/connection/000/{uuid.uuid4().hex[:12]}"
+        self.stream.request("POST", base + "/xhr_streaming")
+        self.response = self.stream.getresponse()
+        assert self.response.readline().strip(b"h") == b"\n" and self.response.readline() == b"o\n"
+        for uid, method, params in (("1", "connect", connect_params("slowpoke")),
+                                    ("2", "subscribe", {"channel": "big"})):
+            sent = request(hub.port, "POST", base + "/xhr_send", json.dumps([command(uid, method, params)]).encode())
+            assert sent.status == 204, sent.status
+            assert f'\\"uid\\":\\"{uid}\\"' in self.response.readline().decode()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+#: the slow advice over the SockJS streaming transports: no response limit in the way
+SLOW_STREAM_CONFIG = {**SLOW_CONFIG, "sockjs_response_limit": 100_000_000}
+
+
+def test_slow_xhr_streaming_client_learns_it_from_the_stream(sockhub: Start) -> None:
+    """A receiver that stopped reading and reads again finds, after the
+    messages its socket took, the ``disconnect`` push and ``c[3000,...]``
+    with the slow advice, then the end of the response."""
+    hub = sockhub(SLOW_STREAM_CONFIG)
+    client = SlowXhrStream(hub)
+    try:
+        flood_until_slow(hub, "big")
+        items: list[dict[str, Any]] = []
+        while (line := client.response.readline().decode()).startswith("a"):  # the client reads again
+            items += [json.loads(item) for item in json.loads(line[1:])]
+        code, reason = json.loads(line[1:])
+        assert (code, json.loads(reason)) == (3000, SLOW), line[:200]
+        assert items[-1] == SLOW_PUSH
+        numbers = [item["body"]["data"]["i"] for item in items if item.get("method") == "message"]
+        assert numbers == list(range(len(numbers)))  # in order, no gap before the cut
+        assert client.response.read() == b""  # the response has ended
+        assert node_metric(hub, "node_num_clients") == 0
+    finally:
+        client.close()
+
+
+def test_slow_xhr_streaming_client_that_never_reads_again_is_dropped_after_the_grace(sockhub: Start) -> None:
+    """The response's end cannot be written to a receiver that never reads:
+    its connection is dropped client_slow_close_grace after the slow close
+    (it used to stay open until the peer went away by itself)."""
+    hub = sockhub(SLOW_STREAM_CONFIG)
+    client = SlowXhrStream(hub)
+    try:
+        slow_at = flood_until_slow(hub, "big")
+        assert holds_peer(hub.pid, client.port)
+        wait_until(lambda: not holds_peer(hub.pid, client.port), 10, "the slow connection released")
+        assert 1.0 <= time.monotonic() - slow_at <= 2 + 1.5
+    finally:
+        client.close()
+    assert "Traceback" not in hub.logs() and " ERROR " not in hub.logs()
+
+
+@pytest.mark.parametrize("path", ["/connection/http_stream", "/connection/sse"])
+def test_slow_v2_stream_that_never_reads_again_is_dropped_after_the_grace(sockhub: Start, path: str) -> None:
+    """Protocol v2 over HTTP streaming and SSE (a server-side subscription
+    from the token's ``channels``): a stream that stopped reading is closed
+    slow and its connection dropped client_slow_close_grace later."""
+    hub = sockhub(SLOW_CONFIG)
+    token = jwt.encode({"sub": "slowpoke", "exp": int(time.time() + 3600), "channels": ["big"]}, SECRET,
+                       algorithm="HS256")
+    body = json.dumps({"id": 1, "connect": {"token": token}}).encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", hub.port))
+    try:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        sock.settimeout(10)
+        received = b""
+        while b'"connect"' not in received:
+            received += sock.recv(4096)
+        assert received.startswith(b"HTTP/1.1 200 "), received[:100]
+        wait_until(lambda: node_metric(hub, "node_num_clients") == 1, 5, "the client")
+        port = sock.getsockname()[1]
+        slow_at = flood_until_slow(hub, "big")
+        assert holds_peer(hub.pid, port)
+        wait_until(lambda: not holds_peer(hub.pid, port), 10, "the slow connection released")
+        assert 1.0 <= time.monotonic() - slow_at <= 2 + 1.5
+    finally:
+        sock.close()
+    assert "Traceback" not in hub.logs() and " ERROR " not in hub.logs()

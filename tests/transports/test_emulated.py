@@ -34,7 +34,7 @@ class Sink:
     def resume(self) -> None:
         pass
 
-    def half_close(self) -> None:
+    def half_close(self, grace: float) -> None:
         pass
 
     buffered = 0

@@ -7,7 +7,7 @@
 "use strict";
 const WebSocket = require("ws");
 
-const { sdk, first } = require("./v2sdk");
+const { sdk, first, report } = require("./v2sdk");
 
 const [url, format] = process.argv.slice(2);
 const { Centrifuge, encode, decode } = sdk(format);
@@ -30,12 +30,4 @@ async function main() {
   return seen;
 }
 
-const timer = setTimeout(() => { console.error("timeout"); process.exit(2); }, 30000);
-main().then((seen) => {
-  clearTimeout(timer);
-  process.stdout.write(JSON.stringify(seen) + "\n");
-  process.exit(0);
-}, (err) => {
-  console.error(err && err.stack ? err.stack : err);
-  process.exit(1);
-});
+report(main());

@@ -8,7 +8,7 @@
 "use strict";
 const WebSocket = require("ws");
 
-const { sdk, first } = require("./v2sdk");
+const { sdk, first, report } = require("./v2sdk");
 
 const [url, format, mode] = process.argv.slice(2);
 const { Centrifuge, encode, decode } = sdk(format);
@@ -40,12 +40,4 @@ async function refused() {
   return { code: ctx.code, reason: ctx.reason, state: client.state };
 }
 
-const timer = setTimeout(() => { console.error("timeout"); process.exit(2); }, 30000);
-(mode === "allow" ? allow() : refused()).then((seen) => {
-  clearTimeout(timer);
-  process.stdout.write(JSON.stringify(seen) + "\n");
-  process.exit(0);
-}, (err) => {
-  console.error(err && err.stack ? err.stack : err);
-  process.exit(1);
-});
+report(mode === "allow" ? allow() : refused());

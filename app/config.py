@@ -310,8 +310,11 @@ def parse_layer(raw: Mapping[str, Any], source: str, warnings: list[str],
             layer.update(redis_addresses(name, value, source))
         elif name in NEGATED:  # a Centrifugo 2.x "..._disable" switch
             layer[NEGATED[name]] = not check(name, bool, value, source)
-        elif name in SPREAD:  # one Centrifugo key, several options
-            layer.update(dict.fromkeys(SPREAD[name], check(name, int, value, source)))
+        elif name in SPREAD:  # one Centrifugo key, several options: checked as itself
+            port = check(name, int, value, source)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{_describe(key, source)}: {port} is not a TCP port")
+            layer.update(dict.fromkeys(SPREAD[name], port))
         elif name in SCALAR_TYPES:
             layer[name] = check(name, SCALAR_TYPES[name], value, source)
         elif name in IGNORED_KEYS:

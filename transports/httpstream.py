@@ -40,10 +40,7 @@ from transports.front import BodyRule
 from transports.frames import Prepared
 from transports.headers import allow_cors, origin_allowed
 from transports.interfaces import ConnectionFactory, OpenRequest, kept_headers
-from transports.session import Session
-from transports.slowpeer import drop_if_unfinished
-from transports.sockbuf import unacked_bytes
-from transports.tornado_compat import request_socket
+from transports.response_sink import ResponseSink
 from tornado.web import RequestHandler
 
 #: The reference server's bound on a first frame or an emulation body.
@@ -126,18 +123,14 @@ def plain(handler: RequestHandler, status: int, text: str) -> None:
     handler.finish(text)
 
 
-class StreamHandler(RequestHandler):
+class StreamHandler(ResponseSink):
     """One session's response (its Sink); see the module docstring."""
 
     def initialize(self, service: EmulationService, framing: StreamFraming) -> None:
         self.service = service
         self.framing = framing
         self.SUPPORTED_METHODS = (*framing.methods, "OPTIONS")
-        self._session: Session | None = None
-        self._ended = False
-        self._inflight = 0
-        self._done: asyncio.Future[None] | None = None
-        self._finishing: asyncio.Future[None] | None = None
+        self._start_sink()
 
     def compute_etag(self) -> str | None:
         return None
@@ -193,17 +186,6 @@ class StreamHandler(RequestHandler):
 
     # -- Sink -----------------------------------------------------------------------
 
-    @property
-    def buffered(self) -> int:
-        return self._inflight
-
-    @property
-    def undelivered(self) -> int:
-        pending = self._inflight
-        if self._finishing is not None and not self._finishing.done():
-            pending += 1
-        return pending + unacked_bytes(request_socket(self.request))
-
     def write_open(self) -> None:
         """Nothing: the headers (and prelude) were flushed already."""
 
@@ -238,41 +220,8 @@ class StreamHandler(RequestHandler):
     def resume(self) -> None:
         """Nothing: inbound frames come with the emulation POSTs."""
 
-    def half_close(self, grace: float) -> None:
-        """A closed session's response has ended already: dropped if its
-        end is still being written after ``grace`` (transports.slowpeer)."""
-        drop_if_unfinished(self.request, self._finishing, grace)
-
-    # -- internals ----------------------------------------------------------------------
-
-    def _end(self) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        if self._session is not None:
-            self._session.detach(self, aborted=False)
-        finished = self.finish()
-        if not finished.done():
-            self._finishing = finished
-            finishing = self.service.finishing
-            finishing.add(self)
-            finished.add_done_callback(lambda _f: finishing.discard(self))
-        if self.request.version == "HTTP/1.0":
-            # no length and no chunking: only the close tells the end
-            connection = self.request.connection
-            finished.add_done_callback(lambda _f: connection.close())  # type: ignore[union-attr]
-        self._resolve()
-
-    def on_connection_close(self) -> None:
-        if not self._ended:
-            self._ended = True
-            if self._session is not None:
-                self._session.detach(self, aborted=True)
-            self._resolve()
-
-    def _resolve(self) -> None:
-        if self._done is not None and not self._done.done():
-            self._done.set_result(None)
+    def _finishing_set(self) -> set[Any]:
+        return self.service.finishing
 
 
 def stream_rules(service: EmulationService, base: str, enabled: dict[str, bool]) -> list[tuple[str, Any, dict[str, Any]]]:

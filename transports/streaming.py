@@ -19,10 +19,7 @@ from transports.frames import HEARTBEAT, OPEN, SEPARATE, Prepared, close_frame, 
 from transports.headers import BaseHandler, allow_cors, no_cache, session_cookie, sockjs_origin_refused
 from transports.host import SessionHost
 from transports.interfaces import OpenRequest, kept_headers
-from transports.session import Session
-from transports.slowpeer import drop_if_unfinished
-from transports.sockbuf import unacked_bytes
-from transports.tornado_compat import request_socket
+from transports.response_sink import ResponseSink
 
 #: sockjs-protocol: a callback may use only these characters.  The length cap
 #: is ours (sockjs-client's callbacks are about a dozen characters).
@@ -87,7 +84,7 @@ FRAMINGS: dict[str, Framing] = {
 }
 
 
-class ReceiverHandler(BaseHandler):
+class ReceiverHandler(BaseHandler, ResponseSink):
     """One HTTP response that receives frames of one session (a Sink).  A
     request that would make a new session is answered 503 when the host's
     admission refuses it (the application's connection limits)."""
@@ -100,13 +97,8 @@ class ReceiverHandler(BaseHandler):
         self.framing = framing
         self.SUPPORTED_METHODS = (framing.method, "OPTIONS")
         self._callback = ""
-        self._session: Session | None = None
-        self._ended = False
         self._sent = 0
-        self._inflight = 0
-        self._done: asyncio.Future[None] | None = None
-        #: the end of the response, until Tornado has written it
-        self._finishing: asyncio.Future[None] | None = None
+        self._start_sink()
 
     def options(self, *_: str) -> None:
         self.preflight("OPTIONS, " + self.framing.method)
@@ -158,24 +150,6 @@ class ReceiverHandler(BaseHandler):
 
     # -- Sink -------------------------------------------------------------------
 
-    @property
-    def buffered(self) -> int:
-        return self._inflight
-
-    @property
-    def undelivered(self) -> int:
-        """Bytes Tornado holds (1 while the end of the response is being
-        written: its size is Tornado's), plus the kernel's send queue."""
-        pending = self._inflight
-        if self._finishing is not None and not self._finishing.done():
-            pending += 1
-        return pending + unacked_bytes(request_socket(self.request))
-
-    def half_close(self, grace: float) -> None:
-        """A closed session's response has ended already: dropped if its
-        end is still being written after ``grace`` (transports.slowpeer)."""
-        drop_if_unfinished(self.request, self._finishing, grace)
-
     def write_open(self) -> None:
         self._write_frame(OPEN)
 
@@ -218,41 +192,8 @@ class ReceiverHandler(BaseHandler):
     def _written(self, n: int) -> None:
         self._inflight -= n
 
-    def _end(self) -> None:
-        """Finish the response normally and detach from the session."""
-        if self._ended:
-            return
-        self._ended = True
-        if self._session is not None:
-            self._session.detach(self, aborted=False)
-        finished = self.finish()
-        if not finished.done():
-            self._track_finishing(finished)
-        if self.framing.streaming and self.request.version == "HTTP/1.0":
-            # A streaming answer to HTTP/1.0 has no length and no chunking:
-            # only closing the connection tells the client it has ended, even
-            # if it asked for keep-alive (Tornado would keep it open).
-            connection = self.request.connection
-            finished.add_done_callback(lambda _f: connection.close())  # type: ignore[union-attr]
-        self._resolve()
+    def _streams(self) -> bool:
+        return self.framing.streaming
 
-    def _track_finishing(self, finished: "asyncio.Future[None]") -> None:
-        """Known to the registry until written: a graceful shutdown waits
-        for the end of a response its session has already let go of."""
-        self._finishing = finished
-        finishing = self.host.finishing
-        finishing.add(self)
-        finished.add_done_callback(lambda _f: finishing.discard(self))
-
-    def on_connection_close(self) -> None:
-        """The peer dropped the response before it ended."""
-        if not self._ended:
-            self._ended = True
-            if self._session is not None:
-                self._session.detach(self, aborted=True)
-            self._resolve()
-
-    def _resolve(self) -> None:
-        if self._done is not None and not self._done.done():
-            self._done.set_result(None)
-
+    def _finishing_set(self) -> set[Any]:
+        return self.host.finishing
